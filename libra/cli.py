@@ -1,0 +1,66 @@
+"""Command line: ``libra run | chat | migrate | doctor | config | lang | admin ...``.
+
+Each area adds its sub-commands from its own ``commands.py`` module exposing
+``register(subparsers)``; this module only assembles them and maps errors to exit
+codes (2 = configuration/usage error, 1 = failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from libra import __version__
+from libra.errors import ConfigError, LibraError
+
+COMMAND_MODULES = (
+    "libra.commands",
+    "libra.storage.commands",
+    "libra.language.commands",
+    "libra.chat.commands",
+    "libra.admin.commands",
+)
+"""Modules that each add sub-commands; missing optional ones are skipped."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="libra", description="Libra: a private, multilingual AI companion for Discord."
+    )
+    parser.add_argument("--version", action="version", version=f"libra {__version__}")
+    parser.add_argument("--config", type=Path, metavar="PATH",
+                        help="config file (default: config/libra.toml when present)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``libra`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except ConfigError as err:
+        print(f"libra: configuration error: {err}", file=sys.stderr)
+        return 2
+    except LibraError as err:
+        print(f"libra: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

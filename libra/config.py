@@ -1,0 +1,551 @@
+"""Frozen, validated settings.
+
+Sources, later wins: built-in defaults → ``config/libra.toml`` (or ``--config PATH``
+or ``LIBRA_CONFIG``) → environment. Environment names are
+``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__BASE_URL``) plus the conventional
+``DATABASE_URL``, ``REDIS_URL``, ``DISCORD_TOKEN``, ``LIBRA_DATA_DIR`` and
+``LANGFUSE_*``. Any secret may instead be read from a file named by
+``<NAME>_FILE`` (Docker secrets). This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from libra.errors import ConfigError
+
+_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+DEFAULT_CONFIG_PATH = Path("config/libra.toml")
+
+
+class _Section(BaseModel):
+    model_config = _MODEL_CONFIG
+
+
+class AppSettings(_Section):
+    """Process-wide settings."""
+
+    data_dir: Path = Path("data")
+    """Where Libra keeps its state (the embedded database, downloaded models)."""
+    config_dir: Path = Path("config")
+    """Folder of editable files such as the per-language system prompts."""
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level written to the log."""
+    log_format: Literal["auto", "human", "json"] = "auto"
+    """``auto`` = human on a terminal, JSON lines otherwise."""
+    shutdown_timeout: float = Field(10.0, gt=0)
+    """Seconds plugins get to stop before their tasks are cancelled."""
+
+
+class DatabaseSettings(_Section):
+    """PostgreSQL. Unset ``url`` starts the embedded server in ``app.data_dir``."""
+
+    url: SecretStr | None = None
+    """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded."""
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        None
+    )
+    """TLS mode; overrides ``sslmode`` in the URL. Unset = the URL's, else ``prefer``."""
+    pool_min: int = Field(1, ge=0)
+    """Connections kept open."""
+    pool_max: int = Field(10, ge=1)
+    """Most connections at once."""
+    connect_timeout: float = Field(10.0, gt=0)
+    """Seconds to wait for the server before reporting it unreachable."""
+    migrate_on_start: bool = True
+    """Apply pending migrations when Libra starts."""
+    migrations_dir: Path | None = None
+    """Folder of yoyo migration files; unset = ``migrations/`` next to the package."""
+    synchronous_commit: Literal["on", "off", "local"] | None = "off"
+    """``off``: no flush wait per commit (3x faster; an OS crash may lose the last 0.6 s)."""
+
+
+class RedisSettings(_Section):
+    """Optional Redis for the response cache."""
+
+    url: SecretStr | None = None
+    """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache."""
+
+
+class DiscordSettings(_Section):
+    """The Discord bot."""
+
+    token: SecretStr | None = None
+    """Bot token; env ``DISCORD_TOKEN`` or ``DISCORD_TOKEN_FILE``."""
+    rest_url: str = "https://discord.com/api/v10"
+    """REST base URL (for proxies and tests); the gateway URL is asked from it."""
+    guild_ids: tuple[int, ...] = ()
+    """Guilds to sync slash commands to (instant, for development); empty = global."""
+    message_content: bool = True
+    """Request the privileged message-content intent (needed for mentions in text)."""
+    chat_channel_ids: tuple[int, ...] = ()
+    """Channels where every message is answered without a mention."""
+    allowed_guild_ids: tuple[int, ...] = ()
+    """Only these guilds may use Libra (empty = all)."""
+    blocked_guild_ids: tuple[int, ...] = ()
+    """Guilds Libra ignores."""
+    allowed_channel_ids: tuple[int, ...] = ()
+    """Only these channels (empty = all)."""
+    blocked_channel_ids: tuple[int, ...] = ()
+    """Channels Libra ignores."""
+    allowed_role_ids: tuple[int, ...] = ()
+    """Only members with one of these roles (empty = everyone)."""
+    blocked_user_ids: tuple[int, ...] = ()
+    """Users Libra ignores."""
+    direct_messages: bool = True
+    """Answer direct messages; turn off to keep Libra to servers (allow-lists only
+    filter servers, channels and roles, so anyone could otherwise DM the bot)."""
+    admin_role_ids: tuple[int, ...] = ()
+    """Roles allowed to run admin commands (guild administrators always may)."""
+    user_rate_per_minute: float = Field(6.0, gt=0)
+    """Messages one user may send Libra per minute (token bucket)."""
+    user_burst: int = Field(3, ge=1)
+    """Messages one user may send at once before the rate applies."""
+    guild_concurrency: int = Field(4, ge=1)
+    """Replies generated at once per guild."""
+    thread_after_turns: int = Field(0, ge=0)
+    """Move a conversation into a thread after this many turns (0 = never)."""
+    edit_limit: int = Field(5, ge=1)
+    """Message edits Libra allows itself per channel per ``edit_window`` (Discord's budget)."""
+    edit_window: float = Field(5.0, gt=0)
+    """Seconds of the per-channel edit budget window."""
+
+
+class LanguageSettings(_Section):
+    """Language detection and reply-language hysteresis."""
+
+    languages: tuple[str, ...] = ("en", "ko", "ja", "zh-cn", "zh-tw", "es", "fr", "de",
+                                  "ru", "pt", "it", "vi")
+    """Languages detection may answer (restricting candidates makes it reliable)."""
+    default: str = "en"
+    """Reply language before anything is detected."""
+    switch_after: int = Field(2, ge=1)
+    """Consecutive confident messages in a new language before the reply switches."""
+    min_confidence: float = Field(0.75, ge=0, le=1)
+    """Detections below this confidence never move the reply language."""
+    zh_default: Literal["zh-cn", "zh-tw"] = "zh-cn"
+    """Chinese variant for bare ``zh`` and for Chinese text that fits both standards."""
+    user_cache_seconds: float = Field(300.0, ge=0)
+    """How long a user's pinned language is cached before it is read again."""
+
+
+class LLMSettings(_Section):
+    """The language model backends, routing, options and cache."""
+
+    backend: Literal["ollama", "openai", "embedded"] = "ollama"
+    """Which API the servers speak; ``embedded`` runs a local GGUF in-process."""
+    servers: tuple[str, ...] = ("http://127.0.0.1:11434",)
+    """Base URLs of the servers; requests go to the least busy healthy one."""
+
+    @field_validator("servers")
+    @classmethod
+    def _servers_for_http_backends(
+        cls, servers: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        # An empty list (e.g. LIBRA_LLM__SERVERS="") would only fail later, at start.
+        if not servers and info.data.get("backend", "ollama") != "embedded":
+            raise ValueError("list at least one server URL (or use backend = embedded)")
+        return servers
+
+    api_key: SecretStr | None = None
+    """Bearer key for OpenAI-compatible servers."""
+    default_model: str = "llama3:8b-instruct-q4_K_M"
+    """Model for languages without a route."""
+    routes: dict[str, str] = Field(
+        default_factory=lambda: {"ko": "qwen2.5:7b-instruct", "ja": "qwen2.5:7b-instruct",
+                                 "zh-cn": "qwen2.5:7b-instruct", "zh-tw": "qwen2.5:7b-instruct"}
+    )
+    """Language code -> model."""
+    embedded_model_path: Path | None = None
+    """GGUF file for the embedded backend; unset = the packaged SmolLM2 if installed."""
+    num_ctx: int = Field(4096, ge=256)
+    """Context window in tokens."""
+    num_predict: int = Field(512, ge=1)
+    """Most tokens per answer."""
+    temperature: float = Field(0.7, ge=0, le=2)
+    """Sampling temperature."""
+    num_thread: int | None = Field(None, ge=1)
+    """CPU threads the server uses (unset = its default)."""
+    num_batch: int | None = Field(None, ge=1)
+    """Prompt batch size (unset = the server's default)."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences."""
+    keep_alive: str = "30m"
+    """How long the server keeps a model loaded after use."""
+    warmup: bool = True
+    """Load every routed model at start so the first user never waits."""
+    connect_timeout: float = Field(5.0, gt=0)
+    """Seconds to reach a server."""
+    first_token_timeout: float = Field(120.0, gt=0)
+    """Seconds to wait for the first token (covers a cold model load)."""
+    idle_timeout: float = Field(30.0, gt=0)
+    """Seconds between tokens before the stream counts as cut."""
+    max_concurrency: int = Field(2, ge=1)
+    """Requests running at once per server; the rest wait in a queue."""
+    max_queue: int = Field(32, ge=0)
+    """Requests waiting before new ones are refused as overloaded."""
+    coalesce_chars: int = Field(24, ge=1)
+    """Emit streamed text once this many characters are buffered ..."""
+    coalesce_ms: float = Field(50.0, ge=0)
+    """... or this many milliseconds passed since the last emit."""
+    cache_ttl: float = Field(300.0, ge=0)
+    """Seconds a response stays cached (0 disables the cache)."""
+    failover_backoff: float = Field(15.0, ge=0)
+    """Seconds a server that failed is skipped before it is tried again."""
+
+
+class ChatSettings(_Section):
+    """Conversation rules."""
+
+    max_input_chars: int = Field(4000, ge=1)
+    """Longer messages are refused with a clear message (never truncated)."""
+    history_token_budget: int = Field(2048, ge=0)
+    """Tokens of recent turns and memories put into the prompt."""
+    max_history_turns: int = Field(20, ge=0)
+    """Most recent messages considered for the prompt."""
+
+
+class VoiceSettings(_Section):
+    """Voice channels."""
+
+    enabled: bool = True
+    """Allow joining voice channels."""
+    stt_engine: Literal["vosk", "whisper", "pocketsphinx"] = "vosk"
+    """Speech-to-text engine."""
+    tts_voice: str | None = None
+    """Piper voice model path (unset = the packaged English voice)."""
+    dave_max_version: int = Field(1, ge=0)
+    """Highest DAVE protocol version announced (Discord requires DAVE since 2026-03)."""
+    receive_chunk_ms: int = Field(100, ge=20, le=1000, multiple_of=20)
+    """Milliseconds of a member's decoded audio per ``VoiceAudioReceived`` event (whole
+    20 ms frames; 100 ms is what speech-to-text consumes, and publishing fewer, larger
+    events costs less CPU than one per frame)."""
+    diagnostics_log_seconds: float = Field(60.0, ge=1.0)
+    """Seconds between each voice connection's diagnostics log line (also logged at
+    disconnect): packets, decrypt failures, loss, jitter, DAVE epoch."""
+
+
+class AdminSettings(_Section):
+    """The optional admin HTTP port."""
+
+    port: int | None = Field(None, ge=1, le=65535)
+    """Port to listen on; unset = the admin server is off."""
+    host: str = "127.0.0.1"
+    """Address to bind (loopback by default)."""
+    secret: SecretStr | None = None
+    """Shared secret, at least 32 bytes; env ``LIBRA_ADMIN__SECRET(_FILE)``."""
+    auth_mode: Literal["simple", "hmac"] = "hmac"
+    """``simple`` = X-Shared-Secret header; ``hmac`` = signed, replay-proof requests."""
+    metrics_auth: bool = True
+    """Require auth on ``/metrics``."""
+    operator_password_hashes: dict[str, str] = Field(default_factory=dict)
+    """Operator name -> bcrypt hash (``libra admin hash-password``)."""
+    metrics_token: SecretStr | None = None
+    """Bearer token a Prometheus scraper may send to ``/metrics`` instead of signing."""
+    body_limit: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest request body in bytes; larger ones get 413."""
+    request_timeout: float = Field(10.0, gt=0, le=300)
+    """Seconds a request (body read and handler) may take before it gets 504."""
+    signature_window: float = Field(300.0, ge=5, le=3600)
+    """HMAC mode: seconds a signed timestamp may differ from the server clock."""
+    failed_auth_limit: int = Field(10, ge=1)
+    """Failed authentications (API or login) per client address before it gets 429."""
+    failed_auth_window: float = Field(300.0, gt=0)
+    """Seconds over which failed authentications are counted."""
+    cookie_secure: bool = True
+    """Mark the operator session cookie ``Secure`` (browsers still send it to localhost)."""
+    session_ttl: float = Field(8 * 3600.0, ge=60)
+    """Seconds an operator session lasts; sessions are signed with a key derived from
+    ``secret`` and kept in memory, so a restart or a new secret logs everyone out."""
+    ready_required: tuple[str, ...] = ("database", "migrations", "llm")
+    """Components that must be ok (or degraded) for ``/api/health/ready`` to answer 200."""
+
+
+class LangfuseSettings(_Section):
+    """Optional Langfuse tracing (env ``LANGFUSE_PUBLIC_KEY`` etc.)."""
+
+    public_key: str | None = None
+    """Langfuse public key."""
+    secret_key: SecretStr | None = None
+    """Langfuse secret key."""
+    host: str | None = None
+    """Langfuse server URL."""
+
+
+class Settings(BaseModel):
+    """Every setting of Libra, grouped by section."""
+
+    model_config = _MODEL_CONFIG
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    """Process-wide settings."""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    """PostgreSQL."""
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    """Redis (optional)."""
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    """The Discord bot."""
+    language: LanguageSettings = Field(default_factory=LanguageSettings)
+    """Language detection."""
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    """Language models."""
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    """Conversation rules."""
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    """Voice channels."""
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    """Admin HTTP port."""
+    langfuse: LangfuseSettings = Field(default_factory=LangfuseSettings)
+    """Langfuse tracing."""
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so the logger can redact them verbatim."""
+        found: list[str] = []
+        for section in self.__class__.model_fields:
+            model = getattr(self, section)
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    found.append(value.get_secret_value())
+        return found
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret masked."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for section in self.__class__.model_fields:
+            model = getattr(self, section)
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, SecretStr):
+                    data[section][name] = "********" if value.get_secret_value() else None
+        data["admin"]["operator_password_hashes"] = {
+            k: "<bcrypt hash>" for k in self.admin.operator_password_hashes
+        }
+        return data
+
+
+# --- loading -------------------------------------------------------------------------
+
+ALIASES: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("database", "url"),
+    "REDIS_URL": ("redis", "url"),
+    "DISCORD_TOKEN": ("discord", "token"),
+    "LIBRA_DATA_DIR": ("app", "data_dir"),
+    "LANGFUSE_PUBLIC_KEY": ("langfuse", "public_key"),
+    "LANGFUSE_SECRET_KEY": ("langfuse", "secret_key"),
+    "LANGFUSE_HOST": ("langfuse", "host"),
+}
+"""Conventional environment names and the setting each one sets."""
+
+
+def _field_type(section: str, key: str) -> Any:
+    section_model = Settings.model_fields[section].annotation
+    assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
+    return section_model.model_fields[key].annotation
+
+
+def _is_secret(section: str, key: str) -> bool:
+    return "SecretStr" in repr(_field_type(section, key))
+
+
+def _container_kind(tp: Any) -> str | None:
+    origins = {typing.get_origin(tp), *(typing.get_origin(a) for a in typing.get_args(tp))}
+    if dict in origins:
+        return "dict"
+    if tuple in origins or list in origins:
+        return "list"
+    return None
+
+
+def _parse_env_value(section: str, key: str, raw: str, source: str) -> Any:
+    kind = _container_kind(_field_type(section, key))
+    stripped = raw.strip()
+    if kind == "dict":
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"invalid setting {section}.{key} from {source}: expected a JSON object "
+                f'such as {{"ko": "qwen2.5:7b-instruct"}}'
+            ) from None
+        return value
+    if kind == "list":
+        if stripped.startswith("["):
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError:
+                raise ConfigError(
+                    f"invalid setting {section}.{key} from {source}: expected a JSON list "
+                    "or comma-separated values"
+                ) from None
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    if stripped == "" and type(None) in typing.get_args(_field_type(section, key)):
+        return None
+    return raw
+
+
+def _known(section: str, key: str) -> bool:
+    if section not in Settings.model_fields:
+        return False
+    model = Settings.model_fields[section].annotation
+    return isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields
+
+
+def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    layer: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+
+    def put(section: str, key: str, raw: str, source: str) -> None:
+        layer.setdefault(section, {})[key] = _parse_env_value(section, key, raw, source)
+        sources[f"{section}.{key}"] = source
+
+    names: list[tuple[str, str, str]] = []
+    for name in env:
+        upper = name.upper()
+        base = upper.removesuffix("_FILE")
+        if base in ALIASES:
+            names.append((name, *ALIASES[base]))
+        elif base.startswith("LIBRA_") and "__" in base:
+            section, _, key = base[len("LIBRA_"):].lower().partition("__")
+            if not _known(section, key):
+                raise ConfigError(
+                    f"unknown setting {section}.{key} from environment variable {name}",
+                    hint="see config/libra.example.toml for every setting",
+                )
+            names.append((name, section, key))
+    # Conventional names first, so LIBRA_<SECTION>__<KEY> wins when both are set.
+    names.sort(key=lambda n: n[0].upper().startswith("LIBRA_") and "__" in n[0])
+    for name, section, key in names:
+        if name.upper().endswith("_FILE") and name.upper().removesuffix("_FILE") not in (
+            "LIBRA_DATA_DIR",
+        ):
+            if not _is_secret(section, key):
+                raise ConfigError(
+                    f"{name}: only secrets can be read from files; set "
+                    f"{name[:-5]} directly"
+                )
+            path = Path(env[name])
+            try:
+                raw = path.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigError(
+                    f"cannot read secret {section}.{key} from {name}={path}: {err.strerror}"
+                ) from err
+            put(section, key, raw, f"file {path} (environment variable {name})")
+        else:
+            put(section, key, env[name], f"environment variable {name}")
+    return layer, sources
+
+
+def _file_layer(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+    sources: dict[str, str] = {}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: [{section}] must be a table")
+        for key, value in values.items():
+            sources[f"{section}.{key}"] = f"config file {path}"
+            if _known(section, key) and _is_secret(section, key) and _carries_secret(value):
+                raise ConfigError(
+                    f"config file {path} sets the secret {section}.{key}: secrets come only "
+                    "from the environment or a file named by *_FILE (Docker secrets)",
+                    hint=f"remove it and set {_env_name(section, key)} or "
+                    f"{_env_name(section, key)}_FILE",
+                )
+    return data, sources
+
+
+def _env_name(section: str, key: str) -> str:
+    for name, target in ALIASES.items():
+        if target == (section, key):
+            return name
+    return f"LIBRA_{section.upper()}__{key.upper()}"
+
+
+def _carries_secret(value: object) -> bool:
+    """URLs without a password (``postgresql://libra@db/libra``) are not secrets."""
+    if not isinstance(value, str) or not value:
+        return bool(value)
+    if "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return True
+        # libpq also takes the password as ``?password=``.
+        return parts.password is not None or any(
+            key == "password" for key, _ in parse_qsl(parts.query))
+    return True
+
+
+def load_settings(
+    config_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from defaults, the config file and the environment.
+
+    Raises:
+        ConfigError: naming the key, where its value came from and what is allowed.
+    """
+    environ = dict(os.environ if env is None else env)
+    if config_path is None and environ.get("LIBRA_CONFIG"):
+        config_path = Path(environ.pop("LIBRA_CONFIG"))
+    elif config_path is None and DEFAULT_CONFIG_PATH.is_file():
+        config_path = DEFAULT_CONFIG_PATH
+    else:
+        environ.pop("LIBRA_CONFIG", None)
+    merged: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    if config_path is not None:
+        file_data, file_sources = _file_layer(config_path)
+        for section, values in file_data.items():
+            merged.setdefault(section, {}).update(values)
+        sources.update(file_sources)
+    env_data, env_sources = _env_layer(environ)
+    for section, values in env_data.items():
+        merged.setdefault(section, {}).update(values)
+    sources.update(env_sources)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(_explain(err, sources)) from None
+
+
+def _explain(err: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = []
+    for issue in err.errors():
+        loc = [str(p) for p in issue["loc"]]
+        key = ".".join(loc[:2])
+        source = sources.get(key, "built-in defaults")
+        if issue["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {'.'.join(loc)} in {source}")
+            continue
+        shown = issue.get("input")
+        if len(loc) >= 2 and _known(loc[0], loc[1]) and _is_secret(loc[0], loc[1]):
+            shown = "<secret>"
+        lines.append(
+            f"invalid setting {'.'.join(loc)} = {shown!r} from {source}: {issue['msg']}"
+        )
+    return "; ".join(lines)
+
+

@@ -1,0 +1,260 @@
+"""One root exception, one subclass per stage, each with a stable ``code``.
+
+Codes are part of Libra's surface: they appear in logs, in the ``llm_calls`` table,
+in admin API errors and in metrics, so they never change once released. Foreign
+errors are wrapped with ``raise ... from err`` and turned into a user-facing
+message at the boundary (Discord, console, admin HTTP).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class LibraError(Exception):
+    """Root of every error Libra raises on purpose."""
+
+    code: ClassVar[str] = "libra_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        """A one-line instruction that fixes the problem, shown to operators."""
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(LibraError):
+    """A setting is missing or invalid."""
+
+    code = "config_invalid"
+
+
+class PluginError(LibraError):
+    """A plugin could not be started or a service is not available."""
+
+    code = "plugin_error"
+
+
+class ServiceUnavailable(PluginError):
+    """A service another plugin publishes is missing (its plugin failed or is off)."""
+
+    code = "service_unavailable"
+
+
+class StorageError(LibraError):
+    """Database problems."""
+
+    code = "storage_error"
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached."""
+
+    code = "db_unavailable"
+
+
+class MigrationError(StorageError):
+    """Migrations could not be applied or rolled back."""
+
+    code = "migration_failed"
+
+
+class IntegrityViolation(StorageError):
+    """A write broke a constraint (missing user, bad role ...)."""
+
+    code = "integrity_violation"
+
+
+class InputError(LibraError):
+    """The user's input cannot be processed as given."""
+
+    code = "input_invalid"
+
+
+class EmptyInput(InputError):
+    """Nothing to answer."""
+
+    code = "input_empty"
+
+
+class InputTooLong(InputError):
+    """The input is over the configured maximum; carries both numbers for the user."""
+
+    code = "input_too_long"
+
+    def __init__(self, *, length: int, limit: int) -> None:
+        super().__init__(f"message is {length} characters, limit {limit}")
+        self.length = length
+        self.limit = limit
+
+
+class LanguageError(LibraError):
+    """Language detection or selection failed."""
+
+    code = "language_error"
+
+
+class UnknownLanguage(LanguageError):
+    """A language code Libra does not know or is not configured."""
+
+    code = "language_unknown"
+
+
+class LLMError(LibraError):
+    """The language model failed."""
+
+    code = "llm_error"
+
+
+class LLMUnreachable(LLMError):
+    """No LLM server answered."""
+
+    code = "llm_unreachable"
+
+
+class ModelMissing(LLMError):
+    """The server answered but does not have the model."""
+
+    code = "llm_model_missing"
+
+
+class LLMTimeout(LLMError):
+    """The model took too long to answer."""
+
+    code = "llm_timeout"
+
+
+class StreamCut(LLMError):
+    """The stream ended before the model finished; the partial answer is kept."""
+
+    code = "llm_stream_cut"
+
+    def __init__(self, message: str, *, partial: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.partial = partial
+
+
+class LLMOverloaded(LLMError):
+    """The request queue is full."""
+
+    code = "llm_overloaded"
+
+
+# --- llm (libra/llm) -------------------------------------------------------------------
+
+
+class LLMServerError(LLMError):
+    """The server answered with an error status or an error inside the stream."""
+
+    code = "llm_server_error"
+
+
+class LLMCancelled(LLMError):
+    """The caller stopped consuming the stream (user pressed stop, shutdown)."""
+
+    code = "llm_cancelled"
+
+
+# --- end llm -------------------------------------------------------------------------
+
+
+class RateLimited(LibraError):
+    """A user or guild is over its limits."""
+
+    code = "rate_limited"
+
+
+class PermissionDenied(LibraError):
+    """The caller is not allowed to do this."""
+
+    code = "permission_denied"
+
+
+class VoiceError(LibraError):
+    """Voice connection or pipeline failures."""
+
+    code = "voice_error"
+
+
+# --- voice connection (libra/discord/voice) ------------------------------------------
+
+
+class VoicePacketInvalid(VoiceError):
+    """An RTP/RTCP datagram that cannot be parsed."""
+
+    code = "voice_packet_invalid"
+
+
+class VoiceCryptoError(VoiceError):
+    """Transport encryption failed (bad key, bad tag, exhausted nonce counter)."""
+
+    code = "voice_crypto_failed"
+
+
+class VoiceGatewayClosed(VoiceError):
+    """The voice gateway closed the connection with a fatal close code."""
+
+    code = "voice_gateway_closed"
+
+
+class VoiceDaveRequired(VoiceGatewayClosed):
+    """The voice server requires DAVE end-to-end encryption (close 4017)."""
+
+    code = "voice_dave_required"
+
+
+class VoiceNotConnected(VoiceError):
+    """An operation needs a live voice connection and there is none."""
+
+    code = "voice_not_connected"
+
+
+class VoiceDecryptFailing(VoiceError):
+    """Many received packets failed transport or DAVE decryption: members go unheard."""
+
+    code = "voice_decrypt_failures"
+
+
+class VoiceDaveTransitionFailed(VoiceError):
+    """A DAVE commit, welcome, proposal or transition could not be applied."""
+
+    code = "voice_dave_transition_failed"
+
+
+class VoiceSendBlocked(VoiceError):
+    """Libra's audio was held back because the DAVE group was not keyed: nobody hears it."""
+
+    code = "voice_send_blocked"
+
+
+# --- end voice connection ------------------------------------------------------------
+
+
+class AdminError(LibraError):
+    """Admin HTTP server failures."""
+
+    code = "admin_error"
+
+
+# --- admin HTTP (added by the admin plugin) -------------------------------------------
+
+
+class AdminSecretInvalid(ConfigError):
+    """The admin port is enabled without a secret of at least 32 bytes."""
+
+    code = "admin_secret_invalid"
+
+
+class AdminRequestError(AdminError):
+    """An admin request or CLI call was refused; ``error`` is the stable wire code."""
+
+    code = "admin_request_failed"
+
+    def __init__(self, message: str, *, error: str, status: int = 0,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+        self.status = status

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from loguru import logger
+
+from libra.logging import Redactor, setup_logging
+
+TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@pytest.fixture
+def json_log() -> io.StringIO:
+    stream = io.StringIO()
+    setup_logging(fmt="json", secrets=["configured-secret-value", "s3cr3t-api-key"],
+                  stream=stream)
+    yield stream
+    logger.remove()
+
+
+def lines(stream: io.StringIO) -> list[dict[str, str]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f"logging in with {TOKEN}", TOKEN),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload", "eyJhbGciOiJIUzI1NiJ9"),
+        ("Authorization: Bot abcdefghijklmnop", "abcdefghijklmnop"),
+        ("dsn postgresql://libra:hunter2@db:5432/libra", "hunter2"),
+        ("redis://:redispass@cache:6379/0", "redispass"),
+        ("password=letmein123 next", "letmein123"),
+        ('{"secret": "opensesame"}', "opensesame"),
+        ("token=tok_12345&x=1", "tok_12345"),
+        ("api_key: sk-live-0000", "sk-live-0000"),
+        ("key=abcdef0123", "abcdef0123"),
+        ("the configured-secret-value leaked", "configured-secret-value"),
+        ("s3cr3t-api-key in a sentence", "s3cr3t-api-key"),
+    ],
+)
+def test_every_secret_kind_is_redacted(json_log: io.StringIO, text: str, secret: str) -> None:
+    logger.info(text)
+    logger.bind(detail=text).warning("with extra")
+    output = json_log.getvalue()
+    assert secret not in output
+    assert "***" in output
+
+
+def test_exceptions_and_tracebacks_are_redacted(json_log: io.StringIO) -> None:
+    try:
+        raise ConnectionError("cannot reach postgresql://u:topsecretpw@db/x")
+    except ConnectionError:
+        logger.exception("database down")
+    record = lines(json_log)[-1]
+    assert "topsecretpw" not in json_log.getvalue()
+    assert "ConnectionError" in record["exception"]
+
+
+def test_stdlib_logging_goes_through_redaction(json_log: io.StringIO) -> None:
+    logging.getLogger("hikari.rest").warning("sending Authorization: Bot %s", TOKEN)
+    record = lines(json_log)[-1]
+    assert TOKEN not in json_log.getvalue()
+    assert record["logger"] == "hikari.rest"
+    assert record["level"] == "WARNING"
+
+
+def test_human_format_is_redacted_too() -> None:
+    stream = io.StringIO()
+    setup_logging(fmt="human", secrets=["configured-secret-value"], stream=stream)
+    logger.info("value configured-secret-value and password=abc12345")
+    logger.remove()
+    text = stream.getvalue()
+    assert "configured-secret-value" not in text and "abc12345" not in text
+    assert "INFO" in text and not text.startswith("{")
+
+
+def test_auto_format_is_json_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    setup_logging(fmt="auto", stream=stream)
+    logger.info("hello")
+    logger.remove()
+    assert json.loads(stream.getvalue())["message"] == "hello"
+
+
+def test_redactor_keeps_ordinary_text() -> None:
+    redact = Redactor(["abc"])  # too short to be a secret worth masking everywhere
+    text = "The keyboard has keys; tokens of appreciation; https://example.com/a/b"
+    assert redact(text) == text
