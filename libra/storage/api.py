@@ -1,0 +1,206 @@
+"""Storage models and the repository interface other plugins use.
+
+Implemented by :mod:`libra.storage.repositories` over asyncpg; published in
+``ctx.services`` as ``Storage`` by the storage plugin. Discord ids are ``int``
+(``BIGINT`` in SQL); internal ids are ``int`` (``INTEGER`` keys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class MessageStatus(StrEnum):
+    """How a stored assistant message ended."""
+
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    """A user stopped the generation; the text is what was delivered."""
+    CUT = "cut"
+    """The model's stream broke part-way; the text is the partial answer."""
+    FAILED = "failed"
+
+
+class MemoryScope(StrEnum):
+    """What a memory belongs to."""
+
+    USER = "user"
+    GUILD = "guild"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """A Discord user Libra has met."""
+
+    id: int
+    discord_id: int
+    language: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMessage:
+    """One message of a conversation."""
+
+    id: int
+    session_id: int
+    user_id: int
+    channel_id: int
+    role: Role
+    content: str
+    language: str | None
+    model: str | None
+    status: MessageStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Memory:
+    """Something a user asked Libra to remember."""
+
+    id: int
+    user_id: int
+    scope: MemoryScope
+    content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelLanguageState:
+    """A channel's reply language and the hysteresis counter behind it."""
+
+    channel_id: int
+    language: str | None = None
+    pinned_language: str | None = None
+    candidate: str | None = None
+    candidate_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMCallRecord:
+    """One row of ``llm_calls``."""
+
+    model: str
+    language: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    first_token_ms: float | None
+    latency_ms: float
+    cache_hit: bool
+    error_code: str | None
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageStats:
+    """Row counts and LLM call figures, for ``/stats``, doctor and metrics."""
+
+    users: int
+    sessions: int
+    messages: int
+    memories: int
+    translations: int
+    llm_calls: int
+    llm_errors: int
+    llm_cache_hits: int
+    llm_latency_p50_ms: float | None
+    llm_latency_p95_ms: float | None
+
+
+class Storage(Protocol):
+    """Typed repository functions; every query is parameterised."""
+
+    async def ensure_user(self, discord_id: int) -> User:
+        """Return the user, creating it on first sight."""
+        ...
+
+    async def set_user_language(self, discord_id: int, language: str | None) -> None:
+        """Pin (or with ``None`` unpin) a user's preferred language."""
+        ...
+
+    async def open_session(self, user_id: int, channel_id: int, guild_id: int | None) -> int:
+        """Return the user's open session in the channel, starting one if needed."""
+        ...
+
+    async def end_session(self, user_id: int, channel_id: int) -> bool:
+        """End the open session (``/reset``); ``False`` when none was open."""
+        ...
+
+    async def append_message(
+        self,
+        *,
+        session_id: int,
+        user_id: int,
+        channel_id: int,
+        role: Role,
+        content: str,
+        language: str | None = None,
+        model: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        latency_ms: float | None = None,
+        status: MessageStatus = MessageStatus.COMPLETE,
+    ) -> int:
+        """Store one message and return its id."""
+        ...
+
+    async def recent_messages(self, session_id: int, limit: int) -> list[StoredMessage]:
+        """The session's last ``limit`` messages, oldest first."""
+        ...
+
+    async def add_memory(
+        self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
+        metadata: dict[str, Any] | None = None,
+    ) -> Memory:
+        """Remember ``content`` for the user."""
+        ...
+
+    async def list_memories(self, user_id: int) -> list[Memory]:
+        """The user's memories, oldest first."""
+        ...
+
+    async def forget_memories(self, user_id: int, memory_id: int | None = None) -> int:
+        """Delete one memory (or all with ``None``); return how many were deleted."""
+        ...
+
+    async def get_channel_language(self, channel_id: int) -> ChannelLanguageState | None:
+        """The channel's saved language state."""
+        ...
+
+    async def save_channel_language(self, state: ChannelLanguageState) -> None:
+        """Upsert the channel's language state."""
+        ...
+
+    async def record_translation(
+        self, *, user_id: int, source_language: str, target_language: str,
+        source_text: str, translated_text: str, model: str,
+    ) -> int:
+        """Store one translation."""
+        ...
+
+    async def record_llm_call(self, record: LLMCallRecord) -> None:
+        """Store one LLM call."""
+        ...
+
+    # --- added by the storage plugin (additive) ---------------------------------------
+
+    async def delete_user(self, discord_id: int) -> bool:
+        """Delete a user and, by cascade, everything stored about them."""
+        ...
+
+    async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:
+        """Counts of stored rows and LLM call figures (``since_seconds`` limits llm_calls)."""
+        ...

@@ -1,0 +1,214 @@
+"""The connection pool, and the embedded server behind it when no URL is configured.
+
+TLS is decided in one place, :func:`with_sslmode`, for both the asyncpg pool and the
+psycopg DSN yoyo uses. DSNs are only ever logged through :func:`redact_dsn`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+from loguru import logger
+
+from libra.config import DatabaseSettings
+from libra.errors import DatabaseUnavailable
+from libra.storage.embedded import EmbeddedPostgres
+
+EMBEDDED_DATABASE = "libra"
+"""Database created on the embedded server (the ``postgres`` one stays untouched)."""
+DEFAULT_SSLMODE = "prefer"
+"""asyncpg's (and libpq's) default when neither the settings nor the URL say."""
+_CLOSE_TIMEOUT = 5.0
+
+
+def with_sslmode(url: str, override: str | None) -> str:
+    """Return ``url`` with exactly one ``sslmode``: ``override``, else the URL's, else prefer."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    from_url = [value for key, value in query if key == "sslmode"]
+    mode = override or (from_url[-1] if from_url else DEFAULT_SSLMODE)
+    query = [(key, value) for key, value in query if key != "sslmode"]
+    query.append(("sslmode", mode))
+    # %20, not "+", for spaces: libpq (psycopg) does not read "+" as a space.
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def redact_dsn(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (safe to log).
+
+    libpq and asyncpg also take the password as a ``?password=`` query parameter.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        query = [(key, "***" if key == "password" else value) for key, value in query]
+        parts = parts._replace(query=urlencode(query, quote_via=quote, safe="*"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        parts = parts._replace(netloc=f"{quote(user, safe='')}:***@{host}")
+    return urlunsplit(parts)
+
+
+def _yoyo_scheme(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads,
+                                  schema="pg_catalog")
+
+
+def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
+    detail = str(err) or type(err).__name__
+    return DatabaseUnavailable(
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {detail}",
+        hint="check that the server runs and DATABASE_URL (host, port, user, password, "
+        "database, sslmode) is right; unset DATABASE_URL to use the embedded server",
+    )
+
+
+class Database:
+    """An open asyncpg pool, plus the embedded server it runs on (if any)."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, embedded: EmbeddedPostgres | None) -> None:
+        self.pool = pool
+        self._dsn = dsn
+        self._embedded = embedded
+        self._closed = False
+
+    @property
+    def is_embedded(self) -> bool:
+        """Whether Libra started (or attached to) its own server."""
+        return self._embedded is not None
+
+    @property
+    def embedded(self) -> EmbeddedPostgres | None:
+        """The embedded server handle, when there is one."""
+        return self._embedded
+
+    @property
+    def dsn(self) -> str:
+        """The asyncpg DSN (contains the password: never log it, use ``redacted_dsn``)."""
+        return self._dsn
+
+    @property
+    def redacted_dsn(self) -> str:
+        """The DSN without its password."""
+        return redact_dsn(self._dsn)
+
+    def dsn_for_yoyo(self) -> str:
+        """The same database as a ``postgresql+psycopg://`` URL for yoyo."""
+        return _yoyo_scheme(self._dsn)
+
+    @classmethod
+    async def open(cls, settings: DatabaseSettings, *, data_dir: Path) -> Database:
+        """Connect (starting the embedded server when ``settings.url`` is unset).
+
+        Raises:
+            DatabaseUnavailable: the server cannot be reached or started.
+            ConfigError: the embedded data directory is not allowed.
+        """
+        embedded: EmbeddedPostgres | None = None
+        if settings.url is None:
+            embedded = EmbeddedPostgres(data_dir / "postgres")
+            await asyncio.to_thread(embedded.start)
+            embedded.install_sigterm_handler()
+            try:
+                await _ensure_database(embedded.url(), EMBEDDED_DATABASE, settings)
+            except BaseException:
+                embedded.stop()
+                raise
+            url = embedded.url(EMBEDDED_DATABASE)
+        else:
+            url = settings.url.get_secret_value()
+        dsn = with_sslmode(url, settings.sslmode)
+        try:
+            pool = await _create_pool(dsn, settings)
+        except BaseException:
+            if embedded is not None:
+                embedded.stop()
+            raise
+        logger.info("database connected: {}", redact_dsn(dsn))
+        return cls(pool, dsn, embedded)
+
+    async def ping(self) -> float:
+        """Round-trip one query; return milliseconds.
+
+        Raises:
+            DatabaseUnavailable: the query failed.
+        """
+        t0 = time.perf_counter()
+        try:
+            await self.pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise _unavailable(self._dsn, err) from err
+        return (time.perf_counter() - t0) * 1000
+
+    async def close(self) -> None:
+        """Close the pool and stop the embedded server. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.wait_for(self.pool.close(), _CLOSE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("database pool did not close in {}s; terminating", _CLOSE_TIMEOUT)
+            self.pool.terminate()
+        finally:
+            if self._embedded is not None:
+                await asyncio.to_thread(self._embedded.stop)
+
+    def stop_embedded(self) -> None:
+        """Synchronously stop the embedded server (for signal handlers). Idempotent."""
+        if self._embedded is not None:
+            self._embedded.stop()
+
+
+async def _create_pool(dsn: str, settings: DatabaseSettings) -> asyncpg.Pool:
+    server_settings = {"application_name": "libra"}
+    if settings.synchronous_commit is not None:
+        # Per session, so migrations (psycopg, yoyo) keep the server's durable default.
+        server_settings["synchronous_commit"] = settings.synchronous_commit
+    try:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            dsn, min_size=min(settings.pool_min, settings.pool_max), max_size=settings.pool_max,
+            timeout=settings.connect_timeout, init=_init_connection,
+            server_settings=server_settings,
+        )
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            ValueError) as err:
+        raise _unavailable(dsn, err) from err
+    try:
+        async with asyncio.timeout(settings.connect_timeout):
+            await pool.fetchval("SELECT 1")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        pool.terminate()
+        raise _unavailable(dsn, err) from err
+    return pool
+
+
+async def _ensure_database(server_url: str, name: str, settings: DatabaseSettings) -> None:
+    """Create database ``name`` on the embedded server unless it exists."""
+    try:
+        conn: Any = await asyncpg.connect(server_url, timeout=settings.connect_timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+        raise _unavailable(server_url, err) from err
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Another process may create it between our check and our create.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError,
+                                     asyncpg.UniqueViolationError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

@@ -1,0 +1,186 @@
+"""Schema migrations with yoyo (psycopg 3), safe when several processes start at once.
+
+Every operation first takes a PostgreSQL session advisory lock on its own
+connection. The server releases that lock when the holder's connection dies, so a
+killed migrator never blocks the next one; and because only the advisory-lock holder
+ever takes yoyo's own table lock, any row left in ``yoyo_lock`` is stale and is
+broken before use. Functions are blocking: call the ``*_async`` wrappers from async
+code (they run in a thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from loguru import logger
+from yoyo import get_backend, read_migrations
+from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
+
+from libra.errors import DatabaseUnavailable, MigrationError
+from libra.storage.db import redact_dsn
+
+ADVISORY_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"libra.migrations").digest()[:8], "big", signed=True
+)
+"""The ``pg_advisory_lock`` key every Libra migrator agrees on."""
+DEFAULT_LOCK_TIMEOUT = 120.0
+_CONNECT_TIMEOUT = 10
+
+
+def default_migrations_dir() -> Path:
+    """``migrations/`` at the repository (or image) root next to the ``libra`` package."""
+    return Path(__file__).resolve().parents[2] / "migrations"
+
+
+def find_migrations_dir(explicit: Path | None = None) -> Path:
+    """The folder of migration files: ``explicit``, else the default, else ``./migrations``.
+
+    Raises:
+        MigrationError: the folder does not exist or holds no migrations.
+    """
+    # Next to the package in a checkout or image; the working directory when the
+    # package was installed elsewhere (site-packages).
+    candidates = [explicit] if explicit else [default_migrations_dir(), Path("migrations")]
+    for candidate in candidates:
+        folder = candidate.expanduser().resolve()
+        if folder.is_dir() and any(folder.glob("*.sql")):
+            return folder
+    raise MigrationError(
+        f"no migrations found in {' or '.join(str(c) for c in candidates)}",
+        hint="set database.migrations_dir (LIBRA_DATABASE__MIGRATIONS_DIR) to the "
+        "folder holding 0001_schema.sql",
+    )
+
+
+def migration_ids(migrations_dir: Path | None = None) -> list[str]:
+    """Ids of the migration files, in apply order (no database needed)."""
+    folder = find_migrations_dir(migrations_dir)
+    return [m.id for m in read_migrations(str(folder))]
+
+
+def _libpq_uri(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(scheme="postgresql"))
+
+
+def _yoyo_uri(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+@contextlib.contextmanager
+def _exclusive(dsn: str, lock_timeout: float) -> Iterator[Any]:
+    """Hold the advisory lock and yoyo's lock; yield a yoyo backend."""
+    try:
+        lock_conn = psycopg.connect(_libpq_uri(dsn), autocommit=True,
+                                    connect_timeout=_CONNECT_TIMEOUT)
+    except psycopg.OperationalError as err:
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: {err}".strip(),
+            hint="check DATABASE_URL, or unset it to use the embedded server",
+        ) from err
+    with lock_conn:
+        try:
+            lock_conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                              (f"{int(lock_timeout * 1000)}ms",))
+            lock_conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        except psycopg.errors.LockNotAvailable as err:
+            raise MigrationError(
+                f"another process kept the migration lock for over {lock_timeout:g}s",
+                hint="wait for the other Libra process to finish migrating, then retry",
+            ) from err
+        backend = get_backend(_yoyo_uri(dsn))
+        try:
+            # Only the advisory-lock holder takes yoyo's lock, so a row there is stale.
+            backend.break_lock()
+            with backend.lock():
+                yield backend
+        finally:
+            backend.connection.close()
+
+
+def _run(dsn: str, lock_timeout: float, action: str, body: Any) -> Any:
+    try:
+        with _exclusive(dsn, lock_timeout) as backend:
+            return body(backend)
+    except (DatabaseUnavailable, MigrationError):
+        raise
+    except (BadMigration, LockTimeout, MigrationConflict, psycopg.Error) as err:
+        raise MigrationError(f"{action} failed: {err}",
+                             hint="fix the database or the migration, then run "
+                             "`libra migrate` again") from err
+
+
+def apply(dsn: str, migrations_dir: Path | None = None, *,
+          lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
+    """Apply pending migrations; return the ids applied (empty when up to date).
+
+    Raises:
+        MigrationError: a migration failed or the lock could not be taken.
+        DatabaseUnavailable: the server cannot be reached.
+    """
+    migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
+
+    def body(backend: Any) -> list[str]:
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+        return [m.id for m in pending]
+
+    applied: list[str] = _run(dsn, lock_timeout, "applying migrations", body)
+    if applied:
+        logger.info("applied migrations {} to {}", ", ".join(applied), redact_dsn(dsn))
+    return applied
+
+
+def status(dsn: str, migrations_dir: Path | None = None, *,
+           lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[tuple[str, bool]]:
+    """Every migration id with whether it is applied, in apply order."""
+    migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
+
+    def body(backend: Any) -> list[tuple[str, bool]]:
+        pending = {m.id for m in backend.to_apply(migrations)}
+        return [(m.id, m.id not in pending) for m in migrations]
+
+    result: list[tuple[str, bool]] = _run(dsn, lock_timeout, "reading migration status", body)
+    return result
+
+
+def rollback(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
+             lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
+    """Roll back the last ``count`` applied migrations; return their ids."""
+    if count < 1:
+        raise MigrationError(f"rollback count must be at least 1, not {count}")
+    migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
+
+    def body(backend: Any) -> list[str]:
+        chosen = list(backend.to_rollback(migrations))[:count]
+        backend.rollback_migrations(chosen)
+        return [m.id for m in chosen]
+
+    undone: list[str] = _run(dsn, lock_timeout, "rolling back migrations", body)
+    if undone:
+        logger.warning("rolled back migrations {} on {}", ", ".join(undone), redact_dsn(dsn))
+    return undone
+
+
+async def apply_async(dsn: str, migrations_dir: Path | None = None) -> list[str]:
+    """:func:`apply` in a worker thread."""
+    return await asyncio.to_thread(apply, dsn, migrations_dir)
+
+
+async def status_async(dsn: str, migrations_dir: Path | None = None) -> list[tuple[str, bool]]:
+    """:func:`status` in a worker thread."""
+    return await asyncio.to_thread(status, dsn, migrations_dir)
+
+
+async def rollback_async(dsn: str, count: int = 1,
+                         migrations_dir: Path | None = None) -> list[str]:
+    """:func:`rollback` in a worker thread."""
+    return await asyncio.to_thread(rollback, dsn, count, migrations_dir)

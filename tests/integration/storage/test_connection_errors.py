@@ -1,0 +1,113 @@
+"""Unreachable servers, TLS mode selection and DSN redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from libra import cli
+from libra.config import DatabaseSettings
+from libra.errors import DatabaseUnavailable
+from libra.storage import migrate
+from libra.storage.db import Database, redact_dsn, with_sslmode
+
+UNREACHABLE = "postgresql://libra:s3cret-pw@127.0.0.1:1/libra"
+
+
+async def test_unreachable_server_is_database_unavailable(tmp_path: Path) -> None:
+    settings = DatabaseSettings(url=SecretStr(UNREACHABLE), connect_timeout=3)
+    with pytest.raises(DatabaseUnavailable) as info:
+        await Database.open(settings, data_dir=tmp_path)
+    err = info.value
+    assert err.code == "db_unavailable"
+    assert "127.0.0.1:1" in err.message and "s3cret-pw" not in str(err)
+    assert "DATABASE_URL" in (err.hint or "")
+
+
+def test_migrating_an_unreachable_server_is_database_unavailable() -> None:
+    with pytest.raises(DatabaseUnavailable) as info:
+        migrate.apply(UNREACHABLE.replace("postgresql://", "postgresql+psycopg://"))
+    assert "s3cret-pw" not in str(info.value)
+
+
+def test_cli_reports_unreachable_database_without_traceback(monkeypatch, capsys,
+                                                            tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("LIBRA_DATABASE__CONNECT_TIMEOUT", "3")
+    assert cli.main(["migrate", "status"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach PostgreSQL" in err and "Traceback" not in err
+    assert "s3cret-pw" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "override", "expected"),
+    [
+        ("postgresql://u@h/db", None, "sslmode=prefer"),
+        ("postgresql://u@h/db?sslmode=require", None, "sslmode=require"),
+        ("postgresql://u@h/db?sslmode=require", "disable", "sslmode=disable"),
+        ("postgresql://u@h/db?application_name=x&sslmode=verify-full", "prefer",
+         "application_name=x&sslmode=prefer"),
+        # Spaces stay %20: libpq would read "+" literally.
+        ("postgresql://u@h/db?options=-c%20search_path%3Dx", None,
+         "options=-c%20search_path%3Dx&sslmode=prefer"),
+    ],
+)
+def test_sslmode_setting_beats_url_beats_default(url: str, override: str | None,
+                                                 expected: str) -> None:
+    result = with_sslmode(url, override)
+    assert result.endswith(expected) and result.count("sslmode=") == 1
+
+
+async def test_pool_and_yoyo_use_the_same_sslmode(pg_url: str, tmp_path: Path) -> None:
+    url = with_sslmode(pg_url, "require")
+    settings = DatabaseSettings(url=SecretStr(url), sslmode="disable")
+    db = await Database.open(settings, data_dir=tmp_path)
+    try:
+        assert db.dsn.endswith("sslmode=disable")
+        assert db.dsn_for_yoyo().endswith("sslmode=disable")
+        assert await db.pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = "
+                                      "pg_backend_pid()") is not True
+        assert await migrate.apply_async(db.dsn_for_yoyo()) == ["0001_schema"]
+    finally:
+        await db.close()
+
+
+def test_redacted_dsn_hides_only_the_password() -> None:
+    assert redact_dsn("postgresql://libra:pa%40ss@db:5432/libra?sslmode=require") == (
+        "postgresql://libra:***@db:5432/libra?sslmode=require")
+    assert redact_dsn("postgresql://libra@db/libra") == "postgresql://libra@db/libra"
+
+
+def test_redacted_dsn_hides_a_password_given_as_query_parameter() -> None:
+    assert redact_dsn("postgresql://libra@db/libra?password=s3cret&sslmode=require") == (
+        "postgresql://libra@db/libra?password=***&sslmode=require")
+
+
+async def test_unreachable_error_hides_a_query_parameter_password(tmp_path: Path) -> None:
+    url = "postgresql://libra@127.0.0.1:1/libra?password=s3cret-pw"
+    settings = DatabaseSettings(url=SecretStr(url), connect_timeout=3)
+    with pytest.raises(DatabaseUnavailable) as info:
+        await Database.open(settings, data_dir=tmp_path)
+    assert "127.0.0.1:1" in info.value.message
+    assert "s3cret-pw" not in str(info.value)
+
+
+async def test_pool_commit_mode_follows_the_setting(
+    pg_url: str, tmp_path: Path
+) -> None:
+    db = await Database.open(DatabaseSettings(url=SecretStr(pg_url)), data_dir=tmp_path)
+    try:
+        assert await db.pool.fetchval("SHOW synchronous_commit") == "off"
+        assert await db.pool.fetchval("SHOW application_name") == "libra"
+    finally:
+        await db.close()
+    db = await Database.open(DatabaseSettings(url=SecretStr(pg_url), synchronous_commit=None),
+                             data_dir=tmp_path)
+    try:
+        assert await db.pool.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await db.close()
