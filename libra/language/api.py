@@ -1,0 +1,65 @@
+"""Language models and the service interface the chat layer uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detection:
+    """A detected language with a confidence in [0, 1]."""
+
+    language: str
+    confidence: float
+    method: str = "statistical"
+    """``script`` when a writing-system rule decided, ``statistical`` otherwise,
+    ``none`` when the text holds no letters (default language, confidence 0)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyLanguage:
+    """The language to answer a message in, and whether it just changed."""
+
+    language: str
+    detection: Detection | None
+    changed: bool
+    previous: str | None
+    pinned: bool
+
+
+class LanguageService(Protocol):
+    """What the language plugin publishes in ``ctx.services``."""
+
+    def detect(self, text: str) -> Detection:
+        """Detect the language of ``text`` among the configured languages."""
+        ...
+
+    async def observe(self, channel_id: int, text: str, *, user_id: int | None = None,
+                      correlation_id: str | None = None) -> ReplyLanguage:
+        """Detect ``text`` and advance the channel's hysteresis; publishes LanguageChanged."""
+        ...
+
+    async def pin(self, channel_id: int, language: str | None) -> ReplyLanguage:
+        """Pin the channel's reply language; ``None`` (``auto``) unpins.
+
+        Raises:
+            UnknownLanguage: ``language`` is not a configured language.
+        """
+        ...
+
+    async def current(self, channel_id: int) -> ReplyLanguage:
+        """The channel's reply language without observing a message."""
+        ...
+
+    def model_for(self, language: str) -> str:
+        """The model routed for ``language``."""
+        ...
+
+    def system_prompt(self, language: str) -> str:
+        """The system prompt for ``language`` (falls back to the default prompt)."""
+        ...
+
+    def change_notice(self, language: str) -> str:
+        """One line, in ``language``, telling users the reply language changed."""
+        ...
