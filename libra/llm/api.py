@@ -1,0 +1,100 @@
+"""LLM request/response models, the backend protocol and the service interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessage:
+    """One message of a prompt."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMRequest:
+    """Everything a backend needs for one generation."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    language: str | None = None
+    options: dict[str, object] = field(default_factory=dict)
+    """Backend options (``num_ctx``, ``temperature`` ...) already merged from config."""
+    correlation_id: str | None = None
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Token:
+    """A piece of streamed text; the last one has ``done=True`` and the usage."""
+
+    text: str
+    done: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    retry: bool = False
+    """The stream failed over to another server: discard the text so far, it restarts."""
+
+
+class LLMBackend(Protocol):
+    """One server (or in-process runtime) that generates text."""
+
+    name: str
+    """A label for logs and metrics, e.g. the server URL."""
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[Token]:
+        """Stream the answer; closing the iterator cancels the request.
+
+        Raises:
+            LLMUnreachable, ModelMissing, LLMTimeout, StreamCut: typed failures.
+        """
+        ...
+
+    async def warm(self, model: str, keep_alive: str) -> None:
+        """Load ``model`` so the first real request does not wait for it."""
+        ...
+
+    async def models(self) -> list[str]:
+        """Models the server has."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelStatus:
+    """Readiness of one routed model."""
+
+    model: str
+    ready: bool
+    detail: str = ""
+
+
+class LLMService(Protocol):
+    """What the LLM plugin publishes in ``ctx.services``."""
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[Token]:
+        """Coalesced, cached, queued, failover-protected stream of the answer.
+
+        Cancelling the consumer (or ``aclose()``) stops the backend request. Every
+        call publishes an ``LLMCallFinished`` event.
+        """
+        ...
+
+    def queue_position(self, correlation_id: str) -> int | None:
+        """0 when running, n when n-th in the queue (1 = next to run), None when unknown."""
+        ...
+
+    def readiness(self) -> list[ModelStatus]:
+        """Per-model warm-up state."""
+        ...
+
+    async def flush_cache(self, namespace: str | None = None) -> int:
+        """Flush the response cache (one namespace or all); return entries removed."""
+        ...

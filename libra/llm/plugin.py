@@ -1,0 +1,99 @@
+"""The ``llm`` plugin: builds the backends, publishes ``LLMService``, warms models up."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from libra.config import Settings
+from libra.health import ComponentHealth, HealthRegistry
+from libra.llm.api import LLMBackend, LLMService, ModelStatus
+from libra.llm.backends.embedded import EmbeddedBackend
+from libra.llm.backends.http import HTTPTimeouts
+from libra.llm.backends.ollama import OllamaBackend
+from libra.llm.backends.openai import OpenAIBackend
+from libra.llm.cache import ResponseCache
+from libra.llm.pool import ServerPool
+from libra.llm.readiness import NOT_WARMED, WARMING, check_health, routed_models, warm_up
+from libra.llm.service import PooledLLMService
+from libra.llm.tracing import langfuse_tracer
+from libra.plugin import Plugin, PluginContext
+
+
+def build_backends(settings: Settings) -> list[LLMBackend]:
+    """One backend per configured server (the embedded backend is always one)."""
+    llm = settings.llm
+    timeouts = HTTPTimeouts(connect=llm.connect_timeout, first_token=llm.first_token_timeout,
+                            idle=llm.idle_timeout)
+    if llm.backend == "embedded":
+        return [EmbeddedBackend(llm.embedded_model_path, num_ctx=llm.num_ctx,
+                                num_thread=llm.num_thread, parallel=llm.max_concurrency,
+                                timeouts=timeouts)]
+    if llm.backend == "openai":
+        key = llm.api_key.get_secret_value() if llm.api_key else None
+        return [OpenAIBackend(url, api_key=key, timeouts=timeouts) for url in llm.servers]
+    return [OllamaBackend(url, keep_alive=llm.keep_alive, timeouts=timeouts)
+            for url in llm.servers]
+
+
+class LLMPlugin(Plugin):
+    """Publishes :class:`LLMService`; its warm-up runs in the background."""
+
+    name: ClassVar[str] = "llm"
+
+    def __init__(self, backends: list[LLMBackend] | None = None) -> None:
+        self._given_backends = backends
+        self.service: PooledLLMService | None = None
+        self._backends: list[LLMBackend] = []
+        self._ctx: PluginContext | None = None
+        self._warmup: asyncio.Task[None] | None = None
+
+    async def start(self, ctx: PluginContext) -> None:
+        """Build pool, cache and service; register them; start the warm-up task."""
+        self._ctx = ctx
+        llm = ctx.settings.llm
+        self._backends = self._given_backends or build_backends(ctx.settings)
+        pool = ServerPool(self._backends, max_concurrency=llm.max_concurrency,
+                          max_queue=llm.max_queue, backoff=llm.failover_backoff)
+        redis_url = ctx.settings.redis.url
+        cache = ResponseCache(
+            ttl=llm.cache_ttl, redis_url=redis_url.get_secret_value() if redis_url else None
+        )
+        # Importing the Langfuse SDK and building its client takes ~1 s: off the loop.
+        tracer = await asyncio.to_thread(langfuse_tracer, ctx.settings.langfuse)
+        service = PooledLLMService(llm, pool, cache, ctx.bus, tracer=tracer)
+        self.service = service
+        ctx.services.register(LLMService, service)  # type: ignore[type-abstract]
+        models = routed_models(llm.default_model, llm.routes)
+
+        async def health() -> ComponentHealth:
+            return await check_health(service, models)
+
+        registry = ctx.services.find(HealthRegistry)
+        if registry is not None:
+            registry.register("llm", health)
+        for model in models:
+            detail = WARMING if llm.warmup else NOT_WARMED
+            service.statuses[model] = ModelStatus(model=model, ready=False, detail=detail)
+        if llm.warmup:
+            self._warmup = ctx.tasks.spawn(warm_up(service, models, llm.keep_alive),
+                                           name="warmup")
+
+    async def stop(self) -> None:
+        """Cancel the warm-up, withdraw the service, close connections (idempotent)."""
+        if self._warmup is not None and not self._warmup.done():
+            self._warmup.cancel()
+            await asyncio.gather(self._warmup, return_exceptions=True)
+        self._warmup = None
+        if self._ctx is not None:
+            self._ctx.services.unregister(LLMService)
+            registry = self._ctx.services.find(HealthRegistry)
+            if registry is not None:
+                registry.unregister("llm")
+        if self.service is not None:
+            await self.service.cache.close()
+            if self.service.tracer is not None:
+                await self.service.tracer.close()  # bounded: never hangs the stop
+        for backend in self._backends:
+            await backend.close()
+        self.service = None
