@@ -1,0 +1,90 @@
+"""Chat models and the service interface transports (Discord, console, voice) use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from libra.events import new_correlation_id
+from libra.llm.api import ChatMessage
+from libra.storage.api import Memory, MessageStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatTurn:
+    """One user message to answer."""
+
+    user_id: int
+    """Discord user id (the console uses a fixed local id)."""
+    channel_id: int
+    guild_id: int | None
+    text: str
+    source: str = "discord"
+    """``discord``, ``console`` or ``voice``."""
+    context: tuple[ChatMessage, ...] | None = None
+    """Explicit context (a Discord reply chain) used instead of the session history."""
+    correlation_id: str = field(default_factory=new_correlation_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyResult:
+    """How a reply ended, known once its stream is exhausted."""
+
+    text: str
+    status: MessageStatus
+    error_code: str | None = None
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+class ReplyStream(Protocol):
+    """An answer being generated: iterate for text deltas, then read ``result``."""
+
+    language: str
+    model: str
+    notice: str | None
+    """A one-line language-change notice to show before the answer, if any."""
+    result: ReplyResult | None
+    restarts: int
+    """How often the answer started over (an LLM server died and another took over).
+
+    When it grows, the text delivered so far is void and the next delta begins the
+    new answer: transports clear what they showed before appending it.
+    """
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        """Text deltas as the model produces them (coalesced)."""
+        ...
+
+
+class ChatService(Protocol):
+    """What the chat plugin publishes in ``ctx.services``."""
+
+    async def reply(self, turn: ChatTurn) -> ReplyStream:
+        """Validate, route and start answering ``turn``.
+
+        Raises:
+            EmptyInput, InputTooLong: refused before anything is generated.
+        """
+        ...
+
+    async def stop(self, channel_id: int) -> bool:
+        """Stop the generation running in the channel; ``False`` when none runs."""
+        ...
+
+    async def reset(self, user_id: int, channel_id: int) -> bool:
+        """Start a fresh session for the user in the channel."""
+        ...
+
+    async def remember(self, user_id: int, text: str) -> Memory:
+        """Store a memory for the user."""
+        ...
+
+    async def forget(self, user_id: int, memory_id: int | None = None) -> int:
+        """Forget one or all memories; return how many."""
+        ...
+
+    async def memories(self, user_id: int) -> list[Memory]:
+        """The user's memories."""
+        ...

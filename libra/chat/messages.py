@@ -1,0 +1,140 @@
+"""Short, specific user-facing messages per error code, in the reply language."""
+
+from __future__ import annotations
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "input_empty": {
+        "en": "Say something and I'll answer — for example: “What's a good name for a cat?”",
+        "ko": "메시지를 입력해 주세요. 예: “고양이 이름 추천해 줘”",
+        "ja": "メッセージを入力してください。例:「猫の名前を考えて」",
+        "zh-cn": "请输入内容,例如:“给猫起个名字”。",
+        "es": "Escribe algo y te respondo, por ejemplo: “¿Un buen nombre para un gato?”",
+        "fr": "Écris quelque chose et je réponds, par exemple : « Un nom pour un chat ? »",
+        "de": "Schreib etwas, dann antworte ich – zum Beispiel: „Ein Name für eine Katze?“",
+    },
+    "input_too_long": {
+        "en": "That message is {length} characters; the limit is {limit}. "
+              "Please shorten it or split it into parts.",
+        "ko": "메시지가 {length}자입니다. 최대 {limit}자까지 가능합니다. 줄이거나 나눠서 보내 주세요.",
+        "ja": "メッセージが{length}文字あります。上限は{limit}文字です。短くするか分けて送ってください。",
+        "zh-cn": "消息有 {length} 个字符,上限为 {limit}。请缩短或分开发送。",
+        "es": "Ese mensaje tiene {length} caracteres; el límite es {limit}. Acórtalo o divídelo.",
+        "fr": "Ce message fait {length} caractères ; la limite est {limit}. Raccourcis-le.",
+        "de": "Die Nachricht hat {length} Zeichen; erlaubt sind {limit}. Bitte kürzen oder teilen.",
+    },
+    "llm_unreachable": {
+        "en": "I can't reach my language model right now. Please try again in a minute.",
+        "ko": "지금 언어 모델에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+        "ja": "現在、言語モデルに接続できません。少し後でもう一度お試しください。",
+        "zh-cn": "暂时无法连接语言模型,请稍后再试。",
+        "es": "Ahora mismo no puedo contactar con mi modelo de lenguaje. Inténtalo en un minuto.",
+        "fr": "Je n'arrive pas à joindre mon modèle de langage. Réessaie dans une minute.",
+        "de": "Ich erreiche mein Sprachmodell gerade nicht. Bitte versuch es gleich noch einmal.",
+    },
+    "llm_model_missing": {
+        "en": "The model for this language isn't installed on the server yet "
+              "(an admin can fix it with `ollama pull {model}`).",
+        "ko": "이 언어용 모델이 서버에 없습니다 (관리자: `ollama pull {model}`).",
+        "ja": "この言語のモデルがサーバーにありません(管理者: `ollama pull {model}`)。",
+        "zh-cn": "服务器上还没有该语言的模型(管理员可运行 `ollama pull {model}`)。",
+    },
+    "llm_timeout": {
+        "en": "The model took too long to answer. Please try again.",
+        "ko": "모델 응답이 너무 오래 걸렸습니다. 다시 시도해 주세요.",
+        "ja": "モデルの応答に時間がかかりすぎました。もう一度お試しください。",
+        "zh-cn": "模型响应超时,请重试。",
+        "es": "El modelo tardó demasiado en responder. Inténtalo de nuevo.",
+        "fr": "Le modèle a mis trop de temps à répondre. Réessaie.",
+        "de": "Das Modell hat zu lange gebraucht. Bitte versuch es noch einmal.",
+    },
+    "llm_stream_cut": {
+        "en": "(The answer was cut off: the model stopped responding.)",
+        "ko": "(모델 응답이 중간에 끊겼습니다.)",
+        "ja": "(モデルの応答が途中で途切れました。)",
+        "zh-cn": "(回答中断:模型停止了响应。)",
+    },
+    "llm_overloaded": {
+        "en": "I'm answering a lot of people right now. Please try again shortly.",
+        "ko": "지금 요청이 많습니다. 잠시 후 다시 시도해 주세요.",
+        "ja": "現在混み合っています。少し後でもう一度お試しください。",
+        "zh-cn": "当前请求较多,请稍后再试。",
+    },
+    "rate_limited": {
+        "en": "You're sending messages faster than I can answer. Try again in {seconds} s.",
+        "ko": "메시지를 너무 빨리 보내고 있습니다. {seconds}초 후에 다시 시도해 주세요.",
+        "ja": "送信が速すぎます。{seconds}秒後にもう一度お試しください。",
+        "zh-cn": "发送太快了,请在 {seconds} 秒后重试。",
+    },
+    "guild_busy": {
+        "en": "I'm already answering {limit} messages in this server. "
+              "Please try again in a moment.",
+        "ko": "이 서버에서 이미 {limit}개의 메시지에 답하고 있습니다. 잠시 후 다시 시도해 주세요.",
+        "ja": "このサーバーではすでに{limit}件の返信を作成中です。少し後でもう一度お試しください。",
+        "zh-cn": "本服务器已有 {limit} 条回复正在生成,请稍后再试。",
+    },
+    "admin_only": {
+        "en": "Only server admins (Manage Server permission or an admin role) can use this.",
+        "ko": "서버 관리자(서버 관리 권한 또는 관리자 역할)만 사용할 수 있습니다.",
+        "ja": "サーバー管理者(サーバー管理権限または管理者ロール)のみ使用できます。",
+        "zh-cn": "只有服务器管理员(管理服务器权限或管理员角色)可以使用此命令。",
+    },
+    "language_unknown": {
+        "en": "I don't know the language “{name}”. Choose one of: {choices}.",
+        "ko": "“{name}” 언어는 지원하지 않습니다. 다음 중에서 고르세요: {choices}.",
+        "ja": "「{name}」という言語は使えません。次から選んでください: {choices}。",
+        "zh-cn": "不支持语言“{name}”。请选择:{choices}。",
+    },
+    "reply_empty": {
+        "en": "The model returned an empty answer. Please try rephrasing.",
+        "ko": "모델이 빈 답변을 보냈습니다. 다르게 물어봐 주세요.",
+        "ja": "モデルの回答が空でした。言い換えてみてください。",
+        "zh-cn": "模型返回了空回答,请换个说法再试。",
+    },
+    "permission_denied": {
+        "en": "You don't have permission to do that here.",
+        "ko": "여기서 그 작업을 할 권한이 없습니다.",
+        "ja": "ここでその操作をする権限がありません。",
+        "zh-cn": "你没有在此执行该操作的权限。",
+    },
+    "service_unavailable": {
+        "en": "That feature is unavailable right now (its service is down). "
+              "Everything else still works.",
+        "ko": "이 기능은 지금 사용할 수 없습니다. 다른 기능은 정상입니다.",
+        "ja": "この機能は現在利用できません。他の機能は使えます。",
+        "zh-cn": "该功能暂时不可用,其他功能正常。",
+    },
+    "stopped": {
+        "en": "(stopped)",
+        "ko": "(중지됨)",
+        "ja": "(停止しました)",
+        "zh-cn": "(已停止)",
+    },
+    "unexpected": {
+        "en": "Something went wrong on my side. It has been logged (ref {ref}).",
+        "ko": "내부 오류가 발생했습니다. 기록되었습니다 (참조 {ref}).",
+        "ja": "内部エラーが発生しました。記録済みです(参照 {ref})。",
+        "zh-cn": "内部出错,已记录(编号 {ref})。",
+    },
+}
+
+
+def _base(language: str) -> str:
+    return language if language in ("zh-cn", "zh-tw") else language.split("-", maxsplit=1)[0]
+
+
+def user_message(code: str, language: str = "en", **values: object) -> str:
+    """The message for ``code`` in ``language`` (English when not translated)."""
+    table = _MESSAGES.get(code) or _MESSAGES["unexpected"]
+    lang = _base(language)
+    if lang == "zh-tw" and "zh-tw" not in table:
+        lang = "zh-cn"
+    template = table.get(lang) or table["en"]
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return table["en"].format_map(_Missing(values))
+
+
+class _Missing(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"

@@ -1,0 +1,117 @@
+"""Write-through caches of what each turn needs from the database.
+
+Ids, memories and recent turns change only through the chat service (or a
+cascade delete, which surfaces as a ``StorageError`` and clears everything), so a
+turn that hits these caches reaches the model without a database round trip.
+Every structure is bounded (LRU) so memory stays flat however many users talk.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+from libra.llm.api import ChatMessage
+from libra.storage.api import Memory, Storage
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A tiny bounded mapping that forgets the least recently used key."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The value, marking it recently used."""
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        """Store and return ``value``, evicting the oldest key when full."""
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
+
+    def pop(self, key: K) -> None:
+        """Forget ``key`` if present."""
+        self._items.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._items.clear()
+
+
+class Recall:
+    """Per-user and per-session state a turn needs, cached in front of storage."""
+
+    def __init__(self, storage: Storage, *, max_turns: int, size: int = 2_000) -> None:
+        self._storage = storage
+        self._max_turns = max_turns
+        self._user_ids: LRU[int, int] = LRU(size * 5)
+        self._session_ids: LRU[tuple[int, int], int] = LRU(size * 5)
+        self._memories: LRU[int, list[Memory]] = LRU(size)
+        self._history: LRU[int, list[ChatMessage]] = LRU(size)
+
+    def clear(self) -> None:
+        """Forget everything (after a storage error the database is the truth)."""
+        for cache in (self._user_ids, self._session_ids, self._memories, self._history):
+            cache.clear()
+
+    async def user_id(self, discord_id: int) -> int:
+        """The internal id of a Discord user, creating the user on first sight."""
+        cached = self._user_ids.get(discord_id)
+        if cached is None:
+            cached = self._user_ids.put(discord_id,
+                                        (await self._storage.ensure_user(discord_id)).id)
+        return cached
+
+    async def session_id(self, user_id: int, channel_id: int, guild_id: int | None) -> int:
+        """The user's open session in the channel."""
+        cached = self._session_ids.get((user_id, channel_id))
+        if cached is None:
+            session = await self._storage.open_session(user_id, channel_id, guild_id)
+            cached = self._session_ids.put((user_id, channel_id), session)
+        return cached
+
+    def end_session(self, user_id: int, channel_id: int) -> None:
+        """Forget the open session (``/reset``)."""
+        session = self._session_ids.get((user_id, channel_id))
+        self._session_ids.pop((user_id, channel_id))
+        if session is not None:
+            self._history.pop(session)
+
+    async def memories(self, user_id: int) -> list[Memory]:
+        """The user's memories."""
+        cached = self._memories.get(user_id)
+        if cached is None:
+            cached = self._memories.put(user_id, await self._storage.list_memories(user_id))
+        return cached
+
+    def memories_changed(self, user_id: int) -> None:
+        """Reload memories next time (after remember / forget)."""
+        self._memories.pop(user_id)
+
+    async def history(self, session_id: int) -> list[ChatMessage]:
+        """The session's recent turns as prompt messages, oldest first."""
+        from libra.chat.context import history_messages  # noqa: PLC0415
+
+        cached = self._history.get(session_id)
+        if cached is None:
+            stored = await self._storage.recent_messages(session_id, self._max_turns)
+            cached = self._history.put(session_id, history_messages(stored))
+        return list(cached)
+
+    def add_turn(self, session_id: int, message: ChatMessage) -> None:
+        """Append a message the service is storing, keeping the last ``max_turns``."""
+        cached = self._history.get(session_id)
+        if cached is not None:
+            cached.append(message)
+            del cached[: max(0, len(cached) - self._max_turns)]

@@ -1,0 +1,244 @@
+"""The chat service: validate, detect language, build the prompt, stream, persist."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any
+
+from loguru import logger
+
+from libra.bus import EventBus
+from libra.chat.api import ChatTurn
+from libra.chat.context import build_prompt
+from libra.chat.recall import Recall
+from libra.chat.stream import ChatReplyStream
+from libra.config import ChatSettings
+from libra.errors import EmptyInput, InputTooLong, ServiceUnavailable, StorageError
+from libra.events import MessageReceived, ReplyFinished, ReplyStarted
+from libra.language.api import LanguageService
+from libra.llm.api import ChatMessage, LLMRequest, LLMService
+from libra.storage.api import Memory, MessageStatus, Role, Storage
+
+
+class ChatServiceImpl:
+    """Implements :class:`libra.chat.api.ChatService`.
+
+    Storage is optional: without a database Libra still answers (no history, no
+    memories) and memory commands report the feature as unavailable.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: ChatSettings,
+        bus: EventBus,
+        language: LanguageService,
+        llm: LLMService,
+        storage: Storage | None,
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._language = language
+        self._llm = llm
+        self._storage = storage
+        self._active: defaultdict[int, set[ChatReplyStream]] = defaultdict(set)
+        self._recall = (Recall(storage, max_turns=settings.max_history_turns)
+                        if storage is not None else None)
+        self._pending_writes: set[asyncio.Task[Any]] = set()
+
+    # -- replies ---------------------------------------------------------------------
+
+    def validate(self, text: str) -> str:
+        """Return the stripped text or raise the input error a user should see."""
+        stripped = text.strip()
+        if not stripped:
+            raise EmptyInput("empty message")
+        if len(stripped) > self._settings.max_input_chars:
+            raise InputTooLong(length=len(stripped), limit=self._settings.max_input_chars)
+        return stripped
+
+    async def reply(self, turn: ChatTurn) -> ChatReplyStream:
+        """Start answering ``turn``; iterate the returned stream for the text."""
+        text = self.validate(turn.text)
+        cid = turn.correlation_id
+        t0 = time.perf_counter()
+        self._bus.publish(MessageReceived(correlation_id=cid, user_id=turn.user_id,
+                                          channel_id=turn.channel_id, guild_id=turn.guild_id,
+                                          text=text, source=turn.source))
+        reply_language = await self._language.observe(turn.channel_id, text,
+                                                      user_id=turn.user_id, correlation_id=cid)
+        language = reply_language.language
+        model = self._language.model_for(language)
+        t_language = time.perf_counter()
+        user_id, session_id, memories, history, user_write = await self._context(
+            turn, text, language)
+        messages = build_prompt(
+            system_prompt=self._language.system_prompt(language),
+            memories=memories,
+            history=list(turn.context) if turn.context is not None else history,
+            user_text=text,
+            budget=self._settings.history_token_budget,
+        )
+        t_context = time.perf_counter()
+        # Options come from [llm] inside the LLM service; a turn has no overrides.
+        request = LLMRequest(model=model, messages=messages, language=language,
+                             correlation_id=cid, guild_id=turn.guild_id)
+        stages = {"language": (t_language - t0) * 1000, "context": (t_context - t_language) * 1000}
+
+        async def persist(stream: ChatReplyStream) -> None:
+            if user_write is not None:
+                # The user's message must be stored before the answer to it.
+                await asyncio.gather(user_write, return_exceptions=True)
+            await self._finish(turn, stream, user_id, session_id, stages)
+
+        def finish(stream: ChatReplyStream) -> None:
+            # Runs as the stream ends; the writes happen after, so the transport's
+            # final edit never waits for the database.
+            active = self._active.get(turn.channel_id)
+            if active is not None:
+                active.discard(stream)
+                if not active:  # one entry per channel ever seen would only grow
+                    del self._active[turn.channel_id]
+            result = stream.result
+            if (self._recall is not None and session_id is not None and result is not None
+                    and result.text and result.status is not MessageStatus.FAILED):
+                self._recall.add_turn(session_id,
+                                      ChatMessage(role="assistant", content=result.text))
+            self._track(asyncio.get_running_loop().create_task(
+                persist(stream), name=f"chat:store-reply:{cid}"))
+
+        stream = ChatReplyStream(
+            llm=self._llm, request=request, language=language, model=model,
+            notice=self._language.change_notice(language) if reply_language.changed else None,
+            on_finish=finish,
+        )
+        self._active[turn.channel_id].add(stream)
+        self._bus.publish(ReplyStarted(correlation_id=cid, channel_id=turn.channel_id,
+                                       language=language, model=model))
+        return stream
+
+    async def _context(
+        self, turn: ChatTurn, text: str, language: str
+    ) -> tuple[int | None, int | None, list[Memory], list[ChatMessage], asyncio.Task[int] | None]:
+        """Load memories and history and start storing the user's message.
+
+        The message is written in the background while the model starts, so the
+        database adds no latency before the first token; ``finish`` waits for it.
+        """
+        storage, recall = self._storage, self._recall
+        if storage is None or recall is None:
+            return None, None, [], [], None
+        try:
+            user_id = await recall.user_id(turn.user_id)
+            session_id = await recall.session_id(user_id, turn.channel_id, turn.guild_id)
+            wants_history = turn.context is None and self._settings.max_history_turns > 0
+            # Sequential on purpose: both are usually cache hits that never suspend,
+            # and gather() would cost two extra loop iterations.
+            memories = await recall.memories(user_id)
+            past = await recall.history(session_id) if wants_history else []
+        except StorageError as err:
+            recall.clear()
+            logger.warning("answering without history, storage failed: {} [{}]", err,
+                           turn.correlation_id)
+            return None, None, [], [], None
+        write = asyncio.get_running_loop().create_task(
+            storage.append_message(session_id=session_id, user_id=user_id,
+                                   channel_id=turn.channel_id, role=Role.USER, content=text,
+                                   language=language),
+            name=f"chat:store-user-message:{turn.correlation_id}")
+        self._track(write)
+        recall.add_turn(session_id, ChatMessage(role="user", content=text))
+        return user_id, session_id, memories, past, write
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._pending_writes.add(task)
+        task.add_done_callback(self._write_done)
+
+    def _write_done(self, task: asyncio.Task[Any]) -> None:
+        self._pending_writes.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            if self._recall is not None:
+                self._recall.clear()
+            logger.warning("message not saved: {}", err)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every message of finished replies is stored (tests, shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self._pending_writes:
+                await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
+
+    async def _finish(self, turn: ChatTurn, stream: ChatReplyStream, user_id: int | None,
+                      session_id: int | None, stages: dict[str, float]) -> None:
+        result = stream.result
+        assert result is not None
+        if result.first_token_ms is not None:
+            stages["first_token"] = result.first_token_ms
+        stages["generate"] = result.total_ms
+        self._bus.publish(ReplyFinished(
+            correlation_id=turn.correlation_id, channel_id=turn.channel_id, text=result.text,
+            language=stream.language, model=stream.model,
+            stopped=result.status is MessageStatus.STOPPED, error_code=result.error_code,
+            first_token_ms=result.first_token_ms, total_ms=result.total_ms, stages=stages,
+            guild_id=turn.guild_id))
+        if self._storage is None or user_id is None or session_id is None:
+            return
+        if result.status is MessageStatus.FAILED and not result.text:
+            return  # nothing was delivered, so there is nothing to remember
+        try:
+            await self._storage.append_message(
+                session_id=session_id, user_id=user_id, channel_id=turn.channel_id,
+                role=Role.ASSISTANT, content=result.text, language=stream.language,
+                model=stream.model, prompt_tokens=stream.prompt_tokens,
+                completion_tokens=stream.completion_tokens, latency_ms=result.total_ms,
+                status=result.status)
+        except StorageError as err:
+            if self._recall is not None:
+                self._recall.clear()
+            logger.warning("reply not saved: {} [{}]", err, turn.correlation_id)
+
+    async def stop(self, channel_id: int) -> bool:
+        """Stop every reply streaming in the channel."""
+        streams = list(self._active.get(channel_id, ()))
+        for stream in streams:
+            stream.stop()
+        return bool(streams)
+
+    # -- sessions and memory ---------------------------------------------------------
+
+    def _need(self) -> tuple[Storage, Recall]:
+        if self._storage is None or self._recall is None:
+            raise ServiceUnavailable("memory needs the database, which is not available")
+        return self._storage, self._recall
+
+    async def reset(self, user_id: int, channel_id: int) -> bool:
+        """End the user's session in the channel; the next message starts fresh."""
+        storage, recall = self._need()
+        internal = await recall.user_id(user_id)
+        recall.end_session(internal, channel_id)
+        ended = await storage.end_session(internal, channel_id)
+        # A turn that ran while the update was in flight may have cached the old
+        # session again; forget it once more so the next message starts fresh.
+        recall.end_session(internal, channel_id)
+        return ended
+
+    async def remember(self, user_id: int, text: str) -> Memory:
+        """Store a memory (validated like a message)."""
+        storage, recall = self._need()
+        internal = await recall.user_id(user_id)
+        recall.memories_changed(internal)
+        return await storage.add_memory(internal, self.validate(text))
+
+    async def forget(self, user_id: int, memory_id: int | None = None) -> int:
+        """Forget one memory, or all of them."""
+        storage, recall = self._need()
+        internal = await recall.user_id(user_id)
+        recall.memories_changed(internal)
+        return await storage.forget_memories(internal, memory_id)
+
+    async def memories(self, user_id: int) -> list[Memory]:
+        """The user's memories, oldest first."""
+        _, recall = self._need()
+        return list(await recall.memories(await recall.user_id(user_id)))
+

@@ -1,0 +1,140 @@
+"""One reply being generated: iterate for text, stop it, persist what was delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+from loguru import logger
+
+from libra.chat.api import ReplyResult
+from libra.errors import LibraError, LLMError, StreamCut
+from libra.llm.api import LLMRequest, LLMService
+from libra.storage.api import MessageStatus
+
+T = TypeVar("T")
+Finisher = Callable[["ChatReplyStream"], None]
+"""Called once when the stream ends; it schedules persistence without blocking it."""
+
+
+class ChatReplyStream:
+    """Implements :class:`libra.chat.api.ReplyStream` over ``LLMService.stream``.
+
+    The stream is consumed once. ``stop()`` ends it early: iteration finishes
+    normally (no exception) with ``result.status == STOPPED`` and the text that
+    was delivered so far, which is what gets stored.
+    """
+
+    def __init__(
+        self,
+        *,
+        llm: LLMService,
+        request: LLMRequest,
+        language: str,
+        model: str,
+        notice: str | None,
+        on_finish: Finisher,
+    ) -> None:
+        self.language = language
+        self.model = model
+        self.notice = notice
+        self.result: ReplyResult | None = None
+        self.request = request
+        self._llm = llm
+        self._on_finish = on_finish
+        self.restarts = 0
+        self._stop = asyncio.Event()
+        self._started = time.perf_counter()
+        self._first_token_ms: float | None = None
+        self.text = ""
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The turn's correlation id."""
+        return self.request.correlation_id
+
+    def stop(self) -> None:
+        """Ask the stream to end after the text delivered so far."""
+        self._stop.set()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        status = MessageStatus.COMPLETE
+        error: LibraError | None = None
+        source = self._llm.stream(self.request)
+        try:
+            async for token in _until(source, self._stop):
+                if token.retry:
+                    self.text = ""
+                    self.restarts += 1
+                if token.prompt_tokens is not None:
+                    self.prompt_tokens = token.prompt_tokens
+                if token.completion_tokens is not None:
+                    self.completion_tokens = token.completion_tokens
+                if not token.text:
+                    continue
+                if self._first_token_ms is None:
+                    self._first_token_ms = (time.perf_counter() - self._started) * 1000
+                self.text += token.text
+                yield token.text
+            if self._stop.is_set():
+                status = MessageStatus.STOPPED
+        except StreamCut as err:
+            status, error = MessageStatus.CUT, err
+            raise
+        except LLMError as err:
+            status, error = MessageStatus.FAILED, err
+            raise
+        except asyncio.CancelledError:
+            status = MessageStatus.STOPPED
+            raise
+        finally:
+            await _close(source)
+            self.result = ReplyResult(
+                text=self.text,
+                status=status,
+                error_code=error.code if error else None,
+                first_token_ms=self._first_token_ms,
+                total_ms=(time.perf_counter() - self._started) * 1000,
+            )
+            try:
+                self._on_finish(self)
+            except Exception as err:  # persistence must never break the reply itself
+                logger.opt(exception=err).error("could not finish reply {}", self.correlation_id)
+
+
+async def _close(source: AsyncIterator[T]) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _until(source: AsyncIterator[T], stop: asyncio.Event) -> AsyncIterator[T]:
+    """Yield from ``source`` until ``stop`` is set, cancelling the pending read at once."""
+    iterator = aiter(source)
+    stopper = asyncio.ensure_future(stop.wait())
+    nxt: asyncio.Future[T] | None = None
+    try:
+        while not stop.is_set():
+            nxt = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                return  # stopped: the pending read is cancelled below
+            try:
+                item = nxt.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        stopper.cancel()
+        if nxt is not None and not nxt.done():
+            # Also when our consumer is cancelled mid-read: the read must be over
+            # before anyone closes ``source``, or aclose() finds it still running.
+            nxt.cancel()
+            await asyncio.gather(nxt, return_exceptions=True)
