@@ -1,0 +1,90 @@
+"""``/model`` and ``/stats``: routing, readiness and usage, for guild admins only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import lightbulb
+from loguru import logger
+
+from libra.discord.commands.common import admin_admitted
+from libra.discord.deps import DiscordDeps
+from libra.errors import StorageError
+from libra.storage import stats
+from libra.storage.db import Database
+
+loader = lightbulb.Loader()
+
+STATS_WINDOW = timedelta(days=1)
+
+
+def routing_table(deps: DiscordDeps) -> str:
+    """Language routes, the default model and each model's readiness."""
+    llm = deps.settings.llm
+    ready = {status.model: status for status in deps.llm.readiness()}
+    lines = ["**Model routing**", f"default: `{llm.default_model}`"]
+    lines += [f"{language}: `{model}`" for language, model in sorted(llm.routes.items())]
+    lines.append("**Readiness**")
+    for model in sorted({llm.default_model, *llm.routes.values()}):
+        status = ready.get(model)
+        if status is None:
+            lines.append(f"`{model}`: not checked yet")
+        else:
+            state = "ready" if status.ready else "not ready"
+            lines.append(f"`{model}`: {state}" + (f" ({status.detail})" if status.detail else ""))
+    return "\n".join(lines)
+
+
+async def guild_report(deps: DiscordDeps, guild_id: int | None) -> str:
+    """Per-stage latency of recent replies and the last day's LLM usage in the guild."""
+    lines = ["**Reply latency (recent replies, this server)**"]
+    figures = deps.stage_stats.figures(guild_id)
+    lines += [f"{f.stage}: median {f.median_ms:.0f} ms, max {f.max_ms:.0f} ms "
+              f"({f.samples} replies)" for f in figures] or ["no replies yet"]
+    lines.append("**LLM usage (last 24 h)**")
+    database = deps.services.find(Database)
+    pool = getattr(database, "pool", None) if database is not None else None
+    if pool is None:
+        lines.append("unavailable: the database is not connected")
+        return "\n".join(lines)
+    try:
+        rows = await stats.guild_usage(pool, datetime.now(tz=UTC) - STATS_WINDOW, limit=1000)
+    except StorageError as err:
+        logger.warning("/stats usage query failed: {}", err)
+        lines.append("unavailable: the usage query failed")
+        return "\n".join(lines)
+    usage = next((row for row in rows if row.guild_id == guild_id), None)
+    if usage is None:
+        lines.append("no calls")
+    else:
+        lines.append(f"calls: {usage.calls} (cache hits {usage.cache_hits}, errors "
+                     f"{usage.errors}); tokens: {usage.prompt_tokens} prompt, "
+                     f"{usage.completion_tokens} completion")
+    return "\n".join(lines)
+
+
+@loader.command
+class Model(lightbulb.SlashCommand, name="model", description="Model routing and readiness"):
+    """``/model`` (admins)."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Show which model answers which language and whether each is ready."""
+        if not await admin_admitted(ctx, deps):
+            return
+        await ctx.respond(routing_table(deps), ephemeral=True)
+
+
+@loader.command
+class Stats(lightbulb.SlashCommand, name="stats", description="Latency and usage in this server"):
+    """``/stats`` (admins)."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Show per-stage latency and usage for this guild."""
+        if not await admin_admitted(ctx, deps):
+            return
+        await ctx.defer(ephemeral=True)
+        await ctx.respond(await guild_report(deps, ctx.guild_id), ephemeral=True)

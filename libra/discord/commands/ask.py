@@ -1,0 +1,70 @@
+"""``/ask``: answer a prompt, streamed into the deferred interaction response."""
+
+from __future__ import annotations
+
+import hikari
+import lightbulb
+from loguru import logger
+
+from libra.chat.api import ChatTurn
+from libra.discord.commands.common import admitted
+from libra.discord.conversation import Outlet, failure_message
+from libra.discord.deps import DiscordDeps
+from libra.errors import RateLimited
+
+loader = lightbulb.Loader()
+
+
+async def stream_answer(
+    interaction: hikari.CommandInteraction, deps: DiscordDeps, prompt: str, *, private: bool
+) -> None:
+    """Answer ``prompt`` by editing the original response (continuations as follow-ups)."""
+    flags = hikari.MessageFlag.EPHEMERAL if private else hikari.MessageFlag.NONE
+    original: list[hikari.Message] = []
+
+    async def send(content: str) -> hikari.Message:
+        if not original:
+            message = await interaction.edit_initial_response(
+                content, mentions_everyone=False, user_mentions=False, role_mentions=False)
+            original.append(message)
+            return message
+        return await interaction.execute(content, flags=flags, mentions_everyone=False,
+                                         user_mentions=False, role_mentions=False)
+
+    async def edit(handle: hikari.Message, content: str) -> None:
+        if original and handle.id == original[0].id:
+            await interaction.edit_initial_response(content)
+        else:
+            await interaction.edit_message(handle, content)
+
+    outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit,
+                                            channel_id=int(interaction.channel_id))
+    turn = ChatTurn(user_id=interaction.user.id, channel_id=interaction.channel_id,
+                    guild_id=interaction.guild_id, text=prompt)
+    try:
+        with deps.limiter.reply_slot(turn.user_id, turn.guild_id):
+            await deps.responder.answer(turn, outlet)
+    except RateLimited as err:
+        language = await deps.responder.channel_language(turn.channel_id)
+        logger.info("rate limited: {} [{}]", err, turn.correlation_id)
+        await deps.responder.say(outlet, failure_message(err, language, ref=turn.correlation_id))
+
+
+@loader.command
+class Ask(lightbulb.SlashCommand, name="ask", description="Ask Libra; the answer streams in"):
+    """``/ask prompt [private]``."""
+
+    prompt = lightbulb.string("prompt", "What to ask")
+    private = lightbulb.boolean("private", "Only you see the answer", default=False)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Defer at once, then stream the answer into the original response."""
+        if not await admitted(ctx, deps):
+            return
+        await ctx.defer(ephemeral=self.private)
+        # Held by the plugin so a shutdown cancels it; awaited so errors reach lightbulb.
+        await deps.tasks.spawn(
+            stream_answer(ctx.interaction, deps, self.prompt, private=self.private),
+            name=f"discord:ask:{ctx.interaction.id}")

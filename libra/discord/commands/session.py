@@ -1,0 +1,95 @@
+"""``/reset``, ``/stop`` and ``/memory show|remember|forget``."""
+
+from __future__ import annotations
+
+import lightbulb
+
+from libra.discord.commands.common import admitted, run_for
+from libra.discord.deps import DiscordDeps
+
+loader = lightbulb.Loader()
+memory = lightbulb.Group("memory", "What Libra remembers about you")
+loader.command(memory)
+
+MEMORY_PREVIEW_CHARS = 120
+
+
+@loader.command
+class Reset(lightbulb.SlashCommand, name="reset", description="Start a fresh conversation here"):
+    """``/reset``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """End the caller's session in this channel."""
+        if await run_for(ctx, deps, lambda: deps.chat.reset(ctx.user.id, ctx.channel_id)) is None:
+            return
+        await ctx.respond("Started a fresh conversation: earlier messages here are forgotten.",
+                          ephemeral=True)
+
+
+@loader.command
+class Stop(lightbulb.SlashCommand, name="stop", description="Stop the answer being written here"):
+    """``/stop``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Stop every reply streaming in this channel."""
+        if not await admitted(ctx, deps):
+            return
+        stopped = await deps.chat.stop(ctx.channel_id)
+        await ctx.respond("Stopped." if stopped else "Nothing is being written here right now.",
+                          ephemeral=True)
+
+
+@memory.register
+class MemoryShow(lightbulb.SlashCommand, name="show", description="List your memories"):
+    """``/memory show``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """List the caller's memories with their ids."""
+        items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
+        if items is None:
+            return
+        if not items:
+            await ctx.respond("I don't remember anything about you yet.", ephemeral=True)
+            return
+        lines = [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]
+        await ctx.respond("\n".join(lines)[:1900], ephemeral=True)
+
+
+@memory.register
+class MemoryRemember(lightbulb.SlashCommand, name="remember", description="Remember something"):
+    """``/memory remember <text>``."""
+
+    text = lightbulb.string("text", "What to remember about you")
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Store a memory for the caller."""
+        stored = await run_for(ctx, deps, lambda: deps.chat.remember(ctx.user.id, self.text))
+        if stored is None:
+            return
+        await ctx.respond(f"I'll remember that (`#{stored.id}`).", ephemeral=True)
+
+
+@memory.register
+class MemoryForget(lightbulb.SlashCommand, name="forget",
+                   description="Forget one memory, or all of them"):
+    """``/memory forget [id]``."""
+
+    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Forget the caller's memories."""
+        count = await run_for(ctx, deps, lambda: deps.chat.forget(ctx.user.id, self.memory_id))
+        if count is None:
+            return
+        await ctx.respond(f"Forgotten: {count} memor{'y' if count == 1 else 'ies'}.",
+                          ephemeral=True)

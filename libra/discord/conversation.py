@@ -1,0 +1,202 @@
+"""Answering one turn in Discord: typing, streaming edits, stop marker, failures.
+
+Transport-neutral over an :class:`Outlet` (send a message, edit it, show typing), so
+``/ask`` (editing the deferred interaction response) and chat triggers (replying to a
+message) share every rule: the language-change notice first, the localized
+"(stopped)" marker, 2,000-character continuations, and a short, specific message in
+the channel's language for every failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import hikari
+from loguru import logger
+
+from libra.bus import EventBus
+from libra.chat.api import ChatService, ChatTurn, ReplyStream
+from libra.chat.messages import user_message
+from libra.discord.pacing import EditPacer, RenderedReply, StreamRenderer
+from libra.discord.render import DiscordRateLimited
+from libra.errors import InputError, LibraError, ModelMissing
+from libra.events import DiscordRateLimited as DiscordRateLimitedEvent
+from libra.language.api import LanguageService
+from libra.storage.api import MessageStatus
+
+HandleT = TypeVar("HandleT")
+TYPING_REFRESH_SECONDS = 8.0
+"""Discord shows typing for 10 s per trigger; refresh a little before it lapses."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outlet(Generic[HandleT]):
+    """Where a reply goes: post a message, edit one, and optionally show typing."""
+
+    send: Callable[[str], Awaitable[HandleT]]
+    edit: Callable[[HandleT, str], Awaitable[None]]
+    channel_id: int
+    """Whose edit budget the reply spends."""
+    typing: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """What a turn left in Discord."""
+
+    status: str
+    """``complete``, ``stopped``, ``cut``, ``failed`` or ``refused``."""
+    parts: tuple[str, ...] = ()
+    error_code: str | None = None
+    first_visible_ms: float | None = None
+    rate_limited: int = 0
+
+
+def failure_message(
+    err: BaseException, language: str, *, ref: str, model: str | None = None,
+) -> str:
+    """The short, specific message a user sees for ``err`` in ``language``."""
+    if not isinstance(err, LibraError):
+        return user_message("unexpected", language, ref=ref)
+    values: dict[str, object] = {"ref": ref, "model": model or "?"}
+    if isinstance(err, ModelMissing) and model is None:
+        values["model"] = getattr(err, "model", "?")
+    for name in ("seconds", "limit", "length"):
+        if hasattr(err, name):
+            values[name] = getattr(err, name)
+    return user_message(err.code, language, **values)
+
+
+class Responder:
+    """Streams :class:`ChatService` replies into Discord through an :class:`Outlet`."""
+
+    def __init__(
+        self, *, chat: ChatService, language: LanguageService, pacer: EditPacer,
+        bus: EventBus,
+    ) -> None:
+        self._chat = chat
+        self._language = language
+        self._pacer = pacer
+        self._bus = bus
+
+    async def channel_language(self, channel_id: int) -> str:
+        """The reply language of the channel (for messages sent before any reply)."""
+        try:
+            return (await self._language.current(channel_id)).language
+        except LibraError as err:
+            logger.warning("language of channel {} unknown: {}", channel_id, err)
+            return "en"
+
+    async def say(self, outlet: Outlet[HandleT], text: str) -> HandleT:
+        """Post one short message (errors, notices), waiting out a 429."""
+        while True:
+            try:
+                return await self._guarded(outlet.send, text)
+            except DiscordRateLimited as err:
+                await asyncio.sleep(err.retry_after)
+
+    async def answer(self, turn: ChatTurn, outlet: Outlet[HandleT]) -> Answer:
+        """Answer ``turn``; every outcome, including failures, is visible to the user."""
+        started = time.monotonic()
+        typing = self._start_typing(outlet, turn.correlation_id)
+        try:
+            try:
+                stream = await self._chat.reply(turn)
+            except LibraError as err:
+                # Refused input (empty, too long) or a service that cannot answer now.
+                language = await self.channel_language(turn.channel_id)
+                log = logger.info if isinstance(err, InputError) else logger.warning
+                log("reply refused: {} ({}) [{}]", err.code, err, turn.correlation_id)
+                await self.say(outlet, failure_message(err, language, ref=turn.correlation_id))
+                return Answer(status="refused", error_code=err.code)
+            rendered = await self._render(stream, outlet, typing)
+            return await self._conclude(turn, stream, rendered, outlet, started)
+        finally:
+            if typing is not None:
+                typing.cancel()
+                await asyncio.gather(typing, return_exceptions=True)
+
+    async def _render(
+        self, stream: ReplyStream, outlet: Outlet[HandleT], typing: asyncio.Task[None] | None
+    ) -> RenderedReply[HandleT]:
+        async def send(content: str) -> HandleT:
+            if typing is not None:
+                typing.cancel()
+            return await self._guarded(outlet.send, content)
+
+        async def edit(handle: HandleT, content: str) -> None:
+            await self._guarded(outlet.edit, handle, content)
+
+        renderer: StreamRenderer[HandleT] = StreamRenderer(
+            send=send, edit=edit, pacer=self._pacer, channel=outlet.channel_id,
+            notice=stream.notice,
+            stopped_marker=" *" + user_message("stopped", stream.language) + "*",
+        )
+
+        async def deltas() -> AsyncIterator[str]:
+            restarts = stream.restarts
+            async for delta in stream:
+                if stream.restarts != restarts:  # failed over: the text so far is void
+                    restarts = stream.restarts
+                    renderer.restart()
+                yield delta
+            if stream.result is not None and stream.result.status is MessageStatus.STOPPED:
+                renderer.stop()
+
+        return await renderer.run(deltas())
+
+    async def _conclude(
+        self, turn: ChatTurn, stream: ReplyStream, rendered: RenderedReply[HandleT],
+        outlet: Outlet[HandleT], started: float,
+    ) -> Answer:
+        result = stream.result
+        status = result.status.value if result is not None else "failed"
+        first_ms = (None if rendered.first_visible_at is None
+                    else (rendered.first_visible_at - started) * 1000)
+        error = rendered.error
+        if error is not None:
+            code = error.code if isinstance(error, LibraError) else "unexpected"
+            logger.opt(exception=None if isinstance(error, LibraError) else error).warning(
+                "reply failed: {} ({}) [{}]", code, error, turn.correlation_id)
+            await self.say(outlet, failure_message(
+                error, stream.language, ref=turn.correlation_id, model=stream.model))
+            return Answer(status=status, parts=tuple(rendered.parts), error_code=code,
+                          first_visible_ms=first_ms, rate_limited=rendered.rate_limited)
+        if not rendered.handles:
+            logger.warning("the model returned an empty answer [{}]", turn.correlation_id)
+            await self.say(outlet, user_message("reply_empty", stream.language))
+        return Answer(status=status, parts=tuple(rendered.parts), first_visible_ms=first_ms,
+                      rate_limited=rendered.rate_limited)
+
+    async def _guarded(self, call: Callable[..., Awaitable[HandleT]], *args: object) -> HandleT:
+        """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimited``."""
+        try:
+            return await call(*args)
+        except hikari.RateLimitTooLongError as err:
+            # The route template ("PATCH /channels/{channel}/..."), never the compiled
+            # path: ids in a metrics label would make one series per channel and message.
+            self._bus.publish(DiscordRateLimitedEvent(route=str(err.route.route),
+                                                      retry_after=err.retry_after))
+            raise DiscordRateLimited(err.retry_after) from err
+
+    def _start_typing(
+        self, outlet: Outlet[HandleT], correlation_id: str
+    ) -> asyncio.Task[None] | None:
+        if outlet.typing is None:
+            return None
+        trigger = outlet.typing
+
+        async def keep_typing() -> None:
+            while True:
+                try:
+                    await trigger()
+                except hikari.HTTPError as err:  # typing is cosmetic: never fail a reply
+                    logger.debug("typing indicator failed: {}", err)
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+        return asyncio.get_running_loop().create_task(
+            keep_typing(), name=f"discord:typing:{correlation_id}")

@@ -1,0 +1,43 @@
+"""What the Discord handlers share, injected into lightbulb commands by type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from libra.bus import EventBus
+from libra.chat.api import ChatService
+from libra.config import Settings
+from libra.discord.bounded import LruDict, LruSet
+from libra.discord.conversation import Responder
+from libra.discord.pacing import EditPacer
+from libra.discord.permissions import AccessPolicy, UsageLimiter
+from libra.discord.stage_stats import StageStats
+from libra.language.api import LanguageService
+from libra.llm.api import LLMService
+from libra.plugin import Services
+from libra.tasks import TaskGroup
+
+
+@dataclass(slots=True, kw_only=True)
+class DiscordDeps:
+    """Services and state of the running bot (one instance per plugin start)."""
+
+    settings: Settings
+    bus: EventBus
+    services: Services
+    chat: ChatService
+    language: LanguageService
+    llm: LLMService
+    pacer: EditPacer
+    policy: AccessPolicy
+    limiter: UsageLimiter
+    responder: Responder
+    stage_stats: StageStats
+    tasks: TaskGroup
+    bot_threads: LruSet[int] = field(default_factory=LruSet)
+    """Threads the bot started: every message in them is answered.
+
+    Bounded: a thread quiet for longer than 10,000 newer ones just needs a mention again.
+    """
+    turns: LruDict[int, int] = field(default_factory=LruDict)
+    """Turns answered per channel since the last move into a thread (bounded likewise)."""

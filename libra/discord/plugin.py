@@ -1,0 +1,179 @@
+"""The Discord plugin: a hikari ``GatewayBot`` with lightbulb slash commands and chat triggers."""
+
+from __future__ import annotations
+
+import math
+
+import hikari
+import lightbulb
+from loguru import logger
+
+from libra.chat.api import ChatService
+from libra.chat.messages import user_message
+from libra.discord.commands import extensions
+from libra.discord.conversation import Responder
+from libra.discord.deps import DiscordDeps
+from libra.discord.onboarding import (
+    disallowed_intents_explanation,
+    intents_for,
+    is_disallowed_intents,
+)
+from libra.discord.pacing import EditPacer
+from libra.discord.permissions import AccessPolicy, UsageLimiter
+from libra.discord.ratelimits import RateLimitWatcher
+from libra.discord.stage_stats import StageStats
+from libra.discord.triggers import MessageTriggers
+from libra.discord.voice.registry import VoiceConnectionRegistry
+from libra.errors import ConfigError, PluginError
+from libra.events import DiscordReady, ReplyFinished, new_correlation_id
+from libra.health import ComponentHealth, HealthRegistry, Status
+from libra.language.api import LanguageService
+from libra.llm.api import LLMService
+from libra.plugin import Plugin, PluginContext
+
+
+class DiscordPlugin(Plugin):
+    """Connects to Discord, syncs slash commands and answers conversations."""
+
+    name = "discord"
+    requires = ("chat", "language", "llm")
+    wants = ("storage",)
+    critical = True
+
+    def __init__(self) -> None:
+        self.bot: hikari.GatewayBot | None = None
+        self.client: lightbulb.Client | None = None
+        self.deps: DiscordDeps | None = None
+        self._ctx: PluginContext | None = None
+        self._watcher: RateLimitWatcher | None = None
+
+    async def start(self, ctx: PluginContext) -> None:
+        """Build the bot, sync commands (fatal if that fails), connect, publish ``DiscordReady``.
+
+        Raises:
+            ConfigError: no token is configured.
+            PluginError: Discord refused the token or the intents, or lightbulb failed.
+        """
+        settings = ctx.settings.discord
+        if settings.token is None:
+            raise ConfigError("no Discord bot token", hint="run `libra run` for the setup steps")
+        self._ctx = ctx
+        deps = self.deps = self._build_deps(ctx)
+        bot = self.bot = hikari.GatewayBot(
+            settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
+            logs=None, intents=intents_for(settings))
+        client = self.client = lightbulb.client_from_app(
+            bot, default_enabled_guilds=settings.guild_ids)
+        client.di.registry_for(lightbulb.di.Contexts.DEFAULT).register_value(DiscordDeps, deps)
+        for loader in extensions():
+            await loader.add_to_client(client)
+        client.error_handler(self._on_command_error)
+        start_errors: list[Exception] = []
+
+        async def start_client(_: hikari.StartingEvent) -> None:
+            # hikari only logs a failure here and connects anyway; remember it instead.
+            try:
+                await client.start()
+            except Exception as err:
+                start_errors.append(err)
+
+        bot.subscribe(hikari.StartingEvent, start_client)
+        bot.subscribe(hikari.MessageCreateEvent, MessageTriggers(bot, deps).on_message)
+        ctx.bus.subscribe(ReplyFinished, deps.stage_stats.on_reply_finished,
+                          name="discord:stage-stats")
+        self._watcher = RateLimitWatcher(ctx.bus)
+        self._watcher.install()
+        await self._connect(bot)
+        if start_errors:
+            err = start_errors[0]
+            logger.opt(exception=err).error("lightbulb failed to start: {}", err)
+            raise PluginError(f"slash commands could not be set up: {err}",
+                              hint="see the traceback above") from err
+        me = bot.get_me()
+        guilds = len(bot.cache.get_guilds_view())
+        ctx.services.register(hikari.GatewayBot, bot)
+        # Voice connections add themselves here (connect_to(..., registry=...)); the
+        # admin metrics collector reads their diagnostics from it at scrape time.
+        ctx.services.register(VoiceConnectionRegistry, VoiceConnectionRegistry())
+        if (health := ctx.services.find(HealthRegistry)) is not None:
+            health.register("discord", self._check_health)
+        logger.info("Discord connected as {} in {} guild(s)", me.username if me else "?", guilds)
+        ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
+
+    async def _connect(self, bot: hikari.GatewayBot) -> None:
+        try:
+            await bot.start(check_for_updates=False)
+        except hikari.UnauthorizedError as err:
+            raise PluginError("Discord rejected the bot token",
+                              hint="copy a fresh token into DISCORD_TOKEN") from err
+        except hikari.GatewayServerClosedConnectionError as err:
+            if is_disallowed_intents(err):
+                logger.error(disallowed_intents_explanation())
+                raise PluginError("Discord refused the Message Content intent",
+                                  hint="see the explanation above") from err
+            raise PluginError(f"Discord closed the gateway: {err}") from err
+
+    def _build_deps(self, ctx: PluginContext) -> DiscordDeps:
+        chat = ctx.services.get(ChatService)  # type: ignore[type-abstract]
+        language = ctx.services.get(LanguageService)  # type: ignore[type-abstract]
+        pacer = EditPacer(limit=ctx.settings.discord.edit_limit,
+                          window=ctx.settings.discord.edit_window)
+        return DiscordDeps(
+            settings=ctx.settings, bus=ctx.bus, services=ctx.services, chat=chat,
+            language=language, llm=ctx.services.get(LLMService),  # type: ignore[type-abstract]
+            pacer=pacer, policy=AccessPolicy(ctx.settings.discord),
+            limiter=UsageLimiter(ctx.settings.discord),
+            responder=Responder(chat=chat, language=language, pacer=pacer, bus=ctx.bus),
+            stage_stats=StageStats(), tasks=ctx.tasks,
+        )
+
+    async def _on_command_error(
+        self, failure: lightbulb.exceptions.ExecutionPipelineFailedException
+    ) -> bool:
+        """Any unexpected exception in a command: log it and answer with a reference."""
+        ref = new_correlation_id()
+        context = failure.context
+        cause = failure.causes[0] if failure.causes else failure
+        logger.opt(exception=cause).error("/{} failed [{}]", context.command_data.name, ref)
+        language = "en"
+        if self.deps is not None:
+            language = await self.deps.responder.channel_language(context.channel_id)
+        try:
+            await context.respond(user_message("unexpected", language, ref=ref), ephemeral=True)
+        except hikari.HTTPError as err:
+            logger.warning("could not report the failure of /{}: {} [{}]",
+                           context.command_data.name, err, ref)
+        return True
+
+    async def _check_health(self) -> ComponentHealth:
+        bot = self.bot
+        if bot is None or not bot.is_alive:
+            return ComponentHealth(name="discord", status=Status.DOWN, detail="not connected",
+                                   fix="check the token and the network; see the log")
+        latency = bot.heartbeat_latency
+        detail = (f"heartbeat {latency * 1000:.0f} ms" if math.isfinite(latency)
+                  else "waiting for the first heartbeat")
+        return ComponentHealth(name="discord", status=Status.OK, detail=detail,
+                               extra={"guilds": len(bot.cache.get_guilds_view())})
+
+    async def stop(self) -> None:
+        """Close the lightbulb client and the gateway; tolerates a partial start."""
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            ctx.services.unregister(hikari.GatewayBot)
+            ctx.services.unregister(VoiceConnectionRegistry)
+            if (health := ctx.services.find(HealthRegistry)) is not None:
+                health.unregister("discord")
+            # Replies still streaming end now, before the connection they write to.
+            await ctx.tasks.close()
+        if self.client is not None:
+            await self.client.stop()
+            self.client = None
+        if self.bot is not None:
+            if self.bot.is_alive:
+                await self.bot.close()
+            self.bot = None
+        if self._watcher is not None:
+            self._watcher.uninstall()
+            self._watcher = None
+        self.deps = None

@@ -1,0 +1,188 @@
+"""Chat triggers: when a Discord message gets an answer, and with what context.
+
+Answered: a mention of the bot, a DM, a reply to one of the bot's messages (the
+reply chain becomes the turn's context), any message in a thread the bot started,
+and every message in the opt-in ``chat_channel_ids``. Long conversations move into
+a thread after ``thread_after_turns`` turns when that is configured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import hikari
+from loguru import logger
+
+from libra.chat.api import ChatTurn
+from libra.chat.messages import user_message
+from libra.discord.conversation import Outlet, failure_message
+from libra.discord.deps import DiscordDeps
+from libra.discord.permissions import Caller
+from libra.errors import RateLimited
+from libra.llm.api import ChatMessage
+
+REPLY_CHAIN_DEPTH = 10
+THREAD_NAME_CHARS = 80
+ANSWERED_TYPES = frozenset({hikari.MessageType.DEFAULT, hikari.MessageType.REPLY})
+"""What people write; system messages (pins, joins, "started a thread") get no answer."""
+
+
+def strip_mention(text: str, user_id: int, role_ids: Iterable[int] = ()) -> str:
+    """The message text without mentions of the bot (or of its managed role)."""
+    text = re.sub(rf"<@!?{user_id}>", "", text)
+    for role_id in role_ids:
+        text = text.replace(f"<@&{role_id}>", "")
+    return text.strip()
+
+
+class MessageTriggers:
+    """The ``MessageCreateEvent`` listener of the bot."""
+
+    def __init__(self, bot: hikari.GatewayBot, deps: DiscordDeps) -> None:
+        self._bot = bot
+        self._deps = deps
+
+    def _bot_role_mentions(self, message: hikari.Message, me: int) -> list[int]:
+        """Mentioned roles that are Libra's own managed role.
+
+        Discord's autocomplete offers a bot's role next to the bot, and people pick
+        it; to them that is a mention of Libra, so it is treated as one.
+        """
+        role_ids = message.role_mention_ids
+        if role_ids is hikari.UNDEFINED:
+            return []
+        return [r for r in role_ids
+                if (role := self._bot.cache.get_role(r)) is not None and role.bot_id == me]
+
+    async def on_message(self, event: hikari.MessageCreateEvent) -> None:
+        """Decide whether to answer; the answer runs as a held task of the plugin."""
+        message = event.message
+        me = self._bot.get_me()
+        if (me is None or message.author.is_bot or message.webhook_id is not None
+                or message.type not in ANSWERED_TYPES):
+            return
+        thread = self._bot.cache.get_thread(message.channel_id)
+        in_bot_thread = self._deps.bot_threads.touch(message.channel_id) or (
+            thread is not None and thread.owner_id == me.id)
+        mentions = message.user_mentions_ids
+        bot_roles = self._bot_role_mentions(message, me.id)
+        triggered = (
+            message.guild_id is None
+            or (mentions is not hikari.UNDEFINED and me.id in mentions)
+            or bool(bot_roles)
+            or _author_id(message.referenced_message) == me.id
+            or in_bot_thread
+            or message.channel_id in self._deps.settings.discord.chat_channel_ids
+        )
+        if not triggered:
+            return
+        member = event.member if isinstance(event, hikari.GuildMessageCreateEvent) else None
+        caller = Caller(user_id=message.author.id, channel_id=message.channel_id,
+                        guild_id=message.guild_id,
+                        role_ids=member.role_ids if member is not None else (),
+                        parent_channel_id=thread.parent_id if thread is not None else None)
+        if (reason := self._deps.policy.refusal(caller)) is not None:
+            logger.debug("ignoring message {}: {}", message.id, reason)
+            return
+        in_thread = thread is not None or in_bot_thread
+        self._deps.tasks.spawn(self._answer(message, me.id, in_thread=in_thread),
+                               name=f"discord:message:{message.id}")
+
+    async def _answer(self, message: hikari.Message, me: int, *, in_thread: bool) -> None:
+        deps = self._deps
+        rest = self._bot.rest
+        channel = message.channel_id
+        parts: list[hikari.Message] = []
+
+        async def send(content: str) -> hikari.Message:
+            reply_to = message if not parts else hikari.UNDEFINED
+            # LLM output must never ping anyone; a question deleted meanwhile still
+            # gets its answer (Discord refuses a reply to a deleted message otherwise).
+            sent = await rest.create_message(
+                channel, content, reply=reply_to, reply_must_exist=False, mentions_reply=False,
+                mentions_everyone=False, user_mentions=False, role_mentions=False)
+            parts.append(sent)
+            return sent
+
+        async def edit(handle: hikari.Message, content: str) -> None:
+            await rest.edit_message(channel, handle, content, mentions_everyone=False,
+                                    user_mentions=False, role_mentions=False)
+
+        async def typing() -> None:
+            await rest.trigger_typing(channel)
+
+        outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit, channel_id=channel,
+                                                typing=typing)
+        turn = ChatTurn(user_id=message.author.id, channel_id=channel,
+                        guild_id=message.guild_id,
+                        text=strip_mention(message.content or "",
+                                           me, self._bot_role_mentions(message, me)))
+        try:
+            with deps.limiter.reply_slot(message.author.id, message.guild_id):
+                context = await self._reply_chain(message, me)
+                if context:
+                    turn = ChatTurn(user_id=turn.user_id, channel_id=channel,
+                                    guild_id=turn.guild_id, text=turn.text, context=context,
+                                    correlation_id=turn.correlation_id)
+                await deps.responder.answer(turn, outlet)
+        except RateLimited as err:
+            language = await deps.responder.channel_language(channel)
+            logger.info("rate limited: {} [{}]", err, turn.correlation_id)
+            await deps.responder.say(outlet, failure_message(err, language,
+                                                             ref=turn.correlation_id))
+            return
+        except Exception as err:
+            language = await deps.responder.channel_language(channel)
+            logger.opt(exception=err).error("answering message {} failed [{}]", message.id,
+                                            turn.correlation_id)
+            await deps.responder.say(outlet, user_message("unexpected", language,
+                                                          ref=turn.correlation_id))
+            return
+        if parts and not in_thread and message.guild_id is not None:
+            await self._maybe_move_to_thread(channel, parts[0], turn.text)
+
+    async def _reply_chain(self, message: hikari.Message, me: int) -> tuple[ChatMessage, ...]:
+        """The messages this one replies to, oldest first (up to ``REPLY_CHAIN_DEPTH``)."""
+        chain: list[ChatMessage] = []
+        current: hikari.PartialMessage | None = message.referenced_message
+        while current is not None and len(chain) < REPLY_CHAIN_DEPTH:
+            content = current.content
+            text = strip_mention(content if isinstance(content, str) else "", me)
+            if text:
+                chain.append(ChatMessage(
+                    role="assistant" if _author_id(current) == me else "user", content=text))
+            reference = current.message_reference
+            if not isinstance(reference, hikari.MessageReference) or reference.id is None:
+                break
+            try:
+                current = await self._bot.rest.fetch_message(reference.channel_id, reference.id)
+            except (hikari.NotFoundError, hikari.ForbiddenError):
+                break
+        return tuple(reversed(chain))
+
+    async def _maybe_move_to_thread(
+        self, channel: int, reply: hikari.Message, text: str
+    ) -> None:
+        after = self._deps.settings.discord.thread_after_turns
+        if after <= 0:
+            return
+        turns = self._deps.turns[channel] = self._deps.turns.get(channel, 0) + 1
+        if turns < after:
+            return
+        # Zero is what an absent counter means: dropping it keeps only live conversations.
+        self._deps.turns.pop(channel, None)
+        name = (text.splitlines()[0] if text else "Libra")[:THREAD_NAME_CHARS] or "Libra"
+        try:
+            thread = await self._bot.rest.create_message_thread(channel, reply, name)
+        except hikari.HTTPError as err:
+            logger.warning("could not move the conversation into a thread: {}", err)
+            return
+        self._deps.bot_threads.add(thread.id)
+        logger.info("conversation in channel {} moved into thread {}", channel, thread.id)
+
+
+def _author_id(message: hikari.PartialMessage | None) -> int | None:
+    if message is None or isinstance(message.author, hikari.UndefinedType):
+        return None
+    return int(message.author.id)

@@ -1,0 +1,104 @@
+"""A whole Libra (storage, language, llm, chat, discord plugins) against the fakes.
+
+Import the fixture into a test module (or conftest)::
+
+    from tests.e2e.discord.libra_harness import start_libra  # noqa: F401
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest_asyncio
+
+from libra.app import LibraApp
+from libra.chat.api import ChatService
+from libra.chat.plugin import ChatPlugin
+from libra.config import Settings
+from libra.discord.plugin import DiscordPlugin
+from libra.events import Event
+from libra.language.plugin import LanguagePlugin
+from libra.llm.plugin import LLMPlugin
+from libra.storage.plugin import StoragePlugin
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.fake_ollama import FakeOllama
+
+
+class LibraBot:
+    """The started app, its Discord plugin and helpers to inspect the outcome."""
+
+    def __init__(self, app: LibraApp, plugin: DiscordPlugin, fake: FakeDiscord,
+                 ollama: FakeOllama, pg_url: str | None) -> None:
+        self.app = app
+        self.plugin = plugin
+        self.fake = fake
+        self.ollama = ollama
+        self.pg_url = pg_url
+        self.events: list[Event] = []
+        app.bus.subscribe(Event, self._record)
+
+    async def _record(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        """Recorded events of one type."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def settle(self) -> None:
+        """Wait until finished replies are stored and their events handled."""
+        chat = self.app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+        await chat.drain()  # type: ignore[attr-defined]
+        await self.app.bus.drain(5)
+
+    async def query(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """Rows from the test database."""
+        assert self.pg_url is not None
+        connection = await asyncpg.connect(self.pg_url)
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+
+StartLibra = Callable[..., Awaitable[LibraBot]]
+
+
+def libra_settings(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, data_dir: Path,
+                   *, llm: dict[str, Any] | None = None, **discord: Any) -> Settings:
+    """Settings pointing every plugin at the fakes; ``llm``/``discord`` override sections."""
+    data: dict[str, Any] = {
+        "app": {"data_dir": str(data_dir)},
+        "llm": {"servers": [ollama.url], "warmup": False, "coalesce_ms": 0,
+                "coalesce_chars": 1, **(llm or {})},
+        "discord": {"token": fake.token, "rest_url": fake.rest_url,
+                    "guild_ids": [g.id for g in fake.world.guilds], **discord},
+    }
+    if pg_url is not None:
+        data["database"] = {"url": pg_url}
+    return Settings.model_validate(data)
+
+
+@pytest_asyncio.fixture
+async def start_libra(tmp_path: Path) -> AsyncIterator[StartLibra]:
+    """``await start_libra(fake_discord, fake_ollama, pg_url, **discord_settings)``."""
+    apps: list[LibraApp] = []
+
+    async def start(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, *,
+                    llm: dict[str, Any] | None = None, **discord: Any) -> LibraBot:
+        settings = libra_settings(fake, ollama, pg_url, tmp_path, llm=llm, **discord)
+        plugin = DiscordPlugin()
+        plugins = [LanguagePlugin(), LLMPlugin(), ChatPlugin(), plugin]
+        if pg_url is not None:
+            plugins.insert(0, StoragePlugin())
+        app = LibraApp(settings, plugins)
+        bot = LibraBot(app, plugin, fake, ollama, pg_url)
+        await app.start()
+        apps.append(app)
+        return bot
+
+    yield start
+    for app in reversed(apps):
+        await app.stop()

@@ -1,0 +1,148 @@
+"""Gateway events a test injects: user messages and interactions, shaped as Discord sends them."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.world import ChannelType, FakeChannel, FakeUser, World
+
+INTERACTION_COMMAND = 2
+COMMAND_SLASH, COMMAND_MESSAGE = 1, 3
+OPTION_TYPES: dict[type, int] = {str: 3, int: 4, bool: 5, float: 10}
+ALL_PERMISSIONS = (1 << 50) - 1
+
+
+def message_create(
+    world: World,
+    *,
+    author: FakeUser,
+    channel: FakeChannel,
+    content: str,
+    mentions: list[FakeUser] | None = None,
+    mention_roles: list[int] | None = None,
+    reply_to: int | None = None,
+) -> dict[str, Any]:
+    """MESSAGE_CREATE data for a user's message (stored, so replies can reference it)."""
+    reference = None
+    referenced = world.find_message(reply_to) if reply_to is not None else None
+    if reply_to is not None:
+        reference = {
+            "type": 0,
+            "message_id": str(reply_to),
+            "channel_id": str(channel.id),
+            "fail_if_not_exists": False,
+        }
+        if channel.guild_id is not None:
+            reference["guild_id"] = str(channel.guild_id)
+    payload = payloads.message(
+        message_id=world.snowflakes.next(),
+        channel_id=channel.id,
+        author=author,
+        content=content,
+        guild_id=channel.guild_id,
+        mentions=mentions,
+        reference=reference,
+    )
+    if mention_roles:
+        payload["mention_roles"] = [str(r) for r in mention_roles]
+    if referenced is not None:
+        payload["referenced_message"] = referenced.payload
+    guild = world.guild(channel.guild_id) if channel.guild_id is not None else None
+    if guild is not None:
+        member = payloads.member(guild.member(author.id))
+        member.pop("user")
+        payload["member"] = member
+    return payload
+
+
+def _interaction_channel(channel: FakeChannel, world: World) -> dict[str, Any]:
+    payload = payloads.channel(channel, world)
+    payload["permissions"] = str(ALL_PERMISSIONS)
+    return payload
+
+
+def interaction_create(
+    world: World,
+    *,
+    user: FakeUser,
+    channel: FakeChannel,
+    data: dict[str, Any],
+    locale: str = "en-US",
+) -> tuple[dict[str, Any], str]:
+    """INTERACTION_CREATE data for an application command, and its token."""
+    token = f"interaction-{secrets.token_hex(16)}"
+    payload: dict[str, Any] = {
+        "id": str(world.snowflakes.next()),
+        "application_id": str(world.application_id),
+        "type": INTERACTION_COMMAND,
+        "data": data,
+        "channel_id": str(channel.id),
+        "channel": _interaction_channel(channel, world),
+        "token": token,
+        "version": 1,
+        "locale": locale,
+        "app_permissions": str(ALL_PERMISSIONS),
+        "attachment_size_limit": 26_214_400,
+        "entitlements": [],
+    }
+    guild = world.guild(channel.guild_id) if channel.guild_id is not None else None
+    if guild is not None:
+        member = guild.member(user.id)
+        payload["guild_id"] = str(guild.id)
+        payload["guild_locale"] = "en-US"
+        payload["member"] = payloads.member(member) | {
+            "permissions": str(guild.permissions_of(member))
+        }
+        payload["authorizing_integration_owners"] = {"0": str(guild.id)}
+        payload["context"] = 0
+    else:
+        payload["user"] = payloads.user(user)
+        payload["authorizing_integration_owners"] = {"1": str(user.id)}
+        payload["context"] = 1 if channel.type is ChannelType.DM else 2
+    return payload, token
+
+
+def command_data(
+    world: World, *, name: str, channel: FakeChannel, command_type: int = COMMAND_SLASH
+) -> dict[str, Any]:
+    """``data`` of a command interaction, using the id the bot registered for ``name``."""
+    guild_commands = world.guild_commands.get(channel.guild_id or 0, [])
+    registered = next(
+        (c for c in guild_commands if c["name"] == name and c["type"] == command_type), None
+    )
+    data: dict[str, Any] = {"name": name, "type": command_type}
+    if registered is not None:
+        data["id"] = registered["id"]
+        data["guild_id"] = registered["guild_id"]
+        return data
+    global_command = next(
+        (c for c in world.global_commands if c["name"] == name and c["type"] == command_type),
+        None,
+    )
+    if global_command is None:
+        msg = f"the bot registered no command {name!r} of type {command_type}"
+        raise LookupError(msg)
+    data["id"] = global_command["id"]
+    return data
+
+
+def slash_options(options: dict[str, str | int | bool | float]) -> list[dict[str, Any]]:
+    """Interaction options from plain values (type inferred from the Python type)."""
+    return [
+        {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
+        for name, value in options.items()
+    ]
+
+
+def message_target(world: World, message_id: int) -> dict[str, Any]:
+    """``target_id`` and ``resolved`` of a message context-menu interaction."""
+    target = world.find_message(message_id)
+    if target is None:
+        msg = f"no message {message_id} in the fake"
+        raise LookupError(msg)
+    return {
+        "target_id": str(message_id),
+        "resolved": {"messages": {str(message_id): target.payload}},
+    }

@@ -1,0 +1,191 @@
+"""The fake gateway: one websocket session per shard connection.
+
+Speaks what the bot asks for in the URL: plain JSON text frames, ``zlib-stream``
+(one compressor per connection, ``Z_SYNC_FLUSH`` per message) or ``zstd-stream``
+(one compressor per connection, a flushed *block* per message, never a frame end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.world import GatewayOp, World
+
+OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_VOICE_STATE, OP_RESUME = 0, 1, 2, 4, 6
+MESSAGE_CONTENT_INTENT = 1 << 15
+OP_RECONNECT, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 7, 9, 10, 11
+
+
+class _Compressor:
+    """Turns one JSON text into one websocket frame for the negotiated transport."""
+
+    def __init__(self, mode: str | None) -> None:
+        self.mode = mode
+        self._zlib = zlib.compressobj() if mode == "zlib-stream" else None
+        self._zstd: Any = None
+        if mode == "zstd-stream":
+            # Only reached when the bot asked for zstd, i.e. a zstd module is importable.
+            try:
+                from compression import zstd  # type: ignore[import-not-found]
+            except ImportError:
+                from backports import zstd  # type: ignore[import-not-found]
+            self._zstd = zstd.ZstdCompressor()
+            self._zstd_flush_block = zstd.ZstdCompressor.FLUSH_BLOCK
+
+    def frame(self, text: str) -> bytes | str:
+        data = text.encode()
+        if self._zlib is not None:
+            return self._zlib.compress(data) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+        if self._zstd is not None:
+            return bytes(self._zstd.compress(data, self._zstd_flush_block))
+        return text
+
+
+class GatewaySession:
+    """One connected shard: sends HELLO, answers IDENTIFY/RESUME/heartbeats/voice."""
+
+    def __init__(
+        self,
+        world: World,
+        ws: web.WebSocketResponse,
+        compression: str | None,
+        *,
+        heartbeat_interval_ms: int,
+        gateway_url: str,
+        token: str,
+        voice_endpoint: Callable[[], str],
+    ) -> None:
+        self.world = world
+        self.ws = ws
+        self.compression = compression
+        self.session_id = f"session-{world.snowflakes.next()}"
+        self.identified = asyncio.Event()
+        self._compressor = _Compressor(compression)
+        self._seq = 0
+        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._gateway_url = gateway_url
+        self._token = token
+        self._voice_endpoint = voice_endpoint
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        """Send one gateway payload through the negotiated compression."""
+        frame = self._compressor.frame(json.dumps(payload))
+        async with self._send_lock:
+            if self.ws.closed:
+                return
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a DISPATCH (op 0) with the next sequence number."""
+        self._seq += 1
+        await self.send({"op": OP_DISPATCH, "t": event, "s": self._seq, "d": data})
+
+    async def run(self, sessions: dict[str, GatewaySession]) -> None:
+        """Serve the connection until the bot closes it."""
+        await self.send({"op": OP_HELLO, "d": {"heartbeat_interval": self._heartbeat_interval_ms}})
+        async for message in self.ws:
+            # hikari sends its JSON uncompressed, in binary frames.
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            payload = json.loads(message.data)
+            self.world.gateway_ops.append(
+                GatewayOp(op=payload["op"], d=payload.get("d"), at=time.monotonic())
+            )
+            await self._handle(payload, sessions)
+            await self.world.notify()
+
+    async def _handle(self, payload: dict[str, Any], sessions: dict[str, GatewaySession]) -> None:
+        op, data = payload["op"], payload.get("d") or {}
+        if op == OP_HEARTBEAT:
+            await self.send({"op": OP_HEARTBEAT_ACK})
+        elif op == OP_IDENTIFY:
+            await self._identify(data, sessions)
+        elif op == OP_RESUME:
+            await self._resume(data, sessions)
+        elif op == OP_VOICE_STATE:
+            await self._voice_state(data)
+
+    async def _identify(self, data: dict[str, Any], sessions: dict[str, GatewaySession]) -> None:
+        if data.get("token") != self._token:
+            await self.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if int(data.get("intents", 0)) & MESSAGE_CONTENT_INTENT and not (
+            self.world.message_content_allowed
+        ):
+            await self.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        sessions[self.session_id] = self
+        self._seq = 0
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": payloads.own_user(self.world.bot_user),
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.world.guilds],
+                "session_id": self.session_id,
+                "resume_gateway_url": self._gateway_url,
+                "shard": data.get("shard", [0, 1]),
+                "application": {"id": str(self.world.application_id), "flags": 0},
+                "private_channels": [],
+            },
+        )
+        for guild in self.world.guilds:
+            await self.dispatch("GUILD_CREATE", payloads.guild_create(guild, self.world))
+        self.identified.set()
+
+    async def _resume(self, data: dict[str, Any], sessions: dict[str, GatewaySession]) -> None:
+        previous = sessions.get(data.get("session_id", ""))
+        if previous is None or data.get("token") != self._token:
+            await self.send({"op": OP_INVALID_SESSION, "d": False})
+            return
+        self.session_id = previous.session_id
+        self._seq = int(data.get("seq") or previous._seq)
+        sessions[self.session_id] = self
+        await self.dispatch("RESUMED", {})
+        self.identified.set()
+
+    async def _voice_state(self, data: dict[str, Any]) -> None:
+        guild_id = int(data["guild_id"])
+        channel_id = data.get("channel_id")
+        guild = self.world.guild(guild_id)
+        state: dict[str, Any] = {
+            "guild_id": str(guild_id),
+            "channel_id": channel_id,
+            "user_id": str(self.world.bot_user.id),
+            "session_id": f"voice-{self.session_id}",
+            "deaf": False,
+            "mute": False,
+            "self_deaf": bool(data.get("self_deaf")),
+            "self_mute": bool(data.get("self_mute")),
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
+        }
+        if guild is not None:
+            state["member"] = payloads.member(guild.member(self.world.bot_user.id), guild_id)
+        await self.dispatch("VOICE_STATE_UPDATE", state)
+        if channel_id is not None:
+            await self.dispatch(
+                "VOICE_SERVER_UPDATE",
+                {
+                    "token": f"voice-token-{guild_id}",
+                    "guild_id": str(guild_id),
+                    "endpoint": self._voice_endpoint(),
+                },
+            )
+
+    async def close_for_reconnect(self) -> None:
+        """Ask the bot to reconnect (op 7) so it resumes on a new connection."""
+        await self.send({"op": OP_RECONNECT, "d": None})

@@ -1,0 +1,267 @@
+"""Fake REST routes for channels, messages, threads, webhooks, interactions and guilds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.rest import API_PREFIX, RestContext, ctx_of, error
+from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessage, World
+
+RESPONSE_MESSAGE, RESPONSE_DEFERRED = 4, 5
+FLAG_LOADING = 128
+
+
+def store_message(
+    world: World, channel_id: int, body: dict[str, Any], *, application: bool = False
+) -> StoredMessage:
+    """Create a message from the bot in a channel, as Discord would."""
+    channel = world.channel(channel_id)
+    message_id = world.snowflakes.next()
+    reference = body.get("message_reference")
+    if reference is not None:
+        # Discord fills in the channel (and guild) of the referenced message.
+        reference = {"type": 0, "channel_id": str(channel_id), **reference}
+        if channel is not None and channel.guild_id is not None:
+            reference.setdefault("guild_id", str(channel.guild_id))
+    payload = payloads.message(
+        message_id=message_id,
+        channel_id=channel_id,
+        author=world.bot_user,
+        content=str(body.get("content") or ""),
+        guild_id=channel.guild_id if channel else None,
+        reference=reference,
+        application_id=world.application_id if application else None,
+        webhook_id=world.application_id if application else None,
+    )
+    payload["embeds"] = body.get("embeds") or []
+    payload["flags"] = int(body.get("flags") or 0)
+    stored = StoredMessage(message_id, channel_id, world.bot_user.id, payload)
+    world.messages.setdefault(channel_id, []).append(stored)
+    return stored
+
+
+def edit_message(stored: StoredMessage, body: dict[str, Any]) -> web.Response:
+    """Apply a PATCH body to a stored message."""
+    for key in ("content", "embeds", "components", "flags"):
+        if key in body:
+            stored.payload[key] = body[key] if body[key] is not None else ""
+    stored.payload["flags"] = int(stored.payload.get("flags") or 0) & ~FLAG_LOADING
+    stored.payload["edited_timestamp"] = payloads.now_iso()
+    stored.edits += 1
+    return web.json_response(stored.payload)
+
+
+def _channel_or_404(ctx: RestContext, request: web.Request) -> FakeChannel | web.Response:
+    channel = ctx.world.channel(int(request.match_info["channel"]))
+    return channel if channel is not None else error(404, "Unknown Channel", 10003)
+
+
+def _message_in(ctx: RestContext, request: web.Request) -> StoredMessage | None:
+    stored = ctx.world.find_message(int(request.match_info["message"]))
+    if stored is None or stored.channel_id != int(request.match_info["channel"]):
+        return None
+    return stored
+
+
+async def get_channel(request: web.Request) -> web.Response:
+    """``GET /channels/{channel}``."""
+    ctx = ctx_of(request)
+    channel = _channel_or_404(ctx, request)
+    if isinstance(channel, web.Response):
+        return channel
+    return web.json_response(payloads.channel(channel, ctx.world))
+
+
+async def create_message(request: web.Request) -> web.Response:
+    """``POST /channels/{channel}/messages``."""
+    ctx = ctx_of(request)
+    channel = _channel_or_404(ctx, request)
+    if isinstance(channel, web.Response):
+        return channel
+    body = request["json"] or {}
+    if not body.get("content") and not body.get("embeds"):
+        return error(400, "Cannot send an empty message", 50006)
+    if len(str(body.get("content") or "")) > 2000:
+        return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    reference = body.get("message_reference")
+    if (reference is not None and reference.get("fail_if_not_exists", True)
+            and ctx.world.find_message(int(reference["message_id"])) is None):
+        # Discord refuses a reply to a deleted message unless told not to mind.
+        return error(400, "Invalid Form Body: message_reference: Unknown message", 50035)
+    return web.json_response(store_message(ctx.world, channel.id, body).payload)
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    """``GET /channels/{channel}/messages`` (newest first, as Discord)."""
+    ctx = ctx_of(request)
+    stored = ctx.world.messages.get(int(request.match_info["channel"]), [])
+    limit = int(request.query.get("limit", "50"))
+    return web.json_response([m.payload for m in reversed(stored)][:limit])
+
+
+async def get_message(request: web.Request) -> web.Response:
+    """``GET /channels/{channel}/messages/{message}``."""
+    stored = _message_in(ctx_of(request), request)
+    if stored is None:
+        return error(404, "Unknown Message", 10008)
+    return web.json_response(stored.payload)
+
+
+async def patch_message(request: web.Request) -> web.Response:
+    """``PATCH /channels/{channel}/messages/{message}``."""
+    stored = _message_in(ctx_of(request), request)
+    if stored is None:
+        return error(404, "Unknown Message", 10008)
+    body = request["json"] or {}
+    if len(str(body.get("content") or "")) > 2000:
+        return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    return edit_message(stored, body)
+
+
+async def delete_message(request: web.Request) -> web.Response:
+    """``DELETE /channels/{channel}/messages/{message}``."""
+    ctx = ctx_of(request)
+    stored = _message_in(ctx, request)
+    if stored is None:
+        return error(404, "Unknown Message", 10008)
+    ctx.world.messages[stored.channel_id].remove(stored)
+    return web.Response(status=204)
+
+
+async def trigger_typing(request: web.Request) -> web.Response:
+    """``POST /channels/{channel}/typing``."""
+    channel = _channel_or_404(ctx_of(request), request)
+    return channel if isinstance(channel, web.Response) else web.Response(status=204)
+
+
+def _new_thread(ctx: RestContext, parent: FakeChannel, thread_id: int, name: str) -> web.Response:
+    thread = FakeChannel(
+        id=thread_id,
+        name=name,
+        type=ChannelType.PUBLIC_THREAD,
+        guild_id=parent.guild_id,
+        parent_id=parent.id,
+    )
+    guild = ctx.world.guild(parent.guild_id or 0)
+    if guild is None:
+        return error(400, "Cannot create a thread here", 50024)
+    guild.channels.append(thread)
+    return web.json_response(payloads.channel(thread, ctx.world), status=201)
+
+
+async def thread_from_message(request: web.Request) -> web.Response:
+    """``POST /channels/{channel}/messages/{message}/threads``: the thread takes the message id."""
+    ctx = ctx_of(request)
+    parent = _channel_or_404(ctx, request)
+    if isinstance(parent, web.Response):
+        return parent
+    if _message_in(ctx, request) is None:
+        return error(404, "Unknown Message", 10008)
+    body = request["json"] or {}
+    return _new_thread(ctx, parent, int(request.match_info["message"]), str(body.get("name")))
+
+
+async def thread_without_message(request: web.Request) -> web.Response:
+    """``POST /channels/{channel}/threads``."""
+    ctx = ctx_of(request)
+    parent = _channel_or_404(ctx, request)
+    if isinstance(parent, web.Response):
+        return parent
+    body = request["json"] or {}
+    return _new_thread(ctx, parent, ctx.world.snowflakes.next(), str(body.get("name")))
+
+
+async def interaction_callback(request: web.Request) -> web.Response:
+    """``POST /interactions/{id}/{token}/callback``: 200 JSON with ``with_response=true``."""
+    ctx = ctx_of(request)
+    interaction = ctx.interactions.get(request.match_info["token"])
+    if interaction is None or str(interaction["id"]) != request.match_info["id"]:
+        return error(404, "Unknown interaction", 10062)
+    if interaction.get("original") is not None:
+        return error(400, "Interaction has already been acknowledged.", 40060)
+    body = request["json"] or {}
+    kind, data = int(body.get("type", 0)), body.get("data") or {}
+    message: StoredMessage | None = None
+    if kind in (RESPONSE_MESSAGE, RESPONSE_DEFERRED):
+        message = store_message(ctx.world, interaction["channel_id"], data, application=True)
+        if kind == RESPONSE_DEFERRED:
+            message.payload["flags"] = int(message.payload["flags"]) | FLAG_LOADING
+        interaction["original"] = message.id
+    else:
+        interaction["original"] = 0
+    if request.query.get("with_response") != "true":
+        return web.Response(status=204)
+    callback: dict[str, Any] = {
+        "id": str(interaction["id"]),
+        "type": interaction["type"],
+        "response_message_loading": kind == RESPONSE_DEFERRED,
+        "response_message_ephemeral": bool(int(data.get("flags") or 0) & 64),
+    }
+    resource: dict[str, Any] = {"type": kind}
+    if message is not None:
+        callback["response_message_id"] = str(message.id)
+        resource["message"] = message.payload
+    return web.json_response({"interaction": callback, "resource": resource})
+
+
+def _webhook_message(request: web.Request) -> StoredMessage | web.Response:
+    ctx = ctx_of(request)
+    if int(request.match_info["app"]) != ctx.world.application_id:
+        return error(401, "Invalid Webhook Token", 50027)
+    interaction = ctx.interactions.get(request.match_info["token"])
+    if interaction is None:
+        return error(401, "Invalid Webhook Token", 50027)
+    raw = request.match_info["message"]
+    message_id = interaction.get("original") if raw == "@original" else int(raw)
+    stored = ctx.world.find_message(message_id) if message_id else None
+    return stored if stored is not None else error(404, "Unknown Message", 10008)
+
+
+async def webhook_message(request: web.Request) -> web.Response:
+    """GET/PATCH/DELETE ``/webhooks/{app}/{token}/messages/{message|@original}``."""
+    stored = _webhook_message(request)
+    if isinstance(stored, web.Response):
+        return stored
+    if request.method == "GET":
+        return web.json_response(stored.payload)
+    if request.method == "DELETE":
+        ctx_of(request).world.messages[stored.channel_id].remove(stored)
+        return web.Response(status=204)
+    return edit_message(stored, request["json"] or {})
+
+
+async def followup(request: web.Request) -> web.Response:
+    """``POST /webhooks/{app}/{token}``: a follow-up message to an interaction."""
+    ctx = ctx_of(request)
+    interaction = ctx.interactions.get(request.match_info["token"])
+    if interaction is None or interaction.get("original") is None:
+        return error(401, "Invalid Webhook Token", 50027)
+    body = request["json"] or {}
+    original = ctx.world.find_message(interaction["original"] or 0)
+    if original is not None and original.payload["flags"] & FLAG_LOADING:
+        # Discord turns the first follow-up after a defer into the original response.
+        return edit_message(original, body)
+    stored = store_message(ctx.world, interaction["channel_id"], body, application=True)
+    return web.json_response(stored.payload)
+
+
+def add_message_routes(router: web.UrlDispatcher) -> None:
+    """Channel, message, thread, webhook and interaction routes."""
+    channel = f"{API_PREFIX}/channels/{{channel}}"
+    router.add_get(channel, get_channel)
+    router.add_post(f"{channel}/messages", create_message)
+    router.add_get(f"{channel}/messages", list_messages)
+    router.add_get(f"{channel}/messages/{{message}}", get_message)
+    router.add_patch(f"{channel}/messages/{{message}}", patch_message)
+    router.add_delete(f"{channel}/messages/{{message}}", delete_message)
+    router.add_post(f"{channel}/typing", trigger_typing)
+    router.add_post(f"{channel}/messages/{{message}}/threads", thread_from_message)
+    router.add_post(f"{channel}/threads", thread_without_message)
+    router.add_post(f"{API_PREFIX}/interactions/{{id}}/{{token}}/callback", interaction_callback)
+    webhook = f"{API_PREFIX}/webhooks/{{app}}/{{token}}"
+    router.add_post(webhook, followup)
+    for method in ("GET", "PATCH", "DELETE"):
+        router.add_route(method, f"{webhook}/messages/{{message}}", webhook_message)

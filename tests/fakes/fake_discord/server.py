@@ -1,0 +1,286 @@
+"""``FakeDiscord``: the server object tests start, configure, drive and inspect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.fake_discord import events
+from tests.fakes.fake_discord.gateway import GatewaySession
+from tests.fakes.fake_discord.ratelimit import RateLimiter
+from tests.fakes.fake_discord.rest import (
+    API_PREFIX,
+    CONTEXT_KEY,
+    RestContext,
+    add_bootstrap_routes,
+    record_and_limit,
+)
+from tests.fakes.fake_discord.rest_guilds import add_guild_routes
+from tests.fakes.fake_discord.rest_messages import add_message_routes
+from tests.fakes.fake_discord.tokens import make_token
+from tests.fakes.fake_discord.world import (
+    FakeChannel,
+    FakeUser,
+    GatewayOp,
+    RestCall,
+    StoredMessage,
+    World,
+    build_default_world,
+)
+
+
+class FakeDiscord:
+    """A local Discord: REST under ``/api/v10`` and a gateway websocket on 127.0.0.1."""
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        heartbeat_interval_ms: int = 41_250,
+        edit_limit: int = 5,
+        edit_window: float = 5.0,
+    ) -> None:
+        self.world = world or build_default_world()
+        self.token = make_token(self.world.application_id)
+        self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window)
+        self.voice_endpoint = "127.0.0.1:1"
+        """``host:port`` sent in VOICE_SERVER_UPDATE; tests point it at a fake voice server."""
+        self.sessions: dict[str, GatewaySession] = {}
+        self.connections: list[GatewaySession] = []
+        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._rest = RestContext(world=self.world, limiter=self.limiter, token=self.token)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on a random loopback port."""
+        app = web.Application(middlewares=[record_and_limit])
+        app[CONTEXT_KEY] = self._rest
+        add_bootstrap_routes(app.router)
+        add_message_routes(app.router)
+        add_guild_routes(app.router)
+        app.router.add_get("/gateway", self._gateway)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        self._rest.gateway_url = f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def stop(self) -> None:
+        """Close every websocket and the server."""
+        for session in self.connections:
+            await session.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def rest_url(self) -> str:
+        """What to pass as ``GatewayBot(rest_url=...)``."""
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        session = GatewaySession(
+            self.world,
+            ws,
+            request.query.get("compress"),
+            heartbeat_interval_ms=self._heartbeat_interval_ms,
+            gateway_url=self._rest.gateway_url,
+            token=self.token,
+            voice_endpoint=lambda: self.voice_endpoint,
+        )
+        self.connections.append(session)
+        await session.run(self.sessions)
+        return ws
+
+    # -- driving the bot ---------------------------------------------------------------
+
+    @property
+    def session(self) -> GatewaySession:
+        """The most recent identified gateway connection."""
+        live = [s for s in self.connections if s.identified.is_set() and not s.ws.closed]
+        if not live:
+            msg = "the bot has no identified gateway connection"
+            raise RuntimeError(msg)
+        return live[-1]
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until the bot identified (READY and GUILD_CREATEs sent)."""
+        await self.wait_until(lambda: any(s.identified.is_set() for s in self.connections), timeout)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send any dispatch event to the bot."""
+        await self.session.dispatch(event, data)
+
+    async def user_message(
+        self,
+        content: str,
+        *,
+        channel: FakeChannel | None = None,
+        author: FakeUser | None = None,
+        mention_bot: bool = False,
+        mention_bot_role: bool = False,
+        reply_to: int | None = None,
+    ) -> StoredMessage:
+        """A user posts a message (MESSAGE_CREATE); returns it as stored.
+
+        ``mention_bot_role`` mentions the bot's managed role (``<@&id>``) instead of
+        the bot user, as Discord's autocomplete often makes people do.
+        """
+        channel = channel or self.text_channel
+        author = author or self.user("alice")
+        mentions = [self.world.bot_user] if mention_bot else []
+        if mention_bot:
+            content = f"<@{self.world.bot_user.id}> {content}"
+        role_ids: list[int] = []
+        if mention_bot_role and channel.guild_id is not None:
+            guild = self.world.guild(channel.guild_id)
+            role_ids = [r.id for r in guild.roles if r.bot_id == self.world.bot_user.id]
+            content = f"<@&{role_ids[0]}> {content}"
+        payload = events.message_create(
+            self.world,
+            author=author,
+            channel=channel,
+            content=content,
+            mentions=mentions,
+            mention_roles=role_ids,
+            reply_to=reply_to,
+        )
+        stored = StoredMessage(int(payload["id"]), channel.id, author.id, payload)
+        self.world.messages.setdefault(channel.id, []).append(stored)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return stored
+
+    async def slash_command(
+        self,
+        name: str,
+        options: dict[str, str | int | bool | float] | None = None,
+        *,
+        channel: FakeChannel | None = None,
+        user: FakeUser | None = None,
+        locale: str = "en-US",
+    ) -> str:
+        """A user runs a registered slash command; returns the interaction token."""
+        channel = channel or self.text_channel
+        data = events.command_data(self.world, name=name, channel=channel)
+        data["options"] = events.slash_options(options or {})
+        return await self._interact(channel, user or self.user("alice"), data, locale)
+
+    async def slash_subcommand(
+        self,
+        group: str,
+        subcommand: str,
+        options: dict[str, str | int | bool | float] | None = None,
+        *,
+        channel: FakeChannel | None = None,
+        user: FakeUser | None = None,
+    ) -> str:
+        """A user runs ``/group subcommand`` (type-1 option wrapping the options)."""
+        channel = channel or self.text_channel
+        data = events.command_data(self.world, name=group, channel=channel)
+        data["options"] = [
+            {"name": subcommand, "type": 1, "options": events.slash_options(options or {})}
+        ]
+        return await self._interact(channel, user or self.user("alice"), data, "en-US")
+
+    async def message_command(
+        self,
+        name: str,
+        target_message_id: int,
+        *,
+        channel: FakeChannel | None = None,
+        user: FakeUser | None = None,
+    ) -> str:
+        """A user runs a message context-menu command on a message; returns the token."""
+        channel = channel or self.text_channel
+        data = events.command_data(
+            self.world, name=name, channel=channel, command_type=events.COMMAND_MESSAGE
+        )
+        data |= events.message_target(self.world, target_message_id)
+        return await self._interact(channel, user or self.user("alice"), data, "en-US")
+
+    async def _interact(
+        self, channel: FakeChannel, user: FakeUser, data: dict[str, Any], locale: str
+    ) -> str:
+        payload, token = events.interaction_create(
+            self.world, user=user, channel=channel, data=data, locale=locale
+        )
+        self._rest.interactions[token] = {
+            "id": int(payload["id"]),
+            "type": payload["type"],
+            "channel_id": channel.id,
+            "guild_id": channel.guild_id,
+            "original": None,
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return token
+
+    async def request_reconnect(self) -> None:
+        """Send op 7 so the bot reconnects and RESUMEs."""
+        await self.session.close_for_reconnect()
+
+    # -- inspection -----------------------------------------------------------------------
+
+    @property
+    def text_channel(self) -> FakeChannel:
+        """The first guild text channel."""
+        return self.world.guilds[0].channels[0]
+
+    def channel_named(self, name: str) -> FakeChannel:
+        """A guild channel by name."""
+        return next(c for g in self.world.guilds for c in g.channels if c.name == name)
+
+    def user(self, username: str) -> FakeUser:
+        """A user by name."""
+        return next(u for u in self.world.users.values() if u.username == username)
+
+    def rest_calls(self, method: str | None = None, route: str | None = None) -> list[RestCall]:
+        """Recorded REST calls, optionally filtered by method and route template."""
+        return [
+            c
+            for c in self.world.rest_calls
+            if (method is None or c.method == method) and (route is None or c.route == route)
+        ]
+
+    def gateway_ops(self, op: int | None = None) -> list[GatewayOp]:
+        """Recorded gateway payloads the bot sent."""
+        return [o for o in self.world.gateway_ops if op is None or o.op == op]
+
+    def bot_messages(self, channel_id: int) -> list[StoredMessage]:
+        """The bot's messages in a channel, oldest first."""
+        stored = self.world.messages.get(channel_id, [])
+        return [m for m in stored if m.author_id == self.world.bot_user.id]
+
+    def original_response(self, token: str) -> StoredMessage | None:
+        """The original response message of an interaction, if it has one."""
+        message_id = self._rest.interactions.get(token, {}).get("original")
+        return self.world.find_message(message_id) if message_id else None
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds after some REST or gateway traffic."""
+        async with asyncio.timeout(timeout), self.world.changed:
+            await self.world.changed.wait_for(predicate)
+
+    async def wait_for_bot_content(
+        self, channel_id: int, content: str | Callable[[str], bool], timeout: float = 10.0
+    ) -> StoredMessage:
+        """Wait until one of the bot's messages in the channel shows ``content``."""
+        matches = content if callable(content) else (lambda text: text == content)
+
+        def found() -> StoredMessage | None:
+            return next((m for m in self.bot_messages(channel_id) if matches(m.content)), None)
+
+        await self.wait_until(lambda: found() is not None, timeout)
+        result = found()
+        assert result is not None
+        return result

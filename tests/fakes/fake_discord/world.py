@@ -1,0 +1,238 @@
+"""The fake Discord's world: guilds, channels, users and what the bot did to them.
+
+Everything here is plain data that tests configure before the bot connects and read
+afterwards. Payload shapes live in ``payloads.py``; this module only holds state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+class ChannelType(IntEnum):
+    """The channel kinds the fake knows (values are Discord's)."""
+
+    GUILD_TEXT = 0
+    DM = 1
+    GUILD_VOICE = 2
+    PUBLIC_THREAD = 11
+
+
+class SnowflakeFactory:
+    """Makes increasing, Discord-shaped ids (timestamp in the high bits)."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def next(self) -> int:
+        """A fresh snowflake."""
+        millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (millis << 22) | (next(self._counter) & 0x3FFFFF)
+
+
+@dataclass
+class FakeUser:
+    """A Discord user (the bot's own user is one too)."""
+
+    id: int
+    username: str
+    bot: bool = False
+
+
+@dataclass
+class FakeRole:
+    """A guild role; ``permissions`` is Discord's bit field."""
+
+    id: int
+    name: str
+    permissions: int = 0
+    position: int = 0
+    bot_id: int | None = None
+    """Set for the role Discord creates for a bot (``managed``, tags.bot_id)."""
+
+
+@dataclass
+class FakeChannel:
+    """A text, voice, thread or DM channel."""
+
+    id: int
+    name: str
+    type: ChannelType = ChannelType.GUILD_TEXT
+    guild_id: int | None = None
+    parent_id: int | None = None
+    recipient_id: int | None = None
+
+
+@dataclass
+class FakeMember:
+    """A user's membership in a guild."""
+
+    user: FakeUser
+    role_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FakeGuild:
+    """A guild sent to the bot in GUILD_CREATE."""
+
+    id: int
+    name: str
+    owner_id: int
+    roles: list[FakeRole] = field(default_factory=list)
+    channels: list[FakeChannel] = field(default_factory=list)
+    members: list[FakeMember] = field(default_factory=list)
+
+    def member(self, user_id: int) -> FakeMember:
+        """The member with this user id."""
+        return next(m for m in self.members if m.user.id == user_id)
+
+    def permissions_of(self, member: FakeMember) -> int:
+        """The member's guild-level permissions (everyone role plus its roles)."""
+        wanted = {self.id, *member.role_ids}
+        bits = 0
+        for role in self.roles:
+            if role.id in wanted:
+                bits |= role.permissions
+        return bits
+
+
+@dataclass(frozen=True)
+class RestCall:
+    """One REST request the bot made, as the fake received it."""
+
+    method: str
+    route: str
+    """The route template, e.g. ``PATCH /channels/{channel}/messages/{message}``."""
+    path: str
+    query: dict[str, str]
+    json: Any
+    status: int
+    at: float
+
+
+@dataclass(frozen=True)
+class GatewayOp:
+    """One gateway payload the bot sent."""
+
+    op: int
+    d: Any
+    at: float
+
+
+@dataclass
+class StoredMessage:
+    """A message as the fake keeps it; ``payload`` is what REST returns for it."""
+
+    id: int
+    channel_id: int
+    author_id: int
+    payload: dict[str, Any]
+    edits: int = 0
+
+    @property
+    def content(self) -> str:
+        """The visible text."""
+        return str(self.payload.get("content", ""))
+
+
+@dataclass
+class World:
+    """All state of one fake Discord instance."""
+
+    snowflakes: SnowflakeFactory
+    application_id: int
+    bot_user: FakeUser
+    owner: FakeUser
+    guilds: list[FakeGuild] = field(default_factory=list)
+    users: dict[int, FakeUser] = field(default_factory=dict)
+    dm_channels: list[FakeChannel] = field(default_factory=list)
+    messages: dict[int, list[StoredMessage]] = field(default_factory=dict)
+    global_commands: list[dict[str, Any]] = field(default_factory=list)
+    guild_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    command_puts: int = 0
+    message_content_allowed: bool = True
+    """False: IDENTIFY with the Message Content intent is closed with 4014, as Discord does
+    for bots whose privileged intent is not enabled in the developer portal."""
+    rest_calls: list[RestCall] = field(default_factory=list)
+    gateway_ops: list[GatewayOp] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def channel(self, channel_id: int) -> FakeChannel | None:
+        """Find a channel in any guild or the DMs."""
+        for guild in self.guilds:
+            for channel in guild.channels:
+                if channel.id == channel_id:
+                    return channel
+        return next((c for c in self.dm_channels if c.id == channel_id), None)
+
+    def guild(self, guild_id: int) -> FakeGuild | None:
+        """Find a guild by id."""
+        return next((g for g in self.guilds if g.id == guild_id), None)
+
+    def find_message(self, message_id: int) -> StoredMessage | None:
+        """Find a stored message in any channel."""
+        for stored in self.messages.values():
+            for message in stored:
+                if message.id == message_id:
+                    return message
+        return None
+
+    async def notify(self) -> None:
+        """Wake every test waiting for a change."""
+        async with self.changed:
+            self.changed.notify_all()
+
+
+def build_default_world() -> World:
+    """One guild with a text, a voice and a thread channel, a bot and a human with a role."""
+    snowflakes = SnowflakeFactory()
+    bot = FakeUser(id=snowflakes.next(), username="libra", bot=True)
+    owner = FakeUser(id=snowflakes.next(), username="owner")
+    alice = FakeUser(id=snowflakes.next(), username="alice")
+    guild_id = snowflakes.next()
+    text = FakeChannel(id=snowflakes.next(), name="general", guild_id=guild_id)
+    voice = FakeChannel(
+        id=snowflakes.next(), name="Lounge", type=ChannelType.GUILD_VOICE, guild_id=guild_id
+    )
+    thread = FakeChannel(
+        id=snowflakes.next(),
+        name="a thread",
+        type=ChannelType.PUBLIC_THREAD,
+        guild_id=guild_id,
+        parent_id=text.id,
+    )
+    everyone = FakeRole(id=guild_id, name="@everyone", permissions=0x4_0000_0800)
+    moderator = FakeRole(id=snowflakes.next(), name="moderator", permissions=0x2000, position=1)
+    # Discord gives every bot a managed role named after it; users often mention it
+    # (autocomplete offers it first) instead of the bot user.
+    bot_role = FakeRole(id=snowflakes.next(), name=bot.username, permissions=0x4_0000_0800,
+                        position=2, bot_id=bot.id)
+    guild = FakeGuild(
+        id=guild_id,
+        name="Test guild",
+        owner_id=owner.id,
+        roles=[everyone, moderator, bot_role],
+        channels=[text, voice, thread],
+        members=[
+            FakeMember(user=bot, role_ids=[bot_role.id]),
+            FakeMember(user=owner),
+            FakeMember(user=alice, role_ids=[moderator.id]),
+        ],
+    )
+    dm = FakeChannel(id=snowflakes.next(), name="", type=ChannelType.DM, recipient_id=alice.id)
+    return World(
+        snowflakes=snowflakes,
+        application_id=bot.id,
+        bot_user=bot,
+        owner=owner,
+        guilds=[guild],
+        users={u.id: u for u in (bot, owner, alice)},
+        dm_channels=[dm],
+    )
