@@ -1,0 +1,207 @@
+"""Shared state, JSON errors and the guard middleware of the admin server.
+
+Every request passes the guard in this order: canonical path → route exists and
+allows the method → failed-auth throttle → body size → body read (once, kept for the
+handler) → authentication for the route's policy → handler, all under a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+
+from libra.config import AdminSettings
+from libra.health import HealthRegistry
+from libra.plugin import Services
+
+from .auth import AuthFailure, FailureLimiter, HmacVerifier, check_bearer, check_shared_secret
+from .collector import MetricsCollector
+from .sessions import SESSION_COOKIE, OperatorSessions
+
+_CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*/?")
+CSP_API = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+CSP_PAGE = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AuthPolicy(StrEnum):
+    """Who may call a route."""
+
+    PUBLIC = "public"
+    API = "api"
+    """A valid shared secret or signature, per ``admin.auth_mode``."""
+    METRICS = "metrics"
+    """Like ``api`` when ``admin.metrics_auth``; a scraper's bearer token also passes."""
+    OPERATOR = "operator"
+    """A logged-in operator session (the HTML pages); otherwise a redirect to login."""
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status and a stable code, rendered as JSON."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def json_error(status: int, code: str, message: str,
+               headers: dict[str, str] | None = None) -> web.Response:
+    """``{"error": code, "message": message}`` with ``status``."""
+    return web.json_response({"error": code, "message": message}, status=status,
+                             headers=headers)
+
+
+@dataclass(slots=True)
+class AdminState:
+    """Everything the handlers need, built once per server."""
+
+    settings: AdminSettings
+    secret: bytes
+    verifier: HmacVerifier
+    api_failures: FailureLimiter
+    login_failures: FailureLimiter
+    sessions: OperatorSessions
+    collector: MetricsCollector
+    health: HealthRegistry | None
+    services: Services
+    policies: dict[tuple[str, str], AuthPolicy]
+
+
+STATE = web.AppKey("libra_admin_state", AdminState)
+BODY = web.RequestKey("libra_admin_body", bytes)
+"""Where the guard stores the body it read (and authenticated) for the handler."""
+
+
+def request_body(request: web.Request) -> bytes:
+    """The body the guard read and authenticated."""
+    body: bytes = request.get(BODY, b"")
+    return body
+
+
+def client_address(request: web.Request) -> str:
+    """The peer address (forwarding headers are not trusted: bind behind no proxy)."""
+    return request.remote or "unknown"
+
+
+def _header_view(request: web.Request) -> dict[str, str]:
+    view: dict[str, str] = {}
+    for name in request.headers:
+        values = request.headers.getall(name)
+        if len(values) > 1:
+            raise AuthFailure("header_duplicated", f"header {name} appears more than once")
+        view[name] = values[0]
+    return view
+
+
+def _authenticate(state: AdminState, request: web.Request, policy: AuthPolicy,
+                  body: bytes) -> None:
+    if policy is AuthPolicy.METRICS:
+        if not state.settings.metrics_auth:
+            return
+        token = state.settings.metrics_token
+        if token is not None and check_bearer(token.get_secret_value().encode(),
+                                              request.headers):
+            return
+    headers = _header_view(request)
+    if state.settings.auth_mode == "simple":
+        check_shared_secret(state.secret, headers)
+    else:
+        state.verifier.verify(request.method, request.raw_path, headers, body)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"the body is over {limit} bytes")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "body_too_large", f"the body is over {limit} bytes") from None
+
+
+def _route_policy(state: AdminState, request: web.Request) -> AuthPolicy:
+    match = request.match_info
+    if match.http_exception is not None:
+        if isinstance(match.http_exception, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(match.http_exception.allowed_methods))
+            raise ApiError(405, "method_not_allowed", f"use {allowed}", {"Allow": allowed})
+        raise ApiError(404, "not_found", "no such endpoint")
+    key = (request.method, match.route.resource.canonical if match.route.resource else "")
+    return state.policies.get(key, AuthPolicy.API)
+
+
+async def _guarded(state: AdminState, request: web.Request, handler: Handler
+                   ) -> web.StreamResponse:
+    if not _CANONICAL_PATH.fullmatch(request.raw_path.partition("?")[0]):
+        raise ApiError(400, "path_invalid", "the path is not in canonical form")
+    policy = _route_policy(state, request)
+    needs_auth = policy in (AuthPolicy.API, AuthPolicy.METRICS)
+    client = client_address(request)
+    if needs_auth and (wait := state.api_failures.blocked(client)):
+        raise ApiError(429, "too_many_failures", "too many failed authentications",
+                       {"Retry-After": str(int(wait) + 1)})
+    body = await _read_body(request, state.settings.body_limit)
+    request[BODY] = body
+    if needs_auth:
+        try:
+            _authenticate(state, request, policy, body)
+        except AuthFailure as err:
+            state.api_failures.record(client)
+            state.collector.admin_auth_failures.inc(code=err.code)
+            raise ApiError(err.status, err.code, err.message) from None
+    if (policy is AuthPolicy.OPERATOR and request.method == "GET"
+            and state.sessions.resolve(request.cookies.get(SESSION_COOKIE)) is None):
+        raise web.HTTPSeeOther("/admin/login")
+    return await handler(request)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check, authenticate and time-limit every request; map every error to JSON."""
+    state = request.app[STATE]
+    route = "unmatched"
+    try:
+        if request.match_info.http_exception is None and request.match_info.route.resource:
+            route = request.match_info.route.resource.canonical
+        async with asyncio.timeout(state.settings.request_timeout):
+            response = await _guarded(state, request, handler)
+    except ApiError as err:
+        response = json_error(err.status, err.code, err.message, err.headers)
+    except web.HTTPRedirection as redirect:
+        response = web.Response(status=redirect.status, headers=redirect.headers)
+    except web.HTTPException as err:
+        response = json_error(err.status, err.reason.lower().replace(" ", "_"), err.reason)
+    except TimeoutError:
+        response = json_error(504, "request_timeout", "the request took too long")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("admin request {} {} failed", request.method, request.path)
+        response = json_error(500, "internal_error", "internal error (see the server log)")
+    state.collector.admin_requests.inc(route=route, status=str(response.status))
+    return response
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: hardening headers on every response, errors included."""
+    headers: Any = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    page = response.content_type == "text/html"
+    headers.setdefault("Content-Security-Policy", CSP_PAGE if page else CSP_API)
+    headers["Cache-Control"] = "no-store"
+    headers["Server"] = "libra-admin"  # not aiohttp's default, which names its version

@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 document of the admin JSON API (kept in step with ``routes.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libra import __version__
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_NULLABLE_MS = {"type": ["number", "null"]}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ERROR}}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_COMMON_ERRORS: dict[str, Any] = {
+    "400": _error("Non-canonical path or invalid input (`path_invalid`, `body_invalid`)."),
+    "401": _error("Authentication failed (`auth_missing`, `signature_invalid` ...)."),
+    "413": _error("Body over the limit (`body_too_large`)."),
+    "429": _error("Too many failed authentications from this address."),
+    "504": _error("The request took too long (`request_timeout`)."),
+}
+
+
+def _secured(responses: dict[str, Any]) -> dict[str, Any]:
+    return {**_COMMON_ERRORS, **responses}
+
+
+_COMPONENT = {
+    "type": "object",
+    "required": ["name", "status", "required", "detail", "fix"],
+    "properties": {
+        "name": {"type": "string"},
+        "status": {"enum": ["ok", "degraded", "down", "off"]},
+        "required": {"type": "boolean"},
+        "detail": {"type": "string"},
+        "fix": {"type": ["string", "null"]},
+    },
+}
+
+_READY = {
+    "type": "object", "required": ["ready", "components"],
+    "properties": {"ready": {"type": "boolean"},
+                   "components": {"type": "array", "items": _COMPONENT}},
+}
+
+_STATS = {
+    "type": "object",
+    "required": ["since", "days", "guilds", "daily", "models", "stages"],
+    "properties": {
+        "since": {"type": "string", "format": "date-time"},
+        "days": {"type": "integer"},
+        "guilds": {"type": "array", "items": {
+            "type": "object",
+            "required": ["guild_id", "calls", "prompt_tokens", "completion_tokens",
+                         "cache_hits", "errors"],
+            "properties": {"guild_id": {"type": ["integer", "null"]},
+                           "calls": {"type": "integer"}, "prompt_tokens": {"type": "integer"},
+                           "completion_tokens": {"type": "integer"},
+                           "cache_hits": {"type": "integer"}, "errors": {"type": "integer"}}}},
+        "daily": {"type": "array", "items": {
+            "type": "object", "required": ["guild_id", "day", "calls", "tokens"],
+            "properties": {"guild_id": {"type": ["integer", "null"]},
+                           "day": {"type": "string", "format": "date"},
+                           "calls": {"type": "integer"}, "tokens": {"type": "integer"}}}},
+        "models": {"type": "array", "items": {
+            "type": "object", "required": ["model", "calls"],
+            "properties": {"model": {"type": "string"}, "calls": {"type": "integer"},
+                           "first_token_p50_ms": _NULLABLE_MS,
+                           "first_token_p95_ms": _NULLABLE_MS,
+                           "latency_p50_ms": _NULLABLE_MS, "latency_p95_ms": _NULLABLE_MS}}},
+        "stages": {"type": "array", "items": {
+            "type": "object", "required": ["stage", "p50_ms", "p95_ms"],
+            "properties": {"stage": {"type": "string"}, "p50_ms": _NULLABLE_MS,
+                           "p95_ms": _NULLABLE_MS}}},
+    },
+}
+
+_FLUSH_REQUEST = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"namespace": {
+        "type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$",
+        "description": "Flush one namespace; absent or null = every namespace."}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document served at ``/api/openapi.json``."""
+    secured: list[dict[str, list[str]]] = [{"sharedSecret": []}, {"hmacSignature": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Libra admin API", "version": __version__,
+                 "description": "Signed with X-Ts/X-Nonce/X-Signature (hmac mode) or "
+                                "X-Shared-Secret (simple mode); see docs."},
+        "paths": {
+            "/api/health": {"get": {
+                "operationId": "health", "summary": "Liveness (no auth, no details).",
+                "security": [],
+                "responses": {"200": _ok("The process answers.", {
+                    "type": "object", "required": ["status"],
+                    "properties": {"status": {"const": "ok"}}})}}},
+            "/api/health/ready": {"get": {
+                "operationId": "healthReady", "summary": "Readiness per component.",
+                "security": secured,
+                "responses": _secured({
+                    "200": _ok("Every required component is ok.", _READY),
+                    "503": _ok("A required component is not ok.", _READY)})}},
+            "/api/cache/flush": {"post": {
+                "operationId": "flushCache", "summary": "Flush the LLM response cache.",
+                "security": secured,
+                "requestBody": {"required": False, "content": {
+                    "application/json": {"schema": _FLUSH_REQUEST}}},
+                "responses": _secured({
+                    "200": _ok("Flushed.", {
+                        "type": "object", "required": ["flushed", "namespace"],
+                        "properties": {"flushed": {"type": "integer", "minimum": 0},
+                                       "namespace": {"type": ["string", "null"]}}}),
+                    "503": _error("The LLM service is not running (`llm_unavailable`).")})}},
+            "/api/stats": {"get": {
+                "operationId": "stats", "summary": "Usage per guild, latency per model/stage.",
+                "security": secured,
+                "parameters": [{"name": "days", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 90,
+                                           "default": 7}}],
+                "responses": _secured({
+                    "200": _ok("The figures.", _STATS),
+                    "503": _error("The database is not running (`stats_unavailable`).")})}},
+            "/api/openapi.json": {"get": {
+                "operationId": "openapi", "summary": "This document.", "security": secured,
+                "responses": _secured({"200": _ok("OpenAPI 3.1.", {"type": "object"})})}},
+        },
+        "components": {
+            "schemas": {"Error": {
+                "type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}},
+            "securitySchemes": {
+                "sharedSecret": {"type": "apiKey", "in": "header", "name": "X-Shared-Secret"},
+                "hmacSignature": {"type": "apiKey", "in": "header", "name": "X-Signature",
+                                  "description": "hex HMAC-SHA256 of "
+                                                 "METHOD|PATH|TS|NONCE|sha256hex(body), "
+                                                 "with X-Ts and X-Nonce"}},
+        },
+    }

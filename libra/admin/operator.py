@@ -1,0 +1,198 @@
+"""The operator pages: login (bcrypt, CSRF, throttled), status, cache flush, logout."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from loguru import logger
+
+from libra.errors import LibraError
+from libra.llm.api import LLMService
+from libra.storage import stats
+
+from . import page
+from .http import STATE, AdminState, ApiError, AuthPolicy, client_address, request_body
+from .probes import QueryPool, find_pool
+from .routes import RouteSpec, readiness
+from .sessions import LOGIN_COOKIE, SESSION_COOKIE, OperatorSession, check_password
+
+_HTML = "text/html"
+_FORM = "application/x-www-form-urlencoded"
+LOGIN_COOKIE_TTL = 3600
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type=_HTML, charset="utf-8")
+
+
+def _see_other(location: str) -> web.Response:
+    # A plain response (not a raised HTTPSeeOther) so the cookies set on it are sent.
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _set_cookie(state: AdminState, response: web.StreamResponse, name: str, value: str,
+                max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/admin", httponly=True,
+                        samesite="Strict", secure=state.settings.cookie_secure)
+
+
+def _form(request: web.Request) -> dict[str, str]:
+    if request.content_type != _FORM:
+        raise ApiError(415, "form_expected", f"send the form as {_FORM}")
+    text = request_body(request).decode("utf-8", "replace")
+    try:
+        fields = parse_qs(text, max_num_fields=8, keep_blank_values=True)
+    except ValueError:
+        raise ApiError(400, "body_invalid", "too many form fields") from None
+    return {k: v[0] for k, v in fields.items() if len(v) == 1}
+
+
+def _session(state: AdminState, request: web.Request) -> OperatorSession:
+    session = state.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise ApiError(401, "session_required", "sign in at /admin/login first")
+    return session
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    """The pages' only stylesheet (served here: the CSP forbids inline styles)."""
+    return web.Response(text=page.STYLESHEET, content_type="text/css")
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """The sign-in form, with a CSRF token bound to a fresh login cookie."""
+    state = request.app[STATE]
+    if state.sessions.resolve(request.cookies.get(SESSION_COOKIE)) is not None:
+        return _see_other("/admin")
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    binding = state.sessions.login_binding(cookie)
+    if binding is None:
+        cookie = state.sessions.login_cookie()
+        binding = state.sessions.login_binding(cookie)
+    assert cookie is not None and binding is not None
+    response = _html(page.login_page(state.sessions.csrf_token(f"login:{binding}")))
+    _set_cookie(state, response, LOGIN_COOKIE, cookie, LOGIN_COOKIE_TTL)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Check CSRF and the password; on success start a session and go to the status page."""
+    state = request.app[STATE]
+    client = client_address(request)
+    binding = state.sessions.login_binding(request.cookies.get(LOGIN_COOKIE))
+    retry = state.login_failures.blocked(client)
+    if retry:
+        text = page.login_page(state.sessions.csrf_token(f"login:{binding}") if binding else "",
+                               f"Too many failed sign-ins. Try again in {int(retry) + 1} s.")
+        response = _html(text, status=429)
+        response.headers["Retry-After"] = str(int(retry) + 1)
+        return response
+    form = _form(request)
+    if not state.sessions.csrf_ok(f"login:{binding}" if binding else None, form.get("csrf")):
+        state.login_failures.record(client)
+        return _html(page.login_page("", "The form expired. Reload the page and try again."),
+                     status=403)
+    operator = form.get("operator", "")
+    password = form.get("password", "")
+    assert binding is not None
+    csrf = state.sessions.csrf_token(f"login:{binding}")
+    # Counted before the (slow) check, so parallel guesses see each other; a success
+    # clears it below.
+    state.login_failures.record(client)
+    if not await check_password(dict(state.settings.operator_password_hashes), operator,
+                                password):
+        state.collector.admin_auth_failures.inc(code="login_failed")
+        logger.warning("admin sign-in failed from {}", client)
+        return _html(page.login_page(csrf, "Wrong operator name or password."), status=401)
+    state.login_failures.reset(client)
+    logger.info("operator {!r} signed in from {}", operator, client)
+    response = _see_other("/admin")
+    _set_cookie(state, response, SESSION_COOKIE, state.sessions.issue(operator),
+                int(state.sessions.ttl))
+    response.del_cookie(LOGIN_COOKIE, path="/admin")
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session (CSRF-checked)."""
+    state = request.app[STATE]
+    session = _session(state, request)
+    if not state.sessions.csrf_ok(f"session:{session.sid}", _form(request).get("csrf")):
+        raise ApiError(403, "csrf_invalid", "the form's CSRF token is wrong")
+    state.sessions.revoke(session)
+    response = _see_other("/admin/login")
+    response.del_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+async def flush(request: web.Request) -> web.StreamResponse:
+    """Flush the whole LLM cache from the status page (CSRF-checked)."""
+    state = request.app[STATE]
+    session = _session(state, request)
+    if not state.sessions.csrf_ok(f"session:{session.sid}", _form(request).get("csrf")):
+        raise ApiError(403, "csrf_invalid", "the form's CSRF token is wrong")
+    llm = state.services.find(cast(type[Any], LLMService))
+    if llm is None:
+        return _see_other("/admin?notice=llm-unavailable")
+    removed = await llm.flush_cache(None)
+    return _see_other(f"/admin?notice=flushed-{int(removed)}")
+
+
+async def _usage(state: AdminState) -> list[tuple[str, int, int, list[int]]] | None:
+    pool = find_pool(state.services)
+    if not isinstance(pool, QueryPool):
+        return None
+    since = datetime.now(UTC) - timedelta(days=7)
+    try:
+        totals = await stats.guild_usage(pool, since, limit=20)
+        daily = await stats.guild_daily_usage(pool, since)
+    except LibraError:
+        return None
+    days = [(since + timedelta(days=i + 1)).date() for i in range(7)]
+    per_day: dict[int | None, dict[Any, int]] = defaultdict(dict)
+    for d in daily:
+        per_day[d.guild_id][d.day] = d.calls
+    return [(str(g.guild_id) if g.guild_id is not None else "direct messages", g.calls,
+             g.prompt_tokens + g.completion_tokens,
+             [per_day[g.guild_id].get(day, 0) for day in days]) for g in totals]
+
+
+def _notice(raw: str | None) -> str | None:
+    if raw == "llm-unavailable":
+        return "The LLM service is not running; nothing was flushed."
+    if raw and raw.startswith("flushed-") and raw[8:].isdigit():
+        return f"Cache flushed ({int(raw[8:])} entries)."
+    return None
+
+
+async def status(request: web.Request) -> web.Response:
+    """The status page: health, warm models, latency per stage, usage per guild."""
+    state = request.app[STATE]
+    session = _session(state, request)
+    ready, components = await readiness(state)
+    llm = state.services.find(cast(type[Any], LLMService))
+    models = ([(m.model, m.ready, m.detail) for m in llm.readiness()]
+              if llm is not None else None)
+    stages = [(f"reply {stage.replace('_', ' ')}",
+               None if p50 is None else p50 * 1000, None if p95 is None else p95 * 1000)
+              for stage, p50, p95 in state.collector.stage_latencies()]
+    view = page.StatusView(
+        operator=session.operator, csrf=state.sessions.csrf_token(f"session:{session.sid}"),
+        ready=ready, components=components, models=models, stages=stages,
+        usage=await _usage(state), notice=_notice(request.query.get("notice")))
+    return _html(page.status_page(view))
+
+
+OPERATOR_ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec("GET", "/admin/static/admin.css", stylesheet, AuthPolicy.PUBLIC),
+    RouteSpec("GET", "/admin/login", login_form, AuthPolicy.PUBLIC),
+    RouteSpec("POST", "/admin/login", login, AuthPolicy.PUBLIC),
+    RouteSpec("GET", "/admin", status, AuthPolicy.OPERATOR),
+    RouteSpec("POST", "/admin/logout", logout, AuthPolicy.OPERATOR),
+    RouteSpec("POST", "/admin/flush", flush, AuthPolicy.OPERATOR),
+)
+"""The HTML pages; sessions and CSRF are checked here, not by the API guard."""

@@ -1,0 +1,148 @@
+"""HTML of the operator pages: no scripts, no external assets, every value escaped.
+
+Charts are inline SVG drawn here, so the strict Content-Security-Policy
+(``default-src 'none'; style-src 'self'``) holds and nothing is fetched from a CDN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+STYLESHEET = """
+body{font:15px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#243b53;color:#fff;padding:.8em 1.5em;display:flex;align-items:center;
+gap:1em}header h1{font-size:1.2em;margin:0;flex:1}main{padding:1em 1.5em;max-width:980px}
+section{background:#fff;border-radius:8px;padding:1em 1.2em;margin-bottom:1em;
+box-shadow:0 1px 2px #0002}h2{font-size:1.05em;margin:.2em 0 .6em}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3em .5em;
+border-bottom:1px solid #e4e7eb}.ok{color:#1b7f3b}.degraded{color:#b7791f}
+.down{color:#c53030}.off{color:#718096}form.inline{display:inline}
+button{background:#334e68;color:#fff;border:0;border-radius:4px;padding:.4em .9em;cursor:pointer}
+input{padding:.4em;border:1px solid #bcccdc;border-radius:4px;width:100%;box-sizing:border-box}
+.login{max-width:320px;margin:4em auto}.login label{display:block;margin:.6em 0 .2em}
+.error{color:#c53030;margin:.5em 0}.muted{color:#627d98}
+"""
+
+
+def _doc(title: str, body: str) -> str:
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width\">"
+            f"<title>{escape(title)}</title>"
+            "<link rel=\"stylesheet\" href=\"/admin/static/admin.css\"></head>"
+            f"<body>{body}</body></html>")
+
+
+def login_page(csrf: str, error: str | None = None) -> str:
+    """The login form (``csrf`` is bound to the browser's login cookie)."""
+    message = f'<p class="error" id="login-error">{escape(error)}</p>' if error else ""
+    return _doc("Libra admin: sign in", (
+        '<main class="login"><section><h2>Libra admin</h2>'
+        f"{message}"
+        '<form method="post" action="/admin/login" id="login-form">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<label for="operator">Operator</label>'
+        '<input id="operator" name="operator" autocomplete="username" required>'
+        '<label for="password">Password</label>'
+        '<input id="password" name="password" type="password" '
+        'autocomplete="current-password" required>'
+        '<p><button type="submit" id="login-button">Sign in</button></p>'
+        "</form></section></main>"))
+
+
+def bar_chart(rows: list[tuple[str, float | None, float | None]], unit: str = "ms") -> str:
+    """Horizontal p50/p95 bars per label, as inline SVG."""
+    width, label_w, row_h = 640, 150, 34
+    peak = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0])
+    height = row_h * max(len(rows), 1) + 24
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="latency per stage" id="latency-chart">']
+    for i, (label, p50, p95) in enumerate(rows):
+        y = i * row_h + 4
+        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(label)}</text>')
+        for j, (value, colour) in enumerate(((p50, "#2f855a"), (p95, "#c05621"))):
+            if value is None:
+                continue
+            w = max(1.0, (width - label_w - 90) * value / peak)
+            parts.append(f'<rect x="{label_w}" y="{y + j * 13}" width="{w:.1f}" height="11" '
+                         f'fill="{colour}"/>')
+            parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + j * 13 + 10}" '
+                         f'font-size="11">{value:.0f} {unit}</text>')
+    parts.append(f'<text x="{label_w}" y="{height - 4}" font-size="11" fill="#627d98">'
+                 "green = p50, orange = p95</text></svg>")
+    return "".join(parts)
+
+
+def sparkline(values: list[int], width: int = 160, height: int = 28) -> str:
+    """A small inline-SVG line of daily values."""
+    if not values:
+        return ""
+    peak = max(values) or 1
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - (height - 4) * v / peak:.1f}"
+                      for i, v in enumerate(values))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            f'<polyline points="{points}" fill="none" stroke="#334e68" stroke-width="2"/></svg>')
+
+
+@dataclass(slots=True)
+class StatusView:
+    """What the status page shows."""
+
+    operator: str
+    csrf: str
+    ready: bool
+    components: list[dict[str, Any]]
+    models: list[tuple[str, bool, str]] | None
+    stages: list[tuple[str, float | None, float | None]]
+    usage: list[tuple[str, int, int, list[int]]] | None
+    """(guild, calls, tokens, calls per day) or ``None`` when the database is down."""
+    notice: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _health_rows(components: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(str(c['name']))}{' *' if c['required'] else ''}</td>"
+        f"<td class=\"{escape(str(c['status']))}\">{escape(str(c['status']))}</td>"
+        f"<td>{escape(str(c['detail'] or ''))}</td>"
+        f"<td class=\"muted\">{escape(str(c['fix'] or ''))}</td></tr>"
+        for c in components)
+    return rows or '<tr><td colspan="4" class="muted">no components registered</td></tr>'
+
+
+def status_page(view: StatusView) -> str:
+    """The operator's status page."""
+    state = "ready" if view.ready else "not ready"
+    if view.models is None:
+        models = '<p class="muted">the LLM service is not running</p>'
+    else:
+        models = "<table><tr><th>Model</th><th>State</th><th></th></tr>" + "".join(
+            f"<tr><td>{escape(m)}</td><td class=\"{'ok' if r else 'down'}\">"
+            f"{'warm' if r else 'cold'}</td><td class=\"muted\">{escape(d)}</td></tr>"
+            for m, r, d in view.models) + "</table>"
+    if view.usage is None:
+        usage = '<p class="muted">the database is not running</p>'
+    else:
+        usage = ("<table><tr><th>Guild</th><th>Calls</th><th>Tokens</th><th>Per day</th></tr>"
+                 + "".join(f"<tr><td>{escape(g)}</td><td>{c}</td><td>{t}</td>"
+                           f"<td>{sparkline(days)}</td></tr>" for g, c, t, days in view.usage)
+                 + "</table>") if view.usage else '<p class="muted">no usage yet</p>'
+    notice = f'<p class="ok" id="notice">{escape(view.notice)}</p>' if view.notice else ""
+    csrf = f'<input type="hidden" name="csrf" value="{escape(view.csrf)}">'
+    return _doc("Libra admin", (
+        f"<header><h1>Libra admin</h1><span>{escape(view.operator)}</span>"
+        f'<form class="inline" method="post" action="/admin/logout">{csrf}'
+        '<button type="submit" id="logout-button">Sign out</button></form></header><main>'
+        f"{notice}"
+        f'<section><h2 id="health-title">Health: <span class="{"ok" if view.ready else "down"}">'
+        f"{state}</span></h2><table><tr><th>Component</th><th>Status</th><th>Detail</th>"
+        f"<th>Fix</th></tr>{_health_rows(view.components)}</table>"
+        '<p class="muted">* required for readiness</p></section>'
+        f"<section><h2>Models</h2>{models}</section>"
+        f"<section><h2>Reply latency per stage</h2>{bar_chart(view.stages)}</section>"
+        f"<section><h2>Usage per guild (last 7 days)</h2>{usage}</section>"
+        '<section><h2>Cache</h2><form method="post" action="/admin/flush">'
+        f'{csrf}<button type="submit" id="flush-button">Flush the LLM cache</button></form>'
+        "</section></main>"))

@@ -1,0 +1,132 @@
+"""The admin HTTP server: settings check, app assembly, and its start/stop lifecycle."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+
+from aiohttp import web
+from loguru import logger
+
+from libra.config import AdminSettings
+from libra.errors import AdminError, AdminSecretInvalid, ConfigError
+from libra.health import HealthRegistry
+from libra.plugin import Services
+
+from .auth import MIN_SECRET_BYTES, Clock, FailureLimiter, HmacVerifier
+from .collector import MetricsCollector
+from .http import STATE, AdminState, guard, security_headers
+from .operator import OPERATOR_ROUTES
+from .routes import API_ROUTES
+from .sessions import OperatorSessions
+
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+SHUTDOWN_TIMEOUT = 2.0
+"""Seconds open requests get when the server stops."""
+
+
+def admin_secret(settings: AdminSettings) -> bytes:
+    """The secret as bytes, checked; the admin port fails closed without a strong one.
+
+    Raises:
+        AdminSecretInvalid: the secret is missing or shorter than 32 bytes.
+        ConfigError: an operator password entry is not a bcrypt hash.
+    """
+    hint = ("set LIBRA_ADMIN__SECRET (or LIBRA_ADMIN__SECRET_FILE) to 32+ random bytes, "
+            "e.g. `openssl rand -hex 32`, or unset admin.port")
+    if settings.secret is None or not settings.secret.get_secret_value():
+        raise AdminSecretInvalid("admin.secret is not set (the admin port requires it)",
+                                 hint=hint)
+    secret = settings.secret.get_secret_value().encode("utf-8")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise AdminSecretInvalid(
+            f"admin.secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are required",
+            hint=hint)
+    for name, hashed in settings.operator_password_hashes.items():
+        if not _BCRYPT_HASH.fullmatch(hashed):
+            raise ConfigError(f"admin.operator_password_hashes[{name!r}] is not a bcrypt hash",
+                              hint="create one with `libra admin hash-password`")
+    return secret
+
+
+def build_app(state: AdminState) -> web.Application:
+    """The aiohttp application with every route, the guard and the security headers."""
+    app = web.Application(middlewares=[guard], client_max_size=state.settings.body_limit)
+    app[STATE] = state
+    app.on_response_prepare.append(security_headers)
+    for spec in (*API_ROUTES, *OPERATOR_ROUTES):
+        route = app.router.add_route(spec.method, spec.path, spec.handler)
+        canonical = route.resource.canonical if route.resource else spec.path
+        state.policies[(spec.method, canonical)] = spec.policy
+    return app
+
+
+class AdminServer:
+    """Owns the listening socket; ``start`` binds, ``stop`` closes (idempotent)."""
+
+    def __init__(
+        self, settings: AdminSettings, *, services: Services, health: HealthRegistry | None,
+        collector: MetricsCollector, clock: Clock = time.time,
+    ) -> None:
+        if settings.port is None:
+            raise AdminError("the admin server needs admin.port")
+        secret = admin_secret(settings)
+        self.settings = settings
+        self.state = AdminState(
+            settings=settings, secret=secret,
+            verifier=HmacVerifier(secret, window=settings.signature_window, clock=clock),
+            api_failures=FailureLimiter(settings.failed_auth_limit, settings.failed_auth_window),
+            login_failures=FailureLimiter(settings.failed_auth_limit,
+                                          settings.failed_auth_window),
+            sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
+            collector=collector, health=health, services=services, policies={},
+        )
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        host = self.settings.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.settings.port}"
+
+    async def start(self) -> None:
+        """Bind and serve.
+
+        Raises:
+            AdminError: the address cannot be bound.
+        """
+        # lingering_time: how long an unread body is drained after the answer; kept
+        # short so a client stalling its upload cannot hold the connection for long.
+        runner = web.AppRunner(build_app(self.state), access_log=None, keepalive_timeout=15,
+                               lingering_time=1.0, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        try:
+            await site.start()
+        except OSError as err:
+            await runner.cleanup()
+            raise AdminError(f"cannot listen on {self.url}: {err.strerror}",
+                             hint="choose another admin.port or stop what uses it") from err
+        self._runner = runner
+        if not _is_loopback(self.settings.host):
+            logger.warning("admin server listens on {} (not loopback): put TLS in front of it",
+                           self.settings.host)
+        logger.info("admin server on {} ({} auth)", self.url, self.settings.auth_mode)
+
+    async def stop(self) -> None:
+        """Stop listening and finish open requests."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

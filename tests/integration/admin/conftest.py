@@ -1,0 +1,29 @@
+"""Fixtures: start the admin port of a real app; everything is stopped after the test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from libra.plugin import Plugin
+
+from .harness import AdminHarness, admin_settings, start_harness
+
+StartAdmin = Callable[..., Awaitable[AdminHarness]]
+
+
+@pytest.fixture
+async def start_admin() -> AsyncIterator[StartAdmin]:
+    """``await start_admin(auth_mode="simple", plugins=[...], **admin_settings)``."""
+    started: list[AdminHarness] = []
+
+    async def start(plugins: list[Plugin] | None = None, **admin: Any) -> AdminHarness:
+        harness = await start_harness(admin_settings(**admin), plugins)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in reversed(started):
+        await harness.stop()

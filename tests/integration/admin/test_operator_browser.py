@@ -1,0 +1,144 @@
+"""The operator page in headless Chromium: login, CSRF, throttling, and a screenshot."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from libra.events import LLMCallFinished, ReplyFinished
+from libra.health import Status
+from libra.llm.plugin import LLMPlugin
+from libra.storage.db import Database
+
+from .conftest import StartAdmin
+from .harness import ok_check
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PASSWORD = "correct horse battery staple"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "admin-page.png"
+
+
+def _browser_missing() -> str | None:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        return ("chromium/chromium-driver not installed "
+                "(apt-get install -y chromium chromium-driver)")
+    return None
+
+
+def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1100,1250",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    seen: dict[str, str] = {}
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.set_page_load_timeout(20)
+
+        def click_and_wait(element_id: str) -> None:
+            page = driver.find_element(By.TAG_NAME, "html")
+            driver.find_element(By.ID, element_id).click()
+            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+        def sign_in(operator: str, password: str) -> None:
+            driver.find_element(By.ID, "operator").clear()
+            driver.find_element(By.ID, "operator").send_keys(operator)
+            driver.find_element(By.ID, "password").send_keys(password)
+            click_and_wait("login-button")
+
+        driver.get(base + "/admin")
+        seen["redirected_to"] = driver.current_url
+        sign_in("ops", "wrong password")
+        seen["wrong_password"] = driver.find_element(By.ID, "login-error").text
+        driver.get(base + "/admin/login")
+        sign_in("ops", PASSWORD)
+        seen["after_login"] = driver.current_url
+        seen["health"] = driver.find_element(By.ID, "health-title").text
+        seen["chart_bars"] = str(len(driver.find_elements(By.CSS_SELECTOR,
+                                                          "#latency-chart rect")))
+        seen["cookie_flags"] = ",".join(
+            f"{c['name']}:{c.get('httpOnly')}:{c.get('sameSite')}"
+            for c in driver.get_cookies())
+        driver.save_screenshot(str(shots / "admin-page.png"))
+
+        # A forged form (wrong CSRF token) must not flush anything.
+        driver.execute_script(
+            "document.querySelector('form[action=\"/admin/flush\"] input[name=csrf]')"
+            ".value = '0'.repeat(64)")
+        click_and_wait("flush-button")
+        seen["forged_flush"] = driver.find_element(By.TAG_NAME, "body").text
+        driver.get(base + "/admin")
+        click_and_wait("flush-button")
+        seen["flush"] = driver.find_element(By.ID, "notice").text
+
+        click_and_wait("logout-button")
+        seen["after_logout"] = driver.current_url
+        for _ in range(3):
+            sign_in("ops", "still wrong")
+        sign_in("ops", PASSWORD)
+        seen["throttled"] = driver.find_element(By.ID, "login-error").text
+        driver.save_screenshot(str(shots / "throttled.png"))
+    finally:
+        driver.quit()
+    return seen
+
+
+async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_path: Path,
+                                                  database: Database) -> None:
+    missing = _browser_missing()
+    if missing:
+        print(f"SKIPPED browser test: {missing}")
+        pytest.skip(missing)
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    h = await start_admin(plugins=[LLMPlugin()], operator_password_hashes={"ops": hashed},
+                          failed_auth_limit=3, cookie_secure=True)
+    h.app.manager.services.register(Database, database)
+    for name in ("database", "migrations", "llm"):
+        h.health.register(name, ok_check(name))
+    h.health.register("discord", ok_check("discord", Status.OFF))
+    h.health.register("voice", ok_check("voice", Status.DEGRADED))
+    await database.pool.executemany(
+        "INSERT INTO llm_calls (model, guild_id, prompt_tokens, completion_tokens, latency_ms, "
+        "first_token_ms, created_at) "
+        "VALUES ($1, $2, 50, 80, 900, 250, now() - make_interval(days => $3))",
+        [("llama3", 1234567890 + g, d) for g in range(2) for d in range(7)
+         for _ in range(g + d % 3 + 1)])
+    for first, total in ((180, 900), (240, 1400), (320, 2100), (900, 4000)):
+        await h.app.bus.emit(ReplyFinished(channel_id=1, text="x", language="en",
+                                           model="llama3", first_token_ms=first,
+                                           total_ms=total))
+        await h.app.bus.emit(LLMCallFinished(model="llama3", language="en", prompt_tokens=5,
+                                             completion_tokens=5, first_token_ms=first,
+                                             latency_ms=total, cache_hit=False))
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    seen = await asyncio.to_thread(_drive, h.url, tmp_path / "profile", shots)
+
+    assert seen["redirected_to"] == h.url + "/admin/login"
+    assert seen["wrong_password"] == "Wrong operator name or password."
+    assert seen["after_login"] == h.url + "/admin"
+    assert seen["health"] == "Health: ready"
+    assert int(seen["chart_bars"]) == 4  # p50 and p95 for two stages
+    assert seen["cookie_flags"] == "libra_admin_session:True:Strict"
+    assert '"error": "csrf_invalid"' in seen["forged_flush"]
+    assert seen["flush"] == "Cache flushed (0 entries)."
+    assert seen["after_logout"] == h.url + "/admin/login"
+    assert seen["throttled"].startswith("Too many failed sign-ins.")
+    screenshot = shots / "admin-page.png"
+    assert screenshot.stat().st_size > 10_000
+    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot, DOCS_SCREENSHOT)
