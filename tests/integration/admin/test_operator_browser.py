@@ -32,9 +32,9 @@ def _browser_missing() -> str | None:
 
 def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     options = webdriver.ChromeOptions()
@@ -50,9 +50,16 @@ def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
         driver.set_page_load_timeout(20)
 
         def click_and_wait(element_id: str) -> None:
-            page = driver.find_element(By.TAG_NAME, "html")
+            # Mark the current document, then wait for a loaded document without the mark.
+            # Selenium's staleness_of polls the old element, and chromedriver sometimes
+            # answers that poll mid-navigation with an "inspector error" instead of a
+            # stale-element error, which failed CI once.
+            driver.execute_script("document.documentElement.dataset.leaving = '1'")
             driver.find_element(By.ID, element_id).click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+            WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+                lambda d: d.execute_script(
+                    "return document.readyState === 'complete'"
+                    " && document.documentElement.dataset.leaving === undefined"))
 
         def sign_in(operator: str, password: str) -> None:
             driver.find_element(By.ID, "operator").clear()
