@@ -1,0 +1,187 @@
+"""Fixtures for voice end-to-end tests: the fake voice server and a connected client.
+
+The client is created through hikari's interface (``VoiceConnection.initialize`` and
+``notify``) exactly as ``bot.voice.connect_to`` would, pointed at the fake server's
+endpoint in the shape hikari hands it (``"wss://" + raw endpoint``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import hikari
+import numpy as np
+import pytest
+from hikari.events import voice_events
+
+from libra.bus import EventBus
+from libra.config import Settings, VoiceSettings
+from libra.discord.voice.audio import FRAME_BYTES
+from libra.discord.voice.connection import LibraVoiceConnection
+from libra.events import Event, VoiceAudioReceived, VoiceEvent
+from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
+
+GUILD_ID = 4242
+CHANNEL_ID = 777_000_111
+BOT_ID = 9001
+IDENTITY = CallIdentity(
+    guild_id=GUILD_ID, channel_id=CHANNEL_ID, user_id=BOT_ID,
+    session_id="voice-session", token="voice-token",
+)
+
+
+@dataclass
+class Recorder:
+    """Collects every voice event published on the bus."""
+
+    events: list[Event] = field(default_factory=list)
+
+    async def __call__(self, event: VoiceEvent) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def frames_heard(self) -> int:
+        """20 ms frames of received audio so far (events carry several)."""
+        return sum(len(e.pcm) for e in self.of(VoiceAudioReceived)) // FRAME_BYTES
+
+
+@dataclass
+class Harness:
+    bus: EventBus
+    recorder: Recorder
+    closes: list[LibraVoiceConnection]
+    connections: list[LibraVoiceConnection]
+
+    async def connect(
+        self,
+        server: FakeVoiceServer,
+        *,
+        dave_max_version: int = 1,
+        identity: CallIdentity = IDENTITY,
+        voice: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> LibraVoiceConnection:
+        settings = Settings(
+            voice=VoiceSettings(dave_max_version=dave_max_version, **(voice or {}))
+        )
+
+        async def on_close(connection: LibraVoiceConnection) -> None:
+            self.closes.append(connection)
+
+        connection = await LibraVoiceConnection.initialize(
+            channel_id=hikari.Snowflake(identity.channel_id),
+            endpoint=f"wss://{server.endpoint}",
+            guild_id=hikari.Snowflake(identity.guild_id),
+            on_close=on_close,
+            owner=None,  # type: ignore[arg-type]  # only stored; hikari's component
+            session_id=identity.session_id,
+            shard_id=0,
+            token=identity.token,
+            user_id=hikari.Snowflake(identity.user_id),
+            bus=self.bus,
+            settings=settings,
+            **kwargs,
+        )
+        self.connections.append(connection)
+        return connection
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    bus = EventBus()
+    recorder = Recorder()
+    bus.subscribe(VoiceEvent, recorder, name="voice-recorder")
+    h = Harness(bus, recorder, [], [])
+    yield h
+    for connection in h.connections:
+        await asyncio.wait_for(connection.disconnect(), 5)
+    await bus.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeVoiceServer]:
+    async with FakeVoiceServer(IDENTITY, heartbeat_ms=1000) as fake:
+        yield fake
+
+
+def server_update(endpoint: str, token: str, guild_id: int = GUILD_ID) -> Any:
+    """A VOICE_SERVER_UPDATE as hikari delivers it to ``notify``."""
+    return voice_events.VoiceServerUpdateEvent(
+        app=None,  # type: ignore[arg-type]
+        shard=None,  # type: ignore[arg-type]
+        guild_id=hikari.Snowflake(guild_id),
+        token=token,
+        raw_endpoint=endpoint,
+    )
+
+
+def state_update(channel_id: int | None, session_id: str, user_id: int = BOT_ID) -> Any:
+    """A VOICE_STATE_UPDATE for ``user_id`` as hikari delivers it to ``notify``."""
+    state = hikari.VoiceState(
+        app=None,  # type: ignore[arg-type]
+        channel_id=hikari.Snowflake(channel_id) if channel_id is not None else None,
+        guild_id=hikari.Snowflake(GUILD_ID),
+        is_guild_deafened=False, is_guild_muted=False, is_self_deafened=False,
+        is_self_muted=False, is_streaming=False, is_suppressed=False,
+        is_video_enabled=False, user_id=hikari.Snowflake(user_id), member=None,
+        session_id=session_id, requested_to_speak_at=None,
+    )
+    return voice_events.VoiceStateUpdateEvent(
+        shard=None,  # type: ignore[arg-type]
+        old_state=None, state=state,
+    )
+
+
+def tone(seconds: float, freq: float, amplitude: int = 8000) -> bytes:
+    """A 48 kHz stereo s16le test signal: a tone with a slow envelope (speech-ish)."""
+    t = np.arange(int(seconds * 48000)) / 48000
+    signal = amplitude * (0.7 + 0.3 * np.sin(2 * np.pi * 2 * t)) * np.sin(2 * np.pi * freq * t)
+    return np.repeat(signal.astype("<i2"), 2).tobytes()
+
+
+def snr_db(reference: bytes, decoded: bytes) -> float:
+    """Best SNR of ``decoded`` against ``reference`` over alignments (left channel)."""
+    ref = np.frombuffer(reference, "<i2")[::2].astype(np.float64)
+    out = np.frombuffer(decoded, "<i2")[::2].astype(np.float64)
+    if len(out) < len(ref) // 2:
+        return float("-inf")
+    n = min(len(ref), len(out)) - 2000
+    ref_seg = ref[1000 : 1000 + n - 2000]
+    # Correlate to find the codec/jitter offset, then measure.
+    corr = np.correlate(out[: n + 1000], ref_seg, mode="valid")
+    lag = int(np.argmax(corr))
+    seg = out[lag : lag + len(ref_seg)]
+    noise = float(np.sum((ref_seg - seg) ** 2))
+    return float(10 * np.log10(float(np.sum(ref_seg**2)) / max(noise, 1e-9)))
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def pcm_source(pcm: bytes, chunk: int = 7777) -> AsyncIterator[bytes]:
+    """PCM in odd-sized chunks, as a TTS engine would yield it."""
+    for i in range(0, len(pcm), chunk):
+        yield pcm[i : i + chunk]
+        await asyncio.sleep(0)
+
+
+# Fixtures of the fake voice server itself: fake_voice_server, fake_peer, ...
+from tests.fakes.fake_voice.fixtures import (  # noqa: E402, F401
+    fake_peer,
+    fake_voice_server,
+    make_fake_voice_server,
+    voice_identity,
+)
