@@ -24,6 +24,8 @@ class ChatTurn:
     """``discord``, ``console`` or ``voice``."""
     context: tuple[ChatMessage, ...] | None = None
     """Explicit context (a Discord reply chain) used instead of the session history."""
+    private: bool = False
+    """Only the author sees the answer, so only the author may stop it."""
     correlation_id: str = field(default_factory=new_correlation_id)
 
 
@@ -69,8 +71,11 @@ class ChatService(Protocol):
         """
         ...
 
-    async def stop(self, channel_id: int) -> bool:
-        """Stop the generation running in the channel; ``False`` when none runs."""
+    async def stop(self, channel_id: int, *, user_id: int | None = None) -> bool:
+        """Stop what ``user_id`` may stop in the channel; ``False`` when nothing was.
+
+        A private reply can be stopped only by its author; ``None`` stops everything.
+        """
         ...
 
     async def reset(self, user_id: int, channel_id: int) -> bool:

@@ -43,7 +43,8 @@ class ChatServiceImpl:
         self._language = language
         self._llm = llm
         self._storage = storage
-        self._active: defaultdict[int, set[ChatReplyStream]] = defaultdict(set)
+        # channel -> running replies and the turns they answer (the owner of a private one)
+        self._active: defaultdict[int, dict[ChatReplyStream, ChatTurn]] = defaultdict(dict)
         self._recall = (Recall(storage, max_turns=settings.max_history_turns)
                         if storage is not None else None)
         self._pending_writes: set[asyncio.Task[Any]] = set()
@@ -98,7 +99,7 @@ class ChatServiceImpl:
             # final edit never waits for the database.
             active = self._active.get(turn.channel_id)
             if active is not None:
-                active.discard(stream)
+                active.pop(stream, None)
                 if not active:  # one entry per channel ever seen would only grow
                     del self._active[turn.channel_id]
             result = stream.result
@@ -114,7 +115,7 @@ class ChatServiceImpl:
             notice=self._language.change_notice(language) if reply_language.changed else None,
             on_finish=finish,
         )
-        self._active[turn.channel_id].add(stream)
+        self._active[turn.channel_id][stream] = turn
         self._bus.publish(ReplyStarted(correlation_id=cid, channel_id=turn.channel_id,
                                        language=language, model=model))
         return stream
@@ -198,9 +199,15 @@ class ChatServiceImpl:
                 self._recall.clear()
             logger.warning("reply not saved: {} [{}]", err, turn.correlation_id)
 
-    async def stop(self, channel_id: int) -> bool:
-        """Stop every reply streaming in the channel."""
-        streams = list(self._active.get(channel_id, ()))
+    async def stop(self, channel_id: int, *, user_id: int | None = None) -> bool:
+        """Stop the replies streaming in the channel that ``user_id`` may stop.
+
+        Everyone in a channel sees a public reply, so anyone there may stop it; a
+        private one (an ephemeral ``/ask``) is invisible to others, so only its author
+        can. ``user_id=None`` (the console, shutdown) stops everything.
+        """
+        streams = [stream for stream, turn in self._active.get(channel_id, {}).items()
+                   if user_id is None or not turn.private or turn.user_id == user_id]
         for stream in streams:
             stream.stop()
         return bool(streams)

@@ -40,7 +40,7 @@ async def stream_answer(
     outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit,
                                             channel_id=int(interaction.channel_id))
     turn = ChatTurn(user_id=interaction.user.id, channel_id=interaction.channel_id,
-                    guild_id=interaction.guild_id, text=prompt)
+                    guild_id=interaction.guild_id, text=prompt, private=private)
     try:
         with deps.limiter.reply_slot(turn.user_id, turn.guild_id):
             await deps.responder.answer(turn, outlet)

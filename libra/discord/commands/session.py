@@ -35,10 +35,10 @@ class Stop(lightbulb.SlashCommand, name="stop", description="Stop the answer bei
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
-        """Stop every reply streaming in this channel."""
+        """Stop the replies streaming in this channel (private ones only for their author)."""
         if not await admitted(ctx, deps):
             return
-        stopped = await deps.chat.stop(ctx.channel_id)
+        stopped = await deps.chat.stop(ctx.channel_id, user_id=ctx.user.id)
         await ctx.respond("Stopped." if stopped else "Nothing is being written here right now.",
                           ephemeral=True)
 

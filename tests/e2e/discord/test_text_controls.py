@@ -41,6 +41,31 @@ async def test_stop_ends_the_reply_and_stores_it_as_stopped(
     assert [(r["status"], r["content"]) for r in rows] == [("stopped", partial)]
 
 
+async def test_a_private_answer_can_be_stopped_only_by_its_author(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    fake_ollama.answers["count privately"] = LONG
+    fake_ollama.tokens_per_second = 20
+    await start_libra(fake_discord, fake_ollama, pg_url)
+    alice, owner = fake_discord.user("alice"), fake_discord.user("owner")
+    asked = await fake_discord.slash_command(
+        "ask", {"prompt": "count privately", "private": True}, user=alice)
+    await fake_discord.wait_until(lambda: "token3" in getattr(
+        fake_discord.original_response(asked), "content", ""))
+
+    # The owner cannot see alice's ephemeral answer, so cannot stop it either.
+    other = await fake_discord.slash_command("stop", user=owner)
+    await fake_discord.wait_until(lambda: fake_discord.original_response(other) is not None)
+    assert fake_discord.original_response(other).content == (  # type: ignore[union-attr]
+        "Nothing is being written here right now.")
+    own = await fake_discord.slash_command("stop", user=alice)
+
+    await fake_discord.wait_until(lambda: getattr(
+        fake_discord.original_response(asked), "content", "").endswith("*(stopped)*"))
+    await fake_discord.wait_until(lambda: fake_discord.original_response(own) is not None)
+    assert fake_discord.original_response(own).content == "Stopped."  # type: ignore[union-attr]
+
+
 async def test_blocked_channel_is_ignored_and_admin_commands_need_admins(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
 ) -> None:
