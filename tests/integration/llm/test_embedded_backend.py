@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from libra.errors import LLMUnreachable, ModelMissing
+from libra.health import ComponentHealth
 from libra.llm.backends.embedded import EmbeddedBackend, packaged_model_path
 from tests.fakes.llm_stack import llm_stack, request
 
@@ -37,6 +38,29 @@ async def test_smollm2_answers_in_english() -> None:
     call = stack.calls[-1]
     assert call.error_code is None and call.server and call.server.startswith("embedded:")
     assert call.first_token_ms is not None and call.first_token_ms < 60_000
+
+
+@pytest.mark.slow
+async def test_readiness_probes_do_not_load_the_model_but_report_it_warm_once_used() -> None:
+    if reason := extra_missing():
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    async with llm_stack(backend="embedded", num_ctx=512, num_predict=4, temperature=0.0,
+                         num_thread=1, cache_ttl=0, max_concurrency=1) as stack:
+        before = (await stack.health.run())[0]
+        again = (await stack.health.run())[0]
+        await stack.ask("Hi", model="smollm2")
+        after = (await stack.health.run())[0]
+
+    # Probing twice before any question loads nothing (the install is checked, not run).
+    def warm(health: ComponentHealth) -> object:
+        servers = health.extra["servers"]
+        assert isinstance(servers, dict)
+        return next(iter(servers.values()))["warm"]
+
+    assert "1/1 servers reachable" in before.detail
+    assert warm(before) == [] and warm(again) == []
+    assert warm(after) == ["smollm2"]
 
 
 async def test_without_xllamacpp_the_error_says_how_to_install(
