@@ -10,7 +10,8 @@ from typing import Any
 
 import tomli_w
 
-from libra.config import Settings, load_settings
+from libra.config import Settings
+from libra.config_sources import load_settings
 from libra.logging import setup_logging
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, SecretStr
 
-from libra.config import ALIASES, Settings
+from libra.config import Settings
+from libra.config_sources import ALIASES
 
 
 def _toml_value(value: Any) -> str:

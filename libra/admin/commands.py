@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from libra.config import AdminSettings, load_settings
+from libra.config import AdminSettings
+from libra.config_sources import load_settings
 from libra.errors import AdminRequestError, ConfigError
 
 from .auth import SECRET_HEADER, signed_headers

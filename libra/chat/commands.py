@@ -12,7 +12,8 @@ import aiohttp
 from libra.app import LibraApp, Mode, default_plugins
 from libra.chat.api import ChatService
 from libra.chat.console import Console
-from libra.config import Settings, load_settings
+from libra.config import Settings
+from libra.config_sources import load_settings
 from libra.errors import LibraError
 from libra.language.api import LanguageService
 from libra.logging import setup_logging

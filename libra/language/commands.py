@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from libra.config import load_settings
+from libra.config_sources import load_settings
 from libra.language.detect import LanguageDetector
 from libra.language.names import english_name
 from libra.language.routing import ModelRouter

@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from libra.config import Settings, load_settings
+from libra.config import Settings
+from libra.config_sources import load_settings
 from libra.storage import migrate
 from libra.storage.db import Database
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from libra.config import Settings, load_settings
+from libra.config import Settings
+from libra.config_sources import load_settings
 from libra.errors import ConfigError
 
 
