@@ -22,11 +22,16 @@ def extra_missing() -> str | None:
     return None
 
 
-@pytest.mark.slow
-async def test_smollm2_answers_in_english() -> None:
+def require_extra() -> None:
+    """Skip, saying why, when the embedded extra or its model is not installed."""
     if reason := extra_missing():
         print(f"SKIP: {reason}")
         pytest.skip(reason)
+
+
+@pytest.mark.slow
+async def test_smollm2_answers_in_english() -> None:
+    require_extra()
     async with llm_stack(backend="embedded", num_ctx=1024, num_predict=32, temperature=0.0,
                          num_thread=1, cache_ttl=0, max_concurrency=1) as stack:
         text, tokens = await stack.ask("Say hello and tell me your favourite colour.",
@@ -42,9 +47,7 @@ async def test_smollm2_answers_in_english() -> None:
 
 @pytest.mark.slow
 async def test_readiness_probes_do_not_load_the_model_but_report_it_warm_once_used() -> None:
-    if reason := extra_missing():
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
+    require_extra()
     async with llm_stack(backend="embedded", num_ctx=512, num_predict=4, temperature=0.0,
                          num_thread=1, cache_ttl=0, max_concurrency=1) as stack:
         before = (await stack.health.run())[0]
