@@ -4,8 +4,12 @@ Routes: ``POST /v1/chat/completions`` (``stream: true`` answers with SSE
 ``data: {chunk}`` lines, a ``finish_reason`` chunk, a usage chunk when
 ``stream_options.include_usage`` is set, then ``data: [DONE]``) and
 ``GET /v1/models``. Set ``api_key`` to demand ``Authorization: Bearer <key>``
-(401 otherwise). Knobs and recordings: see ``tests/fakes/fake_llm_base.py``;
-fixture ``fake_openai`` in ``tests/fakes/conftest_llm.py``.
+(401 otherwise). Set ``stream_error`` to end the stream as llama.cpp's server
+reports a failure after the headers went out: an ``error: {...}`` SSE line, then
+``data: [DONE]``. ``sends_done = False`` imitates servers (ik_llama.cpp, older
+llama.cpp builds) that ignore ``stream_options`` and close the stream after the
+``finish_reason`` chunk without ``[DONE]``. Knobs and recordings: see
+``tests/fakes/fake_llm_base.py``; fixture ``fake_openai`` in ``tests/fakes/conftest_llm.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ class FakeOpenAI(FakeLLMServer):
     """Fake OpenAI-compatible server; see the module docstring."""
 
     api_key: str | None = None
+    stream_error: dict[str, Any] | None = None
+    sends_done = True
 
     def routes(self, app: web.Application) -> None:
         """The OpenAI routes Libra uses."""
@@ -78,7 +84,11 @@ class FakeOpenAI(FakeLLMServer):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         async def final() -> bytes:
+            if self.stream_error is not None:
+                return f"error: {json.dumps(self.stream_error)}\n\n".encode() + self._sse("[DONE]")
             out = self._sse(self._chunk(model, {}, "stop"))
+            if not self.sends_done:
+                return out
             if include_usage:
                 out += self._sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
                                   "model": model, "choices": [], "usage": usage})

@@ -114,13 +114,15 @@ class HTTPBackend:
         try:
             async with asyncio.timeout(timeout):
                 response = await self._client().request(method, self.base_url + path, json=body)
+        except aiohttp.ClientError as err:
+            # First: aiohttp's connect timeout is also a TimeoutError, but a host that
+            # never completes the handshake is unreachable, not a slow model.
+            raise self._unreachable(err) from err
         except TimeoutError as err:
             raise LLMTimeout(
                 f"{self.name} did not answer within {timeout:g}s",
                 hint="raise llm.first_token_timeout or use a smaller model",
             ) from err
-        except aiohttp.ClientError as err:
-            raise self._unreachable(err) from err
         try:
             if response.status >= 400:
                 try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from libra.errors import LLMError, LLMServerError, ModelMissing
+from libra.errors import LLMError, LLMServerError, ModelMissing, StreamCut
 from libra.llm.api import LLMRequest, Token
 from libra.llm.backends.http import HTTPBackend, HTTPTimeouts, StreamProgress
 
@@ -60,7 +61,21 @@ class OpenAIBackend(HTTPBackend):
         async with self._request(
             "POST", "/v1/chat/completions", request.model, body, timeout=self.timeouts.first_token
         ) as resp:
-            async for line in self._lines(resp, progress):
+            lines = self._lines(resp, progress)
+            while True:
+                try:
+                    line = await anext(lines)
+                except StreamCut:
+                    if not finished:
+                        raise
+                    # finish_reason came, then the server closed without [DONE] or a
+                    # usage chunk (some llama.cpp builds): the answer is complete.
+                    yield Token(text="", done=True)
+                    return
+                if line.startswith(b"error:"):
+                    # llama.cpp's server (and so the embedded backend) reports a failure
+                    # found after the headers this way, then still sends [DONE].
+                    raise LLMServerError(f"{self.name} failed: {_error_text(line[6:])}")
                 if not line.startswith(b"data:"):
                     continue  # SSE comments and event names carry nothing for us
                 payload = line[5:].strip()
@@ -106,3 +121,17 @@ class OpenAIBackend(HTTPBackend):
         async with self._request("GET", "/v1/models", "", timeout=_META_TIMEOUT) as resp:
             data = await resp.json()
         return [str(m.get("id")) for m in data.get("data", [])]
+
+
+def _error_text(payload: bytes) -> str:
+    """The message of an SSE error payload (JSON with ``message``, or plain text)."""
+    text = payload.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(data, dict):
+        inner = data.get("error", data)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:500]
+    return text[:500]
