@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -31,6 +32,8 @@ ROOT_NAMESPACE = "libra:llm:"
 """Every key this cache writes starts with this (note the trailing separator)."""
 
 _FLUSH_BATCH = 500
+RETRY_AFTER = 30.0
+"""Seconds the cache is skipped after the store failed (each try may cost seconds)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +64,10 @@ def cache_key(request: LLMRequest) -> str:
 
 
 class ResponseCache:
-    """Stores complete answers for ``ttl`` seconds; failures only cost a cache miss."""
+    """Stores complete answers for ``ttl`` seconds; failures only cost a cache miss.
+
+    After a failure the store is left alone for ``RETRY_AFTER`` seconds.
+    """
 
     def __init__(self, *, ttl: float, redis_url: str | None = None) -> None:
         self.ttl = ttl
@@ -71,6 +77,18 @@ class ResponseCache:
         self._cache: Any = (
             _redis(redis_url) if redis_url else SimpleMemoryCache(namespace="", timeout=None)
         )
+        self._skip_until = 0.0
+
+    def _usable(self) -> bool:
+        """Enabled, and not within ``RETRY_AFTER`` seconds of a failure of the store."""
+        return self.enabled and time.monotonic() >= self._skip_until
+
+    def _failed(self, action: str, err: Exception) -> None:
+        # A Redis that drops packets costs the connect timeout on every operation,
+        # before and after each answer: skip it for a while instead.
+        logger.warning("LLM cache {} failed ({}): {}; skipping the cache for {:g}s",
+                       action, self.backend_name, err, RETRY_AFTER)
+        self._skip_until = time.monotonic() + RETRY_AFTER
 
     @property
     def enabled(self) -> bool:
@@ -79,12 +97,12 @@ class ResponseCache:
 
     async def get(self, key: str) -> CachedAnswer | None:
         """Return the cached answer or ``None`` (also when the store is unreachable)."""
-        if not self.enabled:
+        if not self._usable():
             return None
         try:
             data = await self._cache.get(key)
         except Exception as err:  # Redis down: serve from the model instead
-            logger.warning("LLM cache read failed ({}): {}", self.backend_name, err)
+            self._failed("read", err)
             return None
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             return None
@@ -96,14 +114,14 @@ class ResponseCache:
 
     async def set(self, key: str, answer: CachedAnswer) -> None:
         """Store a complete answer (errors are logged, never raised)."""
-        if not self.enabled:
+        if not self._usable():
             return
         value = {"text": answer.text, "prompt_tokens": answer.prompt_tokens,
                  "completion_tokens": answer.completion_tokens}
         try:
             await self._cache.set(key, value, ttl=float(self.ttl))
         except Exception as err:
-            logger.warning("LLM cache write failed ({}): {}", self.backend_name, err)
+            self._failed("write", err)
 
     async def flush(self, namespace: str | None = None) -> int:
         """Delete every entry (or one model's) and return how many were removed.
@@ -158,4 +176,7 @@ def _redis(url: str) -> Any:
         password=unquote(parts.password) if parts.password else None,
         ssl=parts.scheme == "rediss",
         create_connection_timeout=2.0,
+        # aiocache has no username parameter; without it a Redis 6 ACL user
+        # (redis://user:pass@host) would log in as "default" and be refused.
+        connection_pool_kwargs={"username": unquote(parts.username)} if parts.username else None,
     )
