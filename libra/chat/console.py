@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any, TextIO
 
 from libra.chat.api import ChatService, ChatTurn
-from libra.chat.messages import user_message
+from libra.chat.messages import has_message, user_message
 from libra.errors import (
     InputTooLong,
     LibraError,
@@ -191,7 +191,12 @@ class Console:
             self._error(no_llm_help(err, stream.model, self._backend))
         except LibraError as err:
             self._out.write("\n" if self._tty else "")
-            self._error(user_message(err.code, stream.language, model=stream.model))
+            if has_message(err.code):
+                self._error(user_message(err.code, stream.language, model=stream.model))
+            else:
+                # The generic text promises a log line and a reference the console has
+                # neither of; whoever runs it wants the cause (a server's own words).
+                self._error(f"the answer failed: {err}")
         finally:
             self._generating = False
             self._out.flush()

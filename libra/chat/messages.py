@@ -122,6 +122,11 @@ def _base(language: str) -> str:
     return language if language in ("zh-cn", "zh-tw") else language.split("-", maxsplit=1)[0]
 
 
+def has_message(code: str) -> bool:
+    """Whether ``code`` has its own message (others get the generic ``unexpected`` one)."""
+    return code in _MESSAGES
+
+
 def user_message(code: str, language: str = "en", **values: object) -> str:
     """The message for ``code`` in ``language`` (English when not translated)."""
     table = _MESSAGES.get(code) or _MESSAGES["unexpected"]

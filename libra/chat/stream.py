@@ -91,7 +91,9 @@ class ChatReplyStream:
         except LLMError as err:
             status, error = MessageStatus.FAILED, err
             raise
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            # GeneratorExit: the reader closed the stream mid-answer (a transport that
+            # gave up), so only part of the answer was delivered, as with a stop.
             status = MessageStatus.STOPPED
             raise
         finally:
