@@ -64,12 +64,17 @@ class PromptLibrary:
             return None  # a language code never names another directory
         path = self.directory / f"{name}.md"
         try:
-            return path.read_text(encoding="utf-8").strip()
+            text = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as err:
             logger.warning("cannot read system prompt {}: {}", path, err)
             return None
+        if not text:
+            # An empty prompt would drop the reply language along with the persona.
+            logger.warning("system prompt {} is empty; falling back", path)
+            return None
+        return text
 
 
 def _fill(template: str, language: str) -> str:

@@ -5,12 +5,14 @@ every later message is served from memory. Writes are *behind*: ``save`` updates
 memory at once and a background flusher upserts the latest state of each changed
 channel, so a message never waits on the database and bursts coalesce into one
 write. Without a ``Storage`` (or while it fails) everything keeps working from
-memory; failures are logged once per outage, never raised to the caller.
+memory; failures are logged once per outage, never raised to the caller, and a failed
+write is tried again every ``RETRY_SECONDS`` and at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -18,6 +20,9 @@ from loguru import logger
 
 from libra.storage.api import ChannelLanguageState, Storage
 from libra.tasks import TaskGroup
+
+RETRY_SECONDS = 30.0
+"""Pause before channel states whose write failed are written again."""
 
 
 class ChannelStateStore:
@@ -30,6 +35,8 @@ class ChannelStateStore:
         self._channels: dict[int, ChannelLanguageState] = {}
         self._dirty: dict[int, ChannelLanguageState] = {}
         self._users: dict[int, tuple[str | None, float]] = {}
+        # User pins the database has not taken yet: memory is their only record.
+        self._unsaved_users: dict[int, str | None] = {}
         self._user_ttl = user_cache_seconds
         self._max_cached_users = max_cached_users
         self._clock = clock
@@ -92,14 +99,26 @@ class ChannelStateStore:
                     self._dirty.setdefault(channel_id, state)
                     raise
                 except Exception as err:
+                    # Kept for the next attempt (a newer state saved meanwhile wins);
+                    # the rest wait too: the database is not answering.
+                    self._dirty.setdefault(channel_id, state)
                     self._failed("save channel language", err)
+                    return
                 else:
                     self._recovered()
+            for user_id, language in list(self._unsaved_users.items()):
+                if not await self._write_user(storage, user_id, language):
+                    return
 
     async def run_flusher(self) -> None:
-        """Persist changes as they come, until cancelled."""
+        """Persist changes as they come, retrying failed writes, until cancelled."""
         while True:
-            await self._wake.wait()
+            if self._dirty or self._unsaved_users:  # a write failed: retry after a pause
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RETRY_SECONDS):
+                        await self._wake.wait()
+            else:
+                await self._wake.wait()
             self._wake.clear()
             await self.flush()
 
@@ -112,6 +131,8 @@ class ChannelStateStore:
 
     async def user_language(self, user_id: int) -> str | None:
         """The user's pinned language (cached for ``user_cache_seconds``)."""
+        if user_id in self._unsaved_users:
+            return self._unsaved_users[user_id]  # newer than what the database holds
         cached = self._users.get(user_id)
         if self.storage is None:
             # Memory is the only record of a pin: it must not expire.
@@ -146,15 +167,25 @@ class ChannelStateStore:
         self._users[user_id] = (language, self._clock())
         if self.storage is None:
             return
+        self._unsaved_users[user_id] = language
+        async with self._flush_lock:  # never overtaken by a retry of an older pin
+            if not await self._write_user(self.storage, user_id, language):
+                self._wake.set()  # the flusher retries it
+
+    async def _write_user(self, storage: Storage, user_id: int, language: str | None) -> bool:
+        """Write one user pin; return whether the database took it."""
         self.writes += 1
         try:
-            await self.storage.set_user_language(user_id, language)
+            await storage.set_user_language(user_id, language)
         except asyncio.CancelledError:
             raise
         except Exception as err:
             self._failed("save user language", err)
-        else:
-            self._recovered()
+            return False
+        self._recovered()
+        if self._unsaved_users.get(user_id, language) == language:
+            self._unsaved_users.pop(user_id, None)
+        return True
 
     # -- degradation -------------------------------------------------------------------
 
