@@ -152,6 +152,16 @@ class LLMServerError(LLMError):
     code = "llm_server_error"
 
 
+class LLMRequestRejected(LLMError):
+    """The server refused the request itself (too long for the context, bad options).
+
+    Another server with the same settings would refuse it too, so there is no
+    failover and the server is not marked unhealthy.
+    """
+
+    code = "llm_request_rejected"
+
+
 class LLMCancelled(LLMError):
     """The caller stopped consuming the stream (user pressed stop, shutdown)."""
 

@@ -53,6 +53,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ja": "(モデルの応答が途中で途切れました。)",
         "zh-cn": "(回答中断:模型停止了响应。)",
     },
+    "llm_request_rejected": {
+        "en": "The model couldn't take this request; the conversation may be too long for it. "
+              "Try a shorter message, or `/reset` to start fresh.",
+        "ko": "모델이 이 요청을 처리할 수 없습니다. 대화가 너무 길 수 있습니다. "
+              "더 짧게 보내거나 `/reset`으로 새로 시작해 주세요.",
+        "ja": "モデルがこのリクエストを処理できませんでした。会話が長すぎる可能性があります。"
+              "短くするか、`/reset` でやり直してください。",
+        "zh-cn": "模型无法处理此请求,对话可能过长。请缩短消息,或用 `/reset` 重新开始。",
+    },
     "llm_overloaded": {
         "en": "I'm answering a lot of people right now. Please try again shortly.",
         "ko": "지금 요청이 많습니다. 잠시 후 다시 시도해 주세요.",

@@ -19,7 +19,14 @@ from loguru import logger
 
 from libra.bus import EventBus
 from libra.config import LLMSettings
-from libra.errors import EmptyInput, InputError, LLMCancelled, LLMError, ModelMissing
+from libra.errors import (
+    EmptyInput,
+    InputError,
+    LLMCancelled,
+    LLMError,
+    LLMRequestRejected,
+    ModelMissing,
+)
 from libra.events import CacheFlushed, LLMCallFinished, new_correlation_id
 from libra.llm.api import LLMRequest, ModelStatus, Token
 from libra.llm.cache import ROOT_NAMESPACE, CachedAnswer, ResponseCache, cache_key
@@ -194,10 +201,15 @@ class PooledLLMService:
                         sent_text = sent_text or bool(token.text)
                         yield token
                 self.pool.mark_ok(server)
+                self._model_state(request.model, ready=True, detail="answering")
                 return
+            except LLMRequestRejected:
+                raise  # every server would refuse the same request: nothing to fail over
             except LLMError as err:
                 tried.add(id(server))
-                if not isinstance(err, ModelMissing):
+                if isinstance(err, ModelMissing):
+                    self._model_state(request.model, ready=False, detail=f"{err.code}: {err}")
+                else:
                     self.pool.mark_failed(server, str(err))
                 if not self._can_retry(tried):
                     raise
@@ -208,6 +220,17 @@ class PooledLLMService:
                 self.pool.release(server, cid)
             if sent_text:
                 yield Token(text="", retry=True)
+
+    def _model_state(self, model: str, *, ready: bool, detail: str) -> None:
+        """Keep a routed model's readiness current after warm-up.
+
+        A model pulled after start (warm-up said "missing") answers at once, and
+        ``/model`` and the readiness check should say so without a restart; one
+        deleted while running should show as missing again.
+        """
+        status = self.statuses.get(model)
+        if status is not None and status.ready != ready:
+            self.statuses[model] = ModelStatus(model=model, ready=ready, detail=detail)
 
     def _can_retry(self, tried: set[int]) -> bool:
         return any(id(s) not in tried for s in self.pool.servers)

@@ -17,9 +17,28 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from libra.errors import LLMError, LLMServerError, LLMTimeout, LLMUnreachable, StreamCut
+from libra.errors import (
+    LLMError,
+    LLMRequestRejected,
+    LLMServerError,
+    LLMTimeout,
+    LLMUnreachable,
+    StreamCut,
+)
 
 _ERROR_BODY_LIMIT = 2000
+
+
+REJECTED_STATUSES = frozenset({400, 413, 422})
+"""Statuses that blame the request, not the server (see :class:`LLMRequestRejected`)."""
+
+
+def rejected(server: str, status: int, message: str) -> LLMRequestRejected:
+    """The failure for a request the server refused as such."""
+    return LLMRequestRejected(
+        f"LLM server {server} refused the request ({status}): {message}",
+        hint="a shorter conversation (/reset) or smaller llm options (num_ctx, num_predict)",
+    )
 
 
 def redact_url(url: str) -> str:
@@ -96,6 +115,8 @@ class HTTPBackend:
 
     def _status_error(self, status: int, body: str, model: str) -> LLMError:
         """Map an error status to a typed failure (subclasses add model-missing rules)."""
+        if status in REJECTED_STATUSES:
+            return rejected(self.name, status, body)
         hint = "check llm.api_key" if status in (401, 403) else "see the server's log"
         return LLMServerError(f"LLM server {self.name} answered {status}: {body}", hint=hint)
 

@@ -8,7 +8,13 @@ from typing import Any
 
 from libra.errors import LLMError, LLMServerError, ModelMissing
 from libra.llm.api import LLMRequest, Token
-from libra.llm.backends.http import HTTPBackend, HTTPTimeouts, StreamProgress
+from libra.llm.backends.http import (
+    REJECTED_STATUSES,
+    HTTPBackend,
+    HTTPTimeouts,
+    StreamProgress,
+    rejected,
+)
 
 OLLAMA_OPTIONS = ("num_ctx", "num_predict", "temperature", "num_thread", "num_batch", "stop")
 """Request options Ollama understands; anything else in ``LLMRequest.options`` is dropped."""
@@ -41,6 +47,8 @@ class OllamaBackend(HTTPBackend):
         message = _error_message(body)
         if status == 404 and _is_model_missing(message):
             return _model_missing(model, self.name)
+        if status in REJECTED_STATUSES:
+            return rejected(self.name, status, message)
         return LLMServerError(
             f"Ollama server {self.name} answered {status}: {message}",
             hint="see the Ollama server's log",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 from libra.config import LangfuseSettings
+from libra.errors import ModelMissing
 from libra.events import ModelReady
 from libra.health import Status
 from tests.fakes.fake_ollama import FakeOllama
@@ -53,6 +56,27 @@ async def test_a_failed_warm_up_degrades_but_never_fails_the_plugin(
         assert health.fix == "run `ollama pull exaone:7.8b`"
         text, _ = await stack.ask("still works")  # the plugin serves the other model
         assert text == fake_ollama.default_answer
+
+
+async def test_a_model_pulled_after_start_is_shown_ready_once_it_answers(
+        fake_ollama: FakeOllama) -> None:
+    async with llm_stack(servers=(fake_ollama.url,), warmup=True,
+                         routes={"ko": "exaone:7.8b"}) as stack:
+        await wait_ready(stack, 2)
+        assert (await stack.health.run())[0].status is Status.DEGRADED
+        fake_ollama.models.add("exaone:7.8b")  # the operator ran `ollama pull`
+
+        text, _ = await stack.ask("안녕하세요", model="exaone:7.8b")
+
+        status = {s.model: s for s in stack.service.readiness()}
+        health = (await stack.health.run())[0]
+        fake_ollama.models.discard("exaone:7.8b")  # ... and later removed it again
+        with pytest.raises(ModelMissing):
+            await stack.ask("다시 안녕하세요", model="exaone:7.8b")
+        again = {s.model: s for s in stack.service.readiness()}
+    assert text == fake_ollama.default_answer
+    assert status["exaone:7.8b"].ready and health.status is Status.OK
+    assert not again["exaone:7.8b"].ready and "llm_model_missing" in again["exaone:7.8b"].detail
 
 
 async def test_health_is_down_with_a_fix_when_no_server_answers() -> None:

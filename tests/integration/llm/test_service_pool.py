@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from libra.errors import LLMOverloaded, LLMUnreachable
+from libra.chat.messages import user_message
+from libra.errors import LLMOverloaded, LLMRequestRejected, LLMUnreachable
+from libra.health import Status
 from libra.llm.api import Token
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.llm_stack import LLMStack, llm_stack, poll_until, request
@@ -110,3 +112,20 @@ async def test_when_every_server_is_down_the_caller_gets_unreachable() -> None:
         assert stack.service.pool.active == 0
     assert "llm.servers" in str(info.value)
     assert stack.calls[-1].error_code == "llm_unreachable"
+
+
+async def test_a_request_the_server_refuses_is_not_blamed_on_the_servers(
+        fake_ollama_factory: Factory) -> None:
+    fakes = [await fake_ollama_factory() for _ in range(2)]
+    for fake in fakes:
+        fake.fail_status = 400
+        fake.fail_message = "the input length exceeds the context length"
+    async with llm_stack(servers=tuple(f.url for f in fakes), cache_ttl=0) as stack:
+        with pytest.raises(LLMRequestRejected) as info:
+            await stack.ask("a very long paste")
+        health = (await stack.health.run())[0]
+    # The same request would fail on every server: one try, no server marked broken.
+    assert sum(r.path == "/api/chat" for f in fakes for r in f.requests) == 1
+    assert health.status is Status.OK
+    assert "context length" in str(info.value)
+    assert "/reset" in user_message(info.value.code, "en")
