@@ -200,7 +200,9 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self._session.media_ready:
+        # A closed connection keeps its last keys: without the liveness check first,
+        # audio would "play" into a closed socket and nobody would hear it.
+        while not self.is_alive or not self._session.media_ready:
             if not self.is_alive or loop.time() > deadline:
                 raise VoiceNotConnected("the voice connection is not ready to send audio")
             await asyncio.sleep(0.02)
@@ -239,19 +241,30 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
                 [connected, self._supervisor], timeout=timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
+        except asyncio.CancelledError:
+            # Nobody holds a connection whose initialize was cancelled (hikari never
+            # got it), so nobody else would ever close it: it would heartbeat forever.
+            await self._abandon()
+            raise
         finally:
             connected.cancel()
         if self._session.connected.is_set() and not self._supervisor.done():
             self._registered = True
             self.monitor.connected()
             return
-        self._gateway.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._supervisor
+        await self._abandon()
         exit_ = self._exit
         if exit_ is not None and exit_.error is not None:
             raise exit_.error
         raise VoiceError(f"voice handshake did not finish within {timeout:.0f} s")
+
+    async def _abandon(self) -> None:
+        """Close a connection that never finished connecting and wait until it has."""
+        self._gateway.stop()
+        if self._supervisor is not None:
+            # asyncio.wait: the supervisor's outcome is in self._exit, not raised here.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([self._supervisor])
 
     async def _tick(self) -> None:
         receiver = self._session.receiver

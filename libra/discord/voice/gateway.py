@@ -34,6 +34,10 @@ from libra.errors import VoiceDaveRequired, VoiceError, VoiceGatewayClosed
 __all__ = ["GatewayExit", "GatewayListener", "VoiceGateway", "VoiceOp", "VoiceServer"]
 
 
+_RESUMABLE_CLOSE = 4900
+"""Our close code for a socket we leave to resume elsewhere (1000/1001 end the session)."""
+
+
 class GatewayListener(Protocol):
     """What the connection does with gateway messages."""
 
@@ -76,6 +80,10 @@ class VoiceGateway:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._seq_ack = -1
         self._identified = False
+        self._established = False
+        """Whether the current socket got READY or RESUMED (made progress)."""
+        self._zombie = False
+        """Whether the current socket missed a heartbeat ACK (closed to resume)."""
         self._stopping = False
         self._reidentify = asyncio.Event()
         self._moved = asyncio.Event()
@@ -147,16 +155,12 @@ class VoiceGateway:
                 code: int | None = None
                 try:
                     code = await self._run_socket(http, resume=resume)
-                    failures = 0
                 except (aiohttp.ClientError, OSError, TimeoutError) as err:
                     failures += 1
                     logger.warning("voice gateway {} unreachable: {}", self.server.url, err)
                     if failures > self._max_reconnects:
                         return GatewayExit("voice gateway unreachable", None, VoiceError(str(err)))
-                    delay = min(0.25 * 2**failures, 5.0) * random.uniform(0.8, 1.2)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopped.wait(), delay)
-                    if self._stopping:
+                    if not await self._back_off(failures):
                         return GatewayExit("disconnect requested", None)
                     continue
                 if self._stopping:
@@ -174,6 +178,27 @@ class VoiceGateway:
                         continue
                     return GatewayExit("disconnected from the voice channel", code)
                 resume = action is CloseAction.RESUME and self._identified
+                # A socket closed before READY/RESUMED made no progress: retrying at
+                # once would hammer a server that refuses us (thousands of identifies
+                # a second on a repeated 4006), so such closes back off and count.
+                failures = 0 if self._established else failures + 1
+                if failures > self._max_reconnects:
+                    return GatewayExit(
+                        "voice gateway keeps closing", code,
+                        VoiceGatewayClosed(
+                            f"voice gateway closed the connection {failures} times in a row "
+                            f"before it was established (last close code {code})"
+                        ),
+                    )
+                if failures and not await self._back_off(failures):
+                    return GatewayExit("disconnect requested", code)
+
+    async def _back_off(self, failures: int) -> bool:
+        """Wait before reconnect attempt ``failures``; ``False`` if stopped meanwhile."""
+        delay = min(0.25 * 2**failures, 5.0) * random.uniform(0.8, 1.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), delay)
+        return not self._stopping
 
     def _fatal_exit(self, code: int | None) -> GatewayExit:
         what = FATAL_CODES.get(code or 0, "fatal close")
@@ -209,6 +234,7 @@ class VoiceGateway:
             self.server.url, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)
         )
         self._ws = ws
+        self._established = self._zombie = False
         heartbeat: asyncio.Task[None] | None = None
         if self._reidentify.is_set() or self._stopping:
             # reconnect()/stop() arrived while this socket was still connecting.
@@ -238,7 +264,9 @@ class VoiceGateway:
                     await heartbeat
             self._ws = None
             if not ws.closed:
-                await ws.close()
+                # The heartbeat's own close was cancelled with it above; closing with
+                # 1000 here would end the session on the server and make resume fail.
+                await ws.close(code=_RESUMABLE_CLOSE if self._zombie else 1000)
         return ws.close_code
 
     async def _receive_hello(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -289,9 +317,10 @@ class VoiceGateway:
             if isinstance(sent, int | float):
                 self.heartbeat_rtt = time.time() - sent / 1000
         elif op == VoiceOp.READY:
-            self._identified = True
+            self._identified = self._established = True
             await self._listener.on_ready(data)
         elif op == VoiceOp.RESUMED:
+            self._established = True
             await self._listener.on_resumed()
         elif op == VoiceOp.HELLO:
             pass
@@ -310,7 +339,8 @@ class VoiceGateway:
             if not self._acked:
                 # No ack for a whole interval: the socket is a zombie; resume elsewhere.
                 logger.warning("voice heartbeat not acknowledged; reconnecting")
-                await ws.close(code=4900)
+                self._zombie = True
+                await ws.close(code=_RESUMABLE_CLOSE)
                 return
             self._acked = False
             await self.send_json(

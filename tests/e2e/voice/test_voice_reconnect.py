@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from libra.errors import VoiceDaveRequired
+from libra.errors import VoiceDaveRequired, VoiceNotConnected
 from libra.events import VoiceConnected, VoiceDisconnected, VoiceError
 from tests.e2e.voice.conftest import (
     BOT_ID,
@@ -60,6 +60,25 @@ async def test_network_drop_resumes(harness: Harness, server: FakeVoiceServer) -
     await server.wait_for(server.dave_settled, what="DAVE settled")
     server.drop_bot()
     await server.wait_for(lambda: server.gateway.record.resumes == 1, what="op 7 resume")
+    await speak_and_check(conn, alice, server)
+
+
+async def test_missing_heartbeat_acks_resume_the_session(
+    harness: Harness, server: FakeVoiceServer
+) -> None:
+    alice = await server.add_peer(1001)
+    conn = await harness.connect(server)
+    await server.wait_for(server.dave_settled, what="DAVE settled")
+    server.ack_heartbeats = False  # the server stalls; the client must give up the socket
+    await server.wait_for(
+        lambda: server.gateway.record.client_close_codes != [], timeout=4, what="client close"
+    )
+    server.ack_heartbeats = True
+    await server.wait_for(lambda: server.gateway.record.resumes == 1, what="op 7 resume")
+    # Closing with 1000 would have ended the session: resume refused, a full re-identify.
+    assert server.gateway.record.client_close_codes[0] not in (1000, 1001)
+    assert server.gateway.record.failed_resumes == 0
+    assert server.gateway.record.identifies == 1
     await speak_and_check(conn, alice, server)
 
 
@@ -130,6 +149,19 @@ async def test_leaving_the_channel_disconnects(harness: Harness, server: FakeVoi
     await conn.notify(state_update(None, IDENTITY.session_id))
     await asyncio.wait_for(conn.join(), 5)
     assert harness.closes == [conn]
+
+
+async def test_playing_on_a_closed_connection_is_an_error(
+    harness: Harness, server: FakeVoiceServer
+) -> None:
+    await server.add_peer(1001)
+    conn = await harness.connect(server, move_grace=0.3)
+    await conn.wait_media_ready()
+    await server.close_bot(4014)  # kicked: the connection closes for good
+    await asyncio.wait_for(conn.join(), 5)
+    # A reply still on its way must fail loudly, not "play" into a closed socket.
+    with pytest.raises(VoiceNotConnected):
+        await conn.play(pcm_source(tone(0.2, 300)), timeout=0.5)
 
 
 async def test_dave_refused_is_a_clear_error(harness: Harness, server: FakeVoiceServer) -> None:

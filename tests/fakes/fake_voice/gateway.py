@@ -190,6 +190,8 @@ class VoiceGateway:
         if op == OP_HEARTBEAT:
             conn.last_heartbeat = asyncio.get_running_loop().time()
             self.record.heartbeats += 1
+            if not self.server.ack_heartbeats:
+                return
             if isinstance(d, dict):
                 self.record.heartbeat_seq_acks.append(d.get("seq_ack"))
                 conn.outbox.put_nowait(json.dumps({"op": OP_ACK, "d": {"t": d.get("t")}}))

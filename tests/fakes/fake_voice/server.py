@@ -55,6 +55,8 @@ class FakeVoiceServer:
         self.modes = modes
         self.heartbeat_ms = heartbeat_ms
         self.enforce_heartbeat = enforce_heartbeat
+        self.ack_heartbeats = True
+        """Set to False to play a stalled server: heartbeats are counted, never ACKed."""
         self.peer_commit_delay = peer_commit_delay
         self.dave = DaveDeliveryService(
             identity.channel_id, dave_protocol_version, transition_timeout
