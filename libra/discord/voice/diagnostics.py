@@ -48,6 +48,14 @@ class StreamStats:
                 self.jitter_rtp += (d - self.jitter_rtp) / _JITTER_SMOOTHING
         self._transit = transit
 
+    def end_spurt(self) -> None:
+        """The talk spurt ended: the next packet's transit time is a fresh reference.
+
+        Senders need not advance RTP timestamps through silence (ours and the fake
+        peers' don't), so the pause itself would otherwise count as jitter.
+        """
+        self._transit = None
+
     @property
     def expected(self) -> int:
         """Packets expected from the sequence range seen."""
@@ -110,6 +118,10 @@ class VoiceDiagnostics:
         if stats is None:
             stats = self.streams[ssrc] = StreamStats(ssrc)
         return stats
+
+    def forget_stream(self, ssrc: int) -> None:
+        """Drop the stats of ``ssrc`` (its member left, or the SSRC now carries another)."""
+        self.streams.pop(ssrc, None)
 
     def decrypt_failed(self, kind: str) -> None:
         """Count one packet that failed to decrypt, by kind (``transport``, ``dave_*``)."""

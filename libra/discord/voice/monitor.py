@@ -33,6 +33,8 @@ BURST_THRESHOLD = 25
 ALARM_COOLDOWN = 60.0
 """Seconds before the same alarm may be raised again for one connection."""
 CHECK_INTERVAL = 1.0
+MAX_ALARMS_KEPT = 20
+"""Alarms remembered for snapshots (all of them are published as events)."""
 
 
 class _BurstDetector:
@@ -82,8 +84,9 @@ class VoiceMonitor:
         self._decrypt = _BurstDetector(BURST_WINDOW, BURST_THRESHOLD, clock())
         self._unsent = _BurstDetector(BURST_WINDOW, BURST_THRESHOLD, clock())
         self._last_alarm: dict[str, float] = {}
-        self.alarms: list[VoiceError] = []
-        """Every alarm raised (newest last), for ``/voice status``."""
+        self.alarms: deque[VoiceError] = deque(maxlen=MAX_ALARMS_KEPT)
+        """The latest alarms raised (newest last), for ``/voice status``; bounded
+        because every periodic log line carries them."""
 
     @property
     def guild_id(self) -> int:

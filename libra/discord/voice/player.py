@@ -232,6 +232,8 @@ class AudioPlayer:
             self._stream(pump, source), name="voice-playback-stream"
         )
         handle._inner = inner
+        if handle.stopped:  # stop() during the speaking lead found nothing to cancel yet
+            inner.cancel()
         try:
             await asyncio.wait([inner])
         except asyncio.CancelledError:

@@ -99,6 +99,9 @@ class AudioReceiver:
         self._users[ssrc] = user_id
         self._end_speech(ssrc)  # the SSRC's previous user, if any, has stopped
         self._speakers.pop(ssrc, None)
+        # A new member's stream starts at its own sequence number: the previous
+        # member's loss and jitter counters would turn that jump into "losses".
+        self._diag.forget_stream(ssrc)
         for held in self._unmapped.pop(ssrc, []):
             self._deliver(ssrc, user_id, held)
 
@@ -108,6 +111,7 @@ class AudioReceiver:
             self._end_speech(ssrc)
             del self._users[ssrc]
             self._speakers.pop(ssrc, None)
+            self._diag.forget_stream(ssrc)  # else every join of a busy channel adds a row
 
     def speaking_flag(self, ssrc: int, speaking: bool) -> None:
         """Op 5 ``speaking: 0`` ends a talk spurt at once."""
@@ -263,6 +267,7 @@ class AudioReceiver:
             return
         self._play(speaker, speaker.reorder.flush())
         self._publish_chunk(speaker)
+        speaker.stats.end_spurt()
         if speaker.speaking:
             speaker.speaking = False
             self._publish(VoiceSpeakingStopped(

@@ -114,6 +114,21 @@ async def test_barge_in_stops_playback_at_once(harness: Harness, server: FakeVoi
     assert server.gateway.record.speaking[-1]["speaking"] == 0
 
 
+async def test_barge_in_during_the_speaking_lead_is_not_ignored(
+    harness: Harness, server: FakeVoiceServer
+) -> None:
+    await server.add_peer(1001)
+    conn = await harness.connect(server)
+    await server.wait_for(server.dave_settled, what="DAVE settled")
+    handle = await conn.play(pcm_source(tone(3.0, 300)))
+    await asyncio.sleep(0.005)  # op 5 sent, the 20 ms speaking lead under way
+    handle.stop()
+    await asyncio.wait_for(handle.wait(), 5)
+    # Only the closing silence goes out, not the whole 3 s (150 frames).
+    assert handle.frames_sent <= 10, f"{handle.frames_sent} frames after a barge-in"
+    assert server.gateway.record.speaking[-1]["speaking"] == 0
+
+
 async def test_member_joining_mid_call_keeps_audio_flowing(
     harness: Harness, server: FakeVoiceServer
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 from typing import Any
@@ -10,7 +11,7 @@ from loguru import logger
 
 from libra.admin.collector import MetricsCollector
 from libra.discord.voice.registry import VoiceConnectionRegistry
-from libra.events import VoiceError
+from libra.events import VoiceError, VoiceSpeakingStopped
 from libra.metrics import MetricsRegistry
 from libra.plugin import Services
 from tests.e2e.voice.conftest import GUILD_ID, Harness, tone, wait_until
@@ -91,3 +92,18 @@ async def test_undecryptable_audio_raises_an_alarm_and_is_logged(
     assert periodic["voice_reason"] == "periodic" and closed["voice_reason"] == "closed"
     assert closed["voice_decrypt_failures"] == '{"transport": 40}'
     assert closed["voice_dave_epoch"] == conn.dave.epoch and closed["voice_packets_in"] >= 40
+
+
+async def test_a_pause_between_utterances_is_not_reported_as_jitter(
+    harness: Harness, server: FakeVoiceServer
+) -> None:
+    alice = await server.add_peer(1001)
+    conn = await harness.connect(server)
+    await server.wait_for(server.dave_settled, what="DAVE settled")
+    for spurt in (1, 2):
+        await alice.speak(tone(0.3, 440))
+        ended = lambda n=spurt: len(harness.recorder.of(VoiceSpeakingStopped)) == n  # noqa: E731
+        await wait_until(ended, what="end of speech")
+        await asyncio.sleep(1.0)  # silence: nothing is sent, RTP timestamps need not advance
+    # Loopback delivers every packet on time: a second of silence is no network jitter.
+    assert conn.snapshot()["jitter_ms_max"] < 5

@@ -60,6 +60,19 @@ def test_a_burst_of_decrypt_failures_raises_one_alarm_per_cooldown() -> None:
     assert monitor.snapshot()["alarms"] == ["voice_decrypt_failures"] * 2
 
 
+def test_alarm_history_stays_bounded_on_a_long_lived_connection() -> None:
+    events: list[Any] = []
+    clock = Clock()
+    monitor, diag = _monitor(events, clock)
+    for _ in range(24 * 60):  # a day with one member's broken client
+        clock.now += ALARM_COOLDOWN
+        diag.decrypt_failures["dave_decrypt"] += 100
+        monitor.check()
+    assert len(events) == 24 * 60  # every alarm is still published ...
+    # ... but /voice status and every periodic log line carry only the recent ones.
+    assert 0 < len(monitor.snapshot()["alarms"]) <= 50
+
+
 def test_held_back_audio_raises_send_blocked() -> None:
     events: list[Any] = []
     clock = Clock()

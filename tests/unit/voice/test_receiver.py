@@ -119,6 +119,28 @@ def test_silence_ends_a_talk_spurt_and_loss_is_concealed(
     assert stats["lost"] == 1 and stats["concealed"] == 1 and stats["user_id"] == 42
 
 
+def test_departed_members_leave_no_stream_stats_behind(
+    parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics],
+) -> None:
+    receiver, _events, diag = parts
+    frames = opus_frames(6)
+    receiver.map_ssrc(SSRC, 42)
+    for seq in (100, 101, 102):
+        receiver.feed(packet(seq, frames[seq - 100]))
+    receiver.forget_user(42)  # op 13: in a busy channel every join would add a row
+    assert diag.snapshot()["streams"] == []
+    # The server hands the SSRC to a newcomer whose stream starts elsewhere: the
+    # previous member's sequence numbers must not count as thousands of losses.
+    receiver.map_ssrc(SSRC, 43)
+    for seq in (20_000, 20_001, 20_002):
+        receiver.feed(packet(seq, frames[seq - 19_997]))
+    receiver.map_ssrc(SSRC, 44)  # reused again, this time without an op 13 first
+    for seq in (5_000, 5_001):
+        receiver.feed(packet(seq, frames[seq - 5_000]))
+    [stream] = diag.snapshot()["streams"]
+    assert (stream["user_id"], stream["received"], stream["lost"]) == (44, 2, 0)
+    assert diag.snapshot()["loss_ratio"] == 0.0
+
 
 def _receiver(events: list[Any], chunk_frames: int) -> AudioReceiver:
     dave = DaveDriver(1, 2, _unused, _unused)
