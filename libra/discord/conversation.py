@@ -49,7 +49,7 @@ class Answer:
     """What a turn left in Discord."""
 
     status: str
-    """``complete``, ``stopped``, ``cut``, ``failed`` or ``refused``."""
+    """``complete``, ``stopped``, ``cut``, ``failed``, ``refused`` or ``deleted``."""
     parts: tuple[str, ...] = ()
     error_code: str | None = None
     first_visible_ms: float | None = None
@@ -113,7 +113,15 @@ class Responder:
                 log("reply refused: {} ({}) [{}]", err.code, err, turn.correlation_id)
                 await self.say(outlet, failure_message(err, language, ref=turn.correlation_id))
                 return Answer(status="refused", error_code=err.code)
-            rendered = await self._render(stream, outlet, typing)
+            try:
+                rendered = await self._render(stream, outlet, typing)
+            except hikari.NotFoundError as err:
+                # The reply (or its channel) was deleted while being written: a moderator
+                # removed it, or the user dismissed a private answer. Nobody wants the
+                # rest, so the render ended the generation; an error notice would be wrong.
+                logger.info("reply deleted while being written: {} [{}]", err,
+                            turn.correlation_id)
+                return Answer(status="deleted")
             return await self._conclude(turn, stream, rendered, outlet, started)
         finally:
             if typing is not None:

@@ -19,7 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from libra.discord.render import DISCORD_MESSAGE_LIMIT, DiscordRateLimited, split_message
+from libra.discord.render import (
+    DISCORD_MESSAGE_LIMIT,
+    FENCE,
+    DiscordRateLimited,
+    balanced_fences,
+    split_message,
+)
 
 HandleT = TypeVar("HandleT")
 Clock = Callable[[], float]
@@ -269,7 +275,12 @@ class StreamRenderer(Generic[HandleT]):
         """The messages as they should look now."""
         text = "".join(self._text)
         if self._stop_requested:
-            text = text.rstrip() + self._stopped_marker
+            text = text.rstrip()
+            if balanced_fences(text):
+                text += self._stopped_marker
+            else:
+                # Stopped inside a code block: close it, or the marker reads as code.
+                text += f"\n{FENCE}\n{self._stopped_marker.lstrip()}"
         if self._notice and text.strip():
             text = f"{self._notice}\n{text}"
         return split_message(text, self._limit)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import hikari
 
 from libra.config import DiscordSettings
+from libra.discord.bounded import LruDict
 from libra.errors import RateLimited
 
 Clock = Callable[[], float]
@@ -37,36 +38,52 @@ class Caller:
     """The parent channel of a thread (allow/block lists apply to it too)."""
 
 
+class Refusal(str):
+    """Why Libra ignores a caller (for the debug log), and whether to say so.
+
+    ``silent`` refusals (blocked users, blocked or not allowed guilds) get no
+    answer even to a slash command: users are never told they are blocked.
+    """
+
+    silent: bool
+
+    def __new__(cls, reason: str, *, silent: bool = False) -> Refusal:
+        """A refusal for ``reason``; ``silent`` ones are never answered."""
+        refusal = super().__new__(cls, reason)
+        refusal.silent = silent
+        return refusal
+
+
 class AccessPolicy:
     """The allow and block lists of ``settings.discord``."""
 
     def __init__(self, settings: DiscordSettings) -> None:
         self._settings = settings
 
-    def refusal(self, caller: Caller) -> str | None:
-        """Why Libra ignores this caller here, or ``None`` when it may answer.
-
-        The reason is for the debug log only: users are never told they are blocked.
-        """
+    def refusal(self, caller: Caller) -> Refusal | None:
+        """Why Libra ignores this caller here, or ``None`` when it may answer."""
         s = self._settings
         channels = {caller.channel_id} | (
             {caller.parent_channel_id} if caller.parent_channel_id else set()
         )
         if caller.user_id in s.blocked_user_ids:
-            return f"user {caller.user_id} is blocked"
+            return Refusal(f"user {caller.user_id} is blocked", silent=True)
         if caller.guild_id is None and not s.direct_messages:
-            return "direct messages are off (discord.direct_messages)"
+            return Refusal("direct messages are off (discord.direct_messages)")
         if caller.guild_id is not None:
             if caller.guild_id in s.blocked_guild_ids:
-                return f"guild {caller.guild_id} is blocked"
+                return Refusal(f"guild {caller.guild_id} is blocked", silent=True)
             if s.allowed_guild_ids and caller.guild_id not in s.allowed_guild_ids:
-                return f"guild {caller.guild_id} is not in allowed_guild_ids"
+                return Refusal(f"guild {caller.guild_id} is not in allowed_guild_ids",
+                               silent=True)
             if s.allowed_role_ids and not set(caller.role_ids) & set(s.allowed_role_ids):
-                return f"user {caller.user_id} has none of allowed_role_ids"
+                return Refusal(f"user {caller.user_id} has none of allowed_role_ids")
+            # Allow-lists filter servers: a DM channel is never in them, and DMs have
+            # their own switch (discord.direct_messages).
+            if s.allowed_channel_ids and not channels & set(s.allowed_channel_ids):
+                return Refusal(f"channel {caller.channel_id} is not in allowed_channel_ids")
         if channels & set(s.blocked_channel_ids):
-            return f"channel {caller.channel_id} is blocked"
-        if s.allowed_channel_ids and not channels & set(s.allowed_channel_ids):
-            return f"channel {caller.channel_id} is not in allowed_channel_ids"
+            return Refusal(f"channel {caller.channel_id} is blocked")
         return None
 
 
@@ -145,9 +162,11 @@ class GuildBusy(RateLimited):
 class UserRateLimited(RateLimited):
     """One user is sending messages faster than ``user_rate_per_minute``."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, repeated: bool = False) -> None:
         super().__init__(f"user over the rate limit; retry in {seconds:.1f}s")
         self.seconds = max(1, math.ceil(seconds))
+        self.repeated = repeated
+        """The user was already refused during this wait (chat triggers stay quiet)."""
 
 
 class UsageLimiter:
@@ -155,8 +174,12 @@ class UsageLimiter:
 
     def __init__(self, settings: DiscordSettings, *, clock: Clock = time.monotonic) -> None:
         self._bucket = TokenBucket(settings.user_rate_per_minute, settings.user_burst, clock=clock)
+        self._clock = clock
         self._guild_limit = settings.guild_concurrency
         self._running: dict[int, int] = {}
+        # When each recently refused user may send again: a refusal before then is a
+        # repeat, so a user flooding the channel does not make Libra flood it too.
+        self._refused_until: LruDict[int, float] = LruDict()
 
     @property
     def tracked_users(self) -> int:
@@ -172,7 +195,11 @@ class UsageLimiter:
             GuildBusy: the guild already runs ``guild_concurrency`` replies.
         """
         if (wait := self._bucket.take(user_id)) > 0:
-            raise UserRateLimited(wait)
+            now = self._clock()
+            repeated = self._refused_until.get(user_id, -math.inf) > now
+            if not repeated:
+                self._refused_until[user_id] = now + wait
+            raise UserRateLimited(wait, repeated=repeated)
         if guild_id is None:
             yield
             return

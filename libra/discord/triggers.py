@@ -18,7 +18,7 @@ from libra.chat.api import ChatTurn
 from libra.chat.messages import user_message
 from libra.discord.conversation import Outlet, failure_message
 from libra.discord.deps import DiscordDeps
-from libra.discord.permissions import Caller
+from libra.discord.permissions import Caller, UserRateLimited
 from libra.errors import RateLimited
 from libra.llm.api import ChatMessage
 
@@ -125,10 +125,12 @@ class MessageTriggers:
                     turn = ChatTurn(user_id=turn.user_id, channel_id=channel,
                                     guild_id=turn.guild_id, text=turn.text, context=context,
                                     correlation_id=turn.correlation_id)
-                await deps.responder.answer(turn, outlet)
+                answer = await deps.responder.answer(turn, outlet)
         except RateLimited as err:
-            language = await deps.responder.channel_language(channel)
             logger.info("rate limited: {} [{}]", err, turn.correlation_id)
+            if isinstance(err, UserRateLimited) and err.repeated:
+                return  # told once already; a reply to each extra message is spam
+            language = await deps.responder.channel_language(channel)
             await deps.responder.say(outlet, failure_message(err, language,
                                                              ref=turn.correlation_id))
             return
@@ -139,21 +141,37 @@ class MessageTriggers:
             await deps.responder.say(outlet, user_message("unexpected", language,
                                                           ref=turn.correlation_id))
             return
-        if parts and not in_thread and message.guild_id is not None:
+        # Only an answer is a conversation turn: a refusal or failure notice is not one,
+        # and a thread must not grow from "say something" or "the model is down".
+        if (parts and answer.parts and answer.error_code is None and not in_thread
+                and message.guild_id is not None):
             await self._maybe_move_to_thread(channel, parts[0], turn.text)
 
     async def _reply_chain(self, message: hikari.Message, me: int) -> tuple[ChatMessage, ...]:
-        """The messages this one replies to, oldest first (up to ``REPLY_CHAIN_DEPTH``)."""
+        """The messages this one replies to, oldest first (``REPLY_CHAIN_DEPTH`` back at most).
+
+        The depth counts messages without text too (stickers, images): each costs a
+        fetch, and a long chain of them must not cost one per message on every turn.
+        """
         chain: list[ChatMessage] = []
         current: hikari.PartialMessage | None = message.referenced_message
-        while current is not None and len(chain) < REPLY_CHAIN_DEPTH:
+        for depth in range(1, REPLY_CHAIN_DEPTH + 1):
+            if current is None:
+                break
             content = current.content
             text = strip_mention(content if isinstance(content, str) else "", me)
+            reference = current.message_reference
+            # A forward shows a copy of one message; what surrounds the original (maybe in
+            # a channel these people cannot read) is no part of this conversation.
+            forwarded = (isinstance(reference, hikari.MessageReference)
+                         and reference.type != hikari.messages.MessageReferenceType.DEFAULT)
+            if forwarded and not text:
+                text = strip_mention(_snapshot_text(current), me)
             if text:
                 chain.append(ChatMessage(
                     role="assistant" if _author_id(current) == me else "user", content=text))
-            reference = current.message_reference
-            if not isinstance(reference, hikari.MessageReference) or reference.id is None:
+            if (depth == REPLY_CHAIN_DEPTH or forwarded
+                    or not isinstance(reference, hikari.MessageReference) or reference.id is None):
                 break
             try:
                 current = await self._bot.rest.fetch_message(reference.channel_id, reference.id)
@@ -180,6 +198,12 @@ class MessageTriggers:
             return
         self._deps.bot_threads.add(thread.id)
         logger.info("conversation in channel {} moved into thread {}", channel, thread.id)
+
+
+def _snapshot_text(message: hikari.PartialMessage) -> str:
+    """The text a forwarded message shows (its snapshots of the original)."""
+    return "\n".join(snapshot.content for snapshot in message.message_snapshots
+                     if snapshot.content)
 
 
 def _author_id(message: hikari.PartialMessage | None) -> int | None:

@@ -17,8 +17,6 @@ from libra.events import new_correlation_id
 
 T = TypeVar("T")
 
-_SILENT_REFUSALS = ("user ", "guild ")
-"""Refusals for blocked users and guilds get no answer at all."""
 _THREAD_TYPES = frozenset({hikari.ChannelType.GUILD_PUBLIC_THREAD,
                            hikari.ChannelType.GUILD_PRIVATE_THREAD,
                            hikari.ChannelType.GUILD_NEWS_THREAD})
@@ -47,7 +45,7 @@ async def admitted(ctx: lightbulb.Context, deps: DiscordDeps) -> bool:
     if reason is None:
         return True
     logger.debug("refusing /{} from {}: {}", ctx.command_data.name, ctx.user.id, reason)
-    if not reason.startswith(_SILENT_REFUSALS):
+    if not reason.silent:
         language = await language_of(ctx, deps)
         await ctx.respond(user_message("permission_denied", language), ephemeral=True)
     return False

@@ -57,6 +57,34 @@ def message_create(
     return payload
 
 
+def forward_create(
+    world: World, *, author: FakeUser, channel: FakeChannel, original: dict[str, Any]
+) -> dict[str, Any]:
+    """MESSAGE_CREATE data for a forward of ``original`` (a message payload) into ``channel``.
+
+    As Discord sends it: empty content, a reference of type 1 (FORWARD) to the original
+    and a snapshot of the original's content (flag HAS_SNAPSHOT).
+    """
+    reference = {"type": 1, "message_id": original["id"], "channel_id": original["channel_id"]}
+    if "guild_id" in original:
+        reference["guild_id"] = original["guild_id"]
+    payload = payloads.message(
+        message_id=world.snowflakes.next(), channel_id=channel.id, author=author, content="",
+        guild_id=channel.guild_id, reference=reference)
+    payload["type"] = 0  # a forward is an ordinary message, not a reply
+    payload["flags"] = 1 << 14
+    snapshot = {key: original[key] for key in (
+        "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags",
+        "mentions", "mention_roles")}
+    payload["message_snapshots"] = [{"message": snapshot}]
+    guild = world.guild(channel.guild_id) if channel.guild_id is not None else None
+    if guild is not None:
+        member = payloads.member(guild.member(author.id))
+        member.pop("user")
+        payload["member"] = member
+    return payload
+
+
 def _interaction_channel(channel: FakeChannel, world: World) -> dict[str, Any]:
     payload = payloads.channel(channel, world)
     payload["permissions"] = str(ALL_PERMISSIONS)

@@ -12,6 +12,15 @@ from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessa
 
 RESPONSE_MESSAGE, RESPONSE_DEFERRED = 4, 5
 FLAG_LOADING = 128
+CONTENT_LIMIT = 2000
+"""Characters (code points: Discord's API counts like Python's ``len``) per message."""
+
+
+def too_long(body: dict[str, Any]) -> web.Response | None:
+    """Discord's 400 for content over the limit, on every route that takes content."""
+    if len(str(body.get("content") or "")) > CONTENT_LIMIT:
+        return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    return None
 
 
 def store_message(
@@ -84,8 +93,8 @@ async def create_message(request: web.Request) -> web.Response:
     body = request["json"] or {}
     if not body.get("content") and not body.get("embeds"):
         return error(400, "Cannot send an empty message", 50006)
-    if len(str(body.get("content") or "")) > 2000:
-        return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    if (refused := too_long(body)) is not None:
+        return refused
     reference = body.get("message_reference")
     if (reference is not None and reference.get("fail_if_not_exists", True)
             and ctx.world.find_message(int(reference["message_id"])) is None):
@@ -116,8 +125,8 @@ async def patch_message(request: web.Request) -> web.Response:
     if stored is None:
         return error(404, "Unknown Message", 10008)
     body = request["json"] or {}
-    if len(str(body.get("content") or "")) > 2000:
-        return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    if (refused := too_long(body)) is not None:
+        return refused
     return edit_message(stored, body)
 
 
@@ -184,6 +193,8 @@ async def interaction_callback(request: web.Request) -> web.Response:
         return error(400, "Interaction has already been acknowledged.", 40060)
     body = request["json"] or {}
     kind, data = int(body.get("type", 0)), body.get("data") or {}
+    if (refused := too_long(data)) is not None:
+        return refused
     message: StoredMessage | None = None
     if kind in (RESPONSE_MESSAGE, RESPONSE_DEFERRED):
         message = store_message(ctx.world, interaction["channel_id"], data, application=True)
@@ -230,7 +241,10 @@ async def webhook_message(request: web.Request) -> web.Response:
     if request.method == "DELETE":
         ctx_of(request).world.messages[stored.channel_id].remove(stored)
         return web.Response(status=204)
-    return edit_message(stored, request["json"] or {})
+    body = request["json"] or {}
+    if (refused := too_long(body)) is not None:
+        return refused
+    return edit_message(stored, body)
 
 
 async def followup(request: web.Request) -> web.Response:
@@ -240,6 +254,8 @@ async def followup(request: web.Request) -> web.Response:
     if interaction is None or interaction.get("original") is None:
         return error(401, "Invalid Webhook Token", 50027)
     body = request["json"] or {}
+    if (refused := too_long(body)) is not None:
+        return refused
     original = ctx.world.find_message(interaction["original"] or 0)
     if original is not None and original.payload["flags"] & FLAG_LOADING:
         # Discord turns the first follow-up after a defer into the original response.

@@ -161,6 +161,20 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
         return stored
 
+    async def user_forward(
+        self, original: StoredMessage, *, channel: FakeChannel | None = None,
+        author: FakeUser | None = None,
+    ) -> StoredMessage:
+        """A user forwards ``original`` into ``channel`` (MESSAGE_CREATE); returns it."""
+        channel = channel or self.text_channel
+        author = author or self.user("alice")
+        payload = events.forward_create(self.world, author=author, channel=channel,
+                                        original=original.payload)
+        stored = StoredMessage(int(payload["id"]), channel.id, author.id, payload)
+        self.world.messages.setdefault(channel.id, []).append(stored)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return stored
+
     async def slash_command(
         self,
         name: str,

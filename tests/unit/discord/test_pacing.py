@@ -326,3 +326,25 @@ async def test_a_cancelled_waiter_does_not_block_the_channel() -> None:
 
     await asyncio.wait_for(behind, 2)
     await asyncio.wait_for(pacer.acquire("c"), 2)
+
+
+async def test_an_answer_stopped_inside_a_code_block_shows_the_marker_after_it() -> None:
+    shown: list[str] = []
+
+    async def send(content: str) -> int:
+        shown.append(content)
+        return len(shown) - 1
+
+    async def edit(handle: int, content: str) -> None:
+        shown[handle] = content
+
+    renderer: StreamRenderer[int] = StreamRenderer(send=send, edit=edit, pacer=EditPacer(),
+                                                   channel=1)
+
+    async def deltas() -> AsyncIterator[str]:
+        yield "Here:\n```python\nfor i in range(3):\n    print(i)"
+        renderer.stop()
+
+    await renderer.run(deltas())
+
+    assert shown == ["Here:\n```python\nfor i in range(3):\n    print(i)\n```\n*(stopped)*"]

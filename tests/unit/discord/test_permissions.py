@@ -93,3 +93,17 @@ def test_direct_messages_can_be_turned_off_without_touching_servers() -> None:
     assert on.refusal(caller(guild_id=None)) is None  # allow-lists filter servers only
     assert "direct messages are off" in (off.refusal(caller(guild_id=None)) or "")
     assert off.refusal(caller()) is None
+
+
+def test_only_blocked_users_and_guilds_are_refused_silently() -> None:
+    policy = AccessPolicy(DiscordSettings(
+        blocked_user_ids=(2,), allowed_guild_ids=(100, 200), blocked_guild_ids=(200,),
+        allowed_role_ids=(7,), allowed_channel_ids=(10,), blocked_channel_ids=(11,)))
+    silent = [caller(user_id=2), caller(guild_id=200), caller(guild_id=300)]
+    told = [caller(role_ids=(8,)), caller(channel_id=12, role_ids=(7,)),
+            caller(channel_id=11, role_ids=(7,))]
+    assert all(getattr(policy.refusal(c), "silent", False) for c in silent)
+    assert all(policy.refusal(c) is not None for c in told)
+    assert not any(getattr(policy.refusal(c), "silent", True) for c in told)
+    assert policy.refusal(caller(guild_id=None, channel_id=99)) is None, (
+        "allowed channels filter servers; DMs have direct_messages")
