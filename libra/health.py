@@ -36,6 +36,8 @@ class HealthRegistry:
 
     def __init__(self) -> None:
         self._checks: dict[str, HealthCheck] = {}
+        self._abandoned: set[asyncio.Task[ComponentHealth]] = set()
+        """Timed-out checks still unwinding (kept referenced until they end)."""
 
     def register(self, name: str, check: HealthCheck) -> None:
         """Add or replace the check called ``name``."""
@@ -49,14 +51,30 @@ class HealthRegistry:
         """Run every check; one that hangs or raises reports itself as down."""
 
         async def one(name: str, check: HealthCheck) -> ComponentHealth:
+            task = asyncio.ensure_future(check())
             try:
-                async with asyncio.timeout(timeout):
-                    return await check()
-            except TimeoutError:
+                # Not asyncio.timeout/wait_for: both wait for the cancelled check to
+                # unwind, and a driver stuck on a dead connection (asyncpg releasing
+                # it) may not unwind for minutes.
+                done, _ = await asyncio.wait({task}, timeout=timeout)
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if not done:
+                task.cancel()
+                self._abandoned.add(task)
+                task.add_done_callback(self._forget)
                 return ComponentHealth(name=name, status=Status.DOWN,
                                        detail=f"no answer within {timeout:g}s")
+            try:
+                return task.result()
             except Exception as err:
                 return ComponentHealth(name=name, status=Status.DOWN,
                                        detail=f"{type(err).__name__}: {err}")
 
         return list(await asyncio.gather(*(one(n, c) for n, c in self._checks.items())))
+
+    def _forget(self, task: asyncio.Task[ComponentHealth]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a late failure is not worth a warning

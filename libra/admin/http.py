@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -77,6 +77,8 @@ class AdminState:
     health: HealthRegistry | None
     services: Services
     policies: dict[tuple[str, str], AuthPolicy]
+    abandoned: set[asyncio.Task[web.StreamResponse]] = field(default_factory=set)
+    """Timed-out requests still unwinding (kept referenced until they end)."""
 
 
 STATE = web.AppKey("libra_admin_state", AdminState)
@@ -95,14 +97,13 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _header_view(request: web.Request) -> dict[str, str]:
-    view: dict[str, str] = {}
+def _header_view(request: web.Request) -> Mapping[str, str]:
+    # The request's own (case-insensitive) headers: names may arrive in any case,
+    # e.g. lower-cased by a proxy or an HTTP/2 hop.
     for name in request.headers:
-        values = request.headers.getall(name)
-        if len(values) > 1:
+        if len(request.headers.getall(name)) > 1:
             raise AuthFailure("header_duplicated", f"header {name} appears more than once")
-        view[name] = values[0]
-    return view
+    return request.headers
 
 
 def _authenticate(state: AdminState, request: web.Request, policy: AuthPolicy,
@@ -166,6 +167,36 @@ async def _guarded(state: AdminState, request: web.Request, handler: Handler
     return await handler(request)
 
 
+async def _within(state: AdminState, request: web.Request, handler: Handler
+                  ) -> web.StreamResponse:
+    """``_guarded`` under the request timeout, without waiting for it to unwind.
+
+    ``asyncio.timeout`` would wait for the cancelled handler, and asyncpg cancelling a
+    query on a database host that went dark waits for minutes: the 504 is due now.
+
+    Raises:
+        TimeoutError: the request took longer than ``admin.request_timeout``.
+    """
+    task = asyncio.ensure_future(_guarded(state, request, handler))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=state.settings.request_timeout)
+    except asyncio.CancelledError:  # the client went away
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        state.abandoned.add(task)
+        task.add_done_callback(lambda t: _forget(state, t))
+        raise TimeoutError
+    return task.result()
+
+
+def _forget(state: AdminState, task: asyncio.Task[web.StreamResponse]) -> None:
+    state.abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: nobody waits for a timed-out request any more
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check, authenticate and time-limit every request; map every error to JSON."""
@@ -174,8 +205,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.match_info.http_exception is None and request.match_info.route.resource:
             route = request.match_info.route.resource.canonical
-        async with asyncio.timeout(state.settings.request_timeout):
-            response = await _guarded(state, request, handler)
+        response = await _within(state, request, handler)
     except ApiError as err:
         response = json_error(err.status, err.code, err.message, err.headers)
     except web.HTTPRedirection as redirect:

@@ -50,6 +50,20 @@ async def test_valid_requests_in_each_mode(start_admin: StartAdmin, mode: str) -
     assert doc.status == 200 and doc.json()["openapi"] == "3.1.0"
 
 
+@pytest.mark.parametrize("mode", ["simple", "hmac"])
+async def test_auth_header_names_are_case_insensitive(start_admin: StartAdmin,
+                                                      mode: str) -> None:
+    # HTTP header names are case-insensitive; curl users type them in lower case and
+    # proxies such as Envoy (and every HTTP/2 hop) lower-case them on the way.
+    h = await start_admin(auth_mode=mode)
+    path = "/api/openapi.json"
+    lowered = "".join(f"{name.lower()}: {value}\r\n"
+                      for name, value in h.auth_headers("GET", path).items())
+    reply = await h.raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                        f"{lowered}\r\n")
+    assert reply.status == 200, reply.body
+
+
 async def test_liveness_needs_no_auth_and_says_nothing_else(start_admin: StartAdmin) -> None:
     h = await start_admin()
     reply = await h.request("GET", "/api/health", auth=False)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from libra.config import DatabaseSettings
 from libra.events import ReplyFinished
+from libra.storage import migrate
 from libra.storage.db import Database
 
+from ..storage.freezable_proxy import FreezableProxy, proxied_url
 from .conftest import StartAdmin
 
 ROWS = [
@@ -61,3 +70,27 @@ async def test_stats_without_database_is_503(start_admin: StartAdmin) -> None:
     h = await start_admin()
     reply = await h.request("GET", "/api/stats")
     assert (reply.status, reply.error) == (503, "stats_unavailable")
+
+
+async def test_stats_time_out_when_the_database_stops_answering(
+    start_admin: StartAdmin, pg_url: str, tmp_path: Path,
+) -> None:
+    # A database host gone dark leaves asyncpg stuck cancelling the query; the
+    # promised timeout must still answer the operator instead of hanging the request.
+    proxy = FreezableProxy(pg_url)
+    port = await proxy.start()
+    db = await Database.open(DatabaseSettings(url=SecretStr(proxied_url(pg_url, port)),
+                                              connect_timeout=2), data_dir=tmp_path)
+    try:
+        await migrate.apply_async(db.dsn_for_yoyo())
+        h = await start_admin(request_timeout=1.0)
+        h.app.manager.services.register(Database, db)
+        proxy.frozen.set()
+        t0 = time.monotonic()
+        reply = await asyncio.wait_for(h.request("GET", "/api/stats?days=7"), 10)
+        assert (reply.status, reply.error) == (504, "request_timeout")
+        assert time.monotonic() - t0 < 3
+    finally:
+        proxy.thaw()
+        await asyncio.wait_for(db.close(), 15)
+        await proxy.close()

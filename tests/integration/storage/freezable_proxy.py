@@ -1,0 +1,71 @@
+"""A TCP proxy to PostgreSQL that can go dark, like a host that vanished (no RST)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from psycopg.conninfo import conninfo_to_dict
+
+
+class FreezableProxy:
+    """A TCP proxy to PostgreSQL that can stop forwarding, like a host that went dark."""
+
+    def __init__(self, pg_url: str) -> None:
+        info = conninfo_to_dict(pg_url)
+        host, port = str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)
+        self._upstream = (host, port)
+        self.frozen = asyncio.Event()
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self._closed = False
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port = self._upstream
+        if host.startswith("/"):
+            return await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+        return await asyncio.open_connection(host, port)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if self._closed:
+            writer.transport.abort()
+            return
+        if self.frozen.is_set():
+            return  # accepted, never answered
+        up_reader, up_writer = await self._open_upstream()
+        self._writers.append(up_writer)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if self.frozen.is_set():
+                    return  # swallow: the bytes never arrive
+                writer.write(data)
+                await writer.drain()
+
+    def thaw(self) -> None:
+        """Forward again; the connections that went dark are cut (as a reboot would)."""
+        self.frozen.clear()
+        for writer in self._writers:
+            writer.transport.abort()  # close() would wait for buffered bytes to drain
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.thaw()
+        await asyncio.sleep(0.1)  # let the aborted transports finish closing
+
+
+def proxied_url(pg_url: str, port: int) -> str:
+    """``pg_url``'s database reached through the proxy on ``port``."""
+    return (f"postgresql://postgres@127.0.0.1:{port}/{conninfo_to_dict(pg_url)['dbname']}"
+            "?sslmode=disable")
