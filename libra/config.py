@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -330,4 +331,26 @@ class Settings(BaseModel):
         data["admin"]["operator_password_hashes"] = {
             k: "<bcrypt hash>" for k in self.admin.operator_password_hashes
         }
-        return data
+        masked: dict[str, Any] = _mask_url_passwords(data)
+        return masked
+
+
+def _mask_url_passwords(value: Any) -> Any:
+    """``value`` with the password of every ``scheme://user:password@host`` masked.
+
+    Plain settings such as ``llm.servers`` may hold a proxy's basic-auth credentials.
+    """
+    if isinstance(value, dict):
+        return {k: _mask_url_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_url_passwords(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return value
+        if parts.password is not None:
+            user = parts.username or ""
+            host = parts.netloc.rpartition("@")[2]
+            return urlunsplit(parts._replace(netloc=f"{user}:********@{host}"))
+    return value

@@ -144,6 +144,7 @@ def _file_layer(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     for section, values in data.items():
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: [{section}] must be a table")
+        sources[section] = f"config file {path}"  # blamed for an unknown section
         for key, value in values.items():
             sources[f"{section}.{key}"] = f"config file {path}"
             if _known(section, key) and _is_secret(section, key) and _carries_secret(value):

@@ -18,7 +18,7 @@ import asyncpg
 from loguru import logger
 
 from libra.config import DatabaseSettings
-from libra.errors import DatabaseUnavailable
+from libra.errors import ConfigError, DatabaseUnavailable
 from libra.storage.embedded import EmbeddedPostgres
 
 EMBEDDED_DATABASE = "libra"
@@ -40,11 +40,36 @@ def with_sslmode(url: str, override: str | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
+def _authority_broken(url: str) -> bool:
+    """Whether an unencoded ``/ ? #`` in the user or password ends the authority early.
+
+    ``postgresql://u:pa/ss@h/db`` parses as host ``u``, port ``pa`` and a path holding
+    the rest of the password, so neither the password nor the ``@`` is where it belongs.
+    """
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return False
+    if "@" in parts.path or "@" in parts.fragment:
+        return True
+    try:
+        parts.port  # noqa: B018 (raises for a password prefix parsed as the port)
+    except ValueError:
+        return "@" in parts.query
+    return False  # e.g. ``?user=libra@server`` (Azure user names) is a valid URL
+
+
 def redact_dsn(url: str) -> str:
     """``url`` with its password replaced by ``***`` (safe to log).
 
-    libpq and asyncpg also take the password as a ``?password=`` query parameter.
+    libpq and asyncpg also take the password as a ``?password=`` query parameter. A
+    password that breaks the URL (see :func:`_authority_broken`) is masked up to the
+    last ``@``: masking too much beats printing a password as a host or path.
     """
+    if _authority_broken(url):
+        scheme, _, rest = url.partition("://")
+        userinfo, _, host_part = rest.rpartition("@")
+        user = quote(userinfo.split(":", 1)[0], safe="")
+        url = f"{scheme}://{user}:***@{host_part}"
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     if any(key == "password" for key, _ in query):
@@ -116,7 +141,8 @@ class Database:
 
         Raises:
             DatabaseUnavailable: the server cannot be reached or started.
-            ConfigError: the embedded data directory is not allowed.
+            ConfigError: the embedded data directory is not allowed, or the URL is
+                malformed (an unencoded character in its password).
         """
         embedded: EmbeddedPostgres | None = None
         if settings.url is None:
@@ -131,6 +157,13 @@ class Database:
             url = embedded.url(EMBEDDED_DATABASE)
         else:
             url = settings.url.get_secret_value()
+            if _authority_broken(url):
+                # Refused before any driver sees it: their errors would quote a piece
+                # of the password as the host or port.
+                raise ConfigError(
+                    f"database.url does not parse as a URL: {redact_dsn(url)}",
+                    hint="percent-encode any / ? # @ : in the user name or password "
+                    "(e.g. / as %2F)")
         dsn = with_sslmode(url, settings.sslmode)
         try:
             pool = await _create_pool(dsn, settings)

@@ -111,3 +111,31 @@ async def test_pool_commit_mode_follows_the_setting(
         assert await db.pool.fetchval("SHOW synchronous_commit") == "on"
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("password", ["pw0rd1/s3cret2", "pw0rd1#s3cret2", "pw0rd1?s3cret2"])
+def test_redacted_dsn_hides_a_password_with_unencoded_reserved_characters(
+    password: str,
+) -> None:
+    # Generated passwords often hold "/" (base64); pasted unencoded into the URL it
+    # ends the authority early, and the password used to be printed as host or path.
+    shown = redact_dsn(f"postgresql://libra:{password}@db:5432/libra?sslmode=require")
+    assert "pw0rd1" not in shown and "s3cret2" not in shown
+    assert shown.startswith("postgresql://libra:***@db:5432/libra")
+    # An "@" in a query value is not a broken password.
+    azure = "postgresql://db:5432/libra?user=libra@myserver"
+    assert redact_dsn(azure) == azure
+
+
+@pytest.mark.parametrize("password", ["pw0rd1/s3cret2", "pw0rd1#s3cret2", "pw0rd1?s3cret2"])
+def test_cli_never_echoes_a_password_that_breaks_the_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    password: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://libra:{password}@127.0.0.1:1/libra")
+    monkeypatch.setenv("LIBRA_DATABASE__CONNECT_TIMEOUT", "3")
+    assert cli.main(["migrate", "status"]) == 2  # a configuration error
+    err = capsys.readouterr().err
+    assert "pw0rd1" not in err and "s3cret2" not in err
+    assert "percent-encode" in err

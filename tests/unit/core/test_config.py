@@ -206,3 +206,27 @@ def test_an_empty_server_list_is_refused_at_load(tmp_path: Path) -> None:
     assert "llm.servers" in str(info.value) and "LIBRA_LLM__SERVERS" in str(info.value)
     embedded = load_settings(env={"LIBRA_LLM__SERVERS": "", "LIBRA_LLM__BACKEND": "embedded"})
     assert embedded.llm.servers == ()
+
+
+def test_an_unknown_section_names_the_file_it_came_from(tmp_path: Path) -> None:
+    # A misspelt section is the file's fault; blaming "built-in defaults" sends the
+    # operator looking in the wrong place.
+    path = write(tmp_path, "[dicord]\ntoken_id = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert f"unknown setting dicord in config file {path}" in str(info.value)
+    assert "built-in defaults" not in str(info.value)
+
+
+def test_config_show_masks_credentials_inside_plain_urls(tmp_path: Path) -> None:
+    # An Ollama behind a basic-auth proxy is configured as https://user:pass@host;
+    # llm.servers is not a secret field, but its password is still a secret.
+    result = run_cli("config", "show", "--format", "json", env={
+        "LIBRA_LLM__SERVERS": "https://libra:hunter2hunter2@ollama.example:443,"
+                              "http://127.0.0.1:11434",
+        "LANGFUSE_HOST": "https://u:langfusepw9@langfuse.example",
+    }, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout and "langfusepw9" not in result.stdout
+    assert "https://libra:********@ollama.example:443" in result.stdout
+    assert "http://127.0.0.1:11434" in result.stdout
