@@ -45,7 +45,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
     ``settings`` (:class:`Settings`, required), ``registry``
     (:class:`VoiceConnectionRegistry`, optional: lists the connection for metrics),
     and for tests and tuning ``preferred_mode``, ``connect_timeout``, ``move_grace``,
-    ``silence_timeout``.
+    ``silence_timeout``, ``max_reconnects``.
     """
 
     def __init__(
@@ -121,6 +121,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
                 move_grace=float(kwargs.pop("move_grace", 5.0)),  # type: ignore[arg-type]
                 silence_timeout=float(kwargs.pop("silence_timeout", 0.25)),  # type: ignore[arg-type]
                 receive_chunk_frames=settings.voice.receive_chunk_ms // FRAME_MS,
+                max_reconnects=int(kwargs.pop("max_reconnects", 5)),  # type: ignore[call-overload]
             ),
             log_interval=settings.voice.diagnostics_log_seconds,
             registry=registry if isinstance(registry, VoiceConnectionRegistry) else None,

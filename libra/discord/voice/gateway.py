@@ -60,6 +60,16 @@ class _SocketClosed(Exception):
         self.code = code
 
 
+class _MessageFailed(Exception):
+    """Handling one server message failed; the socket is given up for a new one."""
+
+    def __init__(self, op: object, error: Exception, *, resumable: bool) -> None:
+        super().__init__(f"op {op}: {type(error).__name__}: {error}")
+        self.error = error
+        self.resumable = resumable
+        """Whether the session survives (``False`` when READY or op 4 was not taken in)."""
+
+
 class VoiceGateway:
     """The voice websocket for one guild connection."""
 
@@ -81,7 +91,12 @@ class VoiceGateway:
         self._seq_ack = -1
         self._identified = False
         self._established = False
-        """Whether the current socket got READY or RESUMED (made progress)."""
+        """Whether the current socket got READY or RESUMED."""
+        self._healthy = False
+        """Whether a heartbeat sent after READY/RESUMED was acknowledged on this socket."""
+        self._beat_established = False
+        """Whether the heartbeat awaiting its ACK was sent after READY/RESUMED."""
+        self._failed_resumable = False
         self._zombie = False
         """Whether the current socket missed a heartbeat ACK (closed to resume)."""
         self._stopping = False
@@ -155,6 +170,25 @@ class VoiceGateway:
                 code: int | None = None
                 try:
                     code = await self._run_socket(http, resume=resume)
+                except _MessageFailed as failed:
+                    # One bad message must not end voice: log it and reconnect (resuming
+                    # when the session survived it); only a persistent failure ends it.
+                    failures = (0 if self._healthy else failures) + 1
+                    logger.opt(exception=failed.error).warning(
+                        "voice gateway message failed ({}); reconnecting", failed
+                    )
+                    if self._stopping:
+                        return GatewayExit("disconnect requested", None)
+                    if failures > self._max_reconnects:
+                        return GatewayExit("voice gateway keeps failing", None, VoiceError(
+                            f"voice connection failed {failures} times in a row; last: {failed}"
+                        ))
+                    resume = (
+                        failed.resumable and self._identified and not self._reidentify.is_set()
+                    )
+                    if not await self._back_off(failures):
+                        return GatewayExit("disconnect requested", None)
+                    continue
                 except (aiohttp.ClientError, OSError, TimeoutError) as err:
                     failures += 1
                     logger.warning("voice gateway {} unreachable: {}", self.server.url, err)
@@ -178,16 +212,18 @@ class VoiceGateway:
                         continue
                     return GatewayExit("disconnected from the voice channel", code)
                 resume = action is CloseAction.RESUME and self._identified
-                # A socket closed before READY/RESUMED made no progress: retrying at
-                # once would hammer a server that refuses us (thousands of identifies
-                # a second on a repeated 4006), so such closes back off and count.
-                failures = 0 if self._established else failures + 1
+                # Only a session proven healthy (a heartbeat round trip after READY or
+                # RESUMED, one heartbeat interval: ~14 s on Discord) resets the count.
+                # Any other close made no lasting progress: retrying at once would
+                # hammer a server that refuses us or drops every session right after
+                # READY (thousands of identifies a second), so it backs off and counts.
+                failures = 0 if self._healthy else failures + 1
                 if failures > self._max_reconnects:
                     return GatewayExit(
                         "voice gateway keeps closing", code,
                         VoiceGatewayClosed(
                             f"voice gateway closed the connection {failures} times in a row "
-                            f"before it was established (last close code {code})"
+                            f"before the session was healthy (last close code {code})"
                         ),
                     )
                 if failures and not await self._back_off(failures):
@@ -234,7 +270,7 @@ class VoiceGateway:
             self.server.url, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)
         )
         self._ws = ws
-        self._established = self._zombie = False
+        self._established = self._healthy = self._zombie = self._failed_resumable = False
         heartbeat: asyncio.Task[None] | None = None
         if self._reidentify.is_set() or self._stopping:
             # reconnect()/stop() arrived while this socket was still connecting.
@@ -242,8 +278,7 @@ class VoiceGateway:
             self._ws = None
             return ws.close_code
         try:
-            hello = await self._receive_hello(ws)
-            interval = float(hello["heartbeat_interval"]) / 1000
+            interval = await self._receive_hello(ws)
             await self._identify_or_resume(resume)
             heartbeat = asyncio.get_running_loop().create_task(
                 self._heartbeat(ws, interval), name=f"voice-heartbeat-{self.server.guild_id}"
@@ -257,6 +292,9 @@ class VoiceGateway:
                     break
         except _SocketClosed as closed:
             return closed.code
+        except _MessageFailed as failed:
+            self._failed_resumable = failed.resumable
+            raise
         finally:
             if heartbeat is not None:
                 heartbeat.cancel()
@@ -266,17 +304,28 @@ class VoiceGateway:
             if not ws.closed:
                 # The heartbeat's own close was cancelled with it above; closing with
                 # 1000 here would end the session on the server and make resume fail.
-                await ws.close(code=_RESUMABLE_CLOSE if self._zombie else 1000)
+                resumable = self._zombie or self._failed_resumable
+                await ws.close(code=_RESUMABLE_CLOSE if resumable else 1000)
         return ws.close_code
 
-    async def _receive_hello(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    async def _receive_hello(self, ws: aiohttp.ClientWebSocketResponse) -> float:
+        """The heartbeat interval in seconds, from op 8."""
         while True:
             message = await ws.receive(timeout=10.0)
             if message.type is aiohttp.WSMsgType.TEXT:
-                payload = json.loads(message.data)
+                payload = self._decode(message.data)
+                if payload is None:
+                    continue
                 self._track_seq(payload)
                 if payload.get("op") == VoiceOp.HELLO:
-                    return dict(payload["d"])
+                    data = payload.get("d")
+                    ms = data.get("heartbeat_interval") if isinstance(data, dict) else None
+                    if not isinstance(ms, int | float) or ms <= 0:
+                        raise _MessageFailed(
+                            VoiceOp.HELLO, VoiceError(f"HELLO without an interval: {data!r}"),
+                            resumable=True,
+                        )
+                    return float(ms) / 1000
             elif message.type is not aiohttp.WSMsgType.BINARY:
                 raise _SocketClosed(ws.close_code)
 
@@ -306,24 +355,59 @@ class VoiceGateway:
         if isinstance(seq, int):
             self._seq_ack = seq
 
+    @staticmethod
+    def _decode(raw: str) -> dict[str, Any] | None:
+        """The payload of a text message; ``None`` (logged) when it is not one.
+
+        Such a message carries no readable ``seq`` and no op to act on, and a resume
+        would only have it replayed: it is skipped. Persistent garbage still ends
+        the socket, through missed heartbeat ACKs.
+        """
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            logger.warning("voice gateway sent an undecodable message: {!r}", raw[:200])
+            return None
+        return payload
+
     async def _on_text(self, raw: str) -> None:
-        payload = json.loads(raw)
+        payload = self._decode(raw)
+        if payload is None:
+            return
         self._track_seq(payload)
         op = payload.get("op")
-        data = payload.get("d") or {}
+        data = payload.get("d")
+        if data is None:
+            data = {}
+        try:
+            await self._dispatch(op, data)
+        except Exception as err:
+            # The session survives a bad message of any op but READY and op 4: those
+            # leave it without UDP or keys, which only a fresh identify restores.
+            resumable = op not in (VoiceOp.READY, VoiceOp.SESSION_DESCRIPTION)
+            if not resumable:
+                self._identified = False
+            raise _MessageFailed(op, err, resumable=resumable) from err
+
+    async def _dispatch(self, op: object, data: Any) -> None:
         if op == VoiceOp.HEARTBEAT_ACK:
             self._acked = True
+            self._healthy = self._healthy or self._beat_established
             sent = data.get("t") if isinstance(data, dict) else None
             if isinstance(sent, int | float):
                 self.heartbeat_rtt = time.time() - sent / 1000
+        elif op == VoiceOp.HELLO:
+            pass
+        elif not isinstance(data, dict):
+            raise VoiceError(f"unexpected payload shape: {type(data).__name__}")
         elif op == VoiceOp.READY:
             self._identified = self._established = True
             await self._listener.on_ready(data)
         elif op == VoiceOp.RESUMED:
             self._established = True
             await self._listener.on_resumed()
-        elif op == VoiceOp.HELLO:
-            pass
         elif isinstance(op, int):
             await self._listener.on_json(op, data)
 
@@ -331,7 +415,10 @@ class VoiceGateway:
         if len(frame) < 3:
             return
         self._seq_ack = struct.unpack_from(">H", frame)[0]
-        await self._listener.on_binary(frame[2], frame[3:])
+        try:
+            await self._listener.on_binary(frame[2], frame[3:])
+        except Exception as err:
+            raise _MessageFailed(frame[2], err, resumable=True) from err
 
     async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
         self._acked = True
@@ -343,6 +430,7 @@ class VoiceGateway:
                 await ws.close(code=_RESUMABLE_CLOSE)
                 return
             self._acked = False
+            self._beat_established = self._established
             await self.send_json(
                 VoiceOp.HEARTBEAT, {"t": int(time.time() * 1000), "seq_ack": self._seq_ack}
             )

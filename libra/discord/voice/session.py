@@ -38,6 +38,8 @@ class SessionOptions:
     move_grace: float = 5.0
     silence_timeout: float = 0.25
     receive_chunk_frames: int = 5
+    max_reconnects: int = 5
+    """Failed reconnects in a row (without a healthy session between) before giving up."""
 
 
 class VoiceSession:
@@ -59,7 +61,7 @@ class VoiceSession:
         self._preferred_mode = options.preferred_mode
         self.gateway = VoiceGateway(
             server, self, max_dave_version=options.max_dave_version,
-            move_grace=options.move_grace,
+            move_grace=options.move_grace, max_reconnects=options.max_reconnects,
         )
         self.dave = DaveDriver(
             server.user_id, server.channel_id, self.gateway.send_json, self.gateway.send_binary,
@@ -104,6 +106,10 @@ class VoiceSession:
         """Op 9."""
         self.diagnostics.reconnects["resume"] += 1
         logger.info("voice session resumed in guild {}", self.server.guild_id)
+        if self.player.playing:
+            # An op 5 sent while no socket was open was lost; without it the server
+            # drops our audio.
+            await self.sender.set_speaking(True)
 
     async def on_json(self, op: int, data: dict[str, Any]) -> None:
         """Session description, speaking, members and DAVE JSON ops."""

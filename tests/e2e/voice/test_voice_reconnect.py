@@ -203,4 +203,4 @@ async def test_playback_survives_a_reidentify(harness: Harness, server: FakeVoic
     assert len(alice.heard.get(BOT_ID, [])) > heard_before + 20
     assert server.udp.record.refused_before_speaking == 0
     assert server.udp.record.unencrypted_frames == 0
-    assert conn.diagnostics.frames_unsent_not_keyed > 0  # held back, never sent in clear
+    assert conn.diagnostics.frames_unsent_not_keyed > 0  # dropped, never sent in clear

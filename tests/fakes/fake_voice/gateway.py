@@ -110,6 +110,7 @@ class VoiceGateway:
         self.socket: web.WebSocketResponse | None = None
         self._request: web.Request | None = None
         self._server_close: dict[int, int] = {}
+        self._closers: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -284,6 +285,17 @@ class VoiceGateway:
         )
         session.described = True
         self.server.bot_joined(session)
+        code = self.server.close_after_handshake
+        if code is not None:
+            # After the writer has sent op 4 and what follows it.
+            task = asyncio.get_running_loop().create_task(self._close_soon(ws, code))
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
+
+    async def _close_soon(self, ws: web.WebSocketResponse, code: int) -> None:
+        await asyncio.sleep(0.05)
+        if not ws.closed:
+            await self._close(ws, code)
 
     async def _resume(self, ws: web.WebSocketResponse, conn: _Connection, d: Any) -> None:
         self.record.resumes += 1

@@ -37,6 +37,8 @@ class NetworkConditions:
     """Uniform extra delay, 0..jitter_ms, added to each packet."""
     padding_every: int = 3
     """Every Nth packet carries 1-15 bytes of RTP padding (0 disables)."""
+    duplicate_every: int = 0
+    """Every Nth packet is sent again five packets later, after it was played (0: never)."""
     seed: int = 1
     """Seed for the deterministic random choices above."""
 
@@ -95,6 +97,8 @@ class FakePeer:
         self._transmit = transmit
         self._on_speaking = on_speaking
         self._commit_delay = commit_delay
+        self.ready_delay = 0.0
+        """Seconds this peer takes to send op 23 (a slow client stretches a transition)."""
         self._external_sender = b""
         self._decoders: dict[int, opuslib_next.Decoder] = {}
         self._encoder = opuslib_next.Encoder(48000, 2, opuslib_next.APPLICATION_AUDIO)
@@ -150,7 +154,10 @@ class FakePeer:
             else:
                 self.session.process_welcome(payload[2:])
             self._settled.clear()
-            self._reply(self._delivery.on_ready, struct.unpack(">H", payload[:2])[0])
+            asyncio.get_running_loop().call_later(
+                self.ready_delay, self._delivery.on_ready, self.user_id,
+                struct.unpack(">H", payload[:2])[0],
+            )
 
     def dave_json(self, op: int, data: dict[str, Any]) -> None:
         if op == 22:
@@ -208,6 +215,7 @@ class FakePeer:
         loop = asyncio.get_running_loop()
         start = loop.time()
         held: tuple[bytes, bytes] | None = None
+        duplicates: list[tuple[int, tuple[bytes, bytes]]] = []
         frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
         opus = [
             bytes(self._encoder.encode(f.ljust(FRAME_BYTES, b"\0"), FRAME_SAMPLES)) for f in frames
@@ -226,6 +234,11 @@ class FakePeer:
             packet = self._packetize(payload)
             self._advance()
             self.log.frames_sent += 1
+            every = self.conditions.duplicate_every
+            if every and index % every == 0:
+                duplicates.append((index + 5, packet))
+            while duplicates and duplicates[0][0] <= index:
+                self._send_later(duplicates.pop(0)[1], transmit)
             if self._rng.random() < self.conditions.loss:
                 continue
             if held is None and self._rng.random() < self.conditions.reorder:

@@ -57,6 +57,10 @@ class FakeVoiceServer:
         self.enforce_heartbeat = enforce_heartbeat
         self.ack_heartbeats = True
         """Set to False to play a stalled server: heartbeats are counted, never ACKed."""
+        self.close_after_handshake: int | None = None
+        """Close code sent right after every op 4 (a server that drops each new session)."""
+        self.speaking_delay = 0.0
+        """Seconds by which op 5 for a peer trails its first packets (a late op 5)."""
         self.peer_commit_delay = peer_commit_delay
         self.dave = DaveDeliveryService(
             identity.channel_id, dave_protocol_version, transition_timeout
@@ -206,7 +210,24 @@ class FakeVoiceServer:
         self.dave.disconnect(peer.user_id)
         await asyncio.sleep(0)
 
+    def inject_raw(self, frame: str | bytes) -> None:
+        """Send the bot an arbitrary (possibly malformed) unnumbered gateway message."""
+        session = self._bot_session
+        if session is not None and session.outbox is not None:
+            session.outbox.put_nowait(frame)
+
+    def inject_json(self, op: int, data: Any) -> None:
+        """Send the bot a numbered JSON message with any ``d`` (replayed on resume)."""
+        if self._bot_session is not None:
+            self._bot_session.send_json(op, data)
+
     def _peer_speaking(self, peer: FakePeer) -> None:
+        if self.speaking_delay:
+            asyncio.get_running_loop().call_later(self.speaking_delay, self._announce, peer)
+        else:
+            self._announce(peer)
+
+    def _announce(self, peer: FakePeer) -> None:
         if self._bot_session is not None:
             self._bot_session.send_json(
                 5, {"user_id": str(peer.user_id), "ssrc": peer.ssrc, "speaking": 1}

@@ -69,6 +69,8 @@ class SfuEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.bot_ssrc: int | None = None
         self.bot_speaking = False
+        self.malformed_discovery_answers = 0
+        """How many coming IP discovery requests get a malformed answer."""
         self.bot_address: tuple[str, int] | None = None
         self.cipher: transport.TransportCipher | None = None
         self.frame_sink: FrameSink | None = None
@@ -116,6 +118,12 @@ class SfuEndpoint(asyncio.DatagramProtocol):
             return
         self.record.discoveries += 1
         assert self.transport is not None
+        if self.malformed_discovery_answers > 0:
+            self.malformed_discovery_answers -= 1
+            answer = bytearray(transport.discovery_response(ssrc, addr[0], addr[1]))
+            answer[2:4] = (12).to_bytes(2, "big")  # a response with a wrong length field
+            self.transport.sendto(bytes(answer), addr)
+            return
         self.transport.sendto(transport.discovery_response(ssrc, addr[0], addr[1]), addr)
 
     def _audio(self, data: bytes) -> None:
