@@ -235,7 +235,7 @@ class VoiceDaveTransitionFailed(VoiceError):
 
 
 class VoiceSendBlocked(VoiceError):
-    """Libra's audio was held back because the DAVE group was not keyed: nobody hears it."""
+    """Libra's audio was dropped because the DAVE group was not keyed: nobody hears it."""
 
     code = "voice_send_blocked"
 

@@ -9,8 +9,10 @@ session is re-initialised with a fresh key package.
 
 davey 0.1.7 reports ``ready`` as soon as a commit is processed, before op 22 says to
 switch. Sending therefore follows our own flag, which only turns on when a transition
-to a DAVE version has *executed*; until then media frames are held back rather than
-sent in the clear into an end-to-end encrypted call.
+to a DAVE version has *executed*; until then media frames are dropped (counted in
+``frames_unsent_not_keyed``) rather than sent in the clear into an end-to-end
+encrypted call. They are not queued: late speech is worse than a gap of a few hundred
+milliseconds, and the monitor raises ``voice_send_blocked`` only if it lasts.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Silent failure is what users of other bots complain about most: the bot sits in 
 channel and hears nothing, or speaks and nobody hears it. Each connection therefore
 logs its counters every minute and when it closes, and raises a ``VoiceError`` event
 (stable codes from :mod:`libra.errors`) when packets fail to decrypt in bursts, when
-its own audio is held back because the DAVE group is not keyed, or when a DAVE
+its own audio keeps being dropped because the DAVE group is not keyed, or when a DAVE
 transition fails.
 """
 
@@ -33,6 +33,12 @@ BURST_THRESHOLD = 25
 ALARM_COOLDOWN = 60.0
 """Seconds before the same alarm may be raised again for one connection."""
 CHECK_INTERVAL = 1.0
+SEND_BLOCKED_WINDOW = 10.0
+"""Seconds over which Libra's dropped (unkeyed) frames are counted for an alarm."""
+SEND_BLOCKED_THRESHOLD = 250
+"""Dropped frames within the window that raise an alarm: 5 s of speech, more than a
+normal DAVE re-key takes (a transition waits for every member, a slow one included),
+so only sustained blocking is reported, not every re-identify or new member."""
 MAX_ALARMS_KEPT = 20
 """Alarms remembered for snapshots (all of them are published as events)."""
 
@@ -82,7 +88,7 @@ class VoiceMonitor:
         self._registry = registry
         self._clock = clock
         self._decrypt = _BurstDetector(BURST_WINDOW, BURST_THRESHOLD, clock())
-        self._unsent = _BurstDetector(BURST_WINDOW, BURST_THRESHOLD, clock())
+        self._unsent = _BurstDetector(SEND_BLOCKED_WINDOW, SEND_BLOCKED_THRESHOLD, clock())
         self._last_alarm: dict[str, float] = {}
         self.alarms: deque[VoiceError] = deque(maxlen=MAX_ALARMS_KEPT)
         """The latest alarms raised (newest last), for ``/voice status``; bounded
@@ -142,8 +148,8 @@ class VoiceMonitor:
         unsent = self._unsent.update(now, diag.frames_unsent_not_keyed)
         if unsent is not None:
             self.report(VoiceSendBlocked(
-                f"{unsent} of Libra's audio frames were held back in {BURST_WINDOW:.0f} s: "
-                "the end-to-end encrypted call is not keyed yet",
+                f"{unsent} of Libra's audio frames were dropped in "
+                f"{SEND_BLOCKED_WINDOW:.0f} s: the end-to-end encrypted call is not keyed",
                 hint="rejoin the channel if this persists",
             ))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,14 @@ from libra.events import Event, VoiceAudioReceived, VoiceSpeakingStarted, VoiceS
 
 MAX_CONCEALED_PER_GAP = 5
 """Longer gaps are silence, not loss: concealing them would only invent sound."""
+HOLD_UNMAPPED_SECONDS = 5.0
+"""How long packets of an SSRC nobody has named yet (op 5) are kept for it. Op 5 comes
+when a member starts talking; a late one (a slow gateway, a member already talking
+when the bot joined) should cost nothing of the utterance, not all but its last second."""
+MAX_HELD_PER_SSRC = 300
+"""Packets held per unnamed SSRC (6 s at 50 a second): memory stays bounded."""
+MAX_UNMAPPED_SSRCS = 16
+"""Unnamed SSRCs held at once; beyond that the one silent the longest is dropped."""
 
 
 @dataclass(slots=True)
@@ -73,7 +82,7 @@ class AudioReceiver:
         publish: Callable[[Event], object],
         *,
         reorder_depth: int = 3,
-        hold_unmapped: float = 1.0,
+        hold_unmapped: float = HOLD_UNMAPPED_SECONDS,
         silence_timeout: float = 0.25,
         chunk_frames: int = 5,
     ) -> None:
@@ -88,7 +97,7 @@ class AudioReceiver:
         self._silence_timeout = silence_timeout
         self._users: dict[int, int] = {}
         self._speakers: dict[int, _Speaker] = {}
-        self._unmapped: dict[int, list[_Held]] = {}
+        self._unmapped: dict[int, deque[_Held]] = {}
         self._pending_work = asyncio.Event()
         """Set while a talk spurt may need ending or held packets expiring (see tick)."""
 
@@ -102,7 +111,7 @@ class AudioReceiver:
         # A new member's stream starts at its own sequence number: the previous
         # member's loss and jitter counters would turn that jump into "losses".
         self._diag.forget_stream(ssrc)
-        for held in self._unmapped.pop(ssrc, []):
+        for held in self._unmapped.pop(ssrc, ()):
             self._deliver(ssrc, user_id, held)
 
     def forget_user(self, user_id: int) -> None:
@@ -146,13 +155,26 @@ class AudioReceiver:
             self._pending_work.set()
         user_id = self._users.get(header.ssrc)
         if user_id is None:
-            queue = self._unmapped.setdefault(header.ssrc, [])
-            while queue and held.arrival - queue[0].arrival > self._hold_unmapped:
-                queue.pop(0)
-                diag.unmapped_dropped += 1
-            queue.append(held)
+            self._hold(header.ssrc, held)
             return
         self._deliver(header.ssrc, user_id, held)
+
+    def _hold(self, ssrc: int, held: _Held) -> None:
+        """Keep a packet of an unnamed SSRC until op 5 names it (bounded; see above)."""
+        diag, unmapped = self._diag, self._unmapped
+        queue = unmapped.get(ssrc)
+        if queue is None:
+            if len(unmapped) >= MAX_UNMAPPED_SSRCS:
+                stalest = min(unmapped, key=lambda s: unmapped[s][-1].arrival)
+                diag.unmapped_dropped += len(unmapped.pop(stalest))
+            queue = unmapped[ssrc] = deque()
+        while queue and (
+            held.arrival - queue[0].arrival > self._hold_unmapped
+            or len(queue) >= MAX_HELD_PER_SSRC
+        ):
+            queue.popleft()
+            diag.unmapped_dropped += 1
+        queue.append(held)
 
     def _deliver(self, ssrc: int, user_id: int, held: _Held) -> None:
         speaker = self._speakers.get(ssrc)

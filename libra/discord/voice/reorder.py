@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from libra.discord.voice.rtp import sequence_distance
 
 _RESTART_DISTANCE = 1000
 """A forward jump this large is a restarted stream, not a burst of losses."""
+_PLAYED_KEPT = 64
+"""Sequence numbers of released frames remembered to tell duplicates from late packets."""
 
 
 class ReorderBuffer:
@@ -19,12 +23,19 @@ class ReorderBuffer:
         self.depth = depth
         self._next: int | None = None
         self._held: dict[int, bytes] = {}
+        self._played: deque[int] = deque(maxlen=_PLAYED_KEPT)
+        """Recently released frames (not gaps): a copy of one is a duplicate, not late."""
         self.duplicates = 0
         self.late = 0
         self.lost = 0
 
     def push(self, sequence: int, frame: bytes) -> list[tuple[int, bytes | None]]:
         """Add one packet; return what can be played now, in order (``None`` = lost)."""
+        if sequence in self._played:
+            # Checked first: after a flush a copy of the spurt's last packet would
+            # otherwise start a "new" stream and be played twice.
+            self.duplicates += 1
+            return []
         if self._next is None:
             self._next = sequence
         distance = sequence_distance(sequence, self._next)
@@ -55,6 +66,7 @@ class ReorderBuffer:
                 out.append((self._next, None))
             else:
                 out.append((self._next, frame))
+                self._played.append(self._next)
             self._next = (self._next + 1) & 0xFFFF
         return out
 
@@ -65,6 +77,8 @@ class ReorderBuffer:
             frame = self._held.pop(self._next, None)
             if frame is None:
                 self.lost += 1
+            else:
+                self._played.append(self._next)
             out.append((self._next, frame))
             self._next = (self._next + 1) & 0xFFFF
         # The next talk spurt starts wherever it starts; don't wait for a "gap".

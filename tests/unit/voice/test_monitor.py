@@ -73,15 +73,21 @@ def test_alarm_history_stays_bounded_on_a_long_lived_connection() -> None:
     assert 0 < len(monitor.snapshot()["alarms"]) <= 50
 
 
-def test_held_back_audio_raises_send_blocked() -> None:
+def test_sustained_dropped_audio_raises_send_blocked() -> None:
     events: list[Any] = []
     clock = Clock()
     monitor, diag = _monitor(events, clock)
-    for _ in range(2):
+    for _ in range(3):  # a DAVE re-key with a slow member: expected, not an alarm
+        clock.now += 1
+        diag.frames_unsent_not_keyed += 50
+        monitor.check()
+    assert events == []
+    for _ in range(10):  # then no transition ever executes: nobody hears Libra
         clock.now += 1
         diag.frames_unsent_not_keyed += 50
         monitor.check()
     assert [e.code for e in events] == ["voice_send_blocked"]
+    assert "dropped" in events[0].message
 
 
 async def test_dave_transition_failures_reach_the_monitor() -> None:

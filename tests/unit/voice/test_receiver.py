@@ -11,7 +11,7 @@ from libra.discord.voice.audio import FRAME_BYTES, OpusEncoder
 from libra.discord.voice.crypto import TransportCipher, TransportMode
 from libra.discord.voice.dave import DaveDriver
 from libra.discord.voice.diagnostics import VoiceDiagnostics
-from libra.discord.voice.receiver import AudioReceiver
+from libra.discord.voice.receiver import MAX_HELD_PER_SSRC, MAX_UNMAPPED_SSRCS, AudioReceiver
 from libra.events import VoiceAudioReceived, VoiceSpeakingStarted, VoiceSpeakingStopped
 
 KEY = bytes(range(32))
@@ -32,11 +32,13 @@ def parts() -> tuple[AudioReceiver, list[Any], VoiceDiagnostics]:
     return receiver, events, diag
 
 
-def packet(seq: int, opus: bytes, *, pad: int = 0, ext: bool = False, pt: int = 0x78) -> bytes:
+def packet(
+    seq: int, opus: bytes, *, pad: int = 0, ext: bool = False, pt: int = 0x78, ssrc: int = SSRC
+) -> bytes:
     sender = TransportCipher(TransportMode.AES256_GCM, KEY)
     words, body = rtp.build_one_byte_extension([(1, b"\x7f")]) if ext else (0, b"")
     header = rtp.build_header(
-        sequence=seq, timestamp=seq * 960, ssrc=SSRC, payload_type=pt, padding=pad > 0,
+        sequence=seq, timestamp=seq * 960, ssrc=ssrc, payload_type=pt, padding=pad > 0,
         extension_profile=0xBEDE if ext else None, extension_words=words,
     )
     payload = body + opus
@@ -93,6 +95,21 @@ def test_packets_before_the_ssrc_is_mapped_are_held_then_played(
     assert events == []
     receiver.map_ssrc(SSRC, 42)
     assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [10, 11, 12]
+
+
+def test_packets_held_for_unnamed_ssrcs_are_bounded(
+    parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics],
+) -> None:
+    receiver, events, diag = parts
+    frame = opus_frames(1)[0]
+    for seq in range(MAX_HELD_PER_SSRC + 10):  # one SSRC, all within the hold time
+        receiver.feed(packet(seq, frame))
+    assert diag.unmapped_dropped == 10
+    for extra in range(1, MAX_UNMAPPED_SSRCS + 3):  # many SSRCs: the stalest goes first
+        receiver.feed(packet(1, frame, ssrc=SSRC + extra))
+    assert diag.unmapped_dropped == 10 + MAX_HELD_PER_SSRC + 2
+    receiver.map_ssrc(SSRC + MAX_UNMAPPED_SSRCS + 2, 42)
+    assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [1]
 
 
 def test_unmapped_packets_expire(parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics]) -> None:

@@ -39,8 +39,18 @@ def test_duplicates_and_late_packets_are_dropped() -> None:
     buffer = ReorderBuffer(depth=3)
     out = _feed(buffer, [100, 102, 102, 101, 101, 99])
     assert [s for s, _ in out] == [100, 101, 102]
+    # A copy of a packet already played is a duplicate, not late: counting it as
+    # late also hid a loss (the stats subtract duplicates from what was received).
+    assert buffer.duplicates == 2  # the second 102 (held) and the second 101 (played)
+    assert buffer.late == 1  # 99, older than the stream's start
+
+
+def test_a_copy_of_the_last_packet_after_a_flush_is_a_duplicate() -> None:
+    buffer = ReorderBuffer(depth=3)
+    _feed(buffer, [10, 11])
+    buffer.flush()
+    assert _feed(buffer, [11]) == []  # not replayed as the start of a new spurt
     assert buffer.duplicates == 1
-    assert buffer.late == 2  # the second 101 (already played) and 99
 
 
 def test_flush_releases_held_packets_and_next_spurt_starts_fresh() -> None:
