@@ -25,7 +25,10 @@ class ChatTurn:
     context: tuple[ChatMessage, ...] | None = None
     """Explicit context (a Discord reply chain) used instead of the session history."""
     private: bool = False
-    """Only the author sees the answer, so only the author may stop it."""
+    """Only the author sees the answer, so only the author may stop it.
+
+    A private turn reads the session's history but is not stored in it, so no later
+    public reply can repeat it."""
     correlation_id: str = field(default_factory=new_correlation_id)
 
 

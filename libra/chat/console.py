@@ -20,6 +20,7 @@ from libra.chat.messages import has_message, user_message
 from libra.errors import (
     InputTooLong,
     LibraError,
+    LLMServerError,
     LLMUnreachable,
     ModelMissing,
     StreamCut,
@@ -191,7 +192,11 @@ class Console:
             self._error(no_llm_help(err, stream.model, self._backend))
         except LibraError as err:
             self._out.write("\n" if self._tty else "")
-            if has_message(err.code):
+            if isinstance(err, LLMServerError):
+                # The operator running the console needs the server's own words
+                # ("CUDA out of memory"), not only the short user-facing message.
+                self._error(f"{user_message(err.code, stream.language)} ({err})")
+            elif has_message(err.code):
                 self._error(user_message(err.code, stream.language, model=stream.model))
             else:
                 # The generic text promises a log line and a reference the console has

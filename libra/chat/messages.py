@@ -68,6 +68,48 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ja": "現在混み合っています。少し後でもう一度お試しください。",
         "zh-cn": "当前请求较多,请稍后再试。",
     },
+    "llm_server_error": {
+        "en": "My language model ran into an error on its side. Please try again in a moment.",
+        "ko": "언어 모델 서버에서 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.",
+        "ja": "言語モデルのサーバーでエラーが発生しました。少し後でもう一度お試しください。",
+        "zh-cn": "语言模型服务器出错了,请稍后再试。",
+        "es": "Mi modelo de lenguaje tuvo un error. Inténtalo de nuevo en un momento.",
+        "fr": "Mon modèle de langage a rencontré une erreur. Réessaie dans un instant.",
+        "de": "Mein Sprachmodell hatte einen Fehler. Bitte versuch es gleich noch einmal.",
+    },
+    "db_unavailable": {
+        "en": "My database is unreachable right now, so I can't use or change what I "
+              "remember. Please try again later.",
+        "ko": "지금 데이터베이스에 연결할 수 없어 기억을 읽거나 바꿀 수 없습니다. 나중에 다시 시도해 주세요.",
+        "ja": "現在データベースに接続できないため、記憶を読み書きできません。後でもう一度お試しください。",
+        "zh-cn": "暂时无法连接数据库,无法读取或修改记忆。请稍后再试。",
+        "es": "Ahora no puedo acceder a mi base de datos ni a lo que recuerdo. Inténtalo luego.",
+        "fr": "Ma base de données est injoignable : impossible d'utiliser mes souvenirs. "
+              "Réessaie plus tard.",
+        "de": "Meine Datenbank ist gerade nicht erreichbar, also auch meine Erinnerungen "
+              "nicht. Bitte später noch einmal versuchen.",
+    },
+    "storage_error": {
+        "en": "Saving or loading that failed on my side (database error). "
+              "Please try again in a moment.",
+        "ko": "데이터베이스 오류로 저장하거나 불러오지 못했습니다. 잠시 후 다시 시도해 주세요.",
+        "ja": "データベースのエラーで保存または読み込みに失敗しました。少し後でもう一度お試しください。",
+        "zh-cn": "数据库出错,保存或读取失败。请稍后再试。",
+        "es": "No pude guardar ni cargar eso (error de base de datos). Inténtalo en un momento.",
+        "fr": "L'enregistrement ou le chargement a échoué (erreur de base de données). "
+              "Réessaie dans un instant.",
+        "de": "Speichern oder Laden ist fehlgeschlagen (Datenbankfehler). "
+              "Bitte gleich noch einmal versuchen.",
+    },
+    "queue_position": {
+        "en": "Waiting for the model — you're #{position} in line.",
+        "ko": "모델을 기다리는 중입니다 — 대기 순서 {position}번째입니다.",
+        "ja": "モデルの順番待ちです — あなたは{position}番目です。",
+        "zh-cn": "正在等待模型 — 你排在第 {position} 位。",
+        "es": "Esperando al modelo: eres el n.º {position} en la cola.",
+        "fr": "En attente du modèle — tu es n° {position} dans la file.",
+        "de": "Warte auf das Modell – du bist Nr. {position} in der Schlange.",
+    },
     "rate_limited": {
         "en": "You're sending messages faster than I can answer. Try again in {seconds} s.",
         "ko": "메시지를 너무 빨리 보내고 있습니다. {seconds}초 후에 다시 시도해 주세요.",

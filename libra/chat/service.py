@@ -144,6 +144,11 @@ class ChatServiceImpl:
             logger.warning("answering without history, storage failed: {} [{}]", err,
                            turn.correlation_id)
             return None, None, [], [], None
+        if turn.private:
+            # A private turn (an ephemeral /ask) may read the session but is never
+            # written to it: history has no notion of who saw a message, so anything
+            # stored there could be repeated by the next public reply in the channel.
+            return user_id, None, memories, past, None
         write = asyncio.get_running_loop().create_task(
             storage.append_message(session_id=session_id, user_id=user_id,
                                    channel_id=turn.channel_id, role=Role.USER, content=text,

@@ -10,6 +10,7 @@ the channel's language for every failure.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,11 +27,14 @@ from libra.discord.render import DiscordRateLimited
 from libra.errors import InputError, LibraError, ModelMissing
 from libra.events import DiscordRateLimited as DiscordRateLimitedEvent
 from libra.language.api import LanguageService
+from libra.llm.api import ChatMessage, LLMService
 from libra.storage.api import MessageStatus
 
 HandleT = TypeVar("HandleT")
 TYPING_REFRESH_SECONDS = 8.0
 """Discord shows typing for 10 s per trigger; refresh a little before it lapses."""
+QUEUE_POLL_SECONDS = 1.0
+"""How often a reply waiting for the model looks up its place in the queue."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,9 +80,10 @@ class Responder:
 
     def __init__(
         self, *, chat: ChatService, language: LanguageService, pacer: EditPacer,
-        bus: EventBus,
+        bus: EventBus, llm: LLMService | None = None,
     ) -> None:
         self._chat = chat
+        self._llm = llm
         self._language = language
         self._pacer = pacer
         self._bus = bus
@@ -99,11 +104,20 @@ class Responder:
             except DiscordRateLimited as err:
                 await asyncio.sleep(err.retry_after)
 
-    async def answer(self, turn: ChatTurn, outlet: Outlet[HandleT]) -> Answer:
-        """Answer ``turn``; every outcome, including failures, is visible to the user."""
+    async def answer(
+        self, turn: ChatTurn, outlet: Outlet[HandleT], *,
+        context: Callable[[], Awaitable[tuple[ChatMessage, ...]]] | None = None,
+    ) -> Answer:
+        """Answer ``turn``; every outcome, including failures, is visible to the user.
+
+        ``context`` loads the turn's explicit context (a reply chain, several fetches)
+        once typing already shows, so the user sees at once that an answer is coming.
+        """
         started = time.monotonic()
         typing = self._start_typing(outlet, turn.correlation_id)
         try:
+            if context is not None and (loaded := await context()):
+                turn = dataclasses.replace(turn, context=loaded)
             try:
                 stream = await self._chat.reply(turn)
             except LibraError as err:
@@ -114,7 +128,7 @@ class Responder:
                 await self.say(outlet, failure_message(err, language, ref=turn.correlation_id))
                 return Answer(status="refused", error_code=err.code)
             try:
-                rendered = await self._render(stream, outlet, typing)
+                rendered = await self._render(stream, outlet, typing, turn.correlation_id)
             except hikari.NotFoundError as err:
                 # The reply (or its channel) was deleted while being written: a moderator
                 # removed it, or the user dismissed a private answer. Nobody wants the
@@ -129,7 +143,8 @@ class Responder:
                 await asyncio.gather(typing, return_exceptions=True)
 
     async def _render(
-        self, stream: ReplyStream, outlet: Outlet[HandleT], typing: asyncio.Task[None] | None
+        self, stream: ReplyStream, outlet: Outlet[HandleT], typing: asyncio.Task[None] | None,
+        correlation_id: str,
     ) -> RenderedReply[HandleT]:
         async def send(content: str) -> HandleT:
             if typing is not None:
@@ -155,7 +170,33 @@ class Responder:
             if stream.result is not None and stream.result.status is MessageStatus.STOPPED:
                 renderer.stop()
 
-        return await renderer.run(deltas())
+        watcher = asyncio.get_running_loop().create_task(
+            self._show_queue_position(renderer, stream.language, correlation_id),
+            name=f"discord:queue-position:{correlation_id}")
+        try:
+            return await renderer.run(deltas())
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _show_queue_position(
+        self, renderer: StreamRenderer[HandleT], language: str, correlation_id: str
+    ) -> None:
+        """While the reply waits for a model slot, show its place in line.
+
+        Only a real place (1 = next) is shown, and only when it changes, so a reply
+        that starts at once costs no message and no edit; the renderer paces the
+        edits and drops the note when the first text arrives (then this is cancelled).
+        """
+        if self._llm is None:
+            return
+        shown: int | None = None
+        while True:
+            position = self._llm.queue_position(correlation_id)
+            if position and position != shown:
+                shown = position
+                renderer.waiting(user_message("queue_position", language, position=position))
+            await asyncio.sleep(QUEUE_POLL_SECONDS)
 
     async def _conclude(
         self, turn: ChatTurn, stream: ReplyStream, rendered: RenderedReply[HandleT],
@@ -170,15 +211,29 @@ class Responder:
             code = error.code if isinstance(error, LibraError) else "unexpected"
             logger.opt(exception=None if isinstance(error, LibraError) else error).warning(
                 "reply failed: {} ({}) [{}]", code, error, turn.correlation_id)
-            await self.say(outlet, failure_message(
+            await self._outcome(outlet, rendered, failure_message(
                 error, stream.language, ref=turn.correlation_id, model=stream.model))
             return Answer(status=status, parts=tuple(rendered.parts), error_code=code,
                           first_visible_ms=first_ms, rate_limited=rendered.rate_limited)
-        if not rendered.handles:
+        if not rendered.parts:
             logger.warning("the model returned an empty answer [{}]", turn.correlation_id)
-            await self.say(outlet, user_message("reply_empty", stream.language))
+            await self._outcome(outlet, rendered, user_message("reply_empty", stream.language))
         return Answer(status=status, parts=tuple(rendered.parts), first_visible_ms=first_ms,
                       rate_limited=rendered.rate_limited)
+
+    async def _outcome(
+        self, outlet: Outlet[HandleT], rendered: RenderedReply[HandleT], text: str
+    ) -> None:
+        """Post ``text``, or turn the waiting note into it when nothing replaced the note."""
+        if not rendered.waiting_note:
+            await self.say(outlet, text)
+            return
+        while True:
+            try:
+                await self._guarded(outlet.edit, rendered.handles[0], text)
+                return
+            except DiscordRateLimited as err:
+                await asyncio.sleep(err.retry_after)
 
     async def _guarded(self, call: Callable[..., Awaitable[HandleT]], *args: object) -> HandleT:
         """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimited``."""

@@ -219,6 +219,8 @@ class RenderedReply(Generic[HandleT]):
     """Clock time when the first text became visible (after ``send`` returned)."""
     error: BaseException | None = None
     """What the delta stream raised, if it failed; the text before it is still shown."""
+    waiting_note: bool = False
+    """The first message still shows the waiting note (no answer text ever came)."""
 
 
 class StreamRenderer(Generic[HandleT]):
@@ -253,6 +255,7 @@ class StreamRenderer(Generic[HandleT]):
         self._shown: list[str] = []
         self._input_done = False
         self._stop_requested = False
+        self._waiting: str | None = None
         self._wake = asyncio.Event()
         self.reply: RenderedReply[HandleT] = RenderedReply()
 
@@ -266,6 +269,17 @@ class StreamRenderer(Generic[HandleT]):
         self._text.clear()
         self._wake.set()
 
+    def waiting(self, note: str) -> None:
+        """Show ``note`` (e.g. the place in the model's queue) until the answer starts.
+
+        Sent at once when nothing is shown yet; later notes are paced edits like any
+        other. The first text of the answer replaces it; notes after that are ignored.
+        """
+        if self._text or self._input_done or self._stop_requested:
+            return
+        self._waiting = note
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop reading deltas: the message ends with what arrived plus the stopped marker."""
         self._stop_requested = True
@@ -274,6 +288,8 @@ class StreamRenderer(Generic[HandleT]):
     def desired_parts(self) -> list[str]:
         """The messages as they should look now."""
         text = "".join(self._text)
+        if self._waiting is not None and not text and not self._stop_requested:
+            return [self._waiting]
         if self._stop_requested:
             text = text.rstrip()
             if balanced_fences(text):
@@ -303,6 +319,10 @@ class StreamRenderer(Generic[HandleT]):
             self.reply.error = error
         self.reply.parts = list(self._shown)
         self.reply.stopped = self._stop_requested
+        if self._waiting is not None and self._shown == [self._waiting]:
+            # Nothing replaced the note: the caller turns it into the outcome message.
+            self.reply.waiting_note = True
+            self.reply.parts = []
         return self.reply
 
     async def _consume(self, deltas: AsyncIterator[str]) -> None:
@@ -312,6 +332,7 @@ class StreamRenderer(Generic[HandleT]):
                     break
                 if delta:
                     self._text.append(delta)
+                    self._waiting = None
                     self._wake.set()
         finally:
             self._input_done = True
@@ -349,7 +370,7 @@ class StreamRenderer(Generic[HandleT]):
         self.reply.handles.append(handle)
         self._shown.append(content)
         self.reply.sends += 1
-        if self.reply.first_visible_at is None:
+        if self.reply.first_visible_at is None and content != self._waiting:
             self.reply.first_visible_at = self._clock()
 
     async def _edit_part(self, index: int) -> None:
@@ -361,6 +382,8 @@ class StreamRenderer(Generic[HandleT]):
         await self._edit(self.reply.handles[index], content)
         self._shown[index] = content
         self.reply.edits += 1
+        if self.reply.first_visible_at is None and content != self._waiting:
+            self.reply.first_visible_at = self._clock()
 
     async def _with_retry(
         self, action: Callable[[], Awaitable[None]], *, paced: bool, urgent: bool = False

@@ -9,9 +9,8 @@ import lightbulb
 from loguru import logger
 
 from libra.chat.api import ChatService
-from libra.chat.messages import user_message
 from libra.discord.commands import extensions
-from libra.discord.conversation import Responder
+from libra.discord.conversation import Responder, failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.onboarding import (
     disallowed_intents_explanation,
@@ -24,7 +23,7 @@ from libra.discord.ratelimits import RateLimitWatcher
 from libra.discord.stage_stats import StageStats
 from libra.discord.triggers import MessageTriggers
 from libra.discord.voice.registry import VoiceConnectionRegistry
-from libra.errors import ConfigError, PluginError
+from libra.errors import ConfigError, LibraError, PluginError
 from libra.events import DiscordReady, ReplyFinished, new_correlation_id
 from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.language.api import LanguageService
@@ -118,28 +117,37 @@ class DiscordPlugin(Plugin):
         language = ctx.services.get(LanguageService)  # type: ignore[type-abstract]
         pacer = EditPacer(limit=ctx.settings.discord.edit_limit,
                           window=ctx.settings.discord.edit_window)
+        llm = ctx.services.get(LLMService)  # type: ignore[type-abstract]
         return DiscordDeps(
             settings=ctx.settings, bus=ctx.bus, services=ctx.services, chat=chat,
-            language=language, llm=ctx.services.get(LLMService),  # type: ignore[type-abstract]
-            pacer=pacer, policy=AccessPolicy(ctx.settings.discord),
+            language=language, llm=llm, pacer=pacer, policy=AccessPolicy(ctx.settings.discord),
             limiter=UsageLimiter(ctx.settings.discord),
-            responder=Responder(chat=chat, language=language, pacer=pacer, bus=ctx.bus),
+            responder=Responder(chat=chat, language=language, pacer=pacer, bus=ctx.bus,
+                                llm=llm),
             stage_stats=StageStats(), tasks=ctx.tasks,
         )
 
     async def _on_command_error(
         self, failure: lightbulb.exceptions.ExecutionPipelineFailedException
     ) -> bool:
-        """Any unexpected exception in a command: log it and answer with a reference."""
+        """An exception no command handled: log it and answer the user.
+
+        Libra's own errors (a database that went away, a model server failing) get
+        their short, specific message; anything else the generic one with a reference.
+        """
         ref = new_correlation_id()
         context = failure.context
         cause = failure.causes[0] if failure.causes else failure
-        logger.opt(exception=cause).error("/{} failed [{}]", context.command_data.name, ref)
+        if isinstance(cause, LibraError):
+            logger.warning("/{} failed: {} ({}) [{}]", context.command_data.name, cause.code,
+                           cause, ref)
+        else:
+            logger.opt(exception=cause).error("/{} failed [{}]", context.command_data.name, ref)
         language = "en"
         if self.deps is not None:
             language = await self.deps.responder.channel_language(context.channel_id)
         try:
-            await context.respond(user_message("unexpected", language, ref=ref), ephemeral=True)
+            await context.respond(failure_message(cause, language, ref=ref), ephemeral=True)
         except hikari.HTTPError as err:
             logger.warning("could not report the failure of /{}: {} [{}]",
                            context.command_data.name, err, ref)

@@ -2,7 +2,7 @@
 
 Answered: a mention of the bot, a DM, a reply to one of the bot's messages (the
 reply chain becomes the turn's context), any message in a thread the bot started,
-and every message in the opt-in ``chat_channel_ids``. Long conversations move into
+and every message with text in the opt-in ``chat_channel_ids``. Long conversations move into
 a thread after ``thread_after_turns`` turns when that is configured.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 import hikari
 from loguru import logger
@@ -67,15 +68,18 @@ class MessageTriggers:
             thread is not None and thread.owner_id == me.id)
         mentions = message.user_mentions_ids
         bot_roles = self._bot_role_mentions(message, me.id)
-        triggered = (
+        addressed = (
             message.guild_id is None
             or (mentions is not hikari.UNDEFINED and me.id in mentions)
             or bool(bot_roles)
             or _author_id(message.referenced_message) == me.id
             or in_bot_thread
-            or message.channel_id in self._deps.settings.discord.chat_channel_ids
         )
-        if not triggered:
+        # In an opt-in chat channel only text is talking to Libra: an image, sticker or
+        # forward posted there is for the people, and "say something" would be noise.
+        if not addressed and not (
+                message.channel_id in self._deps.settings.discord.chat_channel_ids
+                and strip_mention(message.content or "", me.id, bot_roles)):
             return
         member = event.member if isinstance(event, hikari.GuildMessageCreateEvent) else None
         caller = Caller(user_id=message.author.id, channel_id=message.channel_id,
@@ -96,7 +100,9 @@ class MessageTriggers:
         parts: list[hikari.Message] = []
 
         async def send(content: str) -> hikari.Message:
-            reply_to = message if not parts else hikari.UNDEFINED
+            # Each continuation replies to the part before it, so a reply to any part
+            # leads the reply chain back through the whole answer to the question.
+            reply_to = message if not parts else parts[-1]
             # LLM output must never ping anyone; a question deleted meanwhile still
             # gets its answer (Discord refuses a reply to a deleted message otherwise).
             sent = await rest.create_message(
@@ -120,12 +126,8 @@ class MessageTriggers:
                                            me, self._bot_role_mentions(message, me)))
         try:
             with deps.limiter.reply_slot(message.author.id, message.guild_id):
-                context = await self._reply_chain(message, me)
-                if context:
-                    turn = ChatTurn(user_id=turn.user_id, channel_id=channel,
-                                    guild_id=turn.guild_id, text=turn.text, context=context,
-                                    correlation_id=turn.correlation_id)
-                answer = await deps.responder.answer(turn, outlet)
+                answer = await deps.responder.answer(
+                    turn, outlet, context=lambda: self._reply_chain(message, me))
         except RateLimited as err:
             logger.info("rate limited: {} [{}]", err, turn.correlation_id)
             if isinstance(err, UserRateLimited) and err.repeated:
@@ -167,9 +169,14 @@ class MessageTriggers:
                          and reference.type != hikari.messages.MessageReferenceType.DEFAULT)
             if forwarded and not text:
                 text = strip_mention(_snapshot_text(current), me)
-            if text:
-                chain.append(ChatMessage(
-                    role="assistant" if _author_id(current) == me else "user", content=text))
+            role: Literal["user", "assistant"] = (
+                "assistant" if _author_id(current) == me else "user")
+            if text and chain and role == "assistant" and chain[-1].role == "assistant":
+                # The parts of one long answer (each replies to the one before it) are
+                # one turn: joined, the model sees the answer as it was written.
+                chain[-1] = ChatMessage(role="assistant", content=f"{text}\n{chain[-1].content}")
+            elif text:
+                chain.append(ChatMessage(role=role, content=text))
             if (depth == REPLY_CHAIN_DEPTH or forwarded
                     or not isinstance(reference, hikari.MessageReference) or reference.id is None):
                 break
@@ -177,7 +184,32 @@ class MessageTriggers:
                 current = await self._bot.rest.fetch_message(reference.channel_id, reference.id)
             except (hikari.NotFoundError, hikari.ForbiddenError):
                 break
+        replied = message.referenced_message
+        if chain and chain[0].role == "assistant" and replied is not None and _author_id(
+                replied) == me:
+            # The walk above went back through the parts before the one replied to;
+            # the parts after it (each a reply to the one before) finish the answer.
+            rest = await self._later_parts(replied, me)
+            if rest:
+                chain[0] = ChatMessage(role="assistant",
+                                       content="\n".join([chain[0].content, *rest]))
         return tuple(reversed(chain))
+
+    async def _later_parts(self, part: hikari.PartialMessage, me: int) -> list[str]:
+        """The text of the continuations after ``part`` of one long answer (one fetch)."""
+        texts: list[str] = []
+        last = part.id
+        try:
+            async for later in self._bot.rest.fetch_messages(part.channel_id, after=part.id
+                                                              ).limit(REPLY_CHAIN_DEPTH):
+                reference = later.message_reference
+                if (_author_id(later) == me and reference is not None
+                        and reference.id == last and later.content):
+                    texts.append(later.content)
+                    last = later.id
+        except (hikari.NotFoundError, hikari.ForbiddenError) as err:
+            logger.debug("could not read the rest of a long answer: {}", err)
+        return texts
 
     async def _maybe_move_to_thread(
         self, channel: int, reply: hikari.Message, text: str

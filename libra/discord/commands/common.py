@@ -10,6 +10,7 @@ import lightbulb
 from loguru import logger
 
 from libra.chat.messages import user_message
+from libra.discord.conversation import failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.permissions import Caller, is_admin
 from libra.errors import LibraError
@@ -71,7 +72,7 @@ async def respond_error(ctx: lightbulb.Context, deps: DiscordDeps, err: LibraErr
     ref = new_correlation_id()
     logger.info("/{} refused: {} ({}) [{}]", ctx.command_data.name, err.code, err, ref)
     language = await language_of(ctx, deps)
-    await ctx.respond(user_message(err.code, language, ref=ref), ephemeral=True)
+    await ctx.respond(failure_message(err, language, ref=ref), ephemeral=True)
 
 
 async def run_for(ctx: lightbulb.Context, deps: DiscordDeps,

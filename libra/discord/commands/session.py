@@ -12,6 +12,8 @@ memory = lightbulb.Group("memory", "What Libra remembers about you")
 loader.command(memory)
 
 MEMORY_PREVIEW_CHARS = 120
+MEMORY_LIST_CHARS = 1900
+"""Room for the list in one message, under Discord's 2,000 with the "more" line."""
 
 
 @loader.command
@@ -57,8 +59,22 @@ class MemoryShow(lightbulb.SlashCommand, name="show", description="List your mem
         if not items:
             await ctx.respond("I don't remember anything about you yet.", ephemeral=True)
             return
-        lines = [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]
-        await ctx.respond("\n".join(lines)[:1900], ephemeral=True)
+        await ctx.respond(memory_list(
+            [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]), ephemeral=True)
+
+
+def memory_list(lines: list[str]) -> str:
+    """As many whole lines as fit in one message, then how many were left out."""
+    shown: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > MEMORY_LIST_CHARS:
+            break
+        shown.append(line)
+    if len(shown) < len(lines):
+        shown.append(f"… and {len(lines) - len(shown)} more.")
+    return "\n".join(shown)
 
 
 @memory.register

@@ -104,10 +104,20 @@ async def create_message(request: web.Request) -> web.Response:
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    """``GET /channels/{channel}/messages`` (newest first, as Discord)."""
+    """``GET /channels/{channel}/messages`` (newest first, as Discord).
+
+    ``after`` gives the ``limit`` messages right after that id, ``before`` those
+    right before it.
+    """
     ctx = ctx_of(request)
     stored = ctx.world.messages.get(int(request.match_info["channel"]), [])
     limit = int(request.query.get("limit", "50"))
+    if "after" in request.query:
+        after = int(request.query["after"])
+        stored = [m for m in stored if m.id > after][:limit]
+    if "before" in request.query:
+        before = int(request.query["before"])
+        stored = [m for m in stored if m.id < before]
     return web.json_response([m.payload for m in reversed(stored)][:limit])
 
 
