@@ -35,6 +35,10 @@ class RestContext:
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
+# A typed key: a plain string key makes aiohttp warn, which pytest turns into an
+# error inside the middleware (hikari then saw a 500 and retried).
+JSON_BODY = web.RequestKey("fake_discord_json", object)
+"""The request's decoded JSON body (``None`` when it has none)."""
 
 
 def error(status: int, message: str, code: int = 0) -> web.Response:
@@ -82,7 +86,7 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
     ctx = request.app[CONTEXT_KEY]
     template = route_template(request)
     body = await read_body(request)
-    request["json"] = body
+    request[JSON_BODY] = body
     edit_channel = edit_channel_of(request, ctx, template)
     path = request.path.removeprefix(API_PREFIX)
     response: web.StreamResponse
@@ -159,7 +163,7 @@ async def put_commands(request: web.Request) -> web.Response:
     guild = request.match_info.get("guild")
     existing = {(c["name"], c["type"]): c for c in _commands_for(ctx, guild)}
     stored = []
-    for body in request["json"] or []:
+    for body in request[JSON_BODY] or []:
         command = payloads.command(body, ctx.world, int(guild) if guild else None)
         if (old := existing.get((command["name"], command["type"]))) is not None:
             command["id"] = old["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
-from tests.fakes.fake_discord.rest import API_PREFIX, ctx_of, error
+from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, ctx_of, error
 from tests.fakes.fake_discord.world import ChannelType, FakeChannel, FakeGuild
 
 
@@ -72,7 +72,7 @@ async def list_channels(request: web.Request) -> web.Response:
 async def create_dm(request: web.Request) -> web.Response:
     """``POST /users/@me/channels``: open (or reuse) a DM with a user."""
     world = ctx_of(request).world
-    recipient = int((request["json"] or {}).get("recipient_id", 0))
+    recipient = int((request[JSON_BODY] or {}).get("recipient_id", 0))
     if recipient not in world.users:
         return error(400, "Unknown User", 10013)
     channel = next((c for c in world.dm_channels if c.recipient_id == recipient), None)

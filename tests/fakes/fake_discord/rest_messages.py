@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
-from tests.fakes.fake_discord.rest import API_PREFIX, RestContext, ctx_of, error
+from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, RestContext, ctx_of, error
 from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessage, World
 
 RESPONSE_MESSAGE, RESPONSE_DEFERRED = 4, 5
@@ -90,7 +90,7 @@ async def create_message(request: web.Request) -> web.Response:
     channel = _channel_or_404(ctx, request)
     if isinstance(channel, web.Response):
         return channel
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     if not body.get("content") and not body.get("embeds"):
         return error(400, "Cannot send an empty message", 50006)
     if (refused := too_long(body)) is not None:
@@ -134,7 +134,7 @@ async def patch_message(request: web.Request) -> web.Response:
     stored = _message_in(ctx_of(request), request)
     if stored is None:
         return error(404, "Unknown Message", 10008)
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
     return edit_message(stored, body)
@@ -179,7 +179,7 @@ async def thread_from_message(request: web.Request) -> web.Response:
         return parent
     if _message_in(ctx, request) is None:
         return error(404, "Unknown Message", 10008)
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     return _new_thread(ctx, parent, int(request.match_info["message"]), str(body.get("name")))
 
 
@@ -189,7 +189,7 @@ async def thread_without_message(request: web.Request) -> web.Response:
     parent = _channel_or_404(ctx, request)
     if isinstance(parent, web.Response):
         return parent
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     return _new_thread(ctx, parent, ctx.world.snowflakes.next(), str(body.get("name")))
 
 
@@ -201,7 +201,7 @@ async def interaction_callback(request: web.Request) -> web.Response:
         return error(404, "Unknown interaction", 10062)
     if interaction.get("original") is not None:
         return error(400, "Interaction has already been acknowledged.", 40060)
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     kind, data = int(body.get("type", 0)), body.get("data") or {}
     if (refused := too_long(data)) is not None:
         return refused
@@ -251,7 +251,7 @@ async def webhook_message(request: web.Request) -> web.Response:
     if request.method == "DELETE":
         ctx_of(request).world.messages[stored.channel_id].remove(stored)
         return web.Response(status=204)
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
     return edit_message(stored, body)
@@ -263,7 +263,7 @@ async def followup(request: web.Request) -> web.Response:
     interaction = ctx.interactions.get(request.match_info["token"])
     if interaction is None or interaction.get("original") is None:
         return error(401, "Invalid Webhook Token", 50027)
-    body = request["json"] or {}
+    body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
     original = ctx.world.find_message(interaction["original"] or 0)
