@@ -62,6 +62,8 @@ class DatabaseSettings(_Section):
     """Most connections at once."""
     connect_timeout: float = Field(10.0, gt=0)
     """Seconds to wait for the server before reporting it unreachable."""
+    query_timeout: float = Field(5.0, gt=0)
+    """Seconds one storage operation may take; then the feature carries on without it."""
     migrate_on_start: bool = True
     """Apply pending migrations when Libra starts."""
     migrations_dir: Path | None = None

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from libra.tasks import Deadlines
+
 
 class Status(StrEnum):
     """How well a component works, ordered from best to worst."""
@@ -36,8 +38,7 @@ class HealthRegistry:
 
     def __init__(self) -> None:
         self._checks: dict[str, HealthCheck] = {}
-        self._abandoned: set[asyncio.Task[ComponentHealth]] = set()
-        """Timed-out checks still unwinding (kept referenced until they end)."""
+        self._deadlines = Deadlines()
 
     def register(self, name: str, check: HealthCheck) -> None:
         """Add or replace the check called ``name``."""
@@ -51,30 +52,15 @@ class HealthRegistry:
         """Run every check; one that hangs or raises reports itself as down."""
 
         async def one(name: str, check: HealthCheck) -> ComponentHealth:
-            task = asyncio.ensure_future(check())
             try:
-                # Not asyncio.timeout/wait_for: both wait for the cancelled check to
-                # unwind, and a driver stuck on a dead connection (asyncpg releasing
-                # it) may not unwind for minutes.
-                done, _ = await asyncio.wait({task}, timeout=timeout)
-            except asyncio.CancelledError:
-                task.cancel()
-                raise
-            if not done:
-                task.cancel()
-                self._abandoned.add(task)
-                task.add_done_callback(self._forget)
+                # Not asyncio.timeout: it waits for the cancelled check to unwind, and
+                # a driver stuck on a dead connection may not unwind for minutes.
+                return await self._deadlines.within(check(), timeout)
+            except TimeoutError:
                 return ComponentHealth(name=name, status=Status.DOWN,
                                        detail=f"no answer within {timeout:g}s")
-            try:
-                return task.result()
             except Exception as err:
                 return ComponentHealth(name=name, status=Status.DOWN,
                                        detail=f"{type(err).__name__}: {err}")
 
         return list(await asyncio.gather(*(one(n, c) for n, c in self._checks.items())))
-
-    def _forget(self, task: asyncio.Task[ComponentHealth]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a late failure is not worth a warning

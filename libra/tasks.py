@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -44,3 +44,45 @@ class TaskGroup:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+
+class Deadlines:
+    """Runs work under a deadline without waiting for overrun work to unwind.
+
+    ``asyncio.timeout`` and ``wait_for`` wait for the cancelled work to finish, and a
+    driver cancelling a query on a host that went dark (asyncpg) may take minutes to
+    do so: the caller's answer is due now. Overrun work is cancelled and held here
+    until it ends on its own; a late failure of it is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._abandoned: set[asyncio.Future[Any]] = set()
+
+    @property
+    def unwinding(self) -> int:
+        """Overrun operations that have not ended yet."""
+        return len(self._abandoned)
+
+    async def within(self, aw: Awaitable[T], timeout: float) -> T:
+        """Await ``aw`` for at most ``timeout`` seconds.
+
+        Raises:
+            TimeoutError: ``aw`` did not finish in ``timeout`` seconds.
+        """
+        task = asyncio.ensure_future(aw)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:  # the caller went away
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._reap)
+            raise TimeoutError
+        return task.result()
+
+    def _reap(self, task: asyncio.Future[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody waits for it any more

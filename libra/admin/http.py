@@ -20,6 +20,7 @@ from loguru import logger
 from libra.config import AdminSettings
 from libra.health import HealthRegistry
 from libra.plugin import Services
+from libra.tasks import Deadlines
 
 from .auth import AuthFailure, FailureLimiter, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
@@ -77,8 +78,8 @@ class AdminState:
     health: HealthRegistry | None
     services: Services
     policies: dict[tuple[str, str], AuthPolicy]
-    abandoned: set[asyncio.Task[web.StreamResponse]] = field(default_factory=set)
-    """Timed-out requests still unwinding (kept referenced until they end)."""
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    """Requests cut off at ``request_timeout`` that are still unwinding."""
 
 
 STATE = web.AppKey("libra_admin_state", AdminState)
@@ -177,24 +178,8 @@ async def _within(state: AdminState, request: web.Request, handler: Handler
     Raises:
         TimeoutError: the request took longer than ``admin.request_timeout``.
     """
-    task = asyncio.ensure_future(_guarded(state, request, handler))
-    try:
-        done, _ = await asyncio.wait({task}, timeout=state.settings.request_timeout)
-    except asyncio.CancelledError:  # the client went away
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()
-        state.abandoned.add(task)
-        task.add_done_callback(lambda t: _forget(state, t))
-        raise TimeoutError
-    return task.result()
-
-
-def _forget(state: AdminState, task: asyncio.Task[web.StreamResponse]) -> None:
-    state.abandoned.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: nobody waits for a timed-out request any more
+    return await state.deadlines.within(_guarded(state, request, handler),
+                                        state.settings.request_timeout)
 
 
 @web.middleware

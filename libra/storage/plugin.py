@@ -44,8 +44,9 @@ class StoragePlugin(Plugin):
         self._db = await Database.open(settings, data_dir=ctx.settings.app.data_dir)
         self._migration_ids = migrate.migration_ids(settings.migrations_dir)
         if settings.migrate_on_start:
-            await migrate.apply_async(self._db.dsn_for_yoyo(), settings.migrations_dir)
-        self._storage = PgStorage(self._db.pool)
+            await migrate.apply_async(self._db.dsn_for_yoyo(), settings.migrations_dir,
+                                      connect_timeout=settings.connect_timeout)
+        self._storage = PgStorage(self._db.pool, settings.query_timeout)
         self._services = ctx.services
         # Storage is a Protocol: mypy only accepts concrete classes for type[...] keys.
         ctx.services.register(cast(type[Any], Storage), self._storage)

@@ -2,13 +2,16 @@
 
 Every query is parameterised. Constraint violations become ``IntegrityViolation``
 and a lost connection ``DatabaseUnavailable``, so callers handle Libra errors only.
+Every operation is bounded by ``database.query_timeout``: a database host that goes
+dark (no RST) would otherwise hold the caller until TCP gives up, minutes later.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 
@@ -24,6 +27,7 @@ from libra.storage.api import (
     UsageStats,
     User,
 )
+from libra.tasks import Deadlines
 
 
 @contextlib.asynccontextmanager
@@ -39,6 +43,31 @@ async def _translated(action: str) -> AsyncIterator[None]:
                                   hint="check that PostgreSQL is running") from err
     except asyncpg.PostgresError as err:
         raise StorageError(f"cannot {action}: {err}") from err
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _bounded(method: Callable[Concatenate[PgStorage, P], Coroutine[Any, Any, T]]
+             ) -> Callable[Concatenate[PgStorage, P], Coroutine[Any, Any, T]]:
+    """Run ``method`` under the storage's query timeout (as ``DatabaseUnavailable``)."""
+
+    @functools.wraps(method)
+    async def bounded(self: PgStorage, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            # Not asyncio.timeout: asyncpg cancelling a query on a dark host waits for
+            # the host as well; the abandoned operation ends when TCP gives up.
+            return await self._deadlines.within(method(self, *args, **kwargs),
+                                                self.query_timeout)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"cannot {method.__name__.replace('_', ' ')}: the database did not "
+                f"answer within {self.query_timeout:g}s",
+                hint="check that PostgreSQL runs and its host is reachable "
+                "(database.query_timeout sets this limit)") from None
+
+    return bounded
 
 
 def _row_count(status: str) -> int:
@@ -80,11 +109,15 @@ _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, languag
 class PgStorage:
     """Repository functions on one asyncpg pool (implements ``Storage``)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, query_timeout: float = 5.0) -> None:
         self._pool = pool
+        self.query_timeout = query_timeout
+        """Seconds one operation may take (``database.query_timeout``)."""
+        self._deadlines = Deadlines()
 
     # --- users -------------------------------------------------------------------------
 
+    @_bounded
     async def ensure_user(self, discord_id: int) -> User:
         """Return the user, creating it on first sight."""
         async with _translated("load user"), self._pool.acquire() as conn:
@@ -98,6 +131,7 @@ class PgStorage:
                 row = await conn.fetchrow(select, discord_id)
         return _user(row)
 
+    @_bounded
     async def set_user_language(self, discord_id: int, language: str | None) -> None:
         """Pin (or with ``None`` unpin) a user's preferred language."""
         async with _translated("save user language"):
@@ -106,6 +140,7 @@ class PgStorage:
                 "ON CONFLICT (discord_id) DO UPDATE SET language = EXCLUDED.language",
                 discord_id, language)
 
+    @_bounded
     async def delete_user(self, discord_id: int) -> bool:
         """Delete a user and, by cascade, everything stored about them."""
         async with _translated("delete user"):
@@ -115,6 +150,7 @@ class PgStorage:
 
     # --- sessions and messages ---------------------------------------------------------
 
+    @_bounded
     async def open_session(self, user_id: int, channel_id: int, guild_id: int | None) -> int:
         """Return the user's open session in the channel, starting one if needed."""
         select = ("SELECT id FROM sessions WHERE user_id = $1 AND channel_id = $2 "
@@ -130,6 +166,7 @@ class PgStorage:
                 session_id = await conn.fetchval(select, user_id, channel_id)
         return int(session_id)
 
+    @_bounded
     async def end_session(self, user_id: int, channel_id: int) -> bool:
         """End the open session (``/reset``); ``False`` when none was open."""
         async with _translated("end session"):
@@ -138,6 +175,7 @@ class PgStorage:
                 "AND ended_at IS NULL", user_id, channel_id)
         return _row_count(status) > 0
 
+    @_bounded
     async def append_message(
         self,
         *,
@@ -163,6 +201,7 @@ class PgStorage:
                 prompt_tokens, completion_tokens, latency_ms, str(status))
         return int(message_id)
 
+    @_bounded
     async def recent_messages(self, session_id: int, limit: int) -> list[StoredMessage]:
         """The session's last ``limit`` messages, oldest first."""
         if limit <= 0:
@@ -175,6 +214,7 @@ class PgStorage:
 
     # --- memories ----------------------------------------------------------------------
 
+    @_bounded
     async def add_memory(
         self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
         metadata: dict[str, Any] | None = None,
@@ -187,6 +227,7 @@ class PgStorage:
                 user_id, str(scope), content, metadata or {})
         return _memory(row)
 
+    @_bounded
     async def list_memories(self, user_id: int) -> list[Memory]:
         """The user's memories, oldest first."""
         async with _translated("list memories"):
@@ -195,6 +236,7 @@ class PgStorage:
                 user_id)
         return [_memory(row) for row in rows]
 
+    @_bounded
     async def forget_memories(self, user_id: int, memory_id: int | None = None) -> int:
         """Delete one memory (or all with ``None``); return how many were deleted."""
         async with _translated("forget memories"):
@@ -205,6 +247,7 @@ class PgStorage:
 
     # --- channels ----------------------------------------------------------------------
 
+    @_bounded
     async def get_channel_language(self, channel_id: int) -> ChannelLanguageState | None:
         """The channel's saved language state."""
         async with _translated("load channel language"):
@@ -215,6 +258,7 @@ class PgStorage:
             return None
         return ChannelLanguageState(**dict(row))
 
+    @_bounded
     async def save_channel_language(self, state: ChannelLanguageState) -> None:
         """Upsert the channel's language state (other channel settings are kept)."""
         async with _translated("save channel language"):
@@ -229,6 +273,7 @@ class PgStorage:
 
     # --- translations and LLM calls ----------------------------------------------------
 
+    @_bounded
     async def record_translation(
         self, *, user_id: int, source_language: str, target_language: str,
         source_text: str, translated_text: str, model: str,
@@ -242,6 +287,7 @@ class PgStorage:
                 translated_text, model)
         return int(translation_id)
 
+    @_bounded
     async def record_llm_call(self, record: LLMCallRecord) -> None:
         """Store one LLM call."""
         async with _translated("record LLM call"):
@@ -253,6 +299,7 @@ class PgStorage:
                 record.completion_tokens, record.first_token_ms, record.latency_ms,
                 record.cache_hit, record.error_code)
 
+    @_bounded
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:
         """Counts of stored rows and LLM call figures (``since_seconds`` limits llm_calls)."""
         async with _translated("read usage statistics"):
