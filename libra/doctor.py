@@ -118,7 +118,8 @@ async def check_database(settings: Settings) -> list[ComponentHealth]:
             )
         ]
         try:
-            state = await status_async(db.dsn)
+            state = await status_async(
+                db.dsn, connect_timeout=settings.database.connect_timeout)
         except LibraError as err:
             rows.append(
                 ComponentHealth(

@@ -31,8 +31,9 @@ def _with_database(settings: Settings, action: Callable[[str], T]) -> T:
 
 def _apply(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    folder = settings.database.migrations_dir
-    applied = _with_database(settings, lambda dsn: migrate.apply(dsn, folder))
+    folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
+    applied = _with_database(
+        settings, lambda dsn: migrate.apply(dsn, folder, connect_timeout=timeout))
     if applied:
         for migration_id in applied:
             print(f"applied  {migration_id}")
@@ -43,8 +44,9 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    folder = settings.database.migrations_dir
-    rows = _with_database(settings, lambda dsn: migrate.status(dsn, folder))
+    folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
+    rows = _with_database(
+        settings, lambda dsn: migrate.status(dsn, folder, connect_timeout=timeout))
     width = max([len("MIGRATION"), *(len(mid) for mid, _ in rows)])
     print(f"{'MIGRATION':<{width}}  STATE")
     for migration_id, applied in rows:
@@ -56,9 +58,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    folder = settings.database.migrations_dir
+    folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
     count: int = args.count
-    undone = _with_database(settings, lambda dsn: migrate.rollback(dsn, count, folder))
+    undone = _with_database(
+        settings, lambda dsn: migrate.rollback(dsn, count, folder, connect_timeout=timeout))
     if not undone:
         print("nothing to roll back")
     for migration_id in undone:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from loguru import logger
@@ -31,7 +33,7 @@ ADVISORY_LOCK_KEY = int.from_bytes(
 )
 """The ``pg_advisory_lock`` key every Libra migrator agrees on."""
 DEFAULT_LOCK_TIMEOUT = 120.0
-_CONNECT_TIMEOUT = 10
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 def default_migrations_dir() -> Path:
@@ -70,22 +72,37 @@ def _libpq_uri(dsn: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql"))
 
 
-def _yoyo_uri(dsn: str) -> str:
+def _yoyo_uri(dsn: str, connect_timeout: float) -> str:
+    # yoyo passes query parameters to psycopg.connect(): without connect_timeout its
+    # connection to a host that went dark after the lock connection waits forever.
     parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k != "connect_timeout"]
+    query.append(("connect_timeout", str(_libpq_seconds(connect_timeout))))
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg",
+                                     query=urlencode(query, quote_via=quote)))
+
+
+def _libpq_seconds(timeout: float) -> int:
+    """Whole seconds for libpq's ``connect_timeout`` (it treats anything under 2 as 2)."""
+    return max(2, math.ceil(timeout))
+
+
+def _unreachable(dsn: str, err: Exception) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: {err}".strip(),
+        hint="check DATABASE_URL, or unset it to use the embedded server",
+    )
 
 
 @contextlib.contextmanager
-def _exclusive(dsn: str, lock_timeout: float) -> Iterator[Any]:
+def _exclusive(dsn: str, lock_timeout: float, connect_timeout: float) -> Iterator[Any]:
     """Hold the advisory lock and yoyo's lock; yield a yoyo backend."""
     try:
         lock_conn = psycopg.connect(_libpq_uri(dsn), autocommit=True,
-                                    connect_timeout=_CONNECT_TIMEOUT)
+                                    connect_timeout=_libpq_seconds(connect_timeout))
     except psycopg.OperationalError as err:
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: {err}".strip(),
-            hint="check DATABASE_URL, or unset it to use the embedded server",
-        ) from err
+        raise _unreachable(dsn, err) from err
     with lock_conn:
         try:
             lock_conn.execute("SELECT set_config('lock_timeout', %s, false)",
@@ -96,7 +113,10 @@ def _exclusive(dsn: str, lock_timeout: float) -> Iterator[Any]:
                 f"another process kept the migration lock for over {lock_timeout:g}s",
                 hint="wait for the other Libra process to finish migrating, then retry",
             ) from err
-        backend = get_backend(_yoyo_uri(dsn))
+        try:
+            backend = get_backend(_yoyo_uri(dsn, connect_timeout))
+        except psycopg.OperationalError as err:
+            raise _unreachable(dsn, err) from err
         try:
             # Only the advisory-lock holder takes yoyo's lock, so a row there is stale.
             backend.break_lock()
@@ -106,9 +126,10 @@ def _exclusive(dsn: str, lock_timeout: float) -> Iterator[Any]:
             backend.connection.close()
 
 
-def _run(dsn: str, lock_timeout: float, action: str, body: Any) -> Any:
+def _run(dsn: str, lock_timeout: float, connect_timeout: float, action: str,
+         body: Any) -> Any:
     try:
-        with _exclusive(dsn, lock_timeout) as backend:
+        with _exclusive(dsn, lock_timeout, connect_timeout) as backend:
             return body(backend)
     except (DatabaseUnavailable, MigrationError):
         raise
@@ -119,7 +140,8 @@ def _run(dsn: str, lock_timeout: float, action: str, body: Any) -> Any:
 
 
 def apply(dsn: str, migrations_dir: Path | None = None, *,
-          lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
+          lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+          connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[str]:
     """Apply pending migrations; return the ids applied (empty when up to date).
 
     Raises:
@@ -133,14 +155,15 @@ def apply(dsn: str, migrations_dir: Path | None = None, *,
         backend.apply_migrations(pending)
         return [m.id for m in pending]
 
-    applied: list[str] = _run(dsn, lock_timeout, "applying migrations", body)
+    applied: list[str] = _run(dsn, lock_timeout, connect_timeout, "applying migrations", body)
     if applied:
         logger.info("applied migrations {} to {}", ", ".join(applied), redact_dsn(dsn))
     return applied
 
 
 def status(dsn: str, migrations_dir: Path | None = None, *,
-           lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[tuple[str, bool]]:
+           lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+           connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[tuple[str, bool]]:
     """Every migration id with whether it is applied, in apply order."""
     migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
 
@@ -148,12 +171,14 @@ def status(dsn: str, migrations_dir: Path | None = None, *,
         pending = {m.id for m in backend.to_apply(migrations)}
         return [(m.id, m.id not in pending) for m in migrations]
 
-    result: list[tuple[str, bool]] = _run(dsn, lock_timeout, "reading migration status", body)
+    result: list[tuple[str, bool]] = _run(dsn, lock_timeout, connect_timeout,
+                                          "reading migration status", body)
     return result
 
 
 def rollback(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
-             lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
+             lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+             connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[str]:
     """Roll back the last ``count`` applied migrations; return their ids."""
     if count < 1:
         raise MigrationError(f"rollback count must be at least 1, not {count}")
@@ -164,20 +189,25 @@ def rollback(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
         backend.rollback_migrations(chosen)
         return [m.id for m in chosen]
 
-    undone: list[str] = _run(dsn, lock_timeout, "rolling back migrations", body)
+    undone: list[str] = _run(dsn, lock_timeout, connect_timeout, "rolling back migrations", body)
     if undone:
         logger.warning("rolled back migrations {} on {}", ", ".join(undone), redact_dsn(dsn))
     return undone
 
 
-async def apply_async(dsn: str, migrations_dir: Path | None = None) -> list[str]:
+async def apply_async(dsn: str, migrations_dir: Path | None = None, *,
+                      connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[str]:
     """:func:`apply` in a worker thread."""
-    return await asyncio.to_thread(apply, dsn, migrations_dir)
+    return await asyncio.to_thread(apply, dsn, migrations_dir,
+                                   connect_timeout=connect_timeout)
 
 
-async def status_async(dsn: str, migrations_dir: Path | None = None) -> list[tuple[str, bool]]:
+async def status_async(dsn: str, migrations_dir: Path | None = None, *,
+                       connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                       ) -> list[tuple[str, bool]]:
     """:func:`status` in a worker thread."""
-    return await asyncio.to_thread(status, dsn, migrations_dir)
+    return await asyncio.to_thread(functools.partial(
+        status, dsn, migrations_dir, connect_timeout=connect_timeout))
 
 
 async def rollback_async(dsn: str, count: int = 1,
