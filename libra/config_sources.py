@@ -4,6 +4,13 @@ Sources, later wins: built-in defaults → ``config/libra.toml`` (or ``--config 
 or ``LIBRA_CONFIG``) → environment (``LIBRA_<SECTION>__<KEY>``, the conventional
 names in :data:`ALIASES`, and ``<NAME>_FILE`` for secrets). This is the only module
 that reads the environment.
+
+A conventional name set to an empty string counts as unset (Compose writes "" for
+``${DATABASE_URL}`` when nothing is set). A ``LIBRA_`` name is set on purpose: empty
+clears the setting (``None`` or an empty list) where the setting allows that. Two
+variables for one setting of the same kind (``DISCORD_TOKEN`` and
+``DISCORD_TOKEN_FILE``) are a configuration error; a ``LIBRA_`` name beats a
+conventional one.
 """
 
 from __future__ import annotations
@@ -100,6 +107,10 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[
         upper = name.upper()
         base = upper.removesuffix("_FILE")
         if base in ALIASES:
+            if not env[name].strip():
+                # Compose passes `DATABASE_URL: ${DATABASE_URL}` as "" when nothing is
+                # set: a conventional name left empty is unset, not "no database URL".
+                continue
             names.append((name, *ALIASES[base]))
         elif base.startswith("LIBRA_") and "__" in base:
             section, _, key = base[len("LIBRA_"):].lower().partition("__")
@@ -109,8 +120,9 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[
                     hint="see config/libra.example.toml for every setting",
                 )
             names.append((name, section, key))
+    _refuse_rivals(names)
     # Conventional names first, so LIBRA_<SECTION>__<KEY> wins when both are set.
-    names.sort(key=lambda n: n[0].upper().startswith("LIBRA_") and "__" in n[0])
+    names.sort(key=lambda n: _is_libra_name(n[0]))
     for name, section, key in names:
         if name.upper().endswith("_FILE") and name.upper().removesuffix("_FILE") not in (
             "LIBRA_DATA_DIR",
@@ -131,6 +143,29 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[
         else:
             put(section, key, env[name], f"environment variable {name}")
     return layer, sources
+
+
+def _is_libra_name(name: str) -> bool:
+    return name.upper().startswith("LIBRA_") and "__" in name
+
+
+def _refuse_rivals(names: list[tuple[str, str, str]]) -> None:
+    """Refuse two variables of the same kind for one setting (``X`` and ``X_FILE``).
+
+    Which one would win depended on the order of the environment. A ``LIBRA_`` name
+    and a conventional one may both be set: the ``LIBRA_`` name wins, as documented.
+
+    Raises:
+        ConfigError: naming both variables.
+    """
+    seen: dict[tuple[bool, str, str], str] = {}
+    for name, section, key in names:
+        rival = seen.setdefault((_is_libra_name(name), section, key), name)
+        if rival != name:
+            first, second = sorted((rival, name))
+            raise ConfigError(
+                f"both {first} and {second} set {section}.{key}",
+                hint="set only one of them")
 
 
 def _file_layer(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:

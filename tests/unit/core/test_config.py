@@ -230,3 +230,52 @@ def test_config_show_masks_credentials_inside_plain_urls(tmp_path: Path) -> None
     assert "hunter2" not in result.stdout and "langfusepw9" not in result.stdout
     assert "https://libra:********@ollama.example:443" in result.stdout
     assert "http://127.0.0.1:11434" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL", "LIBRA_DATA_DIR",
+                                  "LANGFUSE_HOST", "DATABASE_URL_FILE"])
+def test_an_empty_conventional_variable_is_unset(tmp_path: Path, name: str) -> None:
+    # Compose passes `DATABASE_URL: ${DATABASE_URL}` as "" when nothing is set: that
+    # must not replace the file's database with the embedded server.
+    path = write(tmp_path, '[database]\nurl = "postgresql://libra@db/libra"\n'
+                           '[redis]\nurl = "redis://cache:6379/0"\n'
+                           f'[app]\ndata_dir = "{tmp_path}"\n'
+                           '[langfuse]\nhost = "https://lf.example"\n')
+    settings = load_settings(path, env={name: "", "DISCORD_TOKEN": " "})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == "postgresql://libra@db/libra"
+    assert settings.redis.url is not None
+    assert settings.app.data_dir == tmp_path
+    assert settings.langfuse.host == "https://lf.example"
+    assert settings.discord.token is None
+
+
+def test_an_empty_libra_variable_clears_the_setting(tmp_path: Path) -> None:
+    # LIBRA_<SECTION>__<KEY> is Libra's own name, set on purpose: empty means "none".
+    path = write(tmp_path, '[database]\nurl = "postgresql://libra@db/libra"\n')
+    assert load_settings(path, env={"LIBRA_DATABASE__URL": ""}).database.url is None
+
+
+@pytest.mark.parametrize("names", [("DISCORD_TOKEN", "DISCORD_TOKEN_FILE"),
+                                   ("LIBRA_ADMIN__SECRET", "LIBRA_ADMIN__SECRET_FILE"),
+                                   ("REDIS_URL", "redis_url")])
+def test_two_variables_for_one_setting_are_refused(tmp_path: Path,
+                                                   names: tuple[str, str]) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("from.the.file", encoding="utf-8")
+    values = {"DISCORD_TOKEN": "from.the.env", "LIBRA_ADMIN__SECRET": "x" * 40,
+              "REDIS_URL": "redis://a:6379/0", "redis_url": "redis://b:6379/0"}
+    env = {name: str(secret) if name.endswith("_FILE") else values[name] for name in names}
+    for order in (env, dict(reversed(env.items()))):
+        with pytest.raises(ConfigError) as err:
+            load_settings(env=order)
+        assert names[0] in str(err.value) and names[1] in str(err.value)
+
+
+def test_two_variables_for_one_setting_exit_2(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("from.the.file", encoding="utf-8")
+    result = run_cli("config", "show", cwd=tmp_path,
+                     env={"DISCORD_TOKEN": "from.the.env", "DISCORD_TOKEN_FILE": str(secret)})
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN_FILE" in result.stderr and "Traceback" not in result.stderr
