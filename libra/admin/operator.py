@@ -138,7 +138,11 @@ async def flush(request: web.Request) -> web.StreamResponse:
     llm = state.services.find(cast(type[Any], LLMService))
     if llm is None:
         return _see_other("/admin?notice=llm-unavailable")
-    removed = await llm.flush_cache(None)
+    try:
+        removed = await llm.flush_cache(None)
+    except LibraError as err:
+        logger.warning("operator cache flush failed: {}", err)
+        return _see_other("/admin?notice=flush-failed")
     return _see_other(f"/admin?notice=flushed-{int(removed)}")
 
 
@@ -164,6 +168,8 @@ async def _usage(state: AdminState) -> list[tuple[str, int, int, list[int]]] | N
 def _notice(raw: str | None) -> str | None:
     if raw == "llm-unavailable":
         return "The LLM service is not running; nothing was flushed."
+    if raw == "flush-failed":
+        return "The LLM cache could not be flushed (its store failed; see the server log)."
     if raw and raw.startswith("flushed-") and raw[8:].isdigit():
         return f"Cache flushed ({int(raw[8:])} entries)."
     return None

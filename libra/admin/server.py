@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import time
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 
 from libra.config import AdminSettings
@@ -24,6 +27,39 @@ from .sessions import OperatorSessions
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SHUTDOWN_TIMEOUT = 2.0
 """Seconds open requests get when the server stops."""
+MALFORMED_LOG_INTERVAL = 60.0
+"""Seconds between two warnings about malformed requests (the rest are counted)."""
+
+
+class _ServerLog(logging.Logger):
+    """aiohttp's server logger, quiet about requests that do not parse as HTTP.
+
+    aiohttp logs each one at ERROR with a traceback quoting the client's bytes, before
+    any authentication: anyone who reaches the port could flood the log. They become
+    one short warning per ``MALFORMED_LOG_INTERVAL``; every other error is logged as is.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("aiohttp.server.admin")
+        self.parent = logging.getLogger("aiohttp.server")
+        self._next = 0.0
+        self._quiet = 0
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True,
+                  **kwargs: Any) -> None:
+        """Log ``msg``, or for a malformed request a short, rate-limited warning."""
+        if not isinstance(exc_info, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        now = time.monotonic()
+        if now < self._next:
+            self._quiet += 1
+            return
+        quiet, self._quiet, self._next = self._quiet, 0, now + MALFORMED_LOG_INTERVAL
+        # Only the class and status: the exception's text quotes the client's bytes.
+        self.warning("admin port: malformed HTTP request (%s, answered %s)%s",
+                     type(exc_info).__name__, exc_info.code,
+                     f"; {quiet} more since the last warning" if quiet else "")
 
 
 def admin_secret(settings: AdminSettings) -> bytes:
@@ -101,7 +137,8 @@ class AdminServer:
         # lingering_time: how long an unread body is drained after the answer; kept
         # short so a client stalling its upload cannot hold the connection for long.
         runner = web.AppRunner(build_app(self.state), access_log=None, keepalive_timeout=15,
-                               lingering_time=1.0, shutdown_timeout=SHUTDOWN_TIMEOUT)
+                               lingering_time=1.0, shutdown_timeout=SHUTDOWN_TIMEOUT,
+                               logger=_ServerLog())
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:

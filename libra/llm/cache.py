@@ -25,7 +25,7 @@ from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.serializers import JsonSerializer
 from loguru import logger
 
-from libra.errors import ConfigError
+from libra.errors import ConfigError, ServiceUnavailable
 from libra.llm.api import LLMRequest
 
 ROOT_NAMESPACE = "libra:llm:"
@@ -34,6 +34,12 @@ ROOT_NAMESPACE = "libra:llm:"
 _FLUSH_BATCH = 500
 RETRY_AFTER = 30.0
 """Seconds the cache is skipped after the store failed (each try may cost seconds)."""
+
+
+class CacheUnavailable(ServiceUnavailable):
+    """The cache's store (Redis) cannot be reached, so it cannot be flushed."""
+
+    code = "cache_unavailable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,10 +133,18 @@ class ResponseCache:
         """Delete every entry (or one model's) and return how many were removed.
 
         Only keys under ``libra:llm:`` are touched: a shared Redis keeps the rest.
+
+        Raises:
+            CacheUnavailable: Redis failed; what was flushed before it did stays flushed.
         """
         prefix = ROOT_NAMESPACE if namespace is None else _namespace(unquote(namespace))
         if self.backend_name == "redis":
-            return await self._flush_redis(prefix)
+            try:
+                return await self._flush_redis(prefix)
+            except Exception as err:  # redis-py raises its own and OS errors
+                raise CacheUnavailable(
+                    f"the LLM cache could not be flushed: Redis failed ({err})",
+                    hint="check that Redis runs and redis.url is right") from err
         keys = [k for k in await self._cache.raw("keys") if str(k).startswith(prefix)]
         await self._cache.clear(namespace=prefix)
         return len(keys)
