@@ -32,6 +32,8 @@ class ChatPlugin(Plugin):
             language=ctx.services.get(LanguageService),  # type: ignore[type-abstract]
             llm=ctx.services.get(LLMService),  # type: ignore[type-abstract]
             storage=ctx.services.find(Storage),  # type: ignore[type-abstract]
+            prompt_window=max(ctx.settings.llm.num_ctx - ctx.settings.llm.num_predict,
+                              ctx.settings.llm.num_ctx // 2),
         )
         self._service = service
         ctx.services.register(ChatService, service)  # type: ignore[type-abstract]

@@ -11,7 +11,7 @@ from loguru import logger
 
 from libra.bus import EventBus
 from libra.chat.api import ChatTurn
-from libra.chat.context import build_prompt
+from libra.chat.context import build_prompt, estimate_tokens
 from libra.chat.recall import Recall
 from libra.chat.stream import ChatReplyStream
 from libra.config import ChatSettings
@@ -20,6 +20,9 @@ from libra.events import MessageReceived, ReplyFinished, ReplyStarted
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMRequest, LLMService
 from libra.storage.api import Memory, MessageStatus, Role, Storage
+
+SYSTEM_PROMPT_RESERVE = 256
+"""Tokens kept for the system prompt when checking that a message fits the model."""
 
 
 class ChatServiceImpl:
@@ -37,8 +40,11 @@ class ChatServiceImpl:
         language: LanguageService,
         llm: LLMService,
         storage: Storage | None,
+        prompt_window: int | None = None,
     ) -> None:
+        """``prompt_window``: tokens the model reads (``num_ctx - num_predict``), if known."""
         self._settings = settings
+        self._prompt_window = prompt_window
         self._bus = bus
         self._language = language
         self._llm = llm
@@ -58,6 +64,15 @@ class ChatServiceImpl:
             raise EmptyInput("empty message")
         if len(stripped) > self._settings.max_input_chars:
             raise InputTooLong(length=len(stripped), limit=self._settings.max_input_chars)
+        if self._prompt_window is not None:
+            # A message the model cannot read whole is cut silently by Ollama (the
+            # system prompt with it): 4,000 Korean characters fill a 4,096 context.
+            fits = self._prompt_window - SYSTEM_PROMPT_RESERVE
+            tokens = estimate_tokens(stripped)
+            if tokens > fits:
+                # Said in characters like the other limit, at this text's own density.
+                raise InputTooLong(length=len(stripped),
+                                   limit=max(1, len(stripped) * fits // tokens))
         return stripped
 
     async def reply(self, turn: ChatTurn) -> ChatReplyStream:

@@ -152,6 +152,26 @@ async def test_exactly_the_limit_is_accepted(
     assert stream.result is not None and stream.result.status is MessageStatus.COMPLETE
 
 
+async def test_a_message_longer_than_the_model_can_read_is_refused_in_characters(
+    make_chat: Any, fake_ollama: FakeOllama, pg_url: str
+) -> None:
+    # Under the 4,000-character limit, but ~3,500 tokens: with num_ctx 4096 and
+    # num_predict 512 the model would silently lose the start (system prompt too).
+    korean = "오늘은날씨가정말좋네요. " * 300  # 3,900 characters
+    harness = await make_chat(fake_ollama, pg_url)
+    with pytest.raises(InputTooLong) as info:
+        await harness.start(korean)
+    shortened = await harness.ask(korean[:info.value.limit])  # the limit it named fits
+    english = await harness.ask("It is a lovely day today. " * 150)  # 3,900 characters
+
+    assert info.value.length == len(korean.strip()) > info.value.limit
+    for answered in (shortened, english):
+        assert answered.result is not None
+        assert answered.result.status is MessageStatus.COMPLETE
+    assert [r.body["messages"][-1]["content"][:5] for r in fake_ollama.requests
+            if r.path == "/api/chat"] == ["오늘은날씨", "It is"]
+
+
 async def test_cut_stream_keeps_and_marks_the_partial_answer(
     make_chat: Any, fake_ollama: FakeOllama, pg_url: str
 ) -> None:
