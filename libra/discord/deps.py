@@ -15,7 +15,7 @@ from libra.discord.stage_stats import StageStats
 from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.plugin import Services
-from libra.tasks import TaskGroup
+from libra.tasks import Deadlines, TaskGroup
 
 
 @dataclass(slots=True, kw_only=True)
@@ -41,3 +41,5 @@ class DiscordDeps:
     """
     turns: LruDict[int, int] = field(default_factory=LruDict)
     """Turns answered per channel since the last move into a thread (bounded likewise)."""
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    """Database reads for commands (``/stats``) cut off at ``database.query_timeout``."""

@@ -48,10 +48,14 @@ async def guild_report(deps: DiscordDeps, guild_id: int | None) -> str:
         lines.append("unavailable: the database is not connected")
         return "\n".join(lines)
     try:
-        rows = await stats.guild_usage(pool, datetime.now(tz=UTC) - STATS_WINDOW, limit=1000)
-    except StorageError as err:
-        logger.warning("/stats usage query failed: {}", err)
-        lines.append("unavailable: the usage query failed")
+        # Bounded like every storage call: a dark database host must not leave the
+        # command "thinking" until TCP gives up.
+        rows = await deps.deadlines.within(
+            stats.guild_usage(pool, datetime.now(tz=UTC) - STATS_WINDOW, limit=1000),
+            deps.settings.database.query_timeout)
+    except (StorageError, TimeoutError) as err:
+        logger.warning("/stats usage query failed: {}", err or "no answer in time")
+        lines.append("unavailable: the database did not answer")
         return "\n".join(lines)
     usage = next((row for row in rows if row.guild_id == guild_id), None)
     if usage is None:

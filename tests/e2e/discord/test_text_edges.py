@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import hikari
 import pytest
 from loguru import logger
@@ -13,6 +16,7 @@ from libra.language.api import LanguageService
 from tests.e2e.discord.libra_harness import StartLibra
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
 ORIGINAL = "PATCH /webhooks/{app}/{token}/messages/{message}"
 
@@ -113,6 +117,27 @@ async def test_stats_shows_stage_latency_and_usage_to_admins(
     assert "first_token: median" in report
     assert "generate: median" in report
     assert "**LLM usage (last 24 h)**" in report
+
+
+async def test_stats_answers_in_time_when_the_database_stops_answering(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    proxy = FreezableProxy(pg_url)
+    port = await proxy.start()
+    moderator = fake_discord.world.guilds[0].roles[1]
+    await start_libra(fake_discord, fake_ollama, proxied_url(pg_url, port),
+                      admin_role_ids=[moderator.id])
+    try:
+        proxy.frozen.set()  # the host goes dark: no reset, no answer
+        started = time.monotonic()
+        token = await fake_discord.slash_command("stats")
+        report = await asyncio.wait_for(original_text(fake_discord, token), 15)
+        took = time.monotonic() - started
+    finally:
+        proxy.thaw()
+        await proxy.close()
+    assert "unavailable: the database did not answer" in report
+    assert took < 10  # database.query_timeout is 5 s
 
 
 async def test_lightbulb_failing_to_start_is_fatal(

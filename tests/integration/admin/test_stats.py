@@ -12,8 +12,8 @@ from libra.config import DatabaseSettings
 from libra.events import ReplyFinished
 from libra.storage import migrate
 from libra.storage.db import Database
+from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
-from ..storage.freezable_proxy import FreezableProxy, proxied_url
 from .conftest import StartAdmin
 
 ROWS = [

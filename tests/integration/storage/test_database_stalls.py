@@ -22,8 +22,7 @@ from libra.storage import migrate
 from libra.storage.api import Storage
 from libra.storage.plugin import StoragePlugin
 from tests.fakes.fake_ollama import FakeOllama
-
-from .freezable_proxy import FreezableProxy, proxied_url
+from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
 
 async def test_health_answers_in_time_when_the_database_stops_answering(
