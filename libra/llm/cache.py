@@ -14,6 +14,7 @@ itself, and flushes only by an explicit, separator-terminated prefix.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -31,6 +32,8 @@ from libra.llm.api import LLMRequest
 ROOT_NAMESPACE = "libra:llm:"
 """Every key this cache writes starts with this (note the trailing separator)."""
 
+FLUSH_TIMEOUT = 5.0
+"""Seconds a Redis flush may take before it is reported as failed."""
 _FLUSH_BATCH = 500
 RETRY_AFTER = 30.0
 """Seconds the cache is skipped after the store failed (each try may cost seconds)."""
@@ -140,8 +143,11 @@ class ResponseCache:
         prefix = ROOT_NAMESPACE if namespace is None else _namespace(unquote(namespace))
         if self.backend_name == "redis":
             try:
-                return await self._flush_redis(prefix)
-            except Exception as err:  # redis-py raises its own and OS errors
+                # Bounded so an admin request gets its "could not flush" answer before
+                # its own timeout: a dark Redis host never answers the SCAN.
+                async with asyncio.timeout(FLUSH_TIMEOUT):
+                    return await self._flush_redis(prefix)
+            except Exception as err:  # redis-py's own errors, OS errors, the timeout
                 raise CacheUnavailable(
                     f"the LLM cache could not be flushed: Redis failed ({err})",
                     hint="check that Redis runs and redis.url is right") from err

@@ -1,4 +1,4 @@
-"""A TCP proxy to PostgreSQL that can go dark, like a host that vanished (no RST)."""
+"""A TCP proxy (to PostgreSQL or Redis) that can go dark, like a vanished host (no RST)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from psycopg.conninfo import conninfo_to_dict
 
 
 class FreezableProxy:
-    """A TCP proxy to PostgreSQL that can stop forwarding, like a host that went dark."""
+    """A TCP proxy that can stop forwarding, like a host that went dark.
 
-    def __init__(self, pg_url: str) -> None:
-        info = conninfo_to_dict(pg_url)
-        host, port = str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)
-        self._upstream = (host, port)
+    ``FreezableProxy(pg_url)`` fronts PostgreSQL (TCP or its socket directory);
+    ``FreezableProxy(address=(host, port))`` any TCP service, e.g. Redis.
+    """
+
+    def __init__(self, pg_url: str | None = None, *,
+                 address: tuple[str, int] | None = None) -> None:
+        if address is None:
+            info = conninfo_to_dict(pg_url or "")
+            address = (str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432))
+        self._upstream = address
         self.frozen = asyncio.Event()
         self._writers: list[asyncio.StreamWriter] = []
         self._server: asyncio.Server | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -38,3 +40,27 @@ async def test_operator_flush_with_redis_down_shows_a_notice(redis_down: AdminHa
     assert flushed.status == 303, flushed.body
     page = await _get(redis_down, flushed.headers["Location"], session)
     assert "could not be flushed" in page.body.decode()
+
+
+async def test_api_flush_with_a_dark_redis_host_answers_before_the_request_timeout() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepts, then stays silent like a host that went dark
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = admin_settings().model_copy(update={
+        "redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{port}/0"})})
+    h = await start_harness(settings, [LLMPlugin()])
+    try:
+        started = time.monotonic()
+        reply = await h.request("POST", "/api/cache/flush")
+        took = time.monotonic() - started
+    finally:
+        await h.stop()
+        for writer in held:
+            writer.close()
+        server.close()
+    assert (reply.status, reply.error) == (503, "cache_unavailable"), reply.body
+    assert took < 9  # the admin request timeout (10 s) would have answered 504

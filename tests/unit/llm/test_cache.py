@@ -11,7 +11,14 @@ import pytest
 import pytest_asyncio
 
 from libra.llm.api import ChatMessage, LLMRequest
-from libra.llm.cache import CachedAnswer, ResponseCache, cache_key
+from libra.llm.cache import (
+    FLUSH_TIMEOUT,
+    CachedAnswer,
+    CacheUnavailable,
+    ResponseCache,
+    cache_key,
+)
+from tests.fakes.freezable_proxy import FreezableProxy
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -120,6 +127,29 @@ async def test_flush_leaves_foreign_redis_keys_alone() -> None:
         await client.delete(*foreign)
         await client.aclose()
         await cache.close()
+
+
+@pytest.mark.redis
+async def test_a_flush_on_a_redis_host_that_went_dark_fails_in_time() -> None:
+    if not redis_reachable():
+        reason = f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    proxy = FreezableProxy(address=(REDIS_HOST, REDIS_PORT))
+    port = await proxy.start()
+    cache = ResponseCache(ttl=300, redis_url=f"redis://127.0.0.1:{port}/15")
+    try:
+        await cache.set(cache_key(req("cached")), CachedAnswer(text="x"))  # a live connection
+        proxy.frozen.set()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(CacheUnavailable):
+            await asyncio.wait_for(cache.flush(), 20)
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        proxy.thaw()
+        await cache.close()
+        await proxy.close()
+    assert took < FLUSH_TIMEOUT + 2  # before the admin request timeout (10 s) answers 504
 
 
 async def test_unreachable_redis_costs_only_a_miss() -> None:
