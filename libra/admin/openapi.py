@@ -121,7 +121,8 @@ def openapi_document() -> dict[str, Any]:
                         "type": "object", "required": ["flushed", "namespace"],
                         "properties": {"flushed": {"type": "integer", "minimum": 0},
                                        "namespace": {"type": ["string", "null"]}}}),
-                    "503": _error("The LLM service is not running (`llm_unavailable`).")})}},
+                    "503": _error("The LLM service is not running (`llm_unavailable`) or its "
+                                  "Redis cache failed (`cache_unavailable`).")})}},
             "/api/stats": {"get": {
                 "operationId": "stats", "summary": "Usage per guild, latency per model/stage.",
                 "security": secured,
