@@ -41,5 +41,12 @@ class DiscordDeps:
     """
     turns: LruDict[int, int] = field(default_factory=LruDict)
     """Turns answered per channel since the last move into a thread (bounded likewise)."""
+    asked: LruDict[int, str] = field(default_factory=LruDict)
+    """The prompt of each public ``/ask`` answer, by message id.
+
+    The question lives in the interaction, not in any message, so a reply to the
+    answer would otherwise reach the model without it. Private answers are never
+    recorded (nobody can reply to them, and they stay out of shared context).
+    """
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Database reads for commands (``/stats``) cut off at ``database.query_timeout``."""

@@ -27,9 +27,12 @@ async def stream_answer(
             message = await interaction.edit_initial_response(
                 content, mentions_everyone=False, user_mentions=False, role_mentions=False)
             original.append(message)
-            return message
-        return await interaction.execute(content, flags=flags, mentions_everyone=False,
-                                         user_mentions=False, role_mentions=False)
+        else:
+            message = await interaction.execute(content, flags=flags, mentions_everyone=False,
+                                                user_mentions=False, role_mentions=False)
+        if not private:
+            deps.asked[message.id] = prompt
+        return message
 
     async def edit(handle: hikari.Message, content: str) -> None:
         if original and handle.id == original[0].id:

@@ -99,6 +99,32 @@ async def test_a_reply_to_the_bot_sends_the_reply_chain_as_context(
     ]
 
 
+async def test_a_reply_to_an_ask_answer_brings_back_the_question(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    fake_ollama.answers["what is the capital of Spain?"] = "Madrid is the capital."
+    fake_ollama.answers["and its population?"] = "About 3.4 million people."
+    await start_libra(fake_discord, fake_ollama, pg_url, chat_channel_ids=[])
+    channel = fake_discord.text_channel.id
+    token = await fake_discord.slash_command("ask", {"prompt": "what is the capital of Spain?"})
+    await fake_discord.wait_until(lambda: getattr(
+        fake_discord.original_response(token), "content", "") == "Madrid is the capital.")
+    answer = fake_discord.original_response(token)
+    assert answer is not None
+
+    # The question is in the interaction, not in any message Discord can fetch.
+    await fake_discord.user_message("and its population?", reply_to=answer.id)
+
+    await fake_discord.wait_for_bot_content(channel, "About 3.4 million people.")
+    prompt = fake_ollama.requests[-1].body["messages"]
+    turns = [(m["role"], m["content"]) for m in prompt if m["role"] != "system"]
+    assert turns == [
+        ("user", "what is the capital of Spain?"),
+        ("assistant", "Madrid is the capital."),
+        ("user", "and its population?"),
+    ]
+
+
 async def test_a_conversation_moves_into_a_thread_that_needs_no_mention(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
 ) -> None:
