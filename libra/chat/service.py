@@ -84,7 +84,8 @@ class ChatServiceImpl:
                                           channel_id=turn.channel_id, guild_id=turn.guild_id,
                                           text=text, source=turn.source))
         reply_language = await self._language.observe(turn.channel_id, text,
-                                                      user_id=turn.user_id, correlation_id=cid)
+                                                      user_id=turn.user_id, correlation_id=cid,
+                                                      private=turn.private)
         language = reply_language.language
         model = self._language.model_for(language)
         t_language = time.perf_counter()

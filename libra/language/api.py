@@ -36,8 +36,13 @@ class LanguageService(Protocol):
         ...
 
     async def observe(self, channel_id: int, text: str, *, user_id: int | None = None,
-                      correlation_id: str | None = None) -> ReplyLanguage:
-        """Detect ``text`` and advance the channel's hysteresis; publishes LanguageChanged."""
+                      correlation_id: str | None = None, private: bool = False,
+                      ) -> ReplyLanguage:
+        """Detect ``text`` and advance the channel's hysteresis; publishes LanguageChanged.
+
+        A ``private`` message (an ephemeral ``/ask``) is answered in its own language
+        when that is confident, and leaves the channel's state as it was.
+        """
         ...
 
     async def pin(self, channel_id: int, language: str | None) -> ReplyLanguage:

@@ -57,7 +57,7 @@ class Hysteresis:
     def observe(self, state: ChannelLanguageState, detection: Detection) -> Step:
         """Advance ``state`` by one detected message."""
         current = self.reply_language(state)
-        if state.pinned_language is not None or not self._counts(detection):
+        if state.pinned_language is not None or not self.counts(detection):
             return Step(state=state, reply=current, changed=False, previous=current)
         language = detection.language
         if state.language is None:
@@ -83,5 +83,6 @@ class Hysteresis:
         pinned = replace(state, pinned_language=language, candidate=None, candidate_count=0)
         return Step(state=pinned, reply=language, changed=language != current, previous=current)
 
-    def _counts(self, detection: Detection) -> bool:
+    def counts(self, detection: Detection) -> bool:
+        """Whether ``detection`` is confident enough to move the channel's language."""
         return detection.method != "none" and detection.confidence >= self.min_confidence

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.events import LanguageChanged, LanguageDetected, new_correlation_id
@@ -62,14 +64,22 @@ class ChannelLanguageService:
         return self.detector.detect(text)
 
     async def observe(self, channel_id: int, text: str, *, user_id: int | None = None,
-                      correlation_id: str | None = None) -> ReplyLanguage:
-        """Detect ``text`` and advance the channel's hysteresis."""
+                      correlation_id: str | None = None, private: bool = False,
+                      ) -> ReplyLanguage:
+        """Detect ``text`` and advance the channel's hysteresis (unless ``private``)."""
         correlation_id = correlation_id or new_correlation_id()
         state = await self.store.load(channel_id)
         # No await from here to ``save``: concurrent messages of one channel cannot
         # interleave between reading the state and writing the next one.
         detection = self.detector.detect(text, prefer=self.hysteresis.reply_language(state))
         step = self.hysteresis.observe(state, detection)
+        if private:
+            # Nobody else sees it: it must not switch (or announce) the channel's
+            # language, and its author expects an answer in the language they used.
+            own = (detection.language if self.hysteresis.counts(detection)
+                   and state.pinned_language is None else None)
+            step = replace(step, state=state, reply=own or self.hysteresis.reply_language(state),
+                           changed=False)
         if step.state != state:
             self.store.save(step.state)
         self.bus.publish(LanguageDetected(correlation_id=correlation_id, channel_id=channel_id,

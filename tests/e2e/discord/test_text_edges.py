@@ -80,6 +80,24 @@ async def test_private_ask_is_ephemeral_and_an_unexpected_failure_answers_with_a
     assert shown.startswith(prefix)
 
 
+async def test_private_asks_answer_in_their_language_without_moving_the_channel(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    await start_libra(fake_discord, fake_ollama, pg_url)
+    channel = fake_discord.text_channel.id
+    for question in ("오늘 저녁에 뭘 먹으면 좋을까요?", "주말에 어디로 여행 가면 좋을까요?"):
+        token = await fake_discord.slash_command("ask", {"prompt": question, "private": True})
+        await original_text(fake_discord, token, final=fake_ollama.default_answer)
+
+    fake_ollama.answers["What should I cook for dinner tonight?"] = "Try a risotto."
+    await fake_discord.user_message("What should I cook for dinner tonight?", mention_bot=True)
+    reply = await fake_discord.wait_for_bot_content(channel, lambda text: "risotto" in text)
+
+    models = [r.body["model"] for r in fake_ollama.requests if r.path == "/api/chat"]
+    assert models == ["qwen2.5:7b-instruct", "qwen2.5:7b-instruct", "llama3:8b-instruct-q4_K_M"]
+    assert reply.content == "Try a risotto."  # no "switching to English" notice
+
+
 async def test_memory_reset_lang_and_help_commands_answer(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
 ) -> None:
