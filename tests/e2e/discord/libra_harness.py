@@ -7,11 +7,13 @@ Import the fixture into a test module (or conftest)::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psycopg
 import pytest_asyncio
 
 from libra.app import LibraApp
@@ -102,3 +104,19 @@ async def start_libra(tmp_path: Path) -> AsyncIterator[StartLibra]:
     yield start
     for app in reversed(apps):
         await app.stop()
+
+
+@contextmanager
+def database_down(pg_url: str) -> Iterator[None]:
+    """Refuse and drop every connection to the test database for the block."""
+    name = pg_url.rsplit("/", 1)[1]
+    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s", (name,))
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

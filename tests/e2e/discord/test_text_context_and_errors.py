@@ -1,37 +1,18 @@
-"""Follow-up defects of the Discord text bot review, each pinned by a test."""
+"""Specific errors, private asks, place in line, multi-part replies, textless messages."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import lightbulb
-import psycopg
 
 from libra.chat.messages import user_message
 from libra.errors import DatabaseUnavailable
-from tests.e2e.discord.libra_harness import StartLibra
+from tests.e2e.discord.libra_harness import StartLibra, database_down
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
 GENERIC = "Something went wrong"
-
-
-@contextmanager
-def database_down(pg_url: str) -> Iterator[None]:
-    """Refuse and drop every connection to the test database for the block."""
-    name = pg_url.rsplit("/", 1)[1]
-    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = %s", (name,))
-    try:
-        yield
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 # -- 1. specific messages for known failures ---------------------------------------------

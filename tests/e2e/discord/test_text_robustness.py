@@ -1,13 +1,11 @@
-"""Defects found in review of the Discord text bot, each pinned by a test."""
+"""Roles, DMs, empty answers, a database outage, deletions, floods, forwards, chains."""
 
 from __future__ import annotations
 
 import asyncio
 
-import psycopg
-
 from libra.chat.messages import user_message
-from tests.e2e.discord.libra_harness import StartLibra
+from tests.e2e.discord.libra_harness import StartLibra, database_down
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -66,20 +64,11 @@ async def test_a_mention_is_answered_while_the_database_is_down(
     channel = fake_discord.text_channel.id
     await fake_discord.user_message("first", mention_bot=True)
     await fake_discord.wait_for_bot_content(channel, fake_ollama.default_answer)
-    name = pg_url.rsplit("/", 1)[1]
-    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = %s", (name,))
-    try:
+    with database_down(pg_url):
         await fake_discord.user_message("second, with the database down", mention_bot=True)
         await fake_discord.wait_until(
             lambda: [m.content for m in fake_discord.bot_messages(channel)][1:] == [
                 fake_ollama.default_answer], timeout=15)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 async def test_an_error_reply_is_not_moved_into_a_thread(
