@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import psycopg
@@ -25,6 +26,7 @@ from libra.events import Event
 from libra.language.plugin import LanguagePlugin
 from libra.llm.plugin import LLMPlugin
 from libra.storage.plugin import StoragePlugin
+from tests.conftest import url_with_database
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -109,8 +111,9 @@ async def start_libra(tmp_path: Path) -> AsyncIterator[StartLibra]:
 @contextmanager
 def database_down(pg_url: str) -> Iterator[None]:
     """Refuse and drop every connection to the test database for the block."""
-    name = pg_url.rsplit("/", 1)[1]
-    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
+    # Parsed, not split: the embedded server's URL carries ?host=/socket/dir.
+    name = urlsplit(pg_url).path.lstrip("/")
+    admin_url = url_with_database(pg_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
