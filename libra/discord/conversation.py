@@ -129,11 +129,13 @@ class Responder:
                 return Answer(status="refused", error_code=err.code)
             try:
                 rendered = await self._render(stream, outlet, typing, turn.correlation_id)
-            except hikari.NotFoundError as err:
+            except (hikari.NotFoundError, hikari.ForbiddenError) as err:
                 # The reply (or its channel) was deleted while being written: a moderator
                 # removed it, or the user dismissed a private answer. Nobody wants the
                 # rest, so the render ended the generation; an error notice would be wrong.
-                logger.info("reply deleted while being written: {} [{}]", err,
+                # A 403 is the same for the bot: it was removed from the server or lost
+                # access to the channel, so no notice could be posted there either.
+                logger.info("reply deleted or out of reach while being written: {} [{}]", err,
                             turn.correlation_id)
                 return Answer(status="deleted")
             return await self._conclude(turn, stream, rendered, outlet, started)

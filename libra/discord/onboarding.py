@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 
 import hikari
 
 from libra.config import DiscordSettings
+from libra.errors import PluginError
 
 PORTAL_URL = "https://discord.com/developers/applications"
 INVITE_SCOPES = ("bot", "applications.commands")
 DISALLOWED_INTENTS_CLOSE_CODE = 4014
+AUTHENTICATION_FAILED_CLOSE_CODE = 4004
+_GUILD_IN_URL = re.compile(r"/guilds/(\d+)/")
 
 REQUIRED_PERMISSIONS = functools.reduce(
     operator.or_,
@@ -99,3 +103,22 @@ def is_disallowed_intents(err: BaseException) -> bool:
     return isinstance(err, hikari.GatewayServerClosedConnectionError) and (
         code is not None and int(code) == DISALLOWED_INTENTS_CLOSE_CODE
     )
+
+
+def commands_refused(err: hikari.ForbiddenError, application_id: int | None) -> PluginError:
+    """Why a 403 on command sync happened and how to fix it, naming the guild.
+
+    Discord answers *Missing Access* on a guild's commands when the bot was invited
+    without the ``applications.commands`` scope, or is not in that guild at all.
+    """
+    match = _GUILD_IN_URL.search(err.url)
+    if match is None:
+        return PluginError(f"Discord refused to register the slash commands: {err.message}",
+                           hint="re-invite the bot with the applications.commands scope: "
+                                + invite_url(application_id or "YOUR_APPLICATION_ID"))
+    guild = match.group(1)
+    return PluginError(
+        f"Discord refused to register slash commands in guild {guild} ({err.message}): the bot "
+        "is not in that server, or was invited without the applications.commands scope",
+        hint=f"re-invite it with {invite_url(application_id or 'YOUR_APPLICATION_ID')} or "
+             "remove the guild from discord.guild_ids")

@@ -13,6 +13,8 @@ from libra.discord.commands import extensions
 from libra.discord.conversation import Responder, failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.onboarding import (
+    AUTHENTICATION_FAILED_CLOSE_CODE,
+    commands_refused,
     disallowed_intents_explanation,
     intents_for,
     is_disallowed_intents,
@@ -45,6 +47,8 @@ class DiscordPlugin(Plugin):
         self.deps: DiscordDeps | None = None
         self._ctx: PluginContext | None = None
         self._watcher: RateLimitWatcher | None = None
+        self._lost: str | None = None
+        """Why the gateway closed for good while running (hikari does not reconnect)."""
 
     async def start(self, ctx: PluginContext) -> None:
         """Build the bot, sync commands (fatal if that fails), connect, publish ``DiscordReady``.
@@ -85,6 +89,10 @@ class DiscordPlugin(Plugin):
         await self._connect(bot)
         if start_errors:
             err = start_errors[0]
+            if isinstance(err, hikari.ForbiddenError):
+                # The usual cause is an invite without the commands scope: say which guild.
+                me = bot.get_me()
+                raise commands_refused(err, int(me.id) if me else None) from err
             logger.opt(exception=err).error("lightbulb failed to start: {}", err)
             raise PluginError(f"slash commands could not be set up: {err}",
                               hint="see the traceback above") from err
@@ -96,6 +104,7 @@ class DiscordPlugin(Plugin):
         ctx.services.register(VoiceConnectionRegistry, VoiceConnectionRegistry())
         if (health := ctx.services.find(HealthRegistry)) is not None:
             health.register("discord", self._check_health)
+        ctx.tasks.spawn(self._watch_gateway(bot), name="discord:gateway")
         logger.info("Discord connected as {} in {} guild(s)", me.username if me else "?", guilds)
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
@@ -111,6 +120,33 @@ class DiscordPlugin(Plugin):
                 raise PluginError("Discord refused the Message Content intent",
                                   hint="see the explanation above") from err
             raise PluginError(f"Discord closed the gateway: {err}") from err
+
+    async def _watch_gateway(self, bot: hikari.GatewayBot) -> None:
+        """Notice the gateway closing for good, which hikari only logs at INFO level.
+
+        A reset token (close 4004) or an intent withdrawn in the portal (4014) ends
+        the shard while ``bot.is_alive`` stays true: without this the bot would sit
+        deaf while its health check still said OK.
+        """
+        try:
+            await bot.join()
+        except hikari.GatewayServerClosedConnectionError as err:
+            self._lost = f"gateway closed with code {err.code}: {err.reason}"
+            if is_disallowed_intents(err):
+                logger.error("Discord closed the gateway for good: {}",
+                             disallowed_intents_explanation())
+            elif err.code == AUTHENTICATION_FAILED_CLOSE_CODE:
+                logger.error("Discord closed the gateway for good: the bot token was reset or "
+                             "revoked (close code 4004). Copy a fresh token into DISCORD_TOKEN "
+                             "and restart Libra.")
+            else:
+                logger.error("Discord closed the gateway for good: {}", self._lost)
+        except hikari.GatewayError as err:
+            self._lost = f"gateway failed: {err}"
+            logger.error("Discord gateway failed for good: {}", err)
+        else:
+            return
+        logger.error("Libra no longer receives anything from Discord; restart it once fixed")
 
     def _build_deps(self, ctx: PluginContext) -> DiscordDeps:
         chat = ctx.services.get(ChatService)  # type: ignore[type-abstract]
@@ -155,6 +191,9 @@ class DiscordPlugin(Plugin):
 
     async def _check_health(self) -> ComponentHealth:
         bot = self.bot
+        if self._lost is not None:
+            return ComponentHealth(name="discord", status=Status.DOWN, detail=self._lost,
+                                   fix="see the error in the log, then restart Libra")
         if bot is None or not bot.is_alive:
             return ComponentHealth(name="discord", status=Status.DOWN, detail="not connected",
                                    fix="check the token and the network; see the log")
@@ -185,3 +224,4 @@ class DiscordPlugin(Plugin):
             self._watcher.uninstall()
             self._watcher = None
         self.deps = None
+        self._lost = None

@@ -128,12 +128,13 @@ class GatewaySession:
             return
         sessions[self.session_id] = self
         self._seq = 0
+        guilds = [g for g in self.world.guilds if g.id not in self.world.left_guilds]
         await self.dispatch(
             "READY",
             {
                 "v": 10,
                 "user": payloads.own_user(self.world.bot_user),
-                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.world.guilds],
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
                 "session_id": self.session_id,
                 "resume_gateway_url": self._gateway_url,
                 "shard": data.get("shard", [0, 1]),
@@ -141,7 +142,7 @@ class GatewaySession:
                 "private_channels": [],
             },
         )
-        for guild in self.world.guilds:
+        for guild in guilds:
             await self.dispatch("GUILD_CREATE", payloads.guild_create(guild, self.world))
         self.identified.set()
 
@@ -189,3 +190,15 @@ class GatewaySession:
     async def close_for_reconnect(self) -> None:
         """Ask the bot to reconnect (op 7) so it resumes on a new connection."""
         await self.send({"op": OP_RECONNECT, "d": None})
+
+    def revoke(self) -> None:
+        """Refuse the current token from now on (IDENTIFY and RESUME with it fail)."""
+        self._token = "revoked"
+
+    async def close_with(self, code: int, reason: str) -> None:
+        """Close the connection with a gateway close code (e.g. 4004 when the token is reset)."""
+        await self.ws.close(code=code, message=reason.encode())
+
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Send INVALID_SESSION (op 9); ``d`` says whether the bot may RESUME."""
+        await self.send({"op": OP_INVALID_SESSION, "d": resumable})

@@ -78,6 +78,13 @@ def edit_channel_of(request: web.Request, ctx: RestContext, template: str) -> in
     return stored.channel_id if stored else None
 
 
+def _in_left_guild(ctx: RestContext, request: web.Request) -> bool:
+    """The request names a channel of a guild the bot was removed from."""
+    channel_id = request.match_info.get("channel")
+    channel = ctx.world.channel(int(channel_id)) if channel_id else None
+    return channel is not None and channel.guild_id in ctx.world.left_guilds
+
+
 @web.middleware
 async def record_and_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Record every call; apply auth, injected failures, the edit budget and headers."""
@@ -95,6 +102,12 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         and request.headers.get("Authorization") != f"Bot {ctx.token}"
     ):
         response = error(401, "401: Unauthorized")
+    elif _in_left_guild(ctx, request):
+        response = error(403, "Missing Access", 50001)
+    elif "channel" in request.match_info and ctx.world.channel(
+        int(request.match_info["channel"])
+    ) is None:
+        response = error(404, "Unknown Channel", 10003)
     elif (failure := ctx.limiter.check(template, template, edit_channel)) is not None:
         response = failure
     else:
@@ -143,6 +156,16 @@ async def get_gateway_bot(request: web.Request) -> web.Response:
     )
 
 
+def _missing_access(ctx: RestContext, request: web.Request) -> web.Response | None:
+    """Discord's answer on guild-command routes of a guild without the commands scope."""
+    if int(request.match_info["app"]) != ctx.world.application_id or (
+        (guild := request.match_info.get("guild")) is not None
+        and int(guild) in ctx.world.guilds_without_commands_scope
+    ):
+        return error(403, "Missing Access", 50001)
+    return None
+
+
 def _commands_for(ctx: RestContext, guild: str | None) -> list[dict[str, Any]]:
     if guild is None:
         return ctx.world.global_commands
@@ -152,14 +175,16 @@ def _commands_for(ctx: RestContext, guild: str | None) -> list[dict[str, Any]]:
 async def get_commands(request: web.Request) -> web.Response:
     """``GET /applications/{app}/[guilds/{guild}/]commands``."""
     ctx = ctx_of(request)
-    if int(request.match_info["app"]) != ctx.world.application_id:
-        return error(403, "Missing Access", 50001)
+    if (refused := _missing_access(ctx, request)) is not None:
+        return refused
     return web.json_response(_commands_for(ctx, request.match_info.get("guild")))
 
 
 async def put_commands(request: web.Request) -> web.Response:
     """Bulk overwrite: keeps ids of commands whose name and type did not change."""
     ctx = ctx_of(request)
+    if (refused := _missing_access(ctx, request)) is not None:
+        return refused
     guild = request.match_info.get("guild")
     existing = {(c["name"], c["type"]): c for c in _commands_for(ctx, guild)}
     stored = []

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.fake_discord import events
+from tests.fakes.fake_discord import events, payloads
 from tests.fakes.fake_discord.gateway import GatewaySession
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.rest import (
@@ -242,6 +242,34 @@ class FakeDiscord:
     async def request_reconnect(self) -> None:
         """Send op 7 so the bot reconnects and RESUMEs."""
         await self.session.close_for_reconnect()
+
+    async def remove_bot_from_guild(self, guild_id: int) -> None:
+        """A moderator kicks the bot: GUILD_DELETE (no ``unavailable``), then 403s there."""
+        self.world.left_guilds.add(guild_id)
+        await self.dispatch("GUILD_DELETE", {"id": str(guild_id)})
+
+    async def add_bot_to_guild(self, guild_id: int) -> None:
+        """The bot is invited back: GUILD_CREATE with the whole guild."""
+        self.world.left_guilds.discard(guild_id)
+        guild = self.world.guild(guild_id)
+        assert guild is not None
+        await self.dispatch("GUILD_CREATE", payloads.guild_create(guild, self.world))
+
+    async def delete_channel(self, channel: FakeChannel) -> None:
+        """A moderator deletes a channel: CHANNEL_DELETE, then 404 Unknown Channel there."""
+        guild = self.world.guild(channel.guild_id) if channel.guild_id is not None else None
+        assert guild is not None
+        payload = payloads.channel(channel, self.world)
+        guild.channels.remove(channel)
+        await self.dispatch("CHANNEL_DELETE", payload)
+
+    async def revoke_token(self) -> None:
+        """The owner resets the token: REST answers 401, the gateway closes with 4004."""
+        self._rest.token = self.token = "revoked." + self.token
+        for session in self.connections:
+            session.revoke()
+            if not session.ws.closed:
+                await session.close_with(4004, "Authentication failed.")
 
     # -- inspection -----------------------------------------------------------------------
 

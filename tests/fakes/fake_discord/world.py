@@ -160,6 +160,12 @@ class World:
     message_content_allowed: bool = True
     """False: IDENTIFY with the Message Content intent is closed with 4014, as Discord does
     for bots whose privileged intent is not enabled in the developer portal."""
+    guilds_without_commands_scope: set[int] = field(default_factory=set)
+    """Guilds the bot was invited to without the ``applications.commands`` scope: its
+    guild-command routes there answer 403 Missing Access (code 50001), as Discord does."""
+    left_guilds: set[int] = field(default_factory=set)
+    """Guilds the bot was removed from (kicked): left out of READY, and REST on their
+    channels answers 403 Missing Access (code 50001), as Discord does."""
     rest_calls: list[RestCall] = field(default_factory=list)
     gateway_ops: list[GatewayOp] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
