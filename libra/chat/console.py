@@ -12,7 +12,7 @@ import asyncio
 import signal
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TextIO
 
 from libra.chat.api import ChatService, ChatTurn
@@ -69,9 +69,24 @@ class _LineReader:
         threading.Thread(target=self._pump, name="libra-console-stdin", daemon=True).start()
 
     def _pump(self) -> None:
-        for line in self._stream:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
+        try:
+            for line in self._lines():
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+        finally:
+            # End of input even if reading failed: the console must never wait forever.
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
+
+    def _lines(self) -> Iterator[str]:
+        # Bytes that are not valid in the stream's encoding (a Latin-1 file piped in)
+        # become U+FFFD: a strict text stream would kill this thread, and the C
+        # locale's surrogate escapes would fail later when the text is encoded.
+        raw = getattr(self._stream, "buffer", None)
+        if raw is None:
+            yield from self._stream
+            return
+        encoding = getattr(self._stream, "encoding", None) or "utf-8"
+        for line in raw:
+            yield line.decode(encoding, "replace").replace("\r\n", "\n")
 
     async def readline(self) -> str | None:
         return await self._queue.get()
@@ -235,8 +250,14 @@ class Console:
                 self._error(f"unknown command {name}; /help lists them")
         except UnknownLanguage as err:
             self._error(str(err))
+        except InputTooLong as err:
+            self._error(user_message(err.code, "en", length=err.length, limit=err.limit))
         except LibraError as err:
-            self._error(user_message(err.code, "en") + f" ({err})")
+            if has_message(err.code):
+                self._error(user_message(err.code, "en") + f" ({err})")
+            else:
+                # The generic text promises a log reference the console has none of.
+                self._error(f"{name} failed: {err}")
         return True
 
     async def _lang(self, arg: str) -> None:
@@ -258,6 +279,9 @@ class Console:
             for memory in memories:
                 self._meta(f"  #{memory.id}  {memory.content}")
         elif action == "remember":
+            if not text.strip():
+                self._error("usage: /memory remember TEXT")
+                return
             memory = await self._chat.remember(CONSOLE_USER_ID, text)
             self._meta(f"Remembered (#{memory.id}).")
         elif action == "forget":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from libra.config_sources import load_settings
@@ -38,11 +39,19 @@ def _detect(args: argparse.Namespace) -> int:
     detector = LanguageDetector(settings.languages, default=settings.default,
                                 zh_default=settings.zh_default)
     texts: list[str] = args.texts
-    lines = texts if texts else (line.rstrip("\r\n") for line in sys.stdin)
+    lines = texts if texts else _stdin_lines()
     for text in lines:
         detection = detector.detect(text)
         print(f"{detection.language}\t{detection.confidence:.2f}", flush=not texts)
     return 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    # Undecodable bytes (a Latin-1 file piped in) become U+FFFD rather than a
+    # traceback: one bad byte must not stop a batch of texts.
+    encoding = sys.stdin.encoding or "utf-8"
+    for raw in sys.stdin.buffer:
+        yield raw.decode(encoding, "replace").rstrip("\r\n")
 
 
 def _list(args: argparse.Namespace) -> int:
