@@ -2,13 +2,16 @@
 
 Each area adds its sub-commands from its own ``commands.py`` module exposing
 ``register(subparsers)``; this module only assembles them and maps errors to exit
-codes (2 = configuration/usage error, 1 = failure).
+codes (2 = configuration/usage error, 1 = failure, 130 = Ctrl-C, 141 = the
+reader of stdout went away).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"libra: configuration error: {err}", file=sys.stderr)
         return 2
     except LibraError as err:
+        print(f"libra: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`libra lang detect < big.txt | head -1`): end quietly,
+        # and keep the interpreter's final flush of stdout from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as err:
+        # A data dir that cannot be created, a full disk, a port in use: the
+        # system's own words name the path, which says more than a traceback.
         print(f"libra: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -100,14 +100,15 @@ async def check_database(settings: Settings) -> list[ComponentHealth]:
     kind = "embedded" if settings.database.url is None else "server"
     try:
         db = await Database.open(settings.database, data_dir=settings.app.data_dir)
-    except LibraError as err:
+    except (LibraError, OSError) as err:
+        if isinstance(err, LibraError):
+            detail = err.message
+            fix = err.hint or "check DATABASE_URL and that the server is running"
+        else:  # the embedded server cannot create its folder under the data dir
+            detail = f"{kind}: {err}"
+            fix = "set LIBRA_DATA_DIR to a writable folder, or DATABASE_URL to a server"
         return [
-            ComponentHealth(
-                name="database",
-                status=Status.DOWN,
-                detail=err.message,
-                fix=err.hint or "check DATABASE_URL and that the server is running",
-            ),
+            ComponentHealth(name="database", status=Status.DOWN, detail=detail, fix=fix),
             ComponentHealth(name="migrations", status=Status.OFF, detail="database unreachable"),
         ]
     try:
@@ -253,7 +254,15 @@ async def check_redis(settings: Settings) -> ComponentHealth:
         )
     import redis.asyncio as aioredis  # noqa: PLC0415
 
-    client = aioredis.from_url(settings.redis.url.get_secret_value(), socket_timeout=3)
+    try:
+        client = aioredis.from_url(settings.redis.url.get_secret_value(), socket_timeout=3)
+    except ValueError:  # a scheme redis-py does not know, e.g. http://
+        return ComponentHealth(
+            name="redis",
+            status=Status.DOWN,
+            detail="REDIS_URL is not a redis:// or rediss:// URL",
+            fix="set REDIS_URL=redis://host:6379/0, or unset it for the memory cache",
+        )
     try:
         await client.ping()
     except (OSError, aioredis.RedisError) as err:

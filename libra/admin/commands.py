@@ -52,14 +52,18 @@ class AdminClient:
         Raises:
             ConfigError: no port or URL, or no usable secret.
         """
-        secret = admin_secret(settings)
         if base_url is None:
             if settings.port is None:
-                raise ConfigError("admin.port is not set", hint="set it or pass --url")
+                # Checked before the secret: with the port off (the default) there is
+                # no server to talk to, whatever the secret.
+                raise ConfigError(
+                    "admin.port is not set, so the admin port is off",
+                    hint="set LIBRA_ADMIN__PORT and LIBRA_ADMIN__SECRET for `libra run` "
+                         "(see docs/admin.md), or pass --url")
             host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
             host = f"[{host}]" if ":" in host else host
             base_url = f"http://{host}:{settings.port}"
-        return cls(base_url, secret, settings.auth_mode)
+        return cls(base_url, admin_secret(settings), settings.auth_mode)
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         """Authentication headers for one request."""

@@ -69,9 +69,15 @@ async def _chat(settings: Settings) -> int:
     try:
         if notice:
             print(notice, file=sys.stdout if interactive else sys.stderr)
-        for name, code in app.manager.failed.items():
+        failed = app.manager.failed
+        for name, code in failed.items():
             print(f"libra: running without {name} ({code}); see `libra doctor`",
                   file=sys.stderr)
+        if "chat" in failed:
+            # Nothing to talk to: say why instead of failing on the missing service.
+            print("libra: the console needs the chat, which could not start (the error "
+                  "is logged above)", file=sys.stderr)
+            return 2 if "config_invalid" in failed.values() else 1
         services = app.manager.services
         console = Console(services.get(ChatService),  # type: ignore[type-abstract]
                           services.get(LanguageService),  # type: ignore[type-abstract]

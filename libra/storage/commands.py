@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
+from libra.commands import load
 from libra.config import Settings
-from libra.config_sources import load_settings
 from libra.storage import migrate
 from libra.storage.db import Database
 
@@ -30,7 +30,7 @@ def _with_database(settings: Settings, action: Callable[[str], T]) -> T:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load(args)
     folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
     applied = _with_database(
         settings, lambda dsn: migrate.apply(dsn, folder, connect_timeout=timeout))
@@ -43,7 +43,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load(args)
     folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
     rows = _with_database(
         settings, lambda dsn: migrate.status(dsn, folder, connect_timeout=timeout))
@@ -57,7 +57,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = load(args)
     folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
     count: int = args.count
     undone = _with_database(
@@ -70,7 +70,11 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        # Without this argparse names the function: "invalid _positive value".
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
