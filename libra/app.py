@@ -76,6 +76,8 @@ class LibraApp:
             await self.stop("critical plugin failed")
             raise PluginError(f"cannot run without: {', '.join(critical)}",
                               hint="see the errors above")
+        if self.manager.aborted:  # a stop was requested; the caller stops the rest
+            return time.perf_counter() - t0
         seconds = time.perf_counter() - t0
         failed = tuple(self.manager.failed)
         self.bus.publish(AppReady(seconds=seconds, failed=failed))
@@ -102,6 +104,28 @@ class LibraApp:
                            "until the next start)")
         self._stopping.set()
 
+    async def _start_unless_stopped(self) -> None:
+        """Start, but give up when a stop is requested first (Ctrl-C while connecting)."""
+        starting = asyncio.ensure_future(self.start())
+        stop_requested = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_requested.cancel()
+            if not starting.done():
+                logger.info("stop requested while {} was starting; stopping what has started",
+                            self.manager.starting or "Libra")
+                # Cancels only a plugin's start, never a stop already under way.
+                self.manager.abort_start()
+                # The cancelled start then gets its (bounded) stop; one that ignores
+                # the cancellation must not hold the process for ever.
+                budget = 3 * self.settings.app.shutdown_timeout
+                if not (await asyncio.wait({starting}, timeout=budget))[0]:
+                    starting.cancel()
+                    await asyncio.wait({starting}, timeout=budget)
+        if starting.done() and not starting.cancelled():
+            starting.result()  # re-raise a critical failure
+
     async def run_until_stopped(self) -> None:
         """Start, wait for SIGINT/SIGTERM (or ``request_stop``), then stop cleanly."""
         loop = asyncio.get_running_loop()
@@ -113,7 +137,7 @@ class LibraApp:
             except (NotImplementedError, RuntimeError):  # not the main thread / platform
                 pass
         try:
-            await self.start()
+            await self._start_unless_stopped()
             await self._stopping.wait()
         finally:
             # Handlers stay installed while stopping: a second SIGTERM or Ctrl-C must

@@ -13,7 +13,7 @@ from libra.bus import EventBus
 from libra.config import Settings
 from libra.errors import LibraError, PluginError, ServiceUnavailable
 from libra.events import PluginFailed, PluginStarted, PluginStopped
-from libra.tasks import TaskGroup
+from libra.tasks import Deadlines, TaskGroup
 
 S = TypeVar("S")
 
@@ -121,6 +121,22 @@ class PluginManager:
         self.failed: dict[str, str] = {}
         """Plugin name -> error code, for plugins that failed or were skipped."""
         self._contexts: dict[str, PluginContext] = {}
+        self._deadlines = Deadlines()
+        self.starting: str | None = None
+        """The plugin whose ``start`` is running now (to name it when it hangs)."""
+        self.aborted = False
+        """``abort_start`` was called: the plugins after the one starting were skipped."""
+        self._start_task: asyncio.Future[None] | None = None
+
+    def abort_start(self) -> None:
+        """Cancel the ``start`` running now and skip the plugins not started yet.
+
+        Only a plugin's ``start`` is cancelled, never a ``stop`` in progress: a stop
+        request that arrives while a failed start is being cleaned up lets it finish.
+        """
+        self.aborted = True
+        if self._start_task is not None:
+            self._start_task.cancel()
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -128,8 +144,15 @@ class PluginManager:
         return list(self._plugins)
 
     async def start_all(self) -> None:
-        """Start each plugin; a failure skips it and every plugin that requires it."""
+        """Start each plugin; a failure skips it and every plugin that requires it.
+
+        After a critical plugin failed nothing more is started.
+        """
         for plugin in self._plugins:
+            if self.aborted:
+                return
+            if any(p.critical and p.name in self.failed for p in self._plugins):
+                return  # Libra will exit: starting the rest (going online) is pointless
             if plugin in self.started:
                 continue
             missing = [r for r in plugin.requires if r in self.failed]
@@ -138,11 +161,21 @@ class PluginManager:
                 continue
             ctx = PluginContext(self.settings, self.bus, self.services, TaskGroup(plugin.name))
             t0 = time.perf_counter()
+            self.starting = plugin.name
+            task = self._start_task = asyncio.ensure_future(plugin.start(ctx))
             try:
-                await plugin.start(ctx)
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:  # the caller itself is cancelled
+                    task.cancel()  # and let the start unwind before its stop runs
+                    await asyncio.wait({task}, timeout=self.settings.app.shutdown_timeout)
+                    raise
+                task.result()
             except asyncio.CancelledError:
                 # Stopped while starting: release what the half-started plugin holds.
                 await self._stop_one(plugin, ctx)
+                if self.aborted and task.cancelled():
+                    return
                 raise
             except Exception as err:
                 code = err.code if isinstance(err, LibraError) else "unexpected"
@@ -152,6 +185,9 @@ class PluginManager:
                 self._fail(plugin, "start", code, str(err))
                 await self._stop_one(plugin, ctx)
                 continue
+            finally:
+                self.starting = None
+                self._start_task = None
             self.started.append(plugin)
             self._contexts[plugin.name] = ctx
             seconds = time.perf_counter() - t0
@@ -171,11 +207,21 @@ class PluginManager:
             self.bus.publish(PluginStopped(name=plugin.name))
 
     async def _stop_one(self, plugin: Plugin, ctx: PluginContext | None) -> None:
+        timeout = self.settings.app.shutdown_timeout
         try:
-            await plugin.stop()
+            # Twice the budget: a stop may spend ``shutdown_timeout`` draining its own
+            # work and then still release resources. A wedged stop is abandoned (not
+            # awaited) so the plugins started before it are still stopped.
+            await self._deadlines.within(plugin.stop(), 2 * timeout)
+        except TimeoutError:
+            logger.error("plugin {} did not stop within {:.0f}s; moving on",
+                         plugin.name, 2 * timeout)
+            self.bus.publish(PluginFailed(name=plugin.name, phase="stop",
+                                          error_code="stop_timeout",
+                                          message=f"did not stop within {2 * timeout:.0f}s"))
         except Exception as err:
             logger.opt(exception=err).error("plugin {} failed to stop", plugin.name)
             self.bus.publish(PluginFailed(name=plugin.name, phase="stop",
                                           error_code="stop_failed", message=str(err)))
         if ctx is not None:
-            await ctx.tasks.close()
+            await ctx.tasks.close(timeout)

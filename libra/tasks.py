@@ -21,10 +21,20 @@ class TaskGroup:
     def __init__(self, owner: str) -> None:
         self._owner = owner
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        """Start ``coro`` as a task named ``<owner>:<name>`` and keep a reference."""
+        """Start ``coro`` as a task named ``<owner>:<name>`` and keep a reference.
+
+        After ``close()`` the task is cancelled before it runs: nothing would cancel
+        it later, and its owner has already released what it would use.
+        """
         task = asyncio.get_running_loop().create_task(coro, name=f"{self._owner}:{name}")
+        if self._closed:
+            logger.debug("task {} spawned after {} closed; cancelled", task.get_name(),
+                         self._owner)
+            task.cancel()
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -39,6 +49,7 @@ class TaskGroup:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Cancel every task and wait up to ``timeout`` seconds for them to finish."""
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
