@@ -63,9 +63,13 @@ class Dispatch:
         self.tasks = tasks
 
     async def wait(self) -> None:
-        """Wait until every handler of this publish has finished (failures included)."""
+        """Wait until every handler of this publish has finished (failures included).
+
+        Cancelling the wait leaves the handlers running: they belong to their
+        subscribers (``asyncio.wait``, unlike ``gather``, does not cancel them).
+        """
         if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await asyncio.wait(self.tasks)
 
     def __await__(self) -> Any:
         return self.wait().__await__()
@@ -200,10 +204,15 @@ class EventBus:
         return len(self._tasks)
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait for every running handler (and the ones they publish) to finish."""
+        """Wait for every running handler (and the ones they publish) to finish.
+
+        Raises:
+            TimeoutError: handlers are still running after ``timeout`` seconds (they
+                are left running; ``close`` is what cancels them).
+        """
         async with asyncio.timeout(timeout):
             while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await asyncio.wait(list(self._tasks))
 
     async def close(self, timeout: float = 5.0) -> None:
         """Stop accepting handlers, give running ones ``timeout`` s, then cancel them."""

@@ -4,7 +4,8 @@ Human format on a terminal, JSON lines otherwise (or on request). Redaction runs
 twice on purpose: a patcher scrubs each record's message and extras before any
 sink sees it, and our sinks scrub the fully formatted text, which also covers
 tracebacks and exception messages (where URLs with passwords usually hide).
-Standard-library logging (hikari, aiohttp, asyncio) is routed into the same sinks.
+Standard-library logging (hikari, aiohttp, asyncio) and Python warnings are routed
+into the same sinks.
 """
 
 from __future__ import annotations
@@ -28,13 +29,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Passwords inside URLs: scheme://user:password@host
     (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s/]+(?P<post>@)"),
      rf"\g<pre>{MASK}\g<post>"),
-    # Authorization headers and bearer tokens.
-    (re.compile(r"(?i)\b(?P<pre>(?:bearer|bot)\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\g<pre>{MASK}"),
-    # Discord bot tokens: three base64url segments.
-    (re.compile(r"\b[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}\b"), MASK),
-    # key=value / key: value / "key": "value" for sensitive key names.
+    # Authorization headers: any credential after the scheme.
+    (re.compile(r"(?i)\b(?P<pre>authorization[\"']?\s*[=:]\s*[\"']?(?:bearer|bot|basic)\s+)"
+                r"[A-Za-z0-9._~+/=-]{8,}"), rf"\g<pre>{MASK}"),
+    # Bearer/Bot tokens elsewhere: only token-shaped words (a digit or symbol in 16+
+    # characters), so prose such as "the bot responded" stays readable.
+    (re.compile(r"(?i)\b(?P<pre>(?:bearer|bot)\s+)(?=[A-Za-z]*[0-9._~+/=-])"
+                r"[A-Za-z0-9._~+/=-]{16,}"), rf"\g<pre>{MASK}"),
+    # Discord bot tokens: three base64url segments. The first is bounded (real ones
+    # are under 40 characters): unbounded, every "-" in a long base64 blob restarts a
+    # scan to the blob's end, and a 60 kB line took seconds on the event loop.
+    (re.compile(r"\b[A-Za-z0-9_-]{20,200}+\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}\b"), MASK),
+    # key=value / key: value / "key": "value" for sensitive key names. The match
+    # starts at the key word itself (whatever precedes it in the name is kept as is),
+    # for the same reason: a "[\w.-]*" prefix made long base64 lines quadratic.
     (re.compile(
-        r"(?i)(?P<pre>[\"']?\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|key)"
+        r"(?i)(?P<pre>(?:password|passwd|pwd|secret|token|api[_-]?key|key)"
         r"[\"']?\s*[=:]\s*[\"']?)(?P<val>[^\s\"'&,;)}\]]+)"
     ), rf"\g<pre>{MASK}"),
 )
@@ -95,14 +105,16 @@ class _JsonSink:
             "logger": record["name"],
             "message": record["message"],
         }
+        # Fields are redacted before encoding too: JSON escapes quotes and
+        # backslashes, so a secret containing one no longer matches in the line.
         if record["extra"]:
-            line["extra"] = {k: v if isinstance(v, int | float | bool | None) else str(v)
-                             for k, v in record["extra"].items()}
+            line["extra"] = {k: v if isinstance(v, int | float | bool | None)
+                             else self._redact(str(v)) for k, v in record["extra"].items()}
         if record["exception"] is not None:
             exc = record["exception"]
-            line["exception"] = "".join(
+            line["exception"] = self._redact("".join(
                 traceback.format_exception(exc.type, exc.value, exc.traceback)
-            )
+            ))
         text = json.dumps(line, ensure_ascii=False)
         self._stream.write(self._redact(text) + "\n")
         self._stream.flush()
@@ -121,7 +133,12 @@ class _InterceptHandler(logging.Handler):
         def rename(rec: Record) -> None:
             rec["name"] = name  # show "hikari.rest", not this module
 
-        logger.patch(rename).opt(exception=record.exc_info).log(level, record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format string must not raise into it
+            self.handleError(record)
+            return
+        logger.patch(rename).opt(exception=record.exc_info).log(level, message)
 
 
 HUMAN_FORMAT = (
@@ -164,4 +181,7 @@ def setup_logging(
         handler["colorize"] = out.isatty()
     logger.configure(handlers=[cast("BasicHandlerConfig", handler)], patcher=patch)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
+    # Python warnings (ResourceWarning, DeprecationWarning from drivers) otherwise go
+    # straight to stderr: unredacted and, in JSON mode, not JSON.
+    logging.captureWarnings(True)
     return redact

@@ -183,3 +183,43 @@ def test_events_are_frozen_and_keyword_only() -> None:
     with pytest.raises(TypeError):
         Ping(1)  # type: ignore[misc]
     assert len(event.correlation_id) == 16
+
+
+async def test_an_emitter_that_is_cancelled_does_not_cancel_the_handlers() -> None:
+    # Handlers belong to their subscribers (storage, metrics): a caller that gives up
+    # waiting for them must not abort their work.
+    bus = EventBus()
+    release = asyncio.Event()
+    finished: list[int] = []
+
+    async def slow(event: Ping) -> None:
+        await release.wait()
+        finished.append(event.n)
+
+    bus.subscribe(Ping, slow)
+    emitting = asyncio.create_task(bus.emit(Ping(n=1)))
+    await asyncio.sleep(0.01)
+    emitting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await emitting
+    release.set()
+    await bus.drain(1)
+    assert finished == [1]
+
+
+async def test_a_drain_that_times_out_leaves_the_handlers_running() -> None:
+    bus = EventBus()
+    release = asyncio.Event()
+    finished: list[int] = []
+
+    async def slow(event: Ping) -> None:
+        await release.wait()
+        finished.append(event.n)
+
+    bus.subscribe(Ping, slow)
+    bus.publish(Ping(n=2))
+    with pytest.raises(TimeoutError):
+        await bus.drain(0.01)
+    release.set()
+    await bus.drain(1)
+    assert finished == [2]

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import subprocess
+import sys
+import time
 
 import pytest
 from loguru import logger
@@ -90,3 +94,63 @@ def test_redactor_keeps_ordinary_text() -> None:
     redact = Redactor(["abc"])  # too short to be a secret worth masking everywhere
     text = "The keyboard has keys; tokens of appreciation; https://example.com/a/b"
     assert redact(text) == text
+
+
+def test_redaction_of_a_long_base64_line_is_fast() -> None:
+    # An error body or payload carrying an image or audio clip as base64 must not
+    # stall the event loop (and with it the Discord heartbeat) for seconds.
+
+    blob = base64.urlsafe_b64encode(bytes(range(256)) * 200).decode()  # ~68 kB
+    redact = Redactor(["configured-secret-value"])
+    t0 = time.perf_counter()
+    out = redact(f"upload failed: {blob} password=letmein123")
+    assert time.perf_counter() - t0 < 1.0
+    assert "letmein123" not in out and blob in out
+
+
+def test_secret_needing_json_escapes_is_redacted_in_exceptions() -> None:
+    secret = 'pa"ss\\word-42'
+    stream = io.StringIO()
+    setup_logging(fmt="json", secrets=[secret], stream=stream)
+    try:
+        try:
+            raise OSError(f"login refused for {secret}")
+        except OSError as inner:
+            raise RuntimeError("could not connect") from inner
+    except RuntimeError:
+        logger.exception("startup failed")
+    logger.bind(detail=ValueError(secret)).info("with an object extra")
+    logger.remove()
+    assert "word-42" not in stream.getvalue()
+
+
+_CHILD = """
+import logging, sys, warnings
+from libra.logging import setup_logging
+setup_logging(fmt="json", stream=sys.stdout)
+warnings.warn("connecting to postgresql://u:warnpass99@db/x", UserWarning, stacklevel=1)
+logging.getLogger("hikari.gateway").warning("shard %s lost %s", 1)
+logging.getLogger("hikari.gateway").warning("still logging")
+"""
+
+
+def test_stdlib_errors_and_python_warnings_go_through_the_sinks() -> None:
+    # A separate interpreter: pytest turns warnings into errors and fails on bad log
+    # records by design, which is what this checks Libra does not do in production.
+
+    done = subprocess.run([sys.executable, "-W", "default", "-c", _CHILD],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr  # a library's bad log call never raises
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records[-1]["message"] == "still logging"
+    assert any("UserWarning" in r["message"] for r in records)  # JSON like the rest
+    assert "warnpass99" not in done.stdout + done.stderr
+
+
+def test_basic_auth_is_redacted_but_prose_about_the_bot_is_kept() -> None:
+    redact = Redactor()
+    assert "dXNlcjpwYXNzd29yZA" not in redact("Authorization: Basic dXNlcjpwYXNzd29yZA==")
+    assert "dXNlcjpwYXNzd29yZA" not in redact("{'authorization': 'basic dXNlcjpwYXNzd29yZA=='}")
+    prose = "the bot responded quickly; Bot permissions missing; a basic question"
+    assert redact(prose) == prose
+    assert "MTA5ODc2NTQz" not in redact("retrying with Bot MTA5ODc2NTQzMjEwOTg3NjU0")
