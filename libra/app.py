@@ -12,7 +12,7 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.errors import LibraError, PluginError
-from libra.events import AppReady, AppStopping
+from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
 from libra.plugin import Plugin, PluginManager
 
@@ -60,6 +60,9 @@ class LibraApp:
         self.manager.services.register(Settings, settings)
         self._stopping = asyncio.Event()
         self._started = False
+        self.failure: str | None = None
+        """Why a critical plugin gave up while running (``CriticalFailure``), if it did."""
+        self.bus.subscribe(CriticalFailure, self._on_critical_failure)
 
     async def start(self) -> float:
         """Start every plugin; return the seconds it took.
@@ -95,6 +98,11 @@ class LibraApp:
         self.bus.publish(AppStopping(reason=reason))
         await self.manager.stop_all()
         await self.bus.close(timeout=self.settings.app.shutdown_timeout)
+
+    async def _on_critical_failure(self, event: CriticalFailure) -> None:
+        logger.error("stopping: {} can no longer work ({})", event.name, event.message)
+        self.failure = f"{event.name}: {event.message}"
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Ask ``run_until_stopped`` to return (signal handlers call this)."""
@@ -157,4 +165,4 @@ async def run_app(settings: Settings, mode: Mode) -> int:
     except LibraError as err:
         logger.error("{}", err)
         return 1
-    return 0
+    return 1 if app.failure else 0

@@ -65,6 +65,18 @@ class AppReady(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CriticalFailure(Event):
+    """A critical plugin can no longer work while running: Libra stops and exits 1.
+
+    Exiting lets a supervisor (Docker's restart policy, systemd) see the failure
+    instead of a process that looks alive and does nothing.
+    """
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppStopping(Event):
     """Shutdown has begun."""
 

@@ -26,7 +26,7 @@ from libra.discord.stage_stats import StageStats
 from libra.discord.triggers import MessageTriggers
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.errors import ConfigError, LibraError, PluginError
-from libra.events import DiscordReady, ReplyFinished, new_correlation_id
+from libra.events import CriticalFailure, DiscordReady, ReplyFinished, new_correlation_id
 from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.language.api import LanguageService
 from libra.llm.api import LLMService
@@ -146,7 +146,12 @@ class DiscordPlugin(Plugin):
             logger.error("Discord gateway failed for good: {}", err)
         else:
             return
-        logger.error("Libra no longer receives anything from Discord; restart it once fixed")
+        if self._ctx is not None and self.critical:
+            # Running on deaf helps nobody: exit so a supervisor (or the operator) sees it.
+            self._ctx.bus.publish(CriticalFailure(name=self.name, message=self._lost))
+        else:
+            logger.error("Libra no longer receives anything from Discord; restart it once "
+                         "fixed")
 
     def _build_deps(self, ctx: PluginContext) -> DiscordDeps:
         chat = ctx.services.get(ChatService)  # type: ignore[type-abstract]

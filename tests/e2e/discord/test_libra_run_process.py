@@ -44,6 +44,36 @@ async def test_libra_run_answers_a_mention_and_stops_on_sigterm(
     assert fake_discord.token not in logs
 
 
+async def test_libra_run_exits_1_when_the_token_is_reset_while_running(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
+) -> None:
+    token = fake_discord.token
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+        "LIBRA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
+        "DISCORD_TOKEN": token, "LIBRA_DISCORD__REST_URL": fake_discord.rest_url,
+        "LIBRA_LLM__SERVERS": fake_ollama.url, "LIBRA_APP__LOG_FORMAT": "json",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
+    try:
+        await fake_discord.wait_until(
+            lambda: any(s.identified.is_set() for s in fake_discord.connections), timeout=30)
+        await fake_discord.revoke_token()  # the owner resets it in the developer portal
+        # A deaf process that looks alive helps nobody: it exits so Docker's restart
+        # policy (or the operator) notices.
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    logs = out.decode()
+    assert proc.returncode == 1, logs
+    assert "4004" in logs and "DISCORD_TOKEN" in logs
+    assert token not in logs
+
+
 async def test_a_second_sigterm_during_shutdown_still_stops_the_embedded_database(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:
