@@ -44,7 +44,8 @@ class AppSettings(_Section):
     log_format: Literal["auto", "human", "json"] = "auto"
     """``auto`` = human on a terminal, JSON lines otherwise."""
     shutdown_timeout: float = Field(10.0, gt=0)
-    """Seconds plugins get to stop before their tasks are cancelled."""
+    """Seconds a plugin's tasks get to finish when it stops; its ``stop()`` may take
+    twice this (draining, then releasing) before it is abandoned and reported."""
 
 
 class DatabaseSettings(_Section):
