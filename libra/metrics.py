@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from loguru import logger
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The ``Content-Type`` of :meth:`MetricsRegistry.render` output."""
 
@@ -158,7 +160,9 @@ class Histogram(_Metric):
         self._series: dict[LabelValues, _HistogramSeries] = {}
 
     def observe(self, value: float, **labels: str) -> None:
-        """Record one observation."""
+        """Record one observation (a NaN or infinity is dropped: it would poison ``_sum``)."""
+        if not math.isfinite(value):
+            return
         key = self._key(labels)
         series = self._series.get(key)
         if series is None:
@@ -253,7 +257,11 @@ class MetricsRegistry:
     def render(self) -> str:
         """The whole registry in Prometheus text format 0.0.4."""
         for probe in self._probes:
-            probe()
+            try:
+                probe()
+            except Exception as err:  # one broken reading must not blank the whole page
+                logger.warning("metrics probe {} failed: {}",
+                               getattr(probe, "__qualname__", probe), err)
         lines: list[str] = []
         for metric in self._metrics.values():
             lines += metric.header()

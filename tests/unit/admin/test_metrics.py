@@ -57,3 +57,21 @@ def test_misuse_is_refused() -> None:
         registry.gauge("bad-name", "Bad.")
     with pytest.raises(ValueError, match="invalid label name"):
         registry.histogram("h", "H.", ["le"])
+
+
+def test_a_nan_observation_or_a_failing_probe_does_not_spoil_the_page() -> None:
+    registry = MetricsRegistry()
+    latency = registry.histogram("n_seconds", "Latency.", buckets=[1])
+    latency.observe(0.5)
+    latency.observe(float("nan"))  # e.g. a duration computed from a missing timestamp
+    healthy = registry.gauge("n_healthy", "Read by a probe that works.")
+
+    def broken() -> None:
+        raise RuntimeError("pool went away")
+
+    registry.add_probe(broken)
+    registry.add_probe(lambda: healthy.set(7))
+
+    text = registry.render()
+    assert "n_seconds_sum 0.5" in text and "n_seconds_count 1" in text
+    assert "n_healthy 7" in text
