@@ -12,20 +12,27 @@ from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
 
+async def start_libra_run(fake_discord: FakeDiscord, fake_ollama: FakeOllama, tmp_path: Path,
+                          **env: str) -> asyncio.subprocess.Process:
+    """``libra run`` as a child process against the fakes; ``env`` adds variables."""
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+        "LIBRA_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": fake_discord.token,
+        "LIBRA_DISCORD__REST_URL": fake_discord.rest_url, "LIBRA_LLM__SERVERS": fake_ollama.url,
+        "LIBRA_APP__LOG_FORMAT": "json",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env={**base, **env})
+
+
 async def test_libra_run_answers_a_mention_and_stops_on_sigterm(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
 ) -> None:
     fake_ollama.answers["ping from a real process"] = "pong from libra run"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-        "LIBRA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
-        "DISCORD_TOKEN": fake_discord.token, "LIBRA_DISCORD__REST_URL": fake_discord.rest_url,
-        "LIBRA_DISCORD__GUILD_IDS": ",".join(str(g.id) for g in fake_discord.world.guilds),
-        "LIBRA_LLM__SERVERS": fake_ollama.url, "LIBRA_APP__LOG_FORMAT": "json",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
+    proc = await start_libra_run(
+        fake_discord, fake_ollama, tmp_path, DATABASE_URL=pg_url,
+        LIBRA_DISCORD__GUILD_IDS=",".join(str(g.id) for g in fake_discord.world.guilds))
     try:
         await fake_discord.wait_until(
             lambda: any(s.identified.is_set() for s in fake_discord.connections), timeout=30)
@@ -48,15 +55,7 @@ async def test_libra_run_exits_1_when_the_token_is_reset_while_running(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
 ) -> None:
     token = fake_discord.token
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-        "LIBRA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
-        "DISCORD_TOKEN": token, "LIBRA_DISCORD__REST_URL": fake_discord.rest_url,
-        "LIBRA_LLM__SERVERS": fake_ollama.url, "LIBRA_APP__LOG_FORMAT": "json",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
+    proc = await start_libra_run(fake_discord, fake_ollama, tmp_path, DATABASE_URL=pg_url)
     try:
         await fake_discord.wait_until(
             lambda: any(s.identified.is_set() for s in fake_discord.connections), timeout=30)
@@ -79,16 +78,8 @@ async def test_a_second_sigterm_during_shutdown_still_stops_the_embedded_databas
 ) -> None:
     import psutil
 
-    data_dir = tmp_path / "data"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-        "LIBRA_DATA_DIR": str(data_dir), "DISCORD_TOKEN": fake_discord.token,
-        "LIBRA_DISCORD__REST_URL": fake_discord.rest_url, "LIBRA_LLM__SERVERS": fake_ollama.url,
-        "LIBRA_APP__LOG_FORMAT": "json",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
+    data_dir = tmp_path / "data"  # no DATABASE_URL: the embedded PostgreSQL lives here
+    proc = await start_libra_run(fake_discord, fake_ollama, tmp_path)
     try:
         await fake_discord.wait_until(
             lambda: any(s.identified.is_set() for s in fake_discord.connections), timeout=60)
