@@ -30,7 +30,9 @@ import multiprocessing
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -144,28 +146,19 @@ async def _cpu_share(coro: Any) -> tuple[Any, dict[str, float], float]:
     return result, shares, wall
 
 
-async def bench_idle(seconds: float) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=serve, args=(child, 1), daemon=True)
-    proc.start()
-    try:
-        endpoint = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
-        conn, bus, _audio = await _connect(endpoint)
-        await _ask(parent, "settle")
-        _, share, wall = await _cpu_share(_ask(parent, "idle", seconds))
-        await conn.disconnect()
-        await bus.close()
-        parent.send(("quit",))
-        return {"wall_s": round(wall, 2), "cpu_share": round(share["process"], 4),
-                "cpu_share_loop": round(share["loop"], 4)}
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.terminate()
+@dataclass
+class _Session:
+    """A fake voice server in a child process and our connection to it."""
+
+    server: Connection
+    conn: Any
+    bus: Any
+    audio: list[Any]
 
 
-async def bench_receive(speakers: int, seconds: float) -> dict[str, Any]:
+@asynccontextmanager
+async def _session(speakers: int) -> AsyncIterator[_Session]:
+    """Start the fake server with ``speakers`` peers, connect, settle; tear down after."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=serve, args=(child, speakers), daemon=True)
@@ -174,76 +167,73 @@ async def bench_receive(speakers: int, seconds: float) -> dict[str, Any]:
         endpoint = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
         conn, bus, audio = await _connect(endpoint)
         await _ask(parent, "settle")
-        sent, share, wall = await _cpu_share(_ask(parent, "speak", seconds))
-        await asyncio.sleep(0.5)  # let talk spurts end
-        await bus.drain()
-        snapshot = conn.snapshot()
-        decoded: dict[int, int] = {}
-        for event in audio:  # events carry several 20 ms frames (voice.receive_chunk_ms)
-            decoded[event.user_id] = decoded.get(event.user_id, 0) + len(event.pcm) // 3840
-        concealed = sum(s["concealed"] for s in snapshot["streams"])
-        lost = sum(s["lost"] for s in snapshot["streams"])
+        yield _Session(parent, conn, bus, audio)
         await conn.disconnect()
         await bus.close()
         parent.send(("quit",))
-        return {
-            "speakers": speakers,
-            "wall_s": round(wall, 2),
-            "cpu_share_total": round(share["process"], 4),
-            "cpu_share_per_speaker": round(share["process"] / speakers, 4),
-            "cpu_share_loop_total": round(share["loop"], 4),
-            "frames_sent_by_peers": sum(sent.values()),
-            "frames_published": sum(decoded.values()),
-            "events_published": len(audio),
-            "frames_lost_in_client": lost,
-            "frames_concealed": concealed,
-            "decrypt_failures": snapshot["decrypt_failures"],
-        }
     finally:
         proc.join(5)
         if proc.is_alive():
             proc.terminate()
 
 
-async def bench_send(seconds: float) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=serve, args=(child, 1), daemon=True)
-    proc.start()
-    try:
-        endpoint = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
-        conn, bus, _audio = await _connect(endpoint)
-        await _ask(parent, "settle")
-        pcm = tone(seconds, 440)
+async def bench_idle(seconds: float) -> dict[str, Any]:
+    async with _session(1) as session:
+        _, share, wall = await _cpu_share(_ask(session.server, "idle", seconds))
+    return {"wall_s": round(wall, 2), "cpu_share": round(share["process"], 4),
+            "cpu_share_loop": round(share["loop"], 4)}
 
-        async def source() -> Any:
-            for i in range(0, len(pcm), 8820):
-                yield pcm[i : i + 8820]
+
+async def bench_receive(speakers: int, seconds: float) -> dict[str, Any]:
+    async with _session(speakers) as session:
+        sent, share, wall = await _cpu_share(_ask(session.server, "speak", seconds))
+        await asyncio.sleep(0.5)  # let talk spurts end
+        await session.bus.drain()
+        snapshot = session.conn.snapshot()
+        decoded: dict[int, int] = {}
+        for event in session.audio:  # events carry several 20 ms frames (receive_chunk_ms)
+            decoded[event.user_id] = decoded.get(event.user_id, 0) + len(event.pcm) // 3840
+    return {
+        "speakers": speakers,
+        "wall_s": round(wall, 2),
+        "cpu_share_total": round(share["process"], 4),
+        "cpu_share_per_speaker": round(share["process"] / speakers, 4),
+        "cpu_share_loop_total": round(share["loop"], 4),
+        "frames_sent_by_peers": sum(sent.values()),
+        "frames_published": sum(decoded.values()),
+        "events_published": len(session.audio),
+        "frames_lost_in_client": sum(s["lost"] for s in snapshot["streams"]),
+        "frames_concealed": sum(s["concealed"] for s in snapshot["streams"]),
+        "decrypt_failures": snapshot["decrypt_failures"],
+    }
+
+
+async def bench_send(seconds: float) -> dict[str, Any]:
+    pcm = tone(seconds, 440)
+
+    async def source() -> Any:
+        for i in range(0, len(pcm), 8820):
+            yield pcm[i : i + 8820]
+
+    async with _session(1) as session:
 
         async def play() -> Any:
-            handle = await conn.play(source())
+            handle = await session.conn.play(source())
             await handle.wait()
             return handle
 
         handle, share, wall = await _cpu_share(play())
-        heard = await _ask(parent, "heard")
-        lateness_ms = [x * 1000 for x in handle.clock.lateness]
-        await conn.disconnect()
-        await bus.close()
-        parent.send(("quit",))
-        return {
-            "wall_s": round(wall, 2),
-            "cpu_share": round(share["process"], 4),
-            "cpu_share_loop": round(share["loop"], 4),
-            "frames_sent": handle.frames_sent,
-            "peer": heard,
-            "pacing_lateness_ms": summary(lateness_ms, 3),
-            "reanchors": handle.clock.reanchors,
-        }
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.terminate()
+        heard = await _ask(session.server, "heard")
+    lateness_ms = [x * 1000 for x in handle.clock.lateness]
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_share": round(share["process"], 4),
+        "cpu_share_loop": round(share["loop"], 4),
+        "frames_sent": handle.frames_sent,
+        "peer": heard,
+        "pacing_lateness_ms": summary(lateness_ms, 3),
+        "reanchors": handle.clock.reanchors,
+    }
 
 
 CPU_KEYS = ("cpu_share", "cpu_share_loop", "cpu_share_total", "cpu_share_per_speaker",
