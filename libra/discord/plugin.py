@@ -146,12 +146,9 @@ class DiscordPlugin(Plugin):
             logger.error("Discord gateway failed for good: {}", err)
         else:
             return
-        if self._ctx is not None and self.critical:
+        if self._ctx is not None:
             # Running on deaf helps nobody: exit so a supervisor (or the operator) sees it.
             self._ctx.bus.publish(CriticalFailure(name=self.name, message=self._lost))
-        else:
-            logger.error("Libra no longer receives anything from Discord; restart it once "
-                         "fixed")
 
     def _build_deps(self, ctx: PluginContext) -> DiscordDeps:
         chat = ctx.services.get(ChatService)  # type: ignore[type-abstract]
