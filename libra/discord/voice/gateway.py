@@ -96,9 +96,9 @@ class VoiceGateway:
         """Whether a heartbeat sent after READY/RESUMED was acknowledged on this socket."""
         self._beat_established = False
         """Whether the heartbeat awaiting its ACK was sent after READY/RESUMED."""
-        self._failed_resumable = False
-        self._zombie = False
-        """Whether the current socket missed a heartbeat ACK (closed to resume)."""
+        self._leave_resumable = False
+        """Whether the current socket is given up for a resume elsewhere (a missed
+        heartbeat ACK, or a failed message the session survives): close it with 4900."""
         self._stopping = False
         self._reidentify = asyncio.Event()
         self._moved = asyncio.Event()
@@ -270,7 +270,7 @@ class VoiceGateway:
             self.server.url, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)
         )
         self._ws = ws
-        self._established = self._healthy = self._zombie = self._failed_resumable = False
+        self._established = self._healthy = self._leave_resumable = False
         heartbeat: asyncio.Task[None] | None = None
         if self._reidentify.is_set() or self._stopping:
             # reconnect()/stop() arrived while this socket was still connecting.
@@ -293,7 +293,7 @@ class VoiceGateway:
         except _SocketClosed as closed:
             return closed.code
         except _MessageFailed as failed:
-            self._failed_resumable = failed.resumable
+            self._leave_resumable = failed.resumable
             raise
         finally:
             if heartbeat is not None:
@@ -304,8 +304,7 @@ class VoiceGateway:
             if not ws.closed:
                 # The heartbeat's own close was cancelled with it above; closing with
                 # 1000 here would end the session on the server and make resume fail.
-                resumable = self._zombie or self._failed_resumable
-                await ws.close(code=_RESUMABLE_CLOSE if resumable else 1000)
+                await ws.close(code=_RESUMABLE_CLOSE if self._leave_resumable else 1000)
         return ws.close_code
 
     async def _receive_hello(self, ws: aiohttp.ClientWebSocketResponse) -> float:
@@ -426,7 +425,7 @@ class VoiceGateway:
             if not self._acked:
                 # No ack for a whole interval: the socket is a zombie; resume elsewhere.
                 logger.warning("voice heartbeat not acknowledged; reconnecting")
-                self._zombie = True
+                self._leave_resumable = True
                 await ws.close(code=_RESUMABLE_CLOSE)
                 return
             self._acked = False
