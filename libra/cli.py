@@ -18,6 +18,7 @@ from pathlib import Path
 
 from libra import __version__
 from libra.errors import ConfigError, LibraError
+from libra.output import redact_standard_streams
 
 COMMAND_MODULES = (
     "libra.commands",
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``libra`` console script."""
+    # First: every message below, a command's output and a traceback are redacted.
+    redact_standard_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -13,6 +13,7 @@ import tomli_w
 from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.logging import setup_logging
+from libra.output import write_data
 
 
 def load(args: argparse.Namespace) -> Settings:
@@ -46,17 +47,18 @@ def _strip_none(value: Any) -> Any:
 def _config_show(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     data = settings.masked()
+    # Masked field by field already; the secret-shape patterns would mangle it.
     if args.format == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        write_data(sys.stdout, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(tomli_w.dumps(_strip_none(data)))
+        write_data(sys.stdout, tomli_w.dumps(_strip_none(data)))
     return 0
 
 
 def _config_example(args: argparse.Namespace) -> int:
     from libra.config_example import render_example  # noqa: PLC0415
 
-    sys.stdout.write(render_example())
+    write_data(sys.stdout, render_example())
     return 0
 
 

@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from libra.config_urls import database_url, redis_url, url_passwords
+
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 DEFAULT_CONFIG_PATH = Path("config/libra.toml")
 
@@ -52,7 +54,8 @@ class DatabaseSettings(_Section):
     """PostgreSQL. Unset ``url`` starts the embedded server in ``app.data_dir``."""
 
     url: SecretStr | None = None
-    """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded."""
+    """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded.
+    Percent-encode ``/ ? # @`` in the password (``/`` as ``%2F``)."""
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
         None
     )
@@ -72,12 +75,28 @@ class DatabaseSettings(_Section):
     synchronous_commit: Literal["on", "off", "local"] | None = "off"
     """``off``: no flush wait per commit (3x faster; an OS crash may lose the last 0.6 s)."""
 
+    @field_validator("url")
+    @classmethod
+    def _one_url_for_both_drivers(cls, url: SecretStr | None) -> SecretStr | None:
+        # Once here, so asyncpg and psycopg (yoyo) read the same, encoded password.
+        if url is None or not url.get_secret_value():
+            return url
+        return SecretStr(database_url(url.get_secret_value()))
+
 
 class RedisSettings(_Section):
     """Optional Redis for the response cache."""
 
     url: SecretStr | None = None
-    """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache."""
+    """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache.
+    Percent-encode ``/ ? # @`` in the password (``/`` as ``%2F``)."""
+
+    @field_validator("url")
+    @classmethod
+    def _parses_as_written(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and url.get_secret_value():
+            redis_url(url.get_secret_value())
+        return url
 
 
 class DiscordSettings(_Section):
@@ -312,7 +331,12 @@ class Settings(BaseModel):
     """Langfuse tracing."""
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, so the logger can redact them verbatim."""
+        """Every configured secret, so logs and command output can redact them verbatim.
+
+        Besides the secret settings themselves, the password of every URL in any
+        setting (database, Redis, LLM servers behind a basic-auth proxy), both as
+        written and decoded: drivers quote a password decoded in their errors.
+        """
         found: list[str] = []
         for section in self.__class__.model_fields:
             model = getattr(self, section)
@@ -320,6 +344,11 @@ class Settings(BaseModel):
                 value = getattr(model, name)
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())
+                    value = value.get_secret_value()
+                texts = value if isinstance(value, tuple) else (value,)
+                for text in texts:
+                    if isinstance(text, str):
+                        found.extend(url_passwords(text))
         return found
 
     def masked(self) -> dict[str, Any]:

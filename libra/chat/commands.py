@@ -16,6 +16,7 @@ from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.errors import LibraError
 from libra.language.api import LanguageService
+from libra.llm.backends.http import redact_url
 from libra.logging import setup_logging
 
 
@@ -51,7 +52,8 @@ async def with_llm_fallback(settings: Settings) -> tuple[Settings, str | None]:
     llm = settings.llm.model_copy(update={"backend": "embedded", "embedded_model_path": gguf,
                                           "default_model": gguf.stem, "routes": {},
                                           "temperature": 0.0})
-    notice = (f"No Ollama answered at {', '.join(settings.llm.servers)}: using the embedded "
+    servers = ", ".join(redact_url(server) for server in settings.llm.servers)
+    notice = (f"No Ollama answered at {servers}: using the embedded "
               "SmolLM2 model (small, English only). For better answers start Ollama and "
               f"run `ollama pull {settings.llm.default_model}`.")
     return settings.model_copy(update={"llm": llm}), notice

@@ -18,7 +18,9 @@ import asyncpg
 from loguru import logger
 
 from libra.config import DatabaseSettings
-from libra.errors import ConfigError, DatabaseUnavailable
+from libra.config_urls import authority_broken, url_passwords
+from libra.errors import DatabaseUnavailable
+from libra.logging import Redactor
 from libra.storage.embedded import EmbeddedPostgres
 
 EMBEDDED_DATABASE = "libra"
@@ -40,32 +42,14 @@ def with_sslmode(url: str, override: str | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
-def _authority_broken(url: str) -> bool:
-    """Whether an unencoded ``/ ? #`` in the user or password ends the authority early.
-
-    ``postgresql://u:pa/ss@h/db`` parses as host ``u``, port ``pa`` and a path holding
-    the rest of the password, so neither the password nor the ``@`` is where it belongs.
-    """
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        return False
-    if "@" in parts.path or "@" in parts.fragment:
-        return True
-    try:
-        parts.port  # noqa: B018 (raises for a password prefix parsed as the port)
-    except ValueError:
-        return "@" in parts.query
-    return False  # e.g. ``?user=libra@server`` (Azure user names) is a valid URL
-
-
 def redact_dsn(url: str) -> str:
     """``url`` with its password replaced by ``***`` (safe to log).
 
     libpq and asyncpg also take the password as a ``?password=`` query parameter. A
-    password that breaks the URL (see :func:`_authority_broken`) is masked up to the
-    last ``@``: masking too much beats printing a password as a host or path.
+    password that breaks the URL (see :func:`~libra.config_urls.authority_broken`) is
+    masked up to the last ``@``: masking too much beats printing a password as a host or path.
     """
-    if _authority_broken(url):
+    if authority_broken(url):
         scheme, _, rest = url.partition("://")
         userinfo, _, host_part = rest.rpartition("@")
         user = quote(userinfo.split(":", 1)[0], safe="")
@@ -82,6 +66,11 @@ def redact_dsn(url: str) -> str:
     return urlunsplit(parts)
 
 
+def redact_error(err: BaseException, dsn: str) -> str:
+    """A driver's error text without the password of ``dsn`` (libpq quotes it)."""
+    return Redactor(url_passwords(dsn))(str(err) or type(err).__name__)
+
+
 def _yoyo_scheme(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
@@ -94,9 +83,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
-    detail = str(err) or type(err).__name__
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {detail}",
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {redact_error(err, dsn)}",
         hint="check that the server runs and DATABASE_URL (host, port, user, password, "
         "database, sslmode) is right; unset DATABASE_URL to use the embedded server",
     )
@@ -141,8 +129,7 @@ class Database:
 
         Raises:
             DatabaseUnavailable: the server cannot be reached or started.
-            ConfigError: the embedded data directory is not allowed, or the URL is
-                malformed (an unencoded character in its password).
+            ConfigError: the embedded data directory is not allowed.
         """
         embedded: EmbeddedPostgres | None = None
         if settings.url is None:
@@ -156,14 +143,8 @@ class Database:
                 raise
             url = embedded.url(EMBEDDED_DATABASE)
         else:
+            # Checked and normalised at config load (libra.config_urls).
             url = settings.url.get_secret_value()
-            if _authority_broken(url):
-                # Refused before any driver sees it: their errors would quote a piece
-                # of the password as the host or port.
-                raise ConfigError(
-                    f"database.url does not parse as a URL: {redact_dsn(url)}",
-                    hint="percent-encode any / ? # @ : in the user name or password "
-                    "(e.g. / as %2F)")
         dsn = with_sslmode(url, settings.sslmode)
         try:
             pool = await _create_pool(dsn, settings)

@@ -26,7 +26,7 @@ from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
 from libra.errors import DatabaseUnavailable, MigrationError
-from libra.storage.db import redact_dsn
+from libra.storage.db import redact_dsn, redact_error
 
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"libra.migrations").digest()[:8], "big", signed=True
@@ -90,7 +90,8 @@ def _libpq_seconds(timeout: float) -> int:
 
 def _unreachable(dsn: str, err: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: {err}".strip(),
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: "
+        f"{redact_error(err, dsn)}".strip(),
         hint="check DATABASE_URL, or unset it to use the embedded server",
     )
 
@@ -134,7 +135,8 @@ def _run(dsn: str, lock_timeout: float, connect_timeout: float, action: str,
     except (DatabaseUnavailable, MigrationError):
         raise
     except (BadMigration, LockTimeout, MigrationConflict, psycopg.Error) as err:
-        raise MigrationError(f"{action} failed: {err}",
+        # libpq's errors may quote the password (a URL it cannot parse).
+        raise MigrationError(f"{action} failed: {redact_error(err, dsn)}",
                              hint="fix the database or the migration, then run "
                              "`libra migrate` again") from err
 
