@@ -40,8 +40,10 @@ async def stream_answer(
         else:
             await interaction.edit_message(handle, content)
 
+    # The first send fills the deferred response: an edit of @original on the wire.
     outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit,
-                                            channel_id=int(interaction.channel_id))
+                                            channel_id=int(interaction.channel_id),
+                                            send_is_edit=lambda: not original)
     turn = ChatTurn(user_id=interaction.user.id, channel_id=interaction.channel_id,
                     guild_id=interaction.guild_id, text=prompt, private=private)
     try:
