@@ -8,6 +8,7 @@ from loguru import logger
 
 from libra.chat.api import ChatTurn
 from libra.discord.commands.common import admitted
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Outlet, failure_message
 from libra.discord.deps import DiscordDeps
 from libra.errors import RateLimited
@@ -66,8 +67,9 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask Libra; the answer
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Defer at once, then stream the answer into the original response."""
-        if not await admitted(ctx, deps):
-            return
+        async with defer_if_slow(ctx, ephemeral=self.private):  # a refusal may be slow
+            if not await admitted(ctx, deps):
+                return
         await ctx.defer(ephemeral=self.private)
         # Held by the plugin so a shutdown cancels it; awaited so errors reach lightbulb.
         await deps.tasks.spawn(
