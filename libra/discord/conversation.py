@@ -76,7 +76,7 @@ def failure_message(
     values: dict[str, object] = {"ref": ref, "model": model or "?"}
     if isinstance(err, ModelMissing) and model is None:
         values["model"] = getattr(err, "model", "?")
-    for name in ("seconds", "limit", "length"):
+    for name in ("seconds", "limit", "length", "memory_id"):
         if hasattr(err, name):
             values[name] = getattr(err, name)
     return user_message(err.code, language, **values)

@@ -7,6 +7,7 @@ import lightbulb
 from libra.discord.commands.common import admitted, run_for
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
+from libra.storage.api import MAX_INTERNAL_ID
 
 loader = lightbulb.Loader()
 memory = lightbulb.Group("memory", "What Libra remembers about you")
@@ -106,7 +107,9 @@ class MemoryForget(lightbulb.SlashCommand, name="forget",
                    description="Forget one memory, or all of them"):
     """``/memory forget [id]``."""
 
-    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None)
+    # Discord's client refuses other numbers; the chat service checks again for the rest.
+    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None,
+                                  min_value=1, max_value=MAX_INTERNAL_ID)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
