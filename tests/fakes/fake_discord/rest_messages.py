@@ -194,13 +194,18 @@ async def thread_without_message(request: web.Request) -> web.Response:
     return _new_thread(ctx, parent, ctx.world.snowflakes.next(), str(body.get("name")))
 
 
+def _age(interaction: dict[str, Any]) -> float:
+    """Seconds since the interaction was sent to the bot."""
+    return time.monotonic() - interaction.setdefault("created_at", time.monotonic())
+
+
 async def interaction_callback(request: web.Request) -> web.Response:
     """``POST /interactions/{id}/{token}/callback``: 200 JSON with ``with_response=true``."""
     ctx = ctx_of(request)
     interaction = ctx.interactions.get(request.match_info["token"])
     if interaction is None or str(interaction["id"]) != request.match_info["id"]:
         return error(404, "Unknown interaction", 10062)
-    if time.monotonic() - interaction["created_at"] > ctx.interaction_deadline:
+    if _age(interaction) > ctx.interaction_deadline:
         # Discord gives up after 3 s: the user already sees "The application did not respond".
         interaction["expired"] = True
         return error(404, "Unknown interaction", 10062)
@@ -239,7 +244,7 @@ def _interaction_of_webhook(
     """The interaction a webhook request's token belongs to, while the token is valid."""
     interaction = ctx.interactions.get(request.match_info["token"])
     if (int(request.match_info["app"]) != ctx.world.application_id or interaction is None
-            or time.monotonic() - interaction["created_at"] > ctx.token_lifetime):
+            or _age(interaction) > ctx.token_lifetime):
         return error(401, "Invalid Webhook Token", 50027)
     return interaction
 

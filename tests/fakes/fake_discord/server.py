@@ -318,7 +318,7 @@ class FakeDiscord:
 
     def acknowledged_late(self) -> list[str]:
         """Tokens of interactions whose initial response came after Discord's deadline."""
-        return [token for token, i in self._rest.interactions.items() if i["expired"]]
+        return [token for token, i in self._rest.interactions.items() if i.get("expired")]
 
     def broken_limits(self) -> list[str]:
         """What Discord would have refused because the bot broke a limit (empty if none).
