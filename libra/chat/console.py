@@ -23,6 +23,7 @@ from libra.errors import (
     LibraError,
     LLMServerError,
     LLMUnreachable,
+    MemoryIdInvalid,
     ModelMissing,
     StreamCut,
     UnknownLanguage,
@@ -260,6 +261,8 @@ class Console:
             self._error(str(err))
         except InputTooLong as err:
             self._error(user_message(err.code, "en", length=err.length, limit=err.limit))
+        except MemoryIdInvalid as err:
+            self._error(user_message(err.code, "en", memory_id=err.memory_id))
         except LibraError as err:
             if has_message(err.code):
                 self._error(user_message(err.code, "en") + f" ({err})")

@@ -10,6 +10,7 @@ from loguru import logger
 
 from libra.chat.api import ChatService
 from libra.discord.commands import extensions
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder, failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.onboarding import (
@@ -181,11 +182,13 @@ class DiscordPlugin(Plugin):
                            cause, ref)
         else:
             logger.opt(exception=cause).error("/{} failed [{}]", context.command_data.name, ref)
-        language = "en"
-        if self.deps is not None:
-            language = await self.deps.responder.channel_language(context.channel_id)
         try:
-            await context.respond(failure_message(cause, language, ref=ref), ephemeral=True)
+            # The language lookup may wait on the database: answer in time regardless.
+            async with defer_if_slow(context, ephemeral=True):
+                language = "en"
+                if self.deps is not None:
+                    language = await self.deps.responder.channel_language(context.channel_id)
+                await context.respond(failure_message(cause, language, ref=ref), ephemeral=True)
         except hikari.HTTPError as err:
             logger.warning("could not report the failure of /{}: {} [{}]",
                            context.command_data.name, err, ref)

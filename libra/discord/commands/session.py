@@ -5,7 +5,9 @@ from __future__ import annotations
 import lightbulb
 
 from libra.discord.commands.common import admitted, run_for
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
+from libra.storage.api import MAX_INTERNAL_ID
 
 loader = lightbulb.Loader()
 memory = lightbulb.Group("memory", "What Libra remembers about you")
@@ -24,10 +26,12 @@ class Reset(lightbulb.SlashCommand, name="reset", description="Start a fresh con
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """End the caller's session in this channel."""
-        if await run_for(ctx, deps, lambda: deps.chat.reset(ctx.user.id, ctx.channel_id)) is None:
-            return
-        await ctx.respond("Started a fresh conversation: earlier messages here are forgotten.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if await run_for(ctx, deps,
+                             lambda: deps.chat.reset(ctx.user.id, ctx.channel_id)) is None:
+                return
+            await ctx.respond("Started a fresh conversation: earlier messages here are "
+                              "forgotten.", ephemeral=True)
 
 
 @loader.command
@@ -38,11 +42,12 @@ class Stop(lightbulb.SlashCommand, name="stop", description="Stop the answer bei
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Stop the replies streaming in this channel (private ones only for their author)."""
-        if not await admitted(ctx, deps):
-            return
-        stopped = await deps.chat.stop(ctx.channel_id, user_id=ctx.user.id)
-        await ctx.respond("Stopped." if stopped else "Nothing is being written here right now.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admitted(ctx, deps):
+                return
+            stopped = await deps.chat.stop(ctx.channel_id, user_id=ctx.user.id)
+            await ctx.respond("Stopped." if stopped
+                              else "Nothing is being written here right now.", ephemeral=True)
 
 
 @memory.register
@@ -53,14 +58,16 @@ class MemoryShow(lightbulb.SlashCommand, name="show", description="List your mem
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """List the caller's memories with their ids."""
-        items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
-        if items is None:
-            return
-        if not items:
-            await ctx.respond("I don't remember anything about you yet.", ephemeral=True)
-            return
-        await ctx.respond(memory_list(
-            [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]), ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
+            if items is None:
+                return
+            if not items:
+                await ctx.respond("I don't remember anything about you yet.", ephemeral=True)
+                return
+            await ctx.respond(memory_list(
+                [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]),
+                ephemeral=True)
 
 
 def memory_list(lines: list[str]) -> str:
@@ -87,10 +94,12 @@ class MemoryRemember(lightbulb.SlashCommand, name="remember", description="Remem
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Store a memory for the caller."""
-        stored = await run_for(ctx, deps, lambda: deps.chat.remember(ctx.user.id, self.text))
-        if stored is None:
-            return
-        await ctx.respond(f"I'll remember that (`#{stored.id}`).", ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            stored = await run_for(ctx, deps,
+                                   lambda: deps.chat.remember(ctx.user.id, self.text))
+            if stored is None:
+                return
+            await ctx.respond(f"I'll remember that (`#{stored.id}`).", ephemeral=True)
 
 
 @memory.register
@@ -98,14 +107,18 @@ class MemoryForget(lightbulb.SlashCommand, name="forget",
                    description="Forget one memory, or all of them"):
     """``/memory forget [id]``."""
 
-    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None)
+    # Discord's client refuses other numbers; the chat service checks again for the rest.
+    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None,
+                                  min_value=1, max_value=MAX_INTERNAL_ID)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Forget the caller's memories."""
-        count = await run_for(ctx, deps, lambda: deps.chat.forget(ctx.user.id, self.memory_id))
-        if count is None:
-            return
-        await ctx.respond(f"Forgotten: {count} memor{'y' if count == 1 else 'ies'}.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            count = await run_for(ctx, deps,
+                                  lambda: deps.chat.forget(ctx.user.id, self.memory_id))
+            if count is None:
+                return
+            await ctx.respond(f"Forgotten: {count} memor{'y' if count == 1 else 'ies'}.",
+                              ephemeral=True)
