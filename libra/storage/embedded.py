@@ -153,6 +153,7 @@ class EmbeddedPostgres:
             DatabaseUnavailable: the server could not be started.
         """
         self._refuse_root_home()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         bin_dir = _bin_dir()
         user = self._user = server_user()
         if not user.is_current:
@@ -161,7 +162,6 @@ class EmbeddedPostgres:
                 "which owns {}; folders it must pass through are opened to it and logged. "
                 "Run Libra as an ordinary user, or set DATABASE_URL to a server of your own, "
                 "to avoid this", user.name, user.uid, self.pgdata)
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
             with _server_lock(self.pgdata):
                 self._prune_dead_handles()
