@@ -41,6 +41,33 @@ def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
+async def test_ssl_disable_in_the_url_is_understood(tmp_path: Path, pg_url: str) -> None:
+    # asyncpg-style URLs say ssl=disable; both drivers must read it as sslmode=disable.
+    code, out, err = await libra(tmp_path, "migrate", "status",
+                                 DATABASE_URL=with_query(pg_url, "ssl=disable"))
+    assert code == 0, err
+    assert out.startswith("MIGRATION")
+
+
+async def test_an_unknown_ssl_value_names_the_setting(tmp_path: Path, pg_url: str) -> None:
+    code, out, err = await libra(tmp_path, "migrate", "status",
+                                 DATABASE_URL=with_query(pg_url, "ssl=maybe"))
+    assert code == 2 and out == ""
+    assert "ssl=maybe" in err and "sslmode" in err
+    assert "cannot reach" not in err
+
+
+async def test_a_server_that_refuses_is_not_called_unreachable(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # asyncpg sends unknown query parameters to the server, which refuses the setting.
+    code, _, err = await libra(tmp_path, "migrate", "status",
+                               DATABASE_URL=with_query(pg_url, "no_such_setting=1"))
+    assert code == 1
+    assert "refused the connection" in err and "no_such_setting" in err
+    assert "cannot reach" not in err
+
+
 @pytest.fixture
 def embedded_data_dir() -> Iterator[Path]:
     """A data directory outside pytest's: each pytest run as root resets that to 0700,
