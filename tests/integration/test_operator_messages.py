@@ -9,9 +9,10 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,19 @@ async def test_a_server_that_refuses_is_not_called_unreachable(
     assert "cannot reach" not in err
 
 
+async def test_a_malformed_discord_token_is_explained_without_a_traceback(
+    tmp_path: Path, pg_url: str
+) -> None:
+    code, out, err = await libra(tmp_path, "run", DATABASE_URL=pg_url,
+                                 DISCORD_TOKEN=MALFORMED_TOKEN,
+                                 LIBRA_LLM__SERVERS="http://127.0.0.1:9")
+    assert code == 2, err
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "DISCORD_TOKEN" in err and "Bot page" in err
+    for part in MALFORMED_TOKEN.split("."):
+        assert part not in err + out
+
+
 @pytest.fixture
 def embedded_data_dir() -> Iterator[Path]:
     """A data directory outside pytest's: each pytest run as root resets that to 0700,
@@ -90,3 +104,68 @@ async def test_migrate_status_prints_no_server_output(tmp_path: Path,
                    for r in records), err
     # Under root the chmod warnings come on top; the progress lines stay few.
     assert len([r for r in records if r["level"] == "INFO"]) <= 6, err
+
+
+class SilentDiscord:
+    """A Discord API that accepts connections and never answers: the start hangs there."""
+
+    def __init__(self) -> None:
+        self.accepted: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def _accept(self, _reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        self.accepted.append(writer)
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/api/v10"
+
+    async def close(self) -> None:
+        for writer in self.accepted:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.fixture
+async def hanging_run(tmp_path: Path, pg_url: str) -> AsyncIterator[
+        tuple[asyncio.subprocess.Process, list[str]]]:
+    """``libra run`` at the default log level, stuck connecting to Discord; its lines so far."""
+    discord = SilentDiscord()
+    rest_url = await discord.start()
+    env = environment(
+        tmp_path, DATABASE_URL=pg_url, LIBRA_DISCORD__REST_URL=rest_url,
+        DISCORD_TOKEN="MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789",
+        LIBRA_LLM__SERVERS="http://127.0.0.1:9", LIBRA_APP__LOG_FORMAT="json")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            while not discord.accepted:  # reading until Libra reaches the silent API
+                line = await asyncio.wait_for(proc.stdout.readline(), 60)
+                if not line:
+                    break
+                lines.append(line.decode())
+        yield proc, lines
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            rest, _ = await asyncio.wait_for(proc.communicate(), 30)
+            lines.extend(rest.decode().splitlines(keepends=True))
+        await discord.close()
+
+
+async def test_a_start_logs_no_optimization_level_warning(
+    hanging_run: tuple[asyncio.subprocess.Process, list[str]]
+) -> None:
+    proc, lines = hanging_run
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = await asyncio.wait_for(proc.communicate(), 30)
+    logs = "".join(lines) + rest.decode()
+    assert proc.returncode == 0, logs
+    assert "optimization" not in logs
