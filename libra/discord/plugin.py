@@ -116,6 +116,9 @@ class DiscordPlugin(Plugin):
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
     async def _connect(self, bot: hikari.GatewayBot) -> None:
+        assert self._ctx is not None
+        # Said before the wait: when Discord does not answer, this is the last line.
+        logger.info("connecting to Discord at {}…", self._ctx.settings.discord.rest_url)
         try:
             await bot.start(check_for_updates=False)
         except hikari.UnauthorizedError as err:

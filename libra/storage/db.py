@@ -203,6 +203,7 @@ class Database:
                     hint="percent-encode any / ? # @ : in the user name or password "
                     "(e.g. / as %2F)")
         dsn = with_sslmode(url, settings.sslmode)
+        logger.info("connecting to PostgreSQL at {}…", redact_dsn(dsn))
         try:
             pool = await _create_pool(dsn, settings)
         except BaseException:

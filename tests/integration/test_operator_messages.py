@@ -160,6 +160,22 @@ async def hanging_run(tmp_path: Path, pg_url: str) -> AsyncIterator[
         await discord.close()
 
 
+async def test_a_start_that_hangs_on_discord_says_so_at_info(
+    hanging_run: tuple[asyncio.subprocess.Process, list[str]]
+) -> None:
+    proc, lines = hanging_run
+    assert proc.stdout is not None
+    seen = "".join(lines)
+    async with asyncio.timeout(30):
+        while "connecting to Discord" not in seen:
+            line = await proc.stdout.readline()
+            assert line, f"libra ended without saying it was connecting to Discord:\n{seen}"
+            seen += line.decode()
+    said = [json.loads(line) for line in seen.splitlines() if "connecting to Discord" in line]
+    assert said[0]["level"] == "INFO"
+    assert "127.0.0.1" in said[0]["message"]  # where it is connecting to
+
+
 async def test_a_start_logs_no_optimization_level_warning(
     hanging_run: tuple[asyncio.subprocess.Process, list[str]]
 ) -> None:
