@@ -2,7 +2,7 @@
 
 Sources, later wins: built-in defaults → ``config/libra.toml`` (or ``--config PATH``
 or ``LIBRA_CONFIG``) → environment. Environment names are
-``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__BASE_URL``) plus the conventional
+``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__SERVERS``) plus the conventional
 ``DATABASE_URL``, ``REDIS_URL``, ``DISCORD_TOKEN``, ``LIBRA_DATA_DIR`` and
 ``LANGFUSE_*``. Any secret may instead be read from a file named by
 ``<NAME>_FILE`` (Docker secrets). Loading lives in :mod:`libra.config_sources`,
