@@ -123,6 +123,25 @@ async def test_migrate_status_prints_no_server_output(tmp_path: Path,
     assert len([r for r in records if r["level"] == "INFO"]) <= 6, err
 
 
+async def test_config_show_masks_only_the_password(tmp_path: Path) -> None:
+    code, out, err = await libra(
+        tmp_path, "config", "show",
+        DATABASE_URL="postgresql://libra:s3cret-pw@db.example:5433/libra?sslmode=require",
+        REDIS_URL="redis://:r3dis-pw@cache.example:6379/0")
+    assert code == 0, err
+    assert 'url = "postgresql://libra:********@db.example:5433/libra?sslmode=require"' in out
+    assert 'url = "redis://:********@cache.example:6379/0"' in out
+    assert "s3cret-pw" not in out and "r3dis-pw" not in out
+
+
+async def test_config_show_masks_a_url_whose_password_breaks_it(tmp_path: Path) -> None:
+    code, out, err = await libra(tmp_path, "config", "show", "--format", "json",
+                                 DATABASE_URL="postgresql://libra:pw0rd1/s3cret2@db/libra")
+    assert code == 0, err
+    shown = json.loads(out)["database"]["url"]
+    assert "pw0rd1" not in shown and "s3cret2" not in shown
+
+
 class SilentDiscord:
     """A Discord API that accepts connections and never answers: the start hangs there."""
 
