@@ -142,6 +142,16 @@ async def test_config_show_masks_a_url_whose_password_breaks_it(tmp_path: Path) 
     assert "pw0rd1" not in shown and "s3cret2" not in shown
 
 
+async def test_config_is_accepted_after_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[app]\nlog_level = "DEBUG"\n')
+    for args in (("config", "show", "--config", str(config)),
+                 ("--config", str(config), "config", "show")):
+        code, out, err = await libra(tmp_path, *args)
+        assert code == 0, err
+        assert 'log_level = "DEBUG"' in out
+
+
 class SilentDiscord:
     """A Discord API that accepts connections and never answers: the start hangs there."""
 
