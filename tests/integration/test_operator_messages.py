@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.fake_ollama import FakeOllama
+
 REPO = Path(__file__).resolve().parents[2]
 """The checkout under test: the child must import its code, not an installed copy."""
 MALFORMED_TOKEN = "my bot token.from the portal.pasted-wrong"
@@ -150,6 +152,17 @@ async def test_config_is_accepted_after_the_command(tmp_path: Path) -> None:
         code, out, err = await libra(tmp_path, *args)
         assert code == 0, err
         assert 'log_level = "DEBUG"' in out
+
+
+async def test_the_console_takes_lang_set_like_discord(
+    tmp_path: Path, pg_url: str, fake_ollama: FakeOllama
+) -> None:
+    code, _, err = await libra(tmp_path, "chat", stdin=b"/lang set ja\n/lang show\n/lang ko\n",
+                               DATABASE_URL=pg_url, LIBRA_LLM__SERVERS=fake_ollama.url,
+                               LIBRA_LLM__WARMUP="false")
+    assert code == 0, err
+    assert err.count("reply language: ja (pinned)") == 2, err
+    assert "reply language: ko (pinned)" in err
 
 
 class SilentDiscord:
