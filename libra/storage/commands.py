@@ -80,7 +80,9 @@ def _print_plan(plan: list[migrate.RollbackStep], backup: str) -> None:
     print("Rolling back deletes these tables and every row in them:")
     for step in plan:
         dropped = ", ".join(f"{table} ({rows} row{'' if rows == 1 else 's'})"
-                            for table, rows in step.dropped) or "no table"
+                            for table, rows in step.dropped)
+        # Columns a rollback drops are data too: without tables, point at the file.
+        dropped = dropped or f"no table (read {step.migration_id}.rollback.sql for what it undoes)"
         print(f"  {step.migration_id}: {dropped}")
     print(backup)
 
