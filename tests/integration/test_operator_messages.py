@@ -170,11 +170,13 @@ class SilentDiscord:
 
     def __init__(self) -> None:
         self.accepted: list[asyncio.StreamWriter] = []
+        self.reached = asyncio.Event()
         self.server: asyncio.Server | None = None
 
     async def _accept(self, _reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
         self.accepted.append(writer)
+        self.reached.set()
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -188,10 +190,47 @@ class SilentDiscord:
             await self.server.wait_closed()
 
 
+class RunningLibra:
+    """A ``libra run`` child whose output lines are collected as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._new_line = asyncio.Event()
+        self.reader = asyncio.create_task(self._read(), name="test:libra-output")
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines.append(line.decode())
+            self._new_line.set()
+        self._new_line.set()  # EOF: wake a waiter so it can give up
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    async def line_with(self, text: str) -> str:
+        """The first line containing ``text``, waiting for it while the child writes."""
+        while True:
+            self._new_line.clear()
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[0]
+            assert not self.reader.done(), f"libra ended without {text!r}:\n{self.output}"
+            await self._new_line.wait()
+
+    async def stop(self) -> int:
+        """SIGTERM, then the exit code once all output is read."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.reader, 30)
+        return await asyncio.wait_for(self.proc.wait(), 30)
+
+
 @pytest.fixture
-async def hanging_run(tmp_path: Path, pg_url: str) -> AsyncIterator[
-        tuple[asyncio.subprocess.Process, list[str]]]:
-    """``libra run`` at the default log level, stuck connecting to Discord; its lines so far."""
+async def hanging_run(tmp_path: Path, pg_url: str) -> AsyncIterator[RunningLibra]:
+    """``libra run`` at the default log level, stuck waiting for Discord to answer."""
     discord = SilentDiscord()
     rest_url = await discord.start()
     env = environment(
@@ -201,46 +240,27 @@ async def hanging_run(tmp_path: Path, pg_url: str) -> AsyncIterator[
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=env)
-    lines: list[str] = []
+    libra_run = RunningLibra(proc)
     try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(60):
-            while not discord.accepted:  # reading until Libra reaches the silent API
-                line = await asyncio.wait_for(proc.stdout.readline(), 60)
-                if not line:
-                    break
-                lines.append(line.decode())
-        yield proc, lines
+        await asyncio.wait_for(discord.reached.wait(), 60)
+        yield libra_run
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            rest, _ = await asyncio.wait_for(proc.communicate(), 30)
-            lines.extend(rest.decode().splitlines(keepends=True))
-        await discord.close()
+        try:
+            await libra_run.stop()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            await discord.close()
 
 
-async def test_a_start_that_hangs_on_discord_says_so_at_info(
-    hanging_run: tuple[asyncio.subprocess.Process, list[str]]
-) -> None:
-    proc, lines = hanging_run
-    assert proc.stdout is not None
-    seen = "".join(lines)
-    async with asyncio.timeout(30):
-        while "connecting to Discord" not in seen:
-            line = await proc.stdout.readline()
-            assert line, f"libra ended without saying it was connecting to Discord:\n{seen}"
-            seen += line.decode()
-    said = [json.loads(line) for line in seen.splitlines() if "connecting to Discord" in line]
-    assert said[0]["level"] == "INFO"
-    assert "127.0.0.1" in said[0]["message"]  # where it is connecting to
+async def test_a_start_that_hangs_on_discord_says_so_at_info(hanging_run: RunningLibra) -> None:
+    said = json.loads(await asyncio.wait_for(hanging_run.line_with("connecting to Discord"), 30))
+    assert said["level"] == "INFO"
+    assert "127.0.0.1" in said["message"]  # where it is connecting to
 
 
-async def test_a_start_logs_no_optimization_level_warning(
-    hanging_run: tuple[asyncio.subprocess.Process, list[str]]
-) -> None:
-    proc, lines = hanging_run
-    proc.send_signal(signal.SIGTERM)
-    rest, _ = await asyncio.wait_for(proc.communicate(), 30)
-    logs = "".join(lines) + rest.decode()
-    assert proc.returncode == 0, logs
-    assert "optimization" not in logs
+async def test_a_start_logs_no_optimization_level_warning(hanging_run: RunningLibra) -> None:
+    code = await hanging_run.stop()
+    assert code == 0, hanging_run.output
+    assert "optimization" not in hanging_run.output
