@@ -71,7 +71,10 @@ def can_connect_as_nobody(socket_path: Path) -> bool:
     result = subprocess.run(["/usr/bin/python3", "-c", probe, str(socket_path)],
                             user="nobody", group="nogroup", extra_groups=[],
                             capture_output=True, text=True, check=False)
-    return result.returncode == 0
+    if result.returncode == 0:
+        return True
+    assert "PermissionError" in result.stderr, result.stderr  # refused, not broken
+    return False
 
 
 @pytest.mark.skipif(not ROOT, reason="only root changes the modes of parent folders")
