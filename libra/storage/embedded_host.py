@@ -60,8 +60,11 @@ def server_user() -> ServerUser:
         DatabaseUnavailable: running as root and the user cannot be created.
     """
     if os.geteuid() != 0:
-        entry = pwd.getpwuid(os.geteuid())
-        return ServerUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        try:
+            name = pwd.getpwuid(os.geteuid()).pw_name
+        except KeyError:  # an arbitrary uid (docker run --user 12345) has no passwd entry
+            name = str(os.geteuid())
+        return ServerUser(name, os.geteuid(), os.getegid())
     try:
         entry = pwd.getpwnam(SERVER_USER)
     except KeyError:

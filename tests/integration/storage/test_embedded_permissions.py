@@ -7,6 +7,7 @@ modes of parent folders) are skipped otherwise.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from loguru import logger
 
 from libra.storage.embedded import EmbeddedPostgres
+from libra.storage.embedded_host import server_user
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +127,16 @@ def test_another_local_user_cannot_reach_the_socket(private_parent: Path) -> Non
     with running(private_parent / "data") as server:
         assert server.socket_path is not None
         assert not can_connect_as_nobody(server.socket_path)
+
+
+def test_a_uid_without_a_passwd_entry_runs_the_server_as_itself(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `docker run --user 12345`: no passwd entry, and nothing to switch to.
+    unnamed = 54321
+    with pytest.raises(KeyError):
+        pwd.getpwuid(unnamed)
+    monkeypatch.setattr(os, "geteuid", lambda: unnamed)
+    user = server_user()
+    assert (user.uid, user.name, user.is_current, user.run_as()) == (
+        unnamed, str(unnamed), True, {})
