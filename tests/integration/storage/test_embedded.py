@@ -44,7 +44,8 @@ asyncio.run(main())
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    # Not under pytest's tmp dir: as root the server makes every parent o+rx.
+    # Not under pytest's tmp dir: each pytest run as root resets it to 0700, which
+    # would lock out the server's own user while another run starts.
     root = Path(tempfile.mkdtemp(prefix="libra-test-embedded-"))
     yield root
     leftover = EmbeddedPostgres(root / "postgres").postmaster_pid
