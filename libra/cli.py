@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "libra.admin.commands",
 )
 """Modules that each add sub-commands; missing optional ones are skipped."""
+CONFIG_HELP = "config file (default: config/libra.toml when present)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="libra", description="Libra: a private, multilingual AI companion for Discord."
     )
     parser.add_argument("--version", action="version", version=f"libra {__version__}")
-    parser.add_argument("--config", type=Path, metavar="PATH",
-                        help="config file (default: config/libra.toml when present)")
+    parser.add_argument("--config", type=Path, metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -47,7 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _accept_config_anywhere(parser)
     return parser
+
+
+def _accept_config_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--config`` also follow a sub-command: ``libra migrate status --config x.toml``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                # SUPPRESS: when not given here, the value given before the command stays.
+                command.add_argument("--config", type=Path, metavar="PATH",
+                                     default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _accept_config_anywhere(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

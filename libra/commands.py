@@ -34,6 +34,15 @@ def _run(args: argparse.Namespace) -> int:
 
         sys.stderr.write(missing_token_instructions())
         return 2
+    from libra.doctor import check_discord_token  # noqa: PLC0415
+    from libra.health import Status  # noqa: PLC0415
+
+    token = check_discord_token(settings)
+    if token.status is Status.DOWN:
+        # hikari would fail later with a traceback and no advice.
+        sys.stderr.write(f"libra: the configured Discord token (DISCORD_TOKEN) is not a bot "
+                         f"token ({token.detail})\nfix: {token.fix}\n")
+        return 2
     return asyncio.run(run_app(settings, Mode.RUN))
 
 

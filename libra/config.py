@@ -2,7 +2,7 @@
 
 Sources, later wins: built-in defaults → ``config/libra.toml`` (or ``--config PATH``
 or ``LIBRA_CONFIG``) → environment. Environment names are
-``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__BASE_URL``) plus the conventional
+``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__SERVERS``) plus the conventional
 ``DATABASE_URL``, ``REDIS_URL``, ``DISCORD_TOKEN``, ``LIBRA_DATA_DIR`` and
 ``LANGFUSE_*``. Any secret may instead be read from a file named by
 ``<NAME>_FILE`` (Docker secrets). Loading lives in :mod:`libra.config_sources`,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -359,12 +359,36 @@ class Settings(BaseModel):
             for name in type(model).model_fields:
                 value = getattr(model, name)
                 if isinstance(value, SecretStr):
-                    data[section][name] = "********" if value.get_secret_value() else None
+                    secret = value.get_secret_value()
+                    # A server URL's host and port help the reader; only its password is secret.
+                    shown = _mask_secret_url(secret) if name == "url" else "********"
+                    data[section][name] = shown if secret else None
         data["admin"]["operator_password_hashes"] = {
             k: "<bcrypt hash>" for k in self.admin.operator_password_hashes
         }
         masked: dict[str, Any] = _mask_url_passwords(data)
         return masked
+
+
+def _mask_secret_url(url: str) -> str:
+    """A connection URL with its password masked, or wholly masked unless it parses cleanly.
+
+    A password holding an unencoded ``/ ? #`` ends the URL's authority early, and a
+    parser would show part of it as the port or path: such a URL is not shown at all.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises when a piece of a password parses as the port)
+    except ValueError:
+        return "********"
+    if "@" in url and "@" not in parts.netloc:
+        return "********"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in query):
+        masked = [(k, "********" if k.lower() == "password" else v) for k, v in query]
+        parts = parts._replace(query=urlencode(masked, quote_via=quote, safe="*"))
+    shown: str = _mask_url_passwords(urlunsplit(parts))
+    return shown
 
 
 def _mask_url_passwords(value: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import sys
 
 import aiohttp
@@ -40,10 +39,10 @@ async def with_llm_fallback(settings: Settings) -> tuple[Settings, str | None]:
     """
     if settings.llm.backend != "ollama" or await _ollama_answers(settings.llm.servers):
         return settings, None
-    from libra.llm.backends.embedded import packaged_model_path  # noqa: PLC0415
+    from libra.llm.backends.embedded import fallback_model  # noqa: PLC0415
 
-    gguf = settings.llm.embedded_model_path or packaged_model_path()
-    if importlib.util.find_spec("xllamacpp") is None or gguf is None:
+    gguf = fallback_model(settings.llm.embedded_model_path)
+    if gguf is None:
         return settings, None  # the first reply explains how to get a model
     # One file answers every language: route everything to it under its real name,
     # so the console never claims a model that is not running. A 135M model sampled

@@ -37,13 +37,13 @@ CONSOLE_CHANNEL_ID = 0
 """The console's channel."""
 
 HELP = """commands:
-  /lang [CODE|auto]        show or pin the reply language
-  /reset                   start a fresh conversation
-  /memory                  show what Libra remembers about you
-  /memory remember TEXT    remember something
-  /memory forget [ID]      forget one memory, or all
-  /help                    this text
-  /quit                    leave (or Ctrl-D)
+  /lang [show|set CODE|auto]  show or pin the reply language (/lang CODE pins too)
+  /reset                      start a fresh conversation
+  /memory                     show what Libra remembers about you
+  /memory remember TEXT       remember something
+  /memory forget [ID]         forget one memory, or all
+  /help                       this text
+  /quit                       leave (or Ctrl-D)
 Ctrl-C stops an answer without leaving."""
 
 
@@ -272,6 +272,15 @@ class Console:
         return True
 
     async def _lang(self, arg: str) -> None:
+        # Discord's words (show | set CODE | auto); a bare code pins too, as it always did.
+        action, _, code = arg.partition(" ")
+        if action == "show" and not code:
+            arg = ""
+        elif action == "set":
+            if not code.strip():
+                self._error("usage: /lang set CODE (e.g. /lang set ja), or /lang auto")
+                return
+            arg = code.strip()
         if not arg:
             state = await self._language.current(CONSOLE_CHANNEL_ID)
         else:

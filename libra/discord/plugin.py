@@ -63,9 +63,16 @@ class DiscordPlugin(Plugin):
             raise ConfigError("no Discord bot token", hint="run `libra run` for the setup steps")
         self._ctx = ctx
         deps = self.deps = self._build_deps(ctx)
-        bot = self.bot = hikari.GatewayBot(
-            settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
-            logs=None, intents=intents_for(settings))
+        try:
+            # The optimisation-level warning is about asserts in hikari itself: nothing
+            # an operator of Libra can or should act on at every start.
+            bot = self.bot = hikari.GatewayBot(
+                settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
+                logs=None, intents=intents_for(settings), suppress_optimization_warning=True)
+        except ValueError as malformed:  # hikari cannot read the application id in it
+            raise ConfigError("the Discord bot token is malformed",
+                              hint="copy the bot token again from the Bot page of your "
+                              "application into DISCORD_TOKEN") from malformed
         client = self.client = lightbulb.client_from_app(
             bot, default_enabled_guilds=settings.guild_ids)
         client.di.registry_for(lightbulb.di.Contexts.DEFAULT).register_value(DiscordDeps, deps)
@@ -110,6 +117,9 @@ class DiscordPlugin(Plugin):
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
     async def _connect(self, bot: hikari.GatewayBot) -> None:
+        assert self._ctx is not None
+        # Said before the wait: when Discord does not answer, this is the last line.
+        logger.info("connecting to Discord at {}…", self._ctx.settings.discord.rest_url)
         try:
             await bot.start(check_for_updates=False)
         except hikari.UnauthorizedError as err:

@@ -30,13 +30,44 @@ DEFAULT_SSLMODE = "prefer"
 _CLOSE_TIMEOUT = 5.0
 
 
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+"""libpq's TLS modes, weakest first."""
+_SSL_FLAGS = {"true": "require", "on": "require", "1": "require",
+              "false": "disable", "off": "disable", "0": "disable"}
+
+
+def _ssl_parameter(values: list[str]) -> str | None:
+    """The sslmode an ``ssl=`` query parameter (asyncpg's and SQLAlchemy's spelling) means.
+
+    Raises:
+        ConfigError: a value that is neither a TLS mode nor true/false.
+    """
+    if not values:
+        return None
+    value = values[-1].strip().lower()
+    mode = value if value in SSLMODES else _SSL_FLAGS.get(value)
+    if mode is None:
+        raise ConfigError(
+            f"database.url has ssl={values[-1][:40]}, which is not a TLS mode",
+            hint=f"use sslmode= one of {', '.join(SSLMODES)} (or ssl=true / ssl=false)")
+    return mode
+
+
 def with_sslmode(url: str, override: str | None) -> str:
-    """Return ``url`` with exactly one ``sslmode``: ``override``, else the URL's, else prefer."""
+    """Return ``url`` with exactly one ``sslmode``: ``override``, else the URL's, else prefer.
+
+    An ``ssl=`` parameter counts as the URL's ``sslmode`` when that is absent, and is
+    removed: libpq refuses it, and asyncpg would send it to the server as a setting.
+
+    Raises:
+        ConfigError: ``ssl=`` holds a value that is no TLS mode.
+    """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     from_url = [value for key, value in query if key == "sslmode"]
-    mode = override or (from_url[-1] if from_url else DEFAULT_SSLMODE)
-    query = [(key, value) for key, value in query if key != "sslmode"]
+    from_ssl = _ssl_parameter([value for key, value in query if key == "ssl"])
+    mode = override or (from_url[-1] if from_url else from_ssl or DEFAULT_SSLMODE)
+    query = [(key, value) for key, value in query if key not in ("sslmode", "ssl")]
     query.append(("sslmode", mode))
     # %20, not "+", for spaces: libpq (psycopg) does not read "+" as a space.
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
@@ -83,8 +114,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
+    detail = redact_error(err, dsn)
+    if isinstance(err, asyncpg.PostgresError):
+        # The server answered: "cannot reach" would send the operator to the network.
+        return DatabaseUnavailable(
+            f"PostgreSQL at {redact_dsn(dsn)} refused the connection: {detail}",
+            hint="check the user, password and database name in DATABASE_URL, and its "
+            "query parameters (unknown ones are sent to the server as settings)",
+        )
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {redact_error(err, dsn)}",
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {detail}",
         hint="check that the server runs and DATABASE_URL (host, port, user, password, "
         "database, sslmode) is right; unset DATABASE_URL to use the embedded server",
     )
@@ -146,6 +185,7 @@ class Database:
             # Checked and normalised at config load (libra.config_urls).
             url = settings.url.get_secret_value()
         dsn = with_sslmode(url, settings.sslmode)
+        logger.info("connecting to PostgreSQL at {}…", redact_dsn(dsn))
         try:
             pool = await _create_pool(dsn, settings)
         except BaseException:

@@ -83,6 +83,6 @@ def test_cli_migrate_status_and_rollback(pg_url: str, monkeypatch, capsys, tmp_p
     assert "1 applied, 0 pending" in capsys.readouterr().out
     assert tables(pg_url) == TABLES
 
-    assert cli.main(["migrate", "rollback", "--count", "1"]) == 0
+    assert cli.main(["migrate", "rollback", "--count", "1", "--yes"]) == 0
     assert "rolled back  0001_schema" in capsys.readouterr().out
     assert tables(pg_url) == set()
