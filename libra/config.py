@@ -343,8 +343,11 @@ class Settings(BaseModel):
             for name in type(model).model_fields:
                 value = getattr(model, name)
                 if isinstance(value, SecretStr) and value.get_secret_value():
-                    found.append(value.get_secret_value())
                     value = value.get_secret_value()
+                    if "://" not in value:
+                        # A URL's secret is its password (added below): masking the whole
+                        # URL would hide the host from "connecting to PostgreSQL at …".
+                        found.append(value)
                 texts = value if isinstance(value, tuple) else (value,)
                 for text in texts:
                     if isinstance(text, str):

@@ -89,3 +89,11 @@ def test_the_decoded_password_of_every_configured_url_is_redacted() -> None:
         assert password not in shown, password
     # The URL-encoded forms too, as they appear in a URL.
     assert "db%20pass%2Fword" not in redact("tried db%20pass%2Fword")
+
+
+def test_the_host_of_a_database_url_without_a_password_stays_readable() -> None:
+    # The whole URL was a configured secret, so "connecting to PostgreSQL at …" showed ***.
+    url = "postgresql://libra@db.example:5432/libra"
+    redact = Redactor(load_settings(env={"DATABASE_URL": url}).secret_values())
+    assert redact(f"connecting to PostgreSQL at {url}…") == (
+        f"connecting to PostgreSQL at {url}…")
