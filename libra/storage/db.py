@@ -19,7 +19,7 @@ from loguru import logger
 
 from libra.config import DatabaseSettings
 from libra.config_urls import authority_broken, url_passwords
-from libra.errors import DatabaseUnavailable
+from libra.errors import ConfigError, DatabaseUnavailable
 from libra.logging import Redactor
 from libra.storage.embedded import EmbeddedPostgres
 
