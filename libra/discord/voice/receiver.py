@@ -289,14 +289,19 @@ class AudioReceiver:
         """End talk spurts of speakers silent for longer than the silence timeout."""
         now = time.monotonic() if now is None else now
         for ssrc, speaker in list(self._speakers.items()):
-            if speaker.speaking and now - speaker.last_arrival > self._silence_timeout:
+            # A spurt's first packet waits for the next one (see ReorderBuffer): if
+            # none comes, it is a spurt of its own, over by now.
+            active = speaker.speaking or speaker.reorder.starting
+            if active and now - speaker.last_arrival > self._silence_timeout:
                 self._end_speech(ssrc)
         for ssrc, queue in list(self._unmapped.items()):
             if queue and now - queue[-1].arrival > self._hold_unmapped:
                 self._diag.unmapped_dropped += len(queue)
                 logger.debug("dropped {} packets of unmapped SSRC {}", len(queue), ssrc)
                 del self._unmapped[ssrc]
-        if not self._unmapped and not any(s.speaking for s in self._speakers.values()):
+        if not self._unmapped and not any(
+            s.speaking or s.reorder.starting for s in self._speakers.values()
+        ):
             self._pending_work.clear()
 
     def close(self) -> None:
