@@ -130,6 +130,9 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "body_too_large", f"the body is over {limit} bytes") from None
+    except web.RequestPayloadError:  # e.g. a body that is not the gzip it claims to be
+        raise ApiError(400, "body_invalid",
+                       "the body cannot be read as sent (bad encoding)") from None
 
 
 def _route_policy(state: AdminState, request: web.Request) -> AuthPolicy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -28,6 +29,8 @@ LOGIN_COOKIE_TTL = 3600
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type=_HTML, charset="utf-8")
 
+_FLUSHED = re.compile(r"flushed-([0-9]{1,15})", re.ASCII)
+"""``?notice=`` after a flush; bounded so ``int()`` never meets thousands of digits."""
 
 def _see_other(location: str) -> web.Response:
     # A plain response (not a raised HTTPSeeOther) so the cookies set on it are sent.
@@ -170,13 +173,14 @@ def _notice(raw: str | None) -> str | None:
         return "The LLM service is not running; nothing was flushed."
     if raw == "flush-failed":
         return "The LLM cache could not be flushed (its store failed; see the server log)."
-    if raw and raw.startswith("flushed-") and raw[8:].isdigit():
-        return f"Cache flushed ({int(raw[8:])} entries)."
+    if raw and (match := _FLUSHED.fullmatch(raw)):
+        return f"Cache flushed ({int(match.group(1))} entries)."
     return None
 
 
 async def status(request: web.Request) -> web.Response:
     """The status page: health, warm models, latency per stage, usage per guild."""
+    """The message for a notice this server redirected to; anything else shows none."""
     state = request.app[STATE]
     session = _session(state, request)
     ready, components = await readiness(state)

@@ -125,3 +125,12 @@ async def test_parallel_guesses_cannot_outrun_the_login_throttle(start_admin: St
 
     statuses = sorted(r.status for r in replies)
     assert statuses == [401] * 3 + [429] * 9
+
+
+async def test_a_notice_that_is_not_ours_is_ignored(start_admin: StartAdmin) -> None:
+    h = await start_admin(operator_password_hashes={"ops": HASH})
+    session, _ = await _sign_in(h)
+    for notice in ("flushed-" + "9" * 5000, "flushed-%D9%A3", "flushed--1", "<b>hi</b>"):
+        page = await _get(h, f"/admin?notice={notice}", session)
+        assert page.status == 200, (notice[:20], page.body[:200])
+        assert 'id="notice"' not in page.body.decode()
