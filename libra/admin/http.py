@@ -211,8 +211,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: hardening headers on every response, errors included."""
+def apply_security_headers(response: web.StreamResponse) -> None:
+    """Hardening headers, and a ``Server`` header that names no software version."""
     headers: Any = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -223,3 +223,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.setdefault("Content-Security-Policy", CSP_PAGE if page else CSP_API)
     headers["Cache-Control"] = "no-store"
     headers["Server"] = "libra-admin"  # not aiohttp's default, which names its version
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: :func:`apply_security_headers` on every routed response."""
+    apply_security_headers(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
@@ -10,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
 from libra.config import AdminSettings
@@ -19,7 +21,7 @@ from libra.plugin import Services
 
 from .auth import MIN_SECRET_BYTES, Clock, FailureLimiter, HmacVerifier
 from .collector import MetricsCollector
-from .http import STATE, AdminState, guard, security_headers
+from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
 from .operator import OPERATOR_ROUTES
 from .routes import API_ROUTES
 from .sessions import OperatorSessions
@@ -60,6 +62,34 @@ class _ServerLog(logging.Logger):
         self.warning("admin port: malformed HTTP request (%s, answered %s)%s",
                      type(exc_info).__name__, exc_info.code,
                      f"; {quiet} more since the last warning" if quiet else "")
+
+
+class _HardenedRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering what it cannot parse like any other error.
+
+    aiohttp answers a request that is not valid HTTP itself, in ``handle_error``, before
+    any middleware or ``on_response_prepare`` signal could run (aio-libs/aiohttp#3287):
+    that answer named aiohttp's version, lacked the security headers and quoted the
+    client's bytes. This one is the usual JSON error with the usual headers.
+    """
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """Log as aiohttp does (see ``_ServerLog``), then answer with a JSON error.
+
+        Raises:
+            ConnectionError: part of a response was already sent (from aiohttp).
+        """
+        super().handle_error(request, status, exc, message)
+        if status == 504:
+            response = json_error(504, "request_timeout", "the request took too long")
+        elif status >= 500:
+            response = json_error(status, "internal_error", "internal error (see the server log)")
+        else:
+            response = json_error(status, "request_malformed", "the request is not valid HTTP/1.1")
+        apply_security_headers(response)
+        response.force_close()
+        return response
 
 
 def admin_secret(settings: AdminSettings) -> bytes:
@@ -119,6 +149,7 @@ class AdminServer:
             collector=collector, health=health, services=services, policies={},
         )
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
@@ -134,20 +165,33 @@ class AdminServer:
         Raises:
             AdminError: the address cannot be bound.
         """
-        # lingering_time: how long an unread body is drained after the answer; kept
-        # short so a client stalling its upload cannot hold the connection for long.
-        runner = web.AppRunner(build_app(self.state), access_log=None, keepalive_timeout=15,
-                               lingering_time=1.0, shutdown_timeout=SHUTDOWN_TIMEOUT,
-                               logger=_ServerLog())
+        runner = web.AppRunner(build_app(self.state), access_log=None,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        server = runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        server_log = _ServerLog()
+
+        def connection() -> RequestHandler:
+            # lingering_time: how long an unread body is drained after the answer; kept
+            # short so a client stalling its upload cannot hold the connection for long.
+            # access_log=None turns access logging off, as in web.run_app (the stub
+            # types it as a Logger only).
+            return _HardenedRequestHandler(server, loop=loop,
+                                           access_log=None,  # type: ignore[arg-type]
+                                           keepalive_timeout=15, lingering_time=1.0,
+                                           logger=server_log)
+
         try:
-            await site.start()
+            # Served here rather than through web.TCPSite, whose handlers are aiohttp's.
+            listener = await loop.create_server(connection, self.settings.host,
+                                                self.settings.port, reuse_address=True)
         except OSError as err:
             await runner.cleanup()
             raise AdminError(f"cannot listen on {self.url}: {err.strerror}",
                              hint="choose another admin.port or stop what uses it") from err
-        self._runner = runner
+        self._runner, self._listener = runner, listener
         if not _is_loopback(self.settings.host):
             logger.warning("admin server listens on {} (not loopback): put TLS in front of it",
                            self.settings.host)
@@ -156,6 +200,9 @@ class AdminServer:
     async def stop(self) -> None:
         """Stop listening and finish open requests."""
         runner, self._runner = self._runner, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         if runner is not None:
             await runner.cleanup()
 
