@@ -19,12 +19,13 @@ from libra.errors import AdminError, AdminSecretInvalid, ConfigError
 from libra.health import HealthRegistry
 from libra.plugin import Services
 
-from .auth import MIN_SECRET_BYTES, Clock, FailureLimiter, HmacVerifier
+from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
 from .operator import OPERATOR_ROUTES
 from .routes import API_ROUTES
 from .sessions import OperatorSessions
+from .throttle import FailureLimiter, FailureLog
 
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SHUTDOWN_TIMEOUT = 2.0
@@ -145,11 +146,13 @@ class AdminServer:
             api_failures=FailureLimiter(settings.failed_auth_limit, settings.failed_auth_window),
             login_failures=FailureLimiter(settings.failed_auth_limit,
                                           settings.failed_auth_window),
+            failure_log=FailureLog(),
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
             collector=collector, health=health, services=services, policies={},
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -198,13 +201,16 @@ class AdminServer:
         logger.info("admin server on {} ({} auth)", self.url, self.settings.auth_mode)
 
     async def stop(self) -> None:
-        """Stop listening and finish open requests."""
+        """Stop listening, finish open requests and report what is still counted."""
         runner, self._runner = self._runner, None
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
         if runner is not None:
             await runner.cleanup()
+        if not self._closed:
+            self._closed = True
+            self.state.failure_log.close()
 
 
 def _is_loopback(host: str) -> bool:

@@ -6,11 +6,14 @@ import asyncio
 import json
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import Morsel
 from typing import Any
 
 import aiohttp
+from loguru import logger
 from pydantic import SecretStr
 from yarl import URL
 
@@ -139,6 +142,18 @@ def admin_settings(**admin: Any) -> Settings:
                               "failed_auth_limit": 1000}
     values.update(admin)
     return Settings(admin=AdminSettings(**values), llm=LLMSettings(warmup=False))
+
+
+@contextmanager
+def captured_logs(level: str = "INFO") -> Iterator[list[str]]:
+    """Every Libra log line at ``level`` or above, as ``LEVEL|message``."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(f"{m.record['level'].name}|{m.record['message']}"),
+                      level=level)
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
 
 
 async def start_harness(settings: Settings, extra_plugins: list[Plugin] | None = None,

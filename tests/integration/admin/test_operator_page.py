@@ -109,10 +109,15 @@ async def test_failed_logins_are_throttled(start_admin: StartAdmin) -> None:
         assert reply.status == 401
         assert "Wrong operator name or password." in reply.body.decode()
     blocked = await _post(h, "/admin/login", {"csrf": csrf, "operator": "ops",
-                                              "password": PASSWORD}, login_cookie)
+                                              "password": "still wrong"}, login_cookie)
     assert blocked.status == 429
+    assert int(blocked.headers["Retry-After"]) > 0
     assert "Too many failed sign-ins" in blocked.body.decode()
     assert "libra_admin_session" not in blocked.cookies
+    # The right password still signs in (test_auth_throttle.py).
+    right = await _post(h, "/admin/login", {"csrf": csrf, "operator": "ops",
+                                            "password": PASSWORD}, login_cookie)
+    assert right.status == 303
 
 
 async def test_parallel_guesses_cannot_outrun_the_login_throttle(start_admin: StartAdmin) -> None:

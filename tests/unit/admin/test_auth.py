@@ -12,13 +12,13 @@ from libra.admin.auth import (
     SIGNATURE_HEADER,
     TS_HEADER,
     AuthFailure,
-    FailureLimiter,
     HmacVerifier,
     NonceCache,
     check_shared_secret,
     parse_signed_headers,
     signed_headers,
 )
+from libra.admin.throttle import FailureLimiter
 
 SECRET = b"k" * 32
 NOW = 1_800_000_000
@@ -129,19 +129,16 @@ def test_shared_secret_check() -> None:
             raise AssertionError(headers)
 
 
-def test_failure_limiter_blocks_after_the_limit_and_forgets_after_the_window() -> None:
+def test_failure_limiter_throttles_past_the_limit_and_forgets_after_the_window() -> None:
     now = [0.0]
     limiter = FailureLimiter(3, 60, clock=lambda: now[0], max_clients=2)
-    for _ in range(3):
-        assert limiter.blocked("a") == 0
-        limiter.record("a")
-    assert limiter.blocked("a") == 60
+    assert [limiter.record("a") for _ in range(3)] == [0, 0, 0]
+    assert limiter.record("a") == 60  # the fourth failure in the window
     now[0] = 30
-    assert limiter.blocked("a") == 30
-    assert limiter.blocked("b") == 0
-    now[0] = 61
-    assert limiter.blocked("a") == 0
-    limiter.record("b")
-    limiter.record("c")
-    limiter.record("d")  # bounded memory: the stalest client is dropped
-    assert limiter.blocked("b") == 0
+    assert limiter.record("a") == 30  # ... until the oldest of the newest three expires
+    assert limiter.record("b") == 0
+    now[0] = 91
+    assert limiter.record("a") == 0  # only the ones at 30 s remain: within the limit
+    limiter.record("c")  # bounded memory: the stalest client ("b") is dropped
+    now[0] = 92
+    assert [limiter.record("b") for _ in range(3)] == [0, 0, 0]
