@@ -2,8 +2,8 @@
 
 Every request passes the guard in this order: canonical path → route exists and
 allows the method → declared body size → the checks that need only the headers
-(shared secret, bearer token) → body read (once, kept for the handler) → HMAC
-signature → handler, all under a timeout. A valid credential always
+(shared secret, bearer token, HMAC timestamp) → body read (once, kept for the handler)
+→ HMAC signature and nonce → handler, all under a timeout. A valid credential always
 passes; failures are counted per address and, past the limit, answered 429
 (``throttle.py``).
 """
@@ -27,6 +27,7 @@ from libra.tasks import Deadlines
 
 from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
+from .nonces import NonceStoreUnavailable
 from .sessions import SESSION_COOKIE, OperatorSessions
 from .throttle import FailureLimiter, FailureLog
 
@@ -146,6 +147,7 @@ async def _authenticated_body(state: AdminState, request: web.Request, policy: A
 
     Raises:
         AuthFailure: the credential is missing or wrong.
+        NonceStoreUnavailable: the shared nonce store cannot tell.
     """
     limit = state.settings.body_limit
     if policy is AuthPolicy.METRICS:
@@ -158,8 +160,10 @@ async def _authenticated_body(state: AdminState, request: web.Request, policy: A
     if state.settings.auth_mode == "simple":
         check_shared_secret(state.secret, headers)
         return await _read_body(request, limit)
+    signed = state.verifier.check_headers(headers)
     body = await _read_body(request, limit)
-    state.verifier.verify(request.method, request.raw_path, headers, body)
+    state.verifier.check_signature(signed, request.method, request.raw_path, body)
+    await state.verifier.use_nonce(signed)
     return body
 
 
@@ -191,6 +195,8 @@ async def _guarded(state: AdminState, request: web.Request, handler: Handler
                                "too many failed authentications from this address",
                                {"Retry-After": str(retry)}) from None
             raise ApiError(err.status, err.code, err.message) from None
+        except NonceStoreUnavailable as err:
+            raise ApiError(503, err.code, err.message) from err
     else:
         body = await _read_body(request, limit)
     request[BODY] = body

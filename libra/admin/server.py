@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -22,9 +23,10 @@ from libra.plugin import Services
 from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
+from .nonces import NONCE_FILE, LocalNonces, NonceStore, RedisNonces
 from .operator import OPERATOR_ROUTES
 from .routes import API_ROUTES
-from .sessions import OperatorSessions
+from .sessions import OperatorSessions, derive_key
 from .throttle import FailureLimiter, FailureLog
 
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
@@ -135,14 +137,32 @@ class AdminServer:
     def __init__(
         self, settings: AdminSettings, *, services: Services, health: HealthRegistry | None,
         collector: MetricsCollector, clock: Clock = time.time,
+        redis_url: str | None = None, data_dir: Path | None = None,
     ) -> None:
+        """Check the settings and build the state; nothing is bound yet.
+
+        ``redis_url`` set: HMAC nonces are shared through Redis; otherwise they are kept
+        in ``data_dir`` (or in memory only, without it).
+
+        Raises:
+            AdminError: ``admin.port`` is not set.
+            AdminSecretInvalid: the secret is missing or too short.
+            ConfigError: an operator password entry or ``redis_url`` is unusable.
+        """
         if settings.port is None:
             raise AdminError("the admin server needs admin.port")
         secret = admin_secret(settings)
         self.settings = settings
+        self._clock = clock
+        window = settings.signature_window
+        nonces: NonceStore = (
+            RedisNonces(redis_url, ttl=window,
+                        namespace=derive_key(secret, "nonce-store").hex()[:16])
+            if redis_url else
+            LocalNonces(window, data_dir / NONCE_FILE if data_dir is not None else None))
         self.state = AdminState(
             settings=settings, secret=secret,
-            verifier=HmacVerifier(secret, window=settings.signature_window, clock=clock),
+            verifier=HmacVerifier(secret, window=window, clock=clock, nonces=nonces),
             api_failures=FailureLimiter(settings.failed_auth_limit, settings.failed_auth_window),
             login_failures=FailureLimiter(settings.failed_auth_limit,
                                           settings.failed_auth_window),
@@ -168,6 +188,9 @@ class AdminServer:
         Raises:
             AdminError: the address cannot be bound.
         """
+        # Nothing signed before this moment can have been seen by this process.
+        self.state.verifier.not_before = self._clock()
+        await self.state.verifier.nonces.open(self._clock())
         runner = web.AppRunner(build_app(self.state), access_log=None,
                                shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
@@ -192,6 +215,7 @@ class AdminServer:
                                                 self.settings.port, reuse_address=True)
         except OSError as err:
             await runner.cleanup()
+            await self.state.verifier.nonces.close()
             raise AdminError(f"cannot listen on {self.url}: {err.strerror}",
                              hint="choose another admin.port or stop what uses it") from err
         self._runner, self._listener = runner, listener
@@ -201,7 +225,7 @@ class AdminServer:
         logger.info("admin server on {} ({} auth)", self.url, self.settings.auth_mode)
 
     async def stop(self) -> None:
-        """Stop listening, finish open requests and report what is still counted."""
+        """Stop listening, finish open requests, report pending counts, close the store."""
         runner, self._runner = self._runner, None
         listener, self._listener = self._listener, None
         if listener is not None:
@@ -211,6 +235,7 @@ class AdminServer:
         if not self._closed:
             self._closed = True
             self.state.failure_log.close()
+            await self.state.verifier.nonces.close()
 
 
 def _is_loopback(host: str) -> bool:
