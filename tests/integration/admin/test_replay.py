@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -102,6 +103,44 @@ async def test_signed_requests_fail_closed_while_redis_is_dark(start_admin: Star
         assert took < h.settings.admin.request_timeout  # its own answer, not a 504
         # The liveness probe needs no nonce.
         assert (await h.request("GET", "/api/health", auth=False)).status == 200
+    finally:
+        proxy.thaw()
+        await proxy.close()
+
+
+def _documents(doc: dict[str, Any], method: str, path: str, status: int, code: str) -> bool:
+    """Whether the OpenAPI document names ``code`` for this answer with the Error schema."""
+    response = doc["paths"][path][method.lower()]["responses"].get(str(status))
+    if response is None or code not in response["description"]:
+        return False
+    schema = response["content"]["application/json"]["schema"]
+    return bool(schema == {"$ref": "#/components/schemas/Error"}
+                or {"$ref": "#/components/schemas/Error"} in schema.get("oneOf", []))
+
+
+@pytest.mark.redis
+async def test_the_openapi_document_names_the_throttle_and_nonce_store_answers(
+        start_admin: StartAdmin, redis_url: str) -> None:
+    proxy = FreezableProxy(address=(REDIS_HOST, REDIS_PORT))
+    port = await proxy.start()
+    try:
+        h = await start_admin(auth_mode="hmac", redis_url=f"redis://127.0.0.1:{port}/15",
+                              failed_auth_limit=1)
+        doc = (await h.request("GET", DOC)).json()
+        secured = [(method.upper(), path) for path, ops in doc["paths"].items()
+                   for method, op in ops.items() if op.get("security") != []]
+        assert len(secured) == 4
+        await h.request("GET", DOC, auth=False)  # the one failure the limit allows
+        for method, path in secured:
+            throttled = await h.request(method, path, auth=False)
+            assert (throttled.status, throttled.error) == (429, "too_many_failures")
+            response = doc["paths"][path][method.lower()]["responses"]["429"]
+            assert "Retry-After" in response["headers"] and "Retry-After" in throttled.headers
+            assert _documents(doc, method, path, 429, "too_many_failures"), path
+            assert _documents(doc, method, path, 503, "nonce_store_unavailable"), path
+        proxy.frozen.set()
+        dark = await h.request("GET", "/api/health/ready")  # whose 503 is also a report
+        assert (dark.status, dark.error) == (503, "nonce_store_unavailable")
     finally:
         proxy.thaw()
         await proxy.close()
