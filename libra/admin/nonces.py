@@ -182,10 +182,12 @@ class RedisNonces:
         try:
             self._client: Redis = Redis.from_url(url, socket_timeout=timeout,
                                                  socket_connect_timeout=timeout)
-        except ValueError as err:
-            raise ConfigError(f"redis.url cannot be used for the admin nonces: {err}",
-                              hint="redis://[user:password@]host:port/db, with special "
-                                   "characters of the password percent-encoded") from err
+        except ValueError:
+            # Not chained and not quoted: redis-py's message quotes the part of the
+            # password it mistook for the port.
+            raise ConfigError("redis.url is not a valid Redis URL (for the admin nonces)",
+                              hint="redis://[user:password@]host:port/db; percent-encode "
+                                   "/ ? # @ : % in the password") from None
         self._ttl_ms = int(2 * ttl * 1000)
         self._prefix = f"libra:admin:nonce:{namespace}:"
         self._timeout = timeout

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from loguru import logger
 
-from libra.admin.nonces import LocalNonces
+from libra.admin.nonces import LocalNonces, RedisNonces
+from libra.errors import ConfigError
 
 NONCE = "n" * 16
 OTHER = "o" * 16
@@ -71,3 +73,11 @@ async def test_an_unusable_file_leaves_the_nonces_in_memory(tmp_path: Path) -> N
     assert await nonces.use(NONCE, now=1000)
     assert not await nonces.use(NONCE, now=1001)
     await nonces.close()
+
+
+def test_an_unusable_redis_url_is_refused_without_quoting_it() -> None:
+    # redis-py's own error quotes the part of a password it took for the port.
+    with pytest.raises(ConfigError) as refused:
+        RedisNonces("redis://:s3cr/et@127.0.0.1:6379/0", ttl=300, namespace="x")
+    assert "s3cr" not in str(refused.value)
+    assert "percent-encode" in str(refused.value)
