@@ -281,7 +281,8 @@ class AdminSettings(_Section):
     signature_window: float = Field(300.0, ge=5, le=3600)
     """HMAC mode: seconds a signed timestamp may differ from the server clock."""
     failed_auth_limit: int = Field(10, ge=1)
-    """Failed authentications (API or login) per client address before it gets 429."""
+    """Failed authentications (API or login) per client address before its further
+    failures get 429 instead of 401; a valid credential is never refused."""
     failed_auth_window: float = Field(300.0, gt=0)
     """Seconds over which failed authentications are counted."""
     cookie_secure: bool = True
