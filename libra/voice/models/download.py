@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -101,6 +102,7 @@ class Fetcher:
         headers = {"Range": f"bytes={have}-"} if have else {}
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._policy.connect_timeout,
                                         sock_read=self._policy.read_timeout)
+        shown = _without_credentials(url)
         async with self._session.get(url, headers=headers, timeout=timeout) as resp:
             if resp.status == 416 and have:
                 _discard(part)  # what we hold is not a prefix the server knows: start over
@@ -109,7 +111,7 @@ class Fetcher:
                 raise _Retry(f"the server answered {resp.status} {resp.reason or ''}".rstrip())
             if resp.status not in (200, 206):
                 raise ModelDownloadFailed(
-                    f"{url} answered {resp.status} {resp.reason or ''}".rstrip(),
+                    f"{shown} answered {resp.status} {resp.reason or ''}".rstrip(),
                     hint="check voice.models_mirror, or whether the file moved upstream")
             if resp.status == 206 and _range_start(resp) != have:
                 raise _Retry("the server answered a different range than asked for")
@@ -118,14 +120,14 @@ class Fetcher:
             length = resp.content_length
             if length is not None and have + length > size:
                 _discard(part)
-                raise ModelTooLarge(f"{url} offers {have + length} bytes, expected {size}")
+                raise ModelTooLarge(f"{shown} offers {have + length} bytes, expected {size}")
             with _open_part(part, append=have > 0) as out:
                 on_bytes(have)
                 async for chunk in resp.content.iter_chunked(_CHUNK):
                     if have + len(chunk) > size:
                         out.close()
                         _discard(part)
-                        raise ModelTooLarge(f"{url} sent more than the expected {size} bytes")
+                        raise ModelTooLarge(f"{shown} sent more than the expected {size} bytes")
                     _write(out, chunk, part)
                     have += len(chunk)
                     on_bytes(have)
@@ -162,6 +164,14 @@ def _write(out: FileIO, chunk: bytes, part: Path) -> None:
                 hint="free some space and run the same command again: it continues "
                      "where it stopped") from err
         raise
+
+
+def _without_credentials(url: str) -> str:
+    # A mirror behind a proxy may carry user:password; messages never need it.
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _range_start(resp: aiohttp.ClientResponse) -> int | None:

@@ -126,3 +126,15 @@ async def test_an_unknown_model_and_a_bad_mirror_are_usage_errors(tmp_path: Path
                                       LIBRA_VOICE__MODELS_MIRROR="ftp://mirror.lan/models")
     assert code == 2
     assert "voice.models_mirror" in err and "http:// or https://" in err
+
+
+async def test_a_mirror_password_is_never_printed(tmp_path: Path,
+                                                  mirror: FakeModelMirror) -> None:
+    # Nothing served: the 404 message quotes the URL it asked.
+    proxied = mirror.url.replace("http://", "http://libra:Pr0xy-s3cret@")
+
+    code, out, err = await libra_models(tmp_path, "pull", "en_US-lessac-medium",
+                                        LIBRA_VOICE__MODELS_MIRROR=proxied)
+
+    assert code == 1 and "answered 404" in err
+    assert "Pr0xy-s3cret" not in out + err

@@ -7,15 +7,17 @@ import io
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from libra.errors import (
     ModelChecksumMismatch,
+    ModelDiskFull,
     ModelDownloadFailed,
     ModelTooLarge,
     ModelUnverified,
 )
-from libra.voice.models.download import DownloadPolicy
+from libra.voice.models.download import DownloadPolicy, Fetcher
 from libra.voice.models.install import ModelInstaller, PullOutcome
 from libra.voice.models.progress import PlainProgress
 from libra.voice.models.state import MANIFEST
@@ -139,11 +141,16 @@ async def test_a_missing_file_is_a_clear_error_without_retries(
     spec = files_spec("tiny-voice", {"tiny-voice.onnx": noise(1000)})
     # Nothing added: the mirror answers 404, as a half-filled mirror would.
 
-    with pytest.raises(ModelDownloadFailed) as caught:
-        await installer(tmp_path, mirror).pull(spec)
+    behind_proxy = mirror.url.replace("http://", "http://libra:pr0xy-pass@")
+    pulls = ModelInstaller(ModelStore(tmp_path), progress=PlainProgress(io.StringIO()),
+                           mirror=behind_proxy, policy=FAST)
 
-    assert "/models.example/piper/tiny-voice/tiny-voice.onnx answered 404" in str(caught.value)
-    assert "voice.models_mirror" in str(caught.value)
+    with pytest.raises(ModelDownloadFailed) as caught:
+        await pulls.pull(spec)
+
+    assert str(caught.value) == (
+        f"{mirror.url}/models.example/piper/tiny-voice/tiny-voice.onnx answered 404 Not Found "
+        "(check voice.models_mirror, or whether the file moved upstream)")
     assert len(mirror.requests) == 1
 
 
@@ -262,3 +269,18 @@ async def test_force_replaces_an_installed_model(tmp_path: Path,
     assert target.read_bytes() == data
     assert leftovers(tmp_path) == ["piper", "piper/tiny-voice", f"piper/tiny-voice/{MANIFEST}",
                                    "piper/tiny-voice/tiny-voice.onnx"]
+
+
+async def test_a_full_disk_is_reported_with_what_to_do(mirror: FakeModelMirror) -> None:
+    mirror.add("/models.example/big.bin", noise(100_000))
+    notes: list[str] = []
+    # /dev/full answers every write with ENOSPC, as a full disk does.
+    async with aiohttp.ClientSession() as session:
+        fetcher = Fetcher(session, FAST, notes.append)
+        with pytest.raises(ModelDiskFull) as caught:
+            await fetcher.fetch(f"{mirror.url}/models.example/big.bin", Path("/dev/full"),
+                                size=100_000, label="big.bin", on_bytes=lambda _n: None)
+
+    assert str(caught.value) == ("no space left on the disk of /dev (free some space and run "
+                                 "the same command again: it continues where it stopped)")
+    assert notes == []  # not retried: retrying cannot free space
