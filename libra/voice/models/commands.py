@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from libra.commands import load
 from libra.config import Settings
 from libra.errors import ModelError, ModelUnknown
 from libra.voice.models.catalogue import Catalogue, ModelKind, ModelSpec
@@ -183,8 +184,6 @@ def _languages(spec: ModelSpec) -> str:
 
 
 def _commands(args: argparse.Namespace) -> ModelsCommands:
-    from libra.commands import load  # noqa: PLC0415 - logging set-up, CLI only
-
     return ModelsCommands.from_settings(load(args), out=sys.stdout, err=sys.stderr)
 
 

@@ -84,34 +84,36 @@ class PlainProgress:
 
 
 class RichProgress:
-    """A live bar with size, speed and time left."""
+    """A live bar with size, speed and time left; one bar per model, left on screen."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-            TransferSpeedColumn(), TimeRemainingColumn(),
-            console=Console(file=stream), transient=False,
-        )
+        self._console = Console(file=stream)
+        self._progress: Progress | None = None
         self._task: TaskID | None = None
 
     def begin(self, label: str, total: int, done: int) -> None:
         """Start a bar."""
+        # A fresh Progress per model: a restarted one would draw the finished bars again.
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), TimeRemainingColumn(), console=self._console)
         self._progress.start()
         self._task = self._progress.add_task(label, total=total, completed=done)
 
     def update(self, done: int) -> None:
         """Move the bar."""
-        if self._task is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=done)
 
     def note(self, text: str) -> None:
-        """Print above the bar."""
-        self._progress.console.print(text, markup=False, highlight=False)
+        """Print (above the bar while one is shown)."""
+        self._console.print(text, markup=False, highlight=False)
 
     def end(self) -> None:
         """Stop the bar, leaving it on screen."""
-        self._progress.stop()
-        self._task = None
+        if self._progress is not None:
+            self._progress.stop()
+        self._progress = self._task = None
 
 
 def progress_for(stream: TextIO) -> PullProgress:
