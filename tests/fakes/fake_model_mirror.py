@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -50,6 +51,9 @@ class RecordedRequest:
     path: str
     range: str | None
     user_agent: str | None
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    """When the response was over (whole, cut, or abandoned by the client)."""
 
 
 @dataclass
@@ -105,10 +109,18 @@ class FakeModelMirror:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         asked = request.headers.get("Range")
+        record = RecordedRequest(path=path, range=asked,
+                                 user_agent=request.headers.get("User-Agent"))
         async with self._progress:
-            self.requests.append(RecordedRequest(path=path, range=asked,
-                                                 user_agent=request.headers.get("User-Agent")))
+            self.requests.append(record)
             self._progress.notify_all()
+        try:
+            return await self._respond(request, path, asked)
+        finally:
+            record.ended = time.monotonic()
+
+    async def _respond(self, request: web.Request, path: str,
+                       asked: str | None) -> web.StreamResponse:
         served = self.files.get(path)
         if served is None:
             return web.Response(status=404, text="not found")

@@ -138,3 +138,28 @@ async def test_a_mirror_password_is_never_printed(tmp_path: Path,
 
     assert code == 1 and "answered 404" in err
     assert "Pr0xy-s3cret" not in out + err
+
+
+async def test_two_processes_pulling_one_model_take_turns(tmp_path: Path,
+                                                          mirror: FakeModelMirror) -> None:
+    served = mirror.add(PT_PATH, noise(PT.download_size), chunk=256 * 1024, delay=0.05)
+    env = {"LIBRA_VOICE__MODELS_MIRROR": mirror.url}
+    first = await start(tmp_path, "pull", "vosk-model-small-pt-0.3", **env)
+    await mirror.wait_for_bytes(PT_PATH, 1_000_000)
+    second = await start(tmp_path, "pull", "vosk-model-small-pt-0.3", **env)
+    assert second.stderr is not None
+    waiting = await asyncio.wait_for(second.stderr.readline(), 60)
+    assert waiting == b"vosk-model-small-pt-0.3: waiting for another pull of it to finish\n"
+    served.delay = 0.0
+
+    _, first_err = await asyncio.wait_for(first.communicate(), 60)
+    _, second_err = await asyncio.wait_for(second.communicate(), 60)
+
+    # Both refuse the bytes (they are not the model); what matters is the order:
+    # the second download began only after the first one's was over, from scratch.
+    assert first.returncode == second.returncode == 1
+    assert b"does not match its SHA-256" in first_err
+    assert b"does not match its SHA-256" in second_err
+    one, two = mirror.requests
+    assert one.ended is not None and two.started >= one.ended
+    assert two.range is None
