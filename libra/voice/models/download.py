@@ -114,6 +114,7 @@ class Fetcher:
                     f"{shown} answered {resp.status} {resp.reason or ''}".rstrip(),
                     hint="check voice.models_mirror, or whether the file moved upstream")
             if resp.status == 206 and _range_start(resp) != have:
+                _discard(part)  # start over rather than splice mismatched pieces
                 raise _Retry("the server answered a different range than asked for")
             if resp.status == 200:
                 have = 0  # the whole file again: no range support, or we asked for none
