@@ -255,6 +255,25 @@ class VoiceSettings(_Section):
     diagnostics_log_seconds: float = Field(60.0, ge=1.0)
     """Seconds between each voice connection's diagnostics log line (also logged at
     disconnect): packets, decrypt failures, loss, jitter, DAVE epoch."""
+    models_dir: Path | None = None
+    """Where ``libra models pull`` keeps speech models; unset = ``<app.data_dir>/models``."""
+    models_mirror: str | None = None
+    """Base URL that replaces the official download hosts (a proxy or an offline mirror):
+    a file whose official URL is ``https://HOST/PATH`` is fetched from ``MIRROR/HOST/PATH``
+    (see docs/models.md). Unset = the official hosts."""
+
+    @field_validator("models_mirror")
+    @classmethod
+    def _mirror_is_an_http_url(cls, mirror: str | None) -> str | None:
+        if mirror is None or not mirror.strip():
+            return None
+        parts = urlsplit(mirror.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// base URL such as "
+                             "http://mirror.lan/libra-models")
+        if parts.query or parts.fragment:
+            raise ValueError("a mirror base URL takes no ?query or #fragment")
+        return mirror.strip().rstrip("/")
 
 
 class AdminSettings(_Section):

@@ -278,3 +278,69 @@ class AdminRequestError(AdminError):
         super().__init__(message, hint=hint)
         self.error = error
         self.status = status
+
+
+# --- voice models (libra/voice/models) -----------------------------------------------
+
+
+class ModelError(VoiceError):
+    """Finding, downloading, installing or checking a speech model failed."""
+
+    code = "model_error"
+
+
+class ModelUnknown(ModelError):
+    """A model name that is not in the catalogue."""
+
+    code = "model_unknown"
+
+
+class ModelUnverified(ModelError):
+    """A catalogue entry has no known SHA-256, so its download cannot be checked."""
+
+    code = "model_unverified"
+
+
+class ModelDownloadFailed(ModelError):
+    """The server refused the file, the connection kept failing, or it timed out."""
+
+    code = "model_download_failed"
+
+
+class ModelChecksumMismatch(ModelError):
+    """A downloaded file is not the one the catalogue names; it was deleted."""
+
+    code = "model_checksum_mismatch"
+
+
+class ModelTooLarge(ModelError):
+    """The server sent more bytes than the catalogue says the file has."""
+
+    code = "model_too_large"
+
+
+class ModelArchiveUnsafe(ModelError):
+    """An archive holds a path outside its folder, a link, or unpacks too large."""
+
+    code = "model_archive_unsafe"
+
+
+class ModelDiskFull(ModelError):
+    """Not enough free space to download or unpack a model."""
+
+    code = "model_disk_full"
+
+
+class ModelProvidedByPackage(ModelError):
+    """The model comes from an installed Python package, which Libra does not remove."""
+
+    code = "model_provided_by_package"
+
+
+class ModelNotInstalled(ModelError):
+    """The model is neither downloaded nor provided by a package."""
+
+    code = "model_not_installed"
+
+
+# --- end voice models ----------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Speech models: the catalogue, where they are installed, and ``libra models``."""
