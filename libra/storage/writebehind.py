@@ -110,20 +110,31 @@ class WriteBehindQueue:
         return None if self._file is None or self._folder is None else self._folder / SPILL_FILE
 
     async def open(self) -> int:
-        """Take the spill file and load what an earlier run left; return how many."""
+        """Load what an earlier run left (taking its file); return how many.
+
+        With nothing left over the file is only made when a write first needs it, so a
+        Libra whose database never fails leaves no file behind.
+        """
         if self._folder is None:
             return 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="libra-spill")
+        spill = self._folder / SPILL_FILE
+        if not spill.exists() or spill.stat().st_size == 0:
+            return 0
+        return await self._claim()
+
+    async def _claim(self) -> int:
         try:
             loaded = await self._run(self._open_sync)
         except OSError as err:
             logger.warning("queued writes are kept in memory only (a restart loses them): "
-                           "cannot use {}: {}", self._folder / SPILL_FILE, err)
+                           "cannot use {}: {}", self._folder, err)
             await self.close()
             return 0
-        with self._lock:
-            self._items.extend(sorted(loaded, key=lambda w: w.at))
         if loaded:
+            with self._lock:
+                self._items = collections.deque(
+                    sorted([*self._items, *loaded], key=lambda w: w.at))
             self._empty.clear()
             logger.info("{} writes queued by an earlier run will be stored when the "
                         "database answers", len(loaded))
@@ -131,6 +142,8 @@ class WriteBehindQueue:
 
     def _open_sync(self) -> list[PendingWrite]:
         assert self._folder is not None
+        if self._file is not None:  # claimed by an earlier call
+            return []
         self._folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -213,6 +226,8 @@ class WriteBehindQueue:
             self._items.insert(index, write)
             self._unwritten.append(line)
         self._empty.clear()
+        if self._executor is not None and self._file is None:
+            await self._claim()
         if self._executor is not None:
             try:
                 await self._run(self._flush_sync)
@@ -276,8 +291,10 @@ class WriteBehindQueue:
     # -- file work (on the spill thread) -------------------------------------------
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        executor = self._executor
+        if executor is None:  # gone memory-only while this write was on its way
+            raise OSError("the spill file is not in use")
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     def _flush_sync(self) -> None:
         with self._lock:

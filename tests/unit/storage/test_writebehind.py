@@ -57,13 +57,22 @@ async def test_a_second_queue_on_the_same_folder_keeps_its_writes_in_memory(
 ) -> None:
     first = WriteBehindQueue(tmp_path, max_writes=10)
     await first.open()
+    assert await first.put(_write(1, "on disk"))
     second = WriteBehindQueue(tmp_path, max_writes=10)
     await second.open()
     try:
         assert first.spill_path == tmp_path / SPILL_FILE
         assert second.spill_path is None  # it would replay and empty the first one's file
-        assert await second.put(_write(1, "memory only"))
-        assert (tmp_path / SPILL_FILE).read_text() == ""
+        assert len(second) == 0
+        assert await second.put(_write(2, "memory only"))
+        assert (tmp_path / SPILL_FILE).read_text() == _write(1, "on disk").line()
     finally:
         await second.close()
         await first.close()
+
+
+async def test_no_file_is_made_until_a_write_has_to_wait(tmp_path: Path) -> None:
+    queue = WriteBehindQueue(tmp_path / "data", max_writes=10)
+    await queue.open()
+    await queue.close()
+    assert not (tmp_path / "data").exists()
