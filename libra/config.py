@@ -68,6 +68,16 @@ class DatabaseSettings(_Section):
     """Seconds to wait for the server before reporting it unreachable."""
     query_timeout: float = Field(5.0, gt=0)
     """Seconds one storage operation may take; then the feature carries on without it."""
+    probe_interval: float = Field(2.0, gt=0)
+    """Seconds between checks of a database that stopped answering; meanwhile turns do
+    not wait for it and their writes are queued."""
+    retry_max_delay: float = Field(30.0, ge=1)
+    """Longest wait between attempts to reach a database that was down at start (the
+    wait starts at 1 s and doubles)."""
+    write_queue_max: int = Field(10_000, ge=1)
+    """Writes (messages, LLM call rows) kept while the database is unavailable, in
+    memory and in ``<data_dir>/pending-writes.jsonl``; when full, newer ones are refused
+    (LLM call rows first, at 90 %) and counted in health."""
     migrate_on_start: bool = True
     """Apply pending migrations when Libra starts."""
     migrations_dir: Path | None = None

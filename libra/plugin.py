@@ -202,11 +202,29 @@ class PluginManager:
                                       message=message))
 
     async def stop_all(self) -> None:
-        """Stop started plugins in reverse order; idempotent, continues past failures."""
+        """Stop started plugins in reverse order; idempotent, continues past failures.
+
+        Before each stop the bus is drained: a handler still running (or started by
+        what the plugins stopped so far published, e.g. the last LLM call of a reply)
+        may need the plugin about to stop, such as storage for its write. All drains
+        together take at most ``app.shutdown_timeout``.
+        """
+        deadline = time.monotonic() + self.settings.app.shutdown_timeout
         while self.started:
             plugin = self.started.pop()
+            await self._drain_bus(deadline, plugin.name)
             await self._stop_one(plugin, self._contexts.pop(plugin.name, None))
             self.bus.publish(PluginStopped(name=plugin.name))
+
+    async def _drain_bus(self, deadline: float, before: str) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self.bus.pending:
+            return
+        try:
+            await self.bus.drain(remaining)
+        except TimeoutError:
+            logger.warning("{} event handlers still running at shutdown; stopping {} "
+                           "without waiting for them", self.bus.pending, before)
 
     async def _stop_one(self, plugin: Plugin, ctx: PluginContext | None) -> None:
         timeout = self.settings.app.shutdown_timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
@@ -16,6 +17,7 @@ from libra.chat.recall import Recall
 from libra.chat.stream import ChatReplyStream
 from libra.config import ChatSettings
 from libra.errors import (
+    DatabaseUnavailable,
     EmptyInput,
     InputTooLong,
     MemoryIdInvalid,
@@ -25,7 +27,7 @@ from libra.errors import (
 from libra.events import MessageReceived, ReplyFinished, ReplyStarted
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMRequest, LLMService
-from libra.storage.api import MAX_INTERNAL_ID, Memory, MessageStatus, Role, Storage
+from libra.storage.api import MAX_INTERNAL_ID, Memory, MessageRecord, MessageStatus, Role, Storage
 from libra.text import clean_text
 
 SYSTEM_PROMPT_RESERVE = 256
@@ -111,11 +113,11 @@ class ChatServiceImpl:
                              correlation_id=cid, guild_id=turn.guild_id)
         stages = {"language": (t_language - t0) * 1000, "context": (t_context - t_language) * 1000}
 
-        async def persist(stream: ChatReplyStream) -> None:
+        async def persist(stream: ChatReplyStream, ended_at: datetime) -> None:
             if user_write is not None:
                 # The user's message must be stored before the answer to it.
                 await asyncio.gather(user_write, return_exceptions=True)
-            await self._finish(turn, stream, user_id, session_id, stages)
+            await self._finish(turn, stream, user_id, session_id, stages, ended_at=ended_at)
 
         def finish(stream: ChatReplyStream) -> None:
             # Runs as the stream ends; the writes happen after, so the transport's
@@ -131,7 +133,7 @@ class ChatServiceImpl:
                 self._recall.add_turn(session_id,
                                       ChatMessage(role="assistant", content=result.text))
             self._track(asyncio.get_running_loop().create_task(
-                persist(stream), name=f"chat:store-reply:{cid}"))
+                persist(stream, datetime.now(UTC)), name=f"chat:store-reply:{cid}"))
 
         stream = ChatReplyStream(
             llm=self._llm, request=request, language=language, model=model,
@@ -145,7 +147,7 @@ class ChatServiceImpl:
 
     async def _context(
         self, turn: ChatTurn, text: str, language: str
-    ) -> tuple[int | None, int | None, list[Memory], list[ChatMessage], asyncio.Task[int] | None]:
+    ) -> tuple[int | None, int | None, list[Memory], list[ChatMessage], asyncio.Task[None] | None]:
         """Load memories and history and start storing the user's message.
 
         The message is written in the background while the model starts, so the
@@ -154,6 +156,10 @@ class ChatServiceImpl:
         storage, recall = self._storage, self._recall
         if storage is None or recall is None:
             return None, None, [], [], None
+        user_id: int | None = None
+        session_id: int | None = None
+        memories: list[Memory] = []
+        past: list[ChatMessage] = []
         try:
             user_id = await recall.user_id(turn.user_id)
             session_id = await recall.session_id(user_id, turn.channel_id, turn.guild_id)
@@ -163,22 +169,29 @@ class ChatServiceImpl:
             memories = await recall.memories(user_id)
             past = await recall.history(session_id) if wants_history else []
         except StorageError as err:
-            recall.clear()
-            logger.warning("answering without history, storage failed: {} [{}]", err,
-                           turn.correlation_id)
-            return None, None, [], [], None
+            memories, past = [], []
+            if isinstance(err, DatabaseUnavailable):
+                # The cached state is still right; storage logs the outage once.
+                logger.debug("answering without history: {} [{}]", err, turn.correlation_id)
+            else:
+                recall.clear()
+                logger.warning("answering without history, storage failed: {} [{}]", err,
+                               turn.correlation_id)
         if turn.private:
             # A private turn (an ephemeral /ask) may read the session but is never
             # written to it: history has no notion of who saw a message, so anything
             # stored there could be repeated by the next public reply in the channel.
             return user_id, None, memories, past, None
+        # Stored (or queued while the database is out) even when the ids are unknown.
         write = asyncio.get_running_loop().create_task(
-            storage.append_message(session_id=session_id, user_id=user_id,
-                                   channel_id=turn.channel_id, role=Role.USER, content=text,
-                                   language=language),
+            storage.record_message(MessageRecord(
+                discord_user_id=turn.user_id, channel_id=turn.channel_id,
+                guild_id=turn.guild_id, role=Role.USER, content=text, language=language,
+                created_at=datetime.now(UTC), user_id=user_id, session_id=session_id)),
             name=f"chat:store-user-message:{turn.correlation_id}")
         self._track(write)
-        recall.add_turn(session_id, ChatMessage(role="user", content=text))
+        if session_id is not None:
+            recall.add_turn(session_id, ChatMessage(role="user", content=text))
         return user_id, session_id, memories, past, write
 
     def _track(self, task: asyncio.Task[Any]) -> None:
@@ -199,7 +212,8 @@ class ChatServiceImpl:
                 await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
 
     async def _finish(self, turn: ChatTurn, stream: ChatReplyStream, user_id: int | None,
-                      session_id: int | None, stages: dict[str, float]) -> None:
+                      session_id: int | None, stages: dict[str, float], *,
+                      ended_at: datetime) -> None:
         result = stream.result
         assert result is not None
         if result.first_token_ms is not None:
@@ -211,17 +225,18 @@ class ChatServiceImpl:
             stopped=result.status is MessageStatus.STOPPED, error_code=result.error_code,
             first_token_ms=result.first_token_ms, total_ms=result.total_ms, stages=stages,
             guild_id=turn.guild_id))
-        if self._storage is None or user_id is None or session_id is None:
+        if self._storage is None or turn.private:
             return
         if result.status is MessageStatus.FAILED and not result.text:
             return  # nothing was delivered, so there is nothing to remember
         try:
-            await self._storage.append_message(
-                session_id=session_id, user_id=user_id, channel_id=turn.channel_id,
-                role=Role.ASSISTANT, content=result.text, language=stream.language,
-                model=stream.model, prompt_tokens=stream.prompt_tokens,
-                completion_tokens=stream.completion_tokens, latency_ms=result.total_ms,
-                status=result.status)
+            await self._storage.record_message(MessageRecord(
+                discord_user_id=turn.user_id, channel_id=turn.channel_id,
+                guild_id=turn.guild_id, role=Role.ASSISTANT, content=result.text,
+                language=stream.language, model=stream.model,
+                prompt_tokens=stream.prompt_tokens, completion_tokens=stream.completion_tokens,
+                latency_ms=result.total_ms, status=result.status,
+                created_at=ended_at, user_id=user_id, session_id=session_id))
         except StorageError as err:
             if self._recall is not None:
                 self._recall.clear()

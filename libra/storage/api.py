@@ -105,6 +105,34 @@ class LLMCallRecord:
     cache_hit: bool
     error_code: str | None
     guild_id: int | None = None
+    created_at: datetime | None = None
+    """When the call ended (``None`` = when stored); a queued row keeps its own time."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRecord:
+    """One message of a turn to store, by Discord ids so it can wait for the database.
+
+    ``created_at`` is set by the caller: it orders queued messages and makes storing
+    one twice detectable (a write that timed out may still have been committed).
+    """
+
+    discord_user_id: int
+    channel_id: int
+    guild_id: int | None
+    role: Role
+    content: str
+    created_at: datetime
+    user_id: int | None = None
+    """The internal user id, when the caller knows it (else resolved when stored)."""
+    session_id: int | None = None
+    """The open session, when the caller knows it (else the user's open one then)."""
+    language: str | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    status: MessageStatus = MessageStatus.COMPLETE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +192,10 @@ class Storage(Protocol):
         """The session's last ``limit`` messages, oldest first."""
         ...
 
+    async def record_message(self, record: MessageRecord) -> None:
+        """Store one message of a turn (queued, not lost, while the database is out)."""
+        ...
+
     async def add_memory(
         self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
         metadata: dict[str, Any] | None = None,
@@ -195,7 +227,7 @@ class Storage(Protocol):
         ...
 
     async def record_llm_call(self, record: LLMCallRecord) -> None:
-        """Store one LLM call."""
+        """Store one LLM call (queued like ``record_message`` while the database is out)."""
         ...
 
     # --- added by the storage plugin (additive) ---------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from libra.config import DatabaseSettings
 from libra.config_urls import authority_broken, url_passwords
 from libra.errors import ConfigError, DatabaseUnavailable
 from libra.logging import Redactor
+from libra.storage.breaker import CircuitBreaker
 from libra.storage.embedded import EmbeddedPostgres
+from libra.storage.guarded import GuardedPool
 
 EMBEDDED_DATABASE = "libra"
 """Database created on the embedded server (the ``postgres`` one stays untouched)."""
@@ -129,14 +132,43 @@ def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
     )
 
 
-class Database:
-    """An open asyncpg pool, plus the embedded server it runs on (if any)."""
+class _QuietFloorRetries(logging.Filter):
+    """Drops asyncpg's "Failed to restore the pool connection floor" warnings.
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str, embedded: EmbeddedPostgres | None) -> None:
-        self.pool = pool
+    asyncpg logs one, with a traceback, at every retry while the server is down (1 s
+    doubling to 60 s). The breaker already reports the outage once and says when it
+    ends, so these would only bury it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to restore the pool connection floor")
+
+
+def _quiet_floor_retries() -> None:
+    pool_log = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _QuietFloorRetries) for f in pool_log.filters):
+        pool_log.addFilter(_QuietFloorRetries())
+
+
+class Database:
+    """An open asyncpg pool, plus the embedded server it runs on (if any).
+
+    ``pool`` bounds every query by ``query_timeout`` and fails fast while ``breaker``
+    knows the database is down; the breaker probes it back with a fresh connection.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, embedded: EmbeddedPostgres | None, *,
+                 query_timeout: float = 5.0, probe_interval: float = 2.0,
+                 connect_timeout: float = 10.0) -> None:
         self._dsn = dsn
         self._embedded = embedded
         self._closed = False
+        self._connect_timeout = connect_timeout
+        # A probe is short: it runs every probe_interval while the database is down.
+        self.breaker = CircuitBreaker(self.probe, interval=probe_interval,
+                                      timeout=min(connect_timeout, max(probe_interval, 1.0)))
+        self.pool = GuardedPool(pool, query_timeout, self.breaker)
+        _quiet_floor_retries()
 
     @property
     def is_embedded(self) -> bool:
@@ -193,7 +225,9 @@ class Database:
                 embedded.stop()
             raise
         logger.info("database connected: {}", redact_dsn(dsn))
-        return cls(pool, dsn, embedded)
+        return cls(pool, dsn, embedded, query_timeout=settings.query_timeout,
+                   probe_interval=settings.probe_interval,
+                   connect_timeout=settings.connect_timeout)
 
     async def ping(self) -> float:
         """Round-trip one query; return milliseconds.
@@ -204,20 +238,41 @@ class Database:
         t0 = time.perf_counter()
         try:
             await self.pool.fetchval("SELECT 1")
+        except DatabaseUnavailable:
+            raise
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise _unavailable(self._dsn, err) from err
         return (time.perf_counter() - t0) * 1000
+
+    async def probe(self) -> None:
+        """Answer ``SELECT 1`` on a new connection (the pool's may be dead after an outage).
+
+        Raises:
+            DatabaseUnavailable: the server did not accept a connection or answer.
+        """
+        try:
+            conn: Any = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            raise _unavailable(self._dsn, err) from err
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            conn.terminate()
+        # The pool's connections from before the outage may be dead: replace them
+        # as they are next used, so the first queries after it do not fail.
+        await self.pool.raw.expire_connections()
 
     async def close(self) -> None:
         """Close the pool and stop the embedded server. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        await self.breaker.close()
         try:
-            await asyncio.wait_for(self.pool.close(), _CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.pool.raw.close(), _CLOSE_TIMEOUT)
         except TimeoutError:
             logger.warning("database pool did not close in {}s; terminating", _CLOSE_TIMEOUT)
-            self.pool.terminate()
+            self.pool.raw.terminate()
         finally:
             if self._embedded is not None:
                 await asyncio.to_thread(self._embedded.stop)

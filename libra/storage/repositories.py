@@ -23,12 +23,14 @@ from libra.storage.api import (
     LLMCallRecord,
     Memory,
     MemoryScope,
+    MessageRecord,
     MessageStatus,
     Role,
     StoredMessage,
     UsageStats,
     User,
 )
+from libra.storage.guarded import UNAVAILABLE_ERRORS
 from libra.tasks import Deadlines
 from libra.text import clean_text
 
@@ -41,7 +43,7 @@ async def _translated(action: str) -> AsyncIterator[None]:
         raise IntegrityViolation(f"cannot {action}: {err}") from err
     except asyncpg.DataError as err:
         raise IntegrityViolation(f"cannot {action}: invalid value ({err})") from err
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as err:
+    except UNAVAILABLE_ERRORS as err:
         raise DatabaseUnavailable(f"cannot {action}: database connection lost ({err})",
                                   hint="check that PostgreSQL is running") from err
     except asyncpg.PostgresError as err:
@@ -65,7 +67,7 @@ def _bounded(method: Callable[Concatenate[PgStorage, P], Coroutine[Any, Any, T]]
                                                 self.query_timeout)
         except TimeoutError:
             raise DatabaseUnavailable(
-                f"cannot {method.__name__.replace('_', ' ')}: the database did not "
+                f"cannot {method.__name__.strip('_').replace('_', ' ')}: the database did not "
                 f"answer within {self.query_timeout:g}s",
                 hint="check that PostgreSQL runs and its host is reachable "
                 "(database.query_timeout sets this limit)") from None
@@ -204,6 +206,40 @@ class PgStorage:
                 prompt_tokens, completion_tokens, latency_ms, str(status))
         return int(message_id)
 
+    async def record_message(self, record: MessageRecord, *, if_absent: bool = False) -> None:
+        """Store one message of a turn, resolving the user and session it lacks.
+
+        ``if_absent`` (a replay of a queued write): skip a message already stored, which
+        its first attempt may have done before timing out. It is recognised by its
+        session, role and ``created_at``.
+        """
+        user_id = record.user_id
+        if user_id is None:
+            user_id = (await self.ensure_user(record.discord_user_id)).id
+        session_id = record.session_id
+        if session_id is None:
+            session_id = await self.open_session(user_id, record.channel_id, record.guild_id)
+        await self._insert_message(record, user_id, session_id, if_absent=if_absent)
+
+    @_bounded
+    async def _insert_message(self, record: MessageRecord, user_id: int, session_id: int, *,
+                              if_absent: bool) -> None:
+        insert = (
+            "INSERT INTO messages (session_id, user_id, channel_id, role, content, language, "
+            "model, prompt_tokens, completion_tokens, latency_ms, status, created_at) "
+            "SELECT $1::integer, $2::integer, $3::bigint, $4::text, $5::text, $6::text, "
+            "$7::text, $8::integer, $9::integer, $10::double precision, $11::text, "
+            "$12::timestamptz")
+        if if_absent:
+            insert += (" WHERE NOT EXISTS (SELECT 1 FROM messages WHERE session_id = $1 "
+                       "AND role = $4 AND created_at = $12)")
+        async with _translated("store message"):
+            await self._pool.execute(
+                insert, session_id, user_id, record.channel_id, str(record.role),
+                record.content, record.language, record.model, record.prompt_tokens,
+                record.completion_tokens, record.latency_ms, str(record.status),
+                record.created_at)
+
     @_bounded
     async def recent_messages(self, session_id: int, limit: int) -> list[StoredMessage]:
         """The session's last ``limit`` messages, oldest first."""
@@ -291,16 +327,23 @@ class PgStorage:
         return int(translation_id)
 
     @_bounded
-    async def record_llm_call(self, record: LLMCallRecord) -> None:
-        """Store one LLM call."""
+    async def record_llm_call(self, record: LLMCallRecord, *, if_absent: bool = False) -> None:
+        """Store one LLM call; ``if_absent``: unless it is stored already (a replay)."""
+        # Casts: the values are SELECTed, not VALUES, so PostgreSQL needs their types.
+        insert = (
+            "INSERT INTO llm_calls (model, language, guild_id, prompt_tokens, "
+            "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code, created_at) "
+            "SELECT $1::text, $2::text, $3::bigint, $4::integer, $5::integer, "
+            "$6::double precision, $7::double precision, $8::boolean, $9::text, "
+            "coalesce($10::timestamptz, now())")
+        if if_absent:
+            insert += (" WHERE NOT EXISTS (SELECT 1 FROM llm_calls WHERE created_at = $10 "
+                       "AND model = $1 AND latency_ms = $7)")
         async with _translated("record LLM call"):
             await self._pool.execute(
-                "INSERT INTO llm_calls (model, language, guild_id, prompt_tokens, "
-                "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                record.model, record.language, record.guild_id, record.prompt_tokens,
+                insert, record.model, record.language, record.guild_id, record.prompt_tokens,
                 record.completion_tokens, record.first_token_ms, record.latency_ms,
-                record.cache_hit, record.error_code)
+                record.cache_hit, record.error_code, record.created_at)
 
     @_bounded
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:

@@ -1,15 +1,30 @@
-"""A TCP proxy (to PostgreSQL or Redis) that can go dark, like a vanished host (no RST)."""
+"""A TCP proxy (to PostgreSQL or Redis) that can go dark (no answer) or down (reset)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 
 from psycopg.conninfo import conninfo_to_dict
 
 
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with an RST, as a host whose server is down answers."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
 class FreezableProxy:
     """A TCP proxy that can stop forwarding, like a host that went dark.
+
+    ``frozen`` (dark): connections are accepted and never answered. ``go_down()``
+    (down): every connection is reset and new ones are refused with a reset, until
+    ``restore()``.
 
     ``FreezableProxy(pg_url)`` fronts PostgreSQL (TCP or its socket directory);
     ``FreezableProxy(address=(host, port))`` any TCP service, e.g. Redis.
@@ -22,6 +37,7 @@ class FreezableProxy:
             address = (str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432))
         self._upstream = address
         self.frozen = asyncio.Event()
+        self.down = asyncio.Event()
         self._writers: list[asyncio.StreamWriter] = []
         self._server: asyncio.Server | None = None
         self._closed = False
@@ -41,6 +57,9 @@ class FreezableProxy:
         if self._closed:
             writer.transport.abort()
             return
+        if self.down.is_set():
+            _reset(writer)
+            return
         if self.frozen.is_set():
             return  # accepted, never answered
         up_reader, up_writer = await self._open_upstream()
@@ -54,6 +73,20 @@ class FreezableProxy:
                     return  # swallow: the bytes never arrive
                 writer.write(data)
                 await writer.drain()
+            if not self.frozen.is_set():
+                writer.close()  # pass the end on, as the network would (a FIN)
+
+    def go_down(self) -> None:
+        """Reset every connection and refuse new ones (the server is down)."""
+        self.down.set()
+        for writer in self._writers:
+            _reset(writer)
+        self._writers.clear()
+
+    def restore(self) -> None:
+        """Forward again after ``go_down`` or a freeze."""
+        self.down.clear()
+        self.thaw()
 
     def thaw(self) -> None:
         """Forward again; the connections that went dark are cut (as a reboot would)."""
