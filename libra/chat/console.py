@@ -27,11 +27,14 @@ from libra.errors import (
     UnknownLanguage,
 )
 from libra.language.api import LanguageService
+from libra.storage.api import MemoryScope, Place
 
 CONSOLE_USER_ID = 0
 """The console's user (0 is never a Discord snowflake, so it cannot collide)."""
 CONSOLE_CHANNEL_ID = 0
 """The console's channel."""
+CONSOLE_PLACE = Place(MemoryScope.CONSOLE)
+"""Where the console's memories are used: in the console only."""
 
 HELP = """commands:
   /lang [CODE|auto]        show or pin the reply language
@@ -277,12 +280,13 @@ class Console:
             if not memories:
                 self._meta("I don't remember anything about you yet.")
             for memory in memories:
-                self._meta(f"  #{memory.id}  {memory.content}")
+                self._meta(f"  #{memory.id}  [{memory.scope}] {memory.content}")
         elif action == "remember":
             if not text.strip():
                 self._error("usage: /memory remember TEXT")
                 return
-            memory = await self._chat.remember(CONSOLE_USER_ID, text)
+            # The console is its own place: its memories never reach a Discord prompt.
+            memory = await self._chat.remember(CONSOLE_USER_ID, text, place=CONSOLE_PLACE)
             self._meta(f"Remembered (#{memory.id}).")
         elif action == "forget":
             try:

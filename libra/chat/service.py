@@ -19,7 +19,7 @@ from libra.errors import EmptyInput, InputTooLong, ServiceUnavailable, StorageEr
 from libra.events import MessageReceived, ReplyFinished, ReplyStarted
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMRequest, LLMService
-from libra.storage.api import Memory, MessageStatus, Role, Storage
+from libra.storage.api import Memory, MessageStatus, Place, Role, Storage
 
 SYSTEM_PROMPT_RESERVE = 256
 """Tokens kept for the system prompt when checking that a message fits the model."""
@@ -153,7 +153,8 @@ class ChatServiceImpl:
             wants_history = turn.context is None and self._settings.max_history_turns > 0
             # Sequential on purpose: both are usually cache hits that never suspend,
             # and gather() would cost two extra loop iterations.
-            memories = await recall.memories(user_id)
+            memories = [memory for memory in await recall.memories(user_id)
+                        if turn.place.sees(memory)]
             past = await recall.history(session_id) if wants_history else []
         except StorageError as err:
             recall.clear()
@@ -251,12 +252,12 @@ class ChatServiceImpl:
         recall.end_session(internal, channel_id)
         return ended
 
-    async def remember(self, user_id: int, text: str) -> Memory:
-        """Store a memory (validated like a message)."""
+    async def remember(self, user_id: int, text: str, *, place: Place) -> Memory:
+        """Store a memory (validated like a message) used in ``place`` only."""
         storage, recall = self._need()
         internal = await recall.user_id(user_id)
         recall.memories_changed(internal)
-        return await storage.add_memory(internal, self.validate(text))
+        return await storage.add_memory(internal, self.validate(text), place=place)
 
     async def forget(self, user_id: int, memory_id: int | None = None) -> int:
         """Forget one memory, or all of them."""

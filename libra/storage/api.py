@@ -33,11 +33,47 @@ class MessageStatus(StrEnum):
 
 
 class MemoryScope(StrEnum):
-    """What a memory belongs to."""
+    """Where a memory is used: the kind of place it was made in, or everywhere."""
 
-    USER = "user"
     GUILD = "guild"
-    CHANNEL = "channel"
+    """One Discord server (the memory's ``guild_id``)."""
+    DM = "dm"
+    """The user's direct messages with Libra."""
+    CONSOLE = "console"
+    """The local ``libra chat`` console."""
+    EVERYWHERE = "everywhere"
+    """Every place: only when the user asked for it."""
+    UNKNOWN = "unknown"
+    """Saved before memories had a scope (migration 0002): it may hold something said
+    in a DM, so it is used in DMs only, where nobody but its author reads the answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a conversation happens (or, for a memory, where it may be used)."""
+
+    scope: MemoryScope
+    guild_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.scope is MemoryScope.GUILD) != (self.guild_id is not None):
+            msg = f"a {self.scope} place {'needs' if self.guild_id is None else 'has no'} guild id"
+            raise ValueError(msg)
+
+    @classmethod
+    def of(cls, guild_id: int | None, *, console: bool = False) -> Place:
+        """The place of a message: the console, a guild, or (without a guild) the DMs."""
+        if console:
+            return cls(MemoryScope.CONSOLE)
+        return cls(MemoryScope.GUILD, guild_id) if guild_id is not None else cls(MemoryScope.DM)
+
+    def sees(self, memory: Memory) -> bool:
+        """Whether ``memory`` may go into a prompt answered here."""
+        if memory.scope is MemoryScope.EVERYWHERE:
+            return True
+        if memory.scope is MemoryScope.UNKNOWN:
+            return self.scope is MemoryScope.DM
+        return memory.scope is self.scope and memory.guild_id == self.guild_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +109,8 @@ class Memory:
     id: int
     user_id: int
     scope: MemoryScope
+    guild_id: int | None = None
+    """The guild of a ``GUILD`` memory."""
     content: str
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: datetime
@@ -162,14 +200,14 @@ class Storage(Protocol):
         ...
 
     async def add_memory(
-        self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
+        self, user_id: int, content: str, *, place: Place,
         metadata: dict[str, Any] | None = None,
     ) -> Memory:
-        """Remember ``content`` for the user."""
+        """Remember ``content`` for the user, to be used in ``place`` only."""
         ...
 
     async def list_memories(self, user_id: int) -> list[Memory]:
-        """The user's memories, oldest first."""
+        """The user's memories (of every place), oldest first."""
         ...
 
     async def forget_memories(self, user_id: int, memory_id: int | None = None) -> int:

@@ -22,6 +22,7 @@ from libra.storage.api import (
     Memory,
     MemoryScope,
     MessageStatus,
+    Place,
     Role,
     StoredMessage,
     UsageStats,
@@ -82,7 +83,7 @@ def _user(row: asyncpg.Record) -> User:
 
 def _memory(row: asyncpg.Record) -> Memory:
     return Memory(id=row["id"], user_id=row["user_id"], scope=MemoryScope(row["scope"]),
-                  content=row["content"], metadata=row["metadata"] or {},
+                  guild_id=row["guild_id"], content=row["content"], metadata=row["metadata"] or {},
                   created_at=row["created_at"])
 
 
@@ -101,7 +102,7 @@ def _message(row: asyncpg.Record) -> StoredMessage:
 
 
 _USER_COLUMNS = "id, discord_id, language, created_at"
-_MEMORY_COLUMNS = "id, user_id, scope, content, metadata, created_at"
+_MEMORY_COLUMNS = "id, user_id, scope, guild_id, content, metadata, created_at"
 _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, language, model, "
                     "status, created_at")
 
@@ -216,20 +217,20 @@ class PgStorage:
 
     @_bounded
     async def add_memory(
-        self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
+        self, user_id: int, content: str, *, place: Place,
         metadata: dict[str, Any] | None = None,
     ) -> Memory:
-        """Remember ``content`` for the user."""
+        """Remember ``content`` for the user, to be used in ``place`` only."""
         async with _translated("store memory"):
             row = await self._pool.fetchrow(
-                f"INSERT INTO memories (user_id, scope, content, metadata) "
-                f"VALUES ($1, $2, $3, $4) RETURNING {_MEMORY_COLUMNS}",
-                user_id, str(scope), content, metadata or {})
+                f"INSERT INTO memories (user_id, scope, guild_id, content, metadata) "
+                f"VALUES ($1, $2, $3, $4, $5) RETURNING {_MEMORY_COLUMNS}",
+                user_id, str(place.scope), place.guild_id, content, metadata or {})
         return _memory(row)
 
     @_bounded
     async def list_memories(self, user_id: int) -> list[Memory]:
-        """The user's memories, oldest first."""
+        """The user's memories (of every place), oldest first."""
         async with _translated("list memories"):
             rows = await self._pool.fetch(
                 f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = $1 ORDER BY id",

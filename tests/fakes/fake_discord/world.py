@@ -242,3 +242,21 @@ def build_default_world() -> World:
         users={u.id: u for u in (bot, owner, alice)},
         dm_channels=[dm],
     )
+
+
+def add_guild(world: World, name: str) -> FakeChannel:
+    """Add another guild (the bot, the owner and every human user are members).
+
+    Call it before the bot connects: READY lists the guilds. Returns its text channel.
+    """
+    guild_id = world.snowflakes.next()
+    text = FakeChannel(id=world.snowflakes.next(), name=f"{name} general", guild_id=guild_id)
+    bot = world.bot_user
+    everyone = FakeRole(id=guild_id, name="@everyone", permissions=0x4_0000_0800)
+    bot_role = FakeRole(id=world.snowflakes.next(), name=bot.username,
+                        permissions=0x4_0000_0800, position=1, bot_id=bot.id)
+    members = [FakeMember(user=bot, role_ids=[bot_role.id])]
+    members += [FakeMember(user=user) for user in world.users.values() if not user.bot]
+    world.guilds.append(FakeGuild(id=guild_id, name=name, owner_id=world.owner.id,
+                                  roles=[everyone, bot_role], channels=[text], members=members))
+    return text
