@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
 from tests.fakes.fake_discord.ratelimit import RateLimiter
+from tests.fakes.fake_discord.uploads import UPLOADS, uploads_of
 from tests.fakes.fake_discord.world import RestCall, World
 
 API_PREFIX = "/api/v10"
@@ -31,7 +32,8 @@ class RestContext:
     token: str
     gateway_url: str = ""
     interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Interaction token -> {id, channel_id, guild_id, original (message id or None)}."""
+    """Interaction token -> {id, type, channel_id, guild_id, user_id, original (message id
+    or None); a component's also message_id and acknowledge_by (monotonic deadline)}."""
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
@@ -47,12 +49,19 @@ def error(status: int, message: str, code: int = 0) -> web.Response:
 
 
 async def read_body(request: web.Request) -> Any:
-    """The request's JSON, also when sent as multipart ``payload_json`` (attachments)."""
+    """The request's JSON, also when sent as multipart ``payload_json`` (attachments).
+
+    Uploaded files (``files[n]``) go to ``request[UPLOADS]``.
+    """
+    request[UPLOADS] = []
     if not request.can_read_body:
         return None
     if request.content_type.startswith("multipart/"):
         form = await request.post()
+        request[UPLOADS] = uploads_of(form)
         raw = form.get("payload_json")
+        if isinstance(raw, bytes | bytearray):  # sent with an application/json part type
+            raw = raw.decode()
         return json.loads(str(raw)) if raw is not None else None
     text = await request.text()
     return json.loads(text) if text else None

@@ -135,6 +135,8 @@ class StoredMessage:
     author_id: int
     payload: dict[str, Any]
     edits: int = 0
+    visible_to: int | None = None
+    """The only user who sees an ephemeral message (flag 64); ``None`` when public."""
 
     @property
     def content(self) -> str:
@@ -166,6 +168,10 @@ class World:
     left_guilds: set[int] = field(default_factory=set)
     """Guilds the bot was removed from (kicked): left out of READY, and REST on their
     channels answers 403 Missing Access (code 50001), as Discord does."""
+    attachment_size_limit: int = 10 * 1024 * 1024
+    """Bytes per uploaded file (Discord's default for bots; interactions report it)."""
+    attachments: dict[int, bytes] = field(default_factory=dict)
+    """Uploaded files by attachment id, as the CDN would serve them."""
     rest_calls: list[RestCall] = field(default_factory=list)
     gateway_ops: list[GatewayOp] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
