@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from libra.events import new_correlation_id
 from libra.llm.api import ChatMessage
@@ -100,4 +100,12 @@ class ChatService(Protocol):
 
     async def memories(self, user_id: int) -> list[Memory]:
         """The user's memories of every place (for the user's own eyes only)."""
+        ...
+
+    async def export_data(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about the user, as a JSON-ready document."""
+        ...
+
+    async def erase(self, user_id: int) -> bool:
+        """Delete everything stored and cached about the user; ``False`` if nothing was stored."""
         ...

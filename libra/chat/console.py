@@ -40,7 +40,7 @@ HELP = """commands:
   /lang [CODE|auto]        show or pin the reply language
   /reset                   start a fresh conversation
   /memory                  show what Libra remembers about you
-  /memory remember TEXT    remember something
+  /memory remember TEXT    remember something (used in the console only)
   /memory forget [ID]      forget one memory, or all
   /help                    this text
   /quit                    leave (or Ctrl-D)

@@ -12,6 +12,7 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.api import ChatTurn
 from libra.chat.context import build_prompt, estimate_tokens
+from libra.chat.privacy import export_document
 from libra.chat.recall import Recall
 from libra.chat.stream import ChatReplyStream
 from libra.config import ChatSettings
@@ -101,7 +102,7 @@ class ChatServiceImpl:
         t_context = time.perf_counter()
         # Options come from [llm] inside the LLM service; a turn has no overrides.
         request = LLMRequest(model=model, messages=messages, language=language,
-                             correlation_id=cid, guild_id=turn.guild_id)
+                             correlation_id=cid, guild_id=turn.guild_id, user_id=turn.user_id)
         stages = {"language": (t_language - t0) * 1000, "context": (t_context - t_language) * 1000}
 
         async def persist(stream: ChatReplyStream) -> None:
@@ -270,4 +271,22 @@ class ChatServiceImpl:
         """The user's memories, oldest first."""
         _, recall = self._need()
         return list(await recall.memories(await recall.user_id(user_id)))
+
+    # -- personal data (/privacy) ----------------------------------------------------
+
+    async def export_data(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about the user, as a JSON-ready document."""
+        storage, _ = self._need()
+        return export_document(user_id, await storage.export_user(user_id))
+
+    async def erase(self, user_id: int) -> bool:
+        """Delete every row of the user, then everything cached that could hold theirs."""
+        storage, recall = self._need()
+        await self._language.forget_user(user_id)
+        recall.clear()
+        erased = await storage.delete_user(user_id)
+        # All users' entries, not only theirs: exact, and erasing is rare. Cleared again
+        # because turns that ran during the delete may have cached the old rows.
+        recall.clear()
+        return erased
 

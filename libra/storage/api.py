@@ -140,6 +140,8 @@ class LLMCallRecord:
     cache_hit: bool
     error_code: str | None
     guild_id: int | None = None
+    user_id: int | None = None
+    """The Discord id of the user whose turn the call served."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +158,19 @@ class UsageStats:
     llm_cache_hits: int
     llm_latency_p50_ms: float | None
     llm_latency_p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserData:
+    """Every stored row of one user, as JSON-ready dicts (Discord ids as strings)."""
+
+    user: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    """The user's messages and Libra's replies to them (both live in their sessions)."""
+    memories: list[dict[str, Any]]
+    translations: list[dict[str, Any]]
+    llm_calls: list[dict[str, Any]]
 
 
 class Storage(Protocol):
@@ -236,7 +251,14 @@ class Storage(Protocol):
     # --- added by the storage plugin (additive) ---------------------------------------
 
     async def delete_user(self, discord_id: int) -> bool:
-        """Delete a user and, by cascade, everything stored about them."""
+        """Delete a user and, by cascade, everything stored about them.
+
+        Call it through ``ChatService.erase``, which also drops what is cached.
+        """
+        ...
+
+    async def export_user(self, discord_id: int) -> UserData | None:
+        """Every row stored about a user (``None`` when there is none)."""
         ...
 
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:

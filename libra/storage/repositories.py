@@ -27,7 +27,9 @@ from libra.storage.api import (
     StoredMessage,
     UsageStats,
     User,
+    UserData,
 )
+from libra.storage.personal import read_user_data
 from libra.tasks import Deadlines
 
 
@@ -148,6 +150,12 @@ class PgStorage:
             status = await self._pool.execute("DELETE FROM users WHERE discord_id = $1",
                                               discord_id)
         return _row_count(status) > 0
+
+    @_bounded
+    async def export_user(self, discord_id: int) -> UserData | None:
+        """Every row stored about a user (``None`` when there is none)."""
+        async with _translated("export user data"), self._pool.acquire() as conn:
+            return await read_user_data(conn, discord_id)
 
     # --- sessions and messages ---------------------------------------------------------
 
@@ -294,11 +302,13 @@ class PgStorage:
         async with _translated("record LLM call"):
             await self._pool.execute(
                 "INSERT INTO llm_calls (model, language, guild_id, prompt_tokens, "
-                "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code, user_id) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                # NULL when the user is gone (deleted while the call ran): no row revives them.
+                "(SELECT id FROM users WHERE discord_id = $10))",
                 record.model, record.language, record.guild_id, record.prompt_tokens,
                 record.completion_tokens, record.first_token_ms, record.latency_ms,
-                record.cache_hit, record.error_code)
+                record.cache_hit, record.error_code, record.user_id)
 
     @_bounded
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:
