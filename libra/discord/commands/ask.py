@@ -9,7 +9,7 @@ from loguru import logger
 from libra.chat.api import ChatTurn
 from libra.discord.commands.common import admitted
 from libra.discord.conversation import Outlet, failure_message
-from libra.discord.deps import DiscordDeps
+from libra.discord.deps import AskedPrompt, DiscordDeps
 from libra.errors import RateLimited
 
 loader = lightbulb.Loader()
@@ -31,7 +31,7 @@ async def stream_answer(
             message = await interaction.execute(content, flags=flags, mentions_everyone=False,
                                                 user_mentions=False, role_mentions=False)
         if not private:
-            deps.asked[message.id] = prompt
+            deps.asked[message.id] = AskedPrompt(interaction.user.id, prompt)
         return message
 
     async def edit(handle: hikari.Message, content: str) -> None:
