@@ -7,6 +7,7 @@ and on what the fake Ollama receives next).
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -189,3 +190,29 @@ async def test_cancel_deletes_nothing_and_leaves_no_button_to_press(
     with pytest.raises(LookupError):
         await fake_discord.press_button(confirmation, delete, user=alice)
     assert await rows_of(libra, alice) == before
+
+
+async def test_an_export_over_the_upload_limit_is_gzipped_or_refused_with_a_reason(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    libra = await start_libra(fake_discord, fake_ollama, pg_url, guild_ids=[],
+                              user_rate_per_minute=600)
+    alice = fake_discord.user("alice")
+    for n in range(20):
+        await remember(fake_discord, f"Fact number {n}: " + "tea " * 40, alice)
+    await libra.settle()
+    fake_discord.world.attachment_size_limit = 6_000  # the JSON is ~15 kB, gzipped ~1 kB
+
+    token = await fake_discord.slash_subcommand("privacy", "export", user=alice)
+
+    message = await response(fake_discord, token)
+    await fake_discord.wait_until(lambda: bool(message.payload["attachments"]))
+    assert message.payload["attachments"][0]["filename"].endswith(".json.gz")
+    exported = json.loads(gzip.decompress(fake_discord.attachment(message)))
+    assert len(exported["memories"]) == 20
+
+    fake_discord.world.attachment_size_limit = 100
+    token = await fake_discord.slash_subcommand("privacy", "export", user=alice)
+
+    message = await response(fake_discord, token)
+    assert "too large" in message.content and message.payload["attachments"] == []
