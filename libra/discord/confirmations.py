@@ -20,8 +20,10 @@ class Claim(StrEnum):
     """The caller pressed it in time; it is used up."""
     NOT_YOURS = "not-yours"
     """Someone else pressed it; it stays valid for the caller."""
+    USED = "used"
+    """Pressed again (a double click): the first press's answer stands."""
     EXPIRED = "expired"
-    """Too late, already used, or from before a restart."""
+    """Too late, or from before a restart."""
 
 
 class PendingErasures:
@@ -31,25 +33,32 @@ class PendingErasures:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
-        # Bounded: a flood of unconfirmed requests forgets the oldest, never grows.
-        self._pending: LruDict[str, tuple[int, float]] = LruDict(1_000)
+        # nonce -> (owner, expiry, used). Bounded: a flood of unconfirmed requests
+        # forgets the oldest, never grows.
+        self._pending: LruDict[str, tuple[int, float, bool]] = LruDict(1_000)
 
     def open(self, user_id: int) -> str:
         """A fresh nonce for ``user_id``'s confirmation button (unguessable, URL-safe)."""
         nonce = secrets.token_urlsafe(12)
-        self._pending[nonce] = (user_id, self._clock() + self.ttl)
+        self._pending[nonce] = (user_id, self._clock() + self.ttl, False)
         return nonce
 
     def claim(self, nonce: str, user_id: int) -> Claim:
-        """Use the nonce if ``user_id`` owns it and it has not expired."""
+        """Use the nonce if ``user_id`` owns it, it has not expired and is not used yet.
+
+        A used nonce is kept until it expires, so that a second press is told apart
+        from a stale one and does not overwrite the answer to the first.
+        """
         entry = self._pending.get(nonce)
         if entry is None:
             return Claim.EXPIRED
-        owner, expires = entry
+        owner, expires, used = entry
         if self._clock() >= expires:
             del self._pending[nonce]
             return Claim.EXPIRED
         if owner != user_id:
             return Claim.NOT_YOURS
-        del self._pending[nonce]
+        if used:
+            return Claim.USED
+        self._pending[nonce] = (owner, expires, True)
         return Claim.CONFIRMED

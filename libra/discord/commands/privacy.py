@@ -129,6 +129,8 @@ async def on_button(event: hikari.InteractionCreateEvent,
     # Acknowledged before any database work: Discord allows 3 s for the first answer.
     await interaction.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
     claim = deps.erasures.claim(nonce, interaction.user.id)
+    if claim is Claim.USED:
+        return  # a second press while the first is being handled: its answer stands
     if claim is Claim.NOT_YOURS:
         await interaction.execute(user_message("privacy_not_yours", language),
                                   flags=hikari.MessageFlag.EPHEMERAL)

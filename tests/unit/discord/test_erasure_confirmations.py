@@ -19,7 +19,7 @@ def test_only_the_caller_can_confirm_and_only_once() -> None:
 
     assert pending.claim(nonce, user_id=2) is Claim.NOT_YOURS
     assert pending.claim(nonce, user_id=1) is Claim.CONFIRMED  # someone else's try spent nothing
-    assert pending.claim(nonce, user_id=1) is Claim.EXPIRED
+    assert pending.claim(nonce, user_id=1) is Claim.USED  # a double click deletes once
 
 
 def test_a_confirmation_expires_and_unknown_ones_are_expired() -> None:
