@@ -18,6 +18,7 @@ from pathlib import Path
 
 from libra import __version__
 from libra.errors import ConfigError, LibraError
+from libra.output import redact_standard_streams
 
 COMMAND_MODULES = (
     "libra.commands",
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     "libra.admin.commands",
 )
 """Modules that each add sub-commands; missing optional ones are skipped."""
+CONFIG_HELP = "config file (default: config/libra.toml when present)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="libra", description="Libra: a private, multilingual AI companion for Discord."
     )
     parser.add_argument("--version", action="version", version=f"libra {__version__}")
-    parser.add_argument("--config", type=Path, metavar="PATH",
-                        help="config file (default: config/libra.toml when present)")
+    parser.add_argument("--config", type=Path, metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -46,11 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _accept_config_anywhere(parser)
     return parser
+
+
+def _accept_config_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--config`` also follow a sub-command: ``libra migrate status --config x.toml``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                # SUPPRESS: when not given here, the value given before the command stays.
+                command.add_argument("--config", type=Path, metavar="PATH",
+                                     default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _accept_config_anywhere(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``libra`` console script."""
+    # First: every message below, a command's output and a traceback are redacted.
+    redact_standard_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

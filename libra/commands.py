@@ -13,6 +13,7 @@ import tomli_w
 from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.logging import setup_logging
+from libra.output import write_data
 
 
 def load(args: argparse.Namespace) -> Settings:
@@ -33,6 +34,15 @@ def _run(args: argparse.Namespace) -> int:
 
         sys.stderr.write(missing_token_instructions())
         return 2
+    from libra.doctor import check_discord_token  # noqa: PLC0415
+    from libra.health import Status  # noqa: PLC0415
+
+    token = check_discord_token(settings)
+    if token.status is Status.DOWN:
+        # hikari would fail later with a traceback and no advice.
+        sys.stderr.write(f"libra: the configured Discord token (DISCORD_TOKEN) is not a bot "
+                         f"token ({token.detail})\nfix: {token.fix}\n")
+        return 2
     return asyncio.run(run_app(settings, Mode.RUN))
 
 
@@ -46,17 +56,18 @@ def _strip_none(value: Any) -> Any:
 def _config_show(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     data = settings.masked()
+    # Masked field by field already; the secret-shape patterns would mangle it.
     if args.format == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        write_data(sys.stdout, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(tomli_w.dumps(_strip_none(data)))
+        write_data(sys.stdout, tomli_w.dumps(_strip_none(data)))
     return 0
 
 
 def _config_example(args: argparse.Namespace) -> int:
     from libra.config_example import render_example  # noqa: PLC0415
 
-    sys.stdout.write(render_example())
+    write_data(sys.stdout, render_example())
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Sources, later wins: built-in defaults → ``config/libra.toml`` (or ``--config PATH``
 or ``LIBRA_CONFIG``) → environment. Environment names are
-``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__BASE_URL``) plus the conventional
+``LIBRA_<SECTION>__<KEY>`` (``LIBRA_LLM__SERVERS``) plus the conventional
 ``DATABASE_URL``, ``REDIS_URL``, ``DISCORD_TOKEN``, ``LIBRA_DATA_DIR`` and
 ``LANGFUSE_*``. Any secret may instead be read from a file named by
 ``<NAME>_FILE`` (Docker secrets). Loading lives in :mod:`libra.config_sources`,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from libra.config_urls import database_url, redis_url, url_passwords
 
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 DEFAULT_CONFIG_PATH = Path("config/libra.toml")
@@ -52,7 +54,8 @@ class DatabaseSettings(_Section):
     """PostgreSQL. Unset ``url`` starts the embedded server in ``app.data_dir``."""
 
     url: SecretStr | None = None
-    """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded."""
+    """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded.
+    Percent-encode ``/ ? # @`` in the password (``/`` as ``%2F``)."""
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
         None
     )
@@ -72,12 +75,28 @@ class DatabaseSettings(_Section):
     synchronous_commit: Literal["on", "off", "local"] | None = "off"
     """``off``: no flush wait per commit (3x faster; an OS crash may lose the last 0.6 s)."""
 
+    @field_validator("url")
+    @classmethod
+    def _one_url_for_both_drivers(cls, url: SecretStr | None) -> SecretStr | None:
+        # Once here, so asyncpg and psycopg (yoyo) read the same, encoded password.
+        if url is None or not url.get_secret_value():
+            return url
+        return SecretStr(database_url(url.get_secret_value()))
+
 
 class RedisSettings(_Section):
     """Optional Redis for the response cache."""
 
     url: SecretStr | None = None
-    """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache."""
+    """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache.
+    Percent-encode ``/ ? # @`` in the password (``/`` as ``%2F``)."""
+
+    @field_validator("url")
+    @classmethod
+    def _parses_as_written(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and url.get_secret_value():
+            redis_url(url.get_secret_value())
+        return url
 
 
 class DiscordSettings(_Section):
@@ -262,7 +281,8 @@ class AdminSettings(_Section):
     signature_window: float = Field(300.0, ge=5, le=3600)
     """HMAC mode: seconds a signed timestamp may differ from the server clock."""
     failed_auth_limit: int = Field(10, ge=1)
-    """Failed authentications (API or login) per client address before it gets 429."""
+    """Failed authentications (API or login) per client address before its further
+    failures get 429 instead of 401; a valid credential is never refused."""
     failed_auth_window: float = Field(300.0, gt=0)
     """Seconds over which failed authentications are counted."""
     cookie_secure: bool = True
@@ -312,14 +332,27 @@ class Settings(BaseModel):
     """Langfuse tracing."""
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, so the logger can redact them verbatim."""
+        """Every configured secret, so logs and command output can redact them verbatim.
+
+        Besides the secret settings themselves, the password of every URL in any
+        setting (database, Redis, LLM servers behind a basic-auth proxy), both as
+        written and decoded: drivers quote a password decoded in their errors.
+        """
         found: list[str] = []
         for section in self.__class__.model_fields:
             model = getattr(self, section)
             for name in type(model).model_fields:
                 value = getattr(model, name)
                 if isinstance(value, SecretStr) and value.get_secret_value():
-                    found.append(value.get_secret_value())
+                    value = value.get_secret_value()
+                    if "://" not in value:
+                        # A URL's secret is its password (added below): masking the whole
+                        # URL would hide the host from "connecting to PostgreSQL at …".
+                        found.append(value)
+                texts = value if isinstance(value, tuple) else (value,)
+                for text in texts:
+                    if isinstance(text, str):
+                        found.extend(url_passwords(text))
         return found
 
     def masked(self) -> dict[str, Any]:
@@ -330,12 +363,36 @@ class Settings(BaseModel):
             for name in type(model).model_fields:
                 value = getattr(model, name)
                 if isinstance(value, SecretStr):
-                    data[section][name] = "********" if value.get_secret_value() else None
+                    secret = value.get_secret_value()
+                    # A server URL's host and port help the reader; only its password is secret.
+                    shown = _mask_secret_url(secret) if name == "url" else "********"
+                    data[section][name] = shown if secret else None
         data["admin"]["operator_password_hashes"] = {
             k: "<bcrypt hash>" for k in self.admin.operator_password_hashes
         }
         masked: dict[str, Any] = _mask_url_passwords(data)
         return masked
+
+
+def _mask_secret_url(url: str) -> str:
+    """A connection URL with its password masked, or wholly masked unless it parses cleanly.
+
+    A password holding an unencoded ``/ ? #`` ends the URL's authority early, and a
+    parser would show part of it as the port or path: such a URL is not shown at all.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises when a piece of a password parses as the port)
+    except ValueError:
+        return "********"
+    if "@" in url and "@" not in parts.netloc:
+        return "********"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in query):
+        masked = [(k, "********" if k.lower() == "password" else v) for k, v in query]
+        parts = parts._replace(query=urlencode(masked, quote_via=quote, safe="*"))
+    shown: str = _mask_url_passwords(urlunsplit(parts))
+    return shown
 
 
 def _mask_url_passwords(value: Any) -> Any:

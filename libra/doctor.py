@@ -192,19 +192,7 @@ async def check_llm(settings: Settings) -> list[ComponentHealth]:
                     resp.raise_for_status()
                     body = await resp.json()
             except (aiohttp.ClientError, TimeoutError, ValueError) as err:
-                fix = (
-                    "start Ollama (`ollama serve`) or set LIBRA_LLM__SERVERS"
-                    if llm.backend == "ollama"
-                    else "start the server or fix llm.servers"
-                )
-                rows.append(
-                    ComponentHealth(
-                        name=name,
-                        status=Status.DOWN,
-                        detail=f"unreachable: {type(err).__name__}",
-                        fix=fix,
-                    )
-                )
+                rows.append(_unreachable_llm(settings, name, err))
                 continue
             have = {
                 m.get("name") or m.get("model") or m.get("id")
@@ -229,6 +217,28 @@ async def check_llm(settings: Settings) -> list[ComponentHealth]:
                     )
                 )
     return rows
+
+
+def _unreachable_llm(settings: Settings, name: str, err: Exception) -> ComponentHealth:
+    llm = settings.llm
+    if llm.backend != "ollama":
+        return ComponentHealth(name=name, status=Status.DOWN,
+                               detail=f"unreachable: {type(err).__name__}",
+                               fix="start the server or fix llm.servers")
+    fix = (f"start Ollama (`ollama serve`) and `ollama pull {llm.default_model}`, or set "
+           "LIBRA_LLM__SERVERS")
+    from libra.llm.backends.embedded import fallback_model  # noqa: PLC0415
+
+    if fallback_model(llm.embedded_model_path) is not None:
+        # The quick start: `libra chat` answers through the embedded model, `libra run`
+        # would not answer until Ollama does.
+        return ComponentHealth(
+            name=name, status=Status.DEGRADED,
+            detail=f"unreachable ({type(err).__name__}): `libra chat` falls back to the "
+            "small embedded model, `libra run` needs Ollama",
+            fix=fix + " (or LIBRA_LLM__BACKEND=embedded to use the small model everywhere)")
+    return ComponentHealth(name=name, status=Status.DOWN,
+                           detail=f"unreachable: {type(err).__name__}", fix=fix)
 
 
 def check_voice(settings: Settings) -> ComponentHealth:

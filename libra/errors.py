@@ -91,6 +91,16 @@ class InputTooLong(InputError):
         self.limit = limit
 
 
+class MemoryIdInvalid(InputError):
+    """No memory can have this number (the database counts them in 32 bits, from 1)."""
+
+    code = "memory_id_invalid"
+
+    def __init__(self, memory_id: int) -> None:
+        super().__init__(f"no memory can be #{memory_id}")
+        self.memory_id = memory_id
+
+
 class LanguageError(LibraError):
     """Language detection or selection failed."""
 

@@ -43,9 +43,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=value / key: value / "key": "value" for sensitive key names. The match
     # starts at the key word itself (whatever precedes it in the name is kept as is),
     # for the same reason: a "[\w.-]*" prefix made long base64 lines quadratic.
+    # A JSON literal or a little English word is no secret: masking it turned
+    # `"metrics_token": null` into invalid JSON and "the password: the password is
+    # empty" into nonsense, now that command output passes through here too.
     (re.compile(
         r"(?i)(?P<pre>(?:password|passwd|pwd|secret|token|api[_-]?key|key)"
-        r"[\"']?\s*[=:]\s*[\"']?)(?P<val>[^\s\"'&,;)}\]]+)"
+        r"[\"']?\s*[=:]\s*[\"']?)"
+        r"(?!(?:null|none|true|false|the|a|an|is|was|not|no|must|cannot)(?:[\s\"',;)}\]]|$))"
+        r"(?P<val>[^\s\"'&,;)}\]]+)"
     ), rf"\g<pre>{MASK}"),
 )
 
@@ -62,11 +67,16 @@ class Redactor:
         self._secrets = sorted({*self._secrets, *(s for s in secrets if len(s) >= 4)},
                                key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
-        """Return ``text`` with every secret masked."""
+    def mask_values(self, text: str) -> str:
+        """Return ``text`` with the configured secret values masked (not the shapes)."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        return text
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every secret masked."""
+        text = self.mask_values(text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
@@ -156,14 +166,26 @@ def setup_logging(
 ) -> Redactor:
     """Configure loguru (and stdlib logging) once for the process; return the redactor.
 
+    When the standard streams are redacted (``libra`` does that first, see
+    :mod:`libra.output`) and no ``stream`` is given, the logs share their redactor and
+    write to the real standard error: the secrets given here then also mask what
+    commands print.
+
     Args:
         level: lowest level written.
         fmt: ``human``, ``json`` or ``auto`` (human on a terminal).
         secrets: exact values to mask (the configured secrets).
         stream: where to write (default standard error).
     """
-    out = stream or sys.stderr
-    redact = Redactor(secrets)
+    from libra.output import RedactingWriter, redact_standard_streams  # noqa: PLC0415 (cycle)
+
+    if stream is None and isinstance(sys.stderr, RedactingWriter):
+        redact = redact_standard_streams()
+        redact.add_secrets(secrets)
+        out: TextIO = sys.stderr.inner
+    else:
+        out = stream or sys.stderr
+        redact = Redactor(secrets)
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
 
     def patch(record: Record) -> None:

@@ -160,6 +160,8 @@ class PluginManager:
                 self._fail(plugin, "start", "dependency_failed", f"requires {', '.join(missing)}")
                 continue
             ctx = PluginContext(self.settings, self.bus, self.services, TaskGroup(plugin.name))
+            # At INFO so that a start which hangs shows where it hangs.
+            logger.info("starting {}…", plugin.name)
             t0 = time.perf_counter()
             self.starting = plugin.name
             task = self._start_task = asyncio.ensure_future(plugin.start(ctx))

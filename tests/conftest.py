@@ -42,7 +42,8 @@ def pg_server_url() -> Iterator[str]:
     if external:
         yield external
         return
-    # Not under pytest's own tmp dir: as root the server makes every parent o+rx.
+    # Not under pytest's own tmp dir: each pytest run as root resets it to 0700, which
+    # would lock out the server's own user while another run starts.
     root = Path(tempfile.mkdtemp(prefix="libra-test-pg-"))
     server = EmbeddedPostgres(root / "postgres")
     try:

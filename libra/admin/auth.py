@@ -5,9 +5,10 @@ characters, fresh per request) and ``X-Signature``, the hex HMAC-SHA256 with the
 shared secret of ``METHOD|PATH|TS|NONCE|sha256hex(body)``. ``PATH`` is the request
 target exactly as sent (path and query string, no normalisation), so a proxy that
 rewrites the path invalidates the signature instead of changing its meaning. The
-timestamp must be within the window of the server clock and each nonce is accepted
-once while it could still verify; nonces are remembered only after the signature
-matched, so forged requests cannot fill the store or burn a client's nonces.
+timestamp must be within the window of the server clock and not before the server
+started, and each nonce is accepted once while it could still verify (kept where every
+instance and the next run see it: ``nonces.py``); nonces are remembered only after the
+signature matched, so forged requests cannot fill the store or burn a client's nonces.
 
 Every check compares with :func:`hmac.compare_digest`, and every rejection carries a
 stable code (:class:`AuthFailure`) that the server returns as JSON.
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from .nonces import LocalNonces, NonceStore
 
 SECRET_HEADER = "X-Shared-Secret"
 TS_HEADER = "X-Ts"
@@ -113,44 +116,25 @@ def parse_signed_headers(headers: Mapping[str, str]) -> SignedHeaders:
     return SignedHeaders(int(ts_text), raw_nonce, raw_sig.strip().lower())
 
 
-class NonceCache:
-    """Nonces seen within the signature window; each may be used once."""
-
-    def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._expiry: dict[str, float] = {}
-        self._order: deque[tuple[float, str]] = deque()
-
-    def __len__(self) -> int:
-        return len(self._expiry)
-
-    def use(self, nonce: str, now: float) -> bool:
-        """Remember ``nonce``; ``False`` when it was already used and not yet expired."""
-        while self._order and self._order[0][0] <= now:
-            expiry, old = self._order.popleft()
-            if self._expiry.get(old) == expiry:
-                del self._expiry[old]
-        if nonce in self._expiry:
-            return False
-        # A nonce must outlive every timestamp it could be replayed with: ts ± window.
-        expiry = now + 2 * self._ttl
-        self._expiry[nonce] = expiry
-        self._order.append((expiry, nonce))
-        return True
-
-
 class HmacVerifier:
-    """Verifies signed requests against one secret, a clock window and a nonce store."""
+    """Verifies signed requests against one secret, a clock window and a nonce store.
 
-    def __init__(self, secret: bytes, *, window: float = 300.0,
-                 clock: Clock = time.time) -> None:
+    The checks that need only the headers (:meth:`check_headers`) run before the body is
+    read; the signature (:meth:`check_signature`) and the nonce (:meth:`use_nonce`) after.
+    """
+
+    def __init__(self, secret: bytes, *, window: float = 300.0, clock: Clock = time.time,
+                 nonces: NonceStore | None = None, not_before: float | None = None) -> None:
         self._secret = secret
         self._window = window
         self._clock = clock
-        self.nonces = NonceCache(window)
+        self.nonces: NonceStore = nonces if nonces is not None else LocalNonces(window)
+        self.not_before = 0.0 if not_before is None else not_before
+        """Requests signed before this (the server's start) are refused: the nonces of
+        an earlier run may be lost, so one of its requests could be replayed."""
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> None:
-        """Accept the request or raise.
+    def check_headers(self, headers: Mapping[str, str]) -> SignedHeaders:
+        """Parse the headers and check the timestamp.
 
         Raises:
             AuthFailure: with the code of the first check that failed.
@@ -163,12 +147,46 @@ class HmacVerifier:
         if parsed.ts > now + self._window:
             raise AuthFailure("timestamp_in_future",
                               f"{TS_HEADER} is more than {self._window:g}s in the future")
+        # Whole seconds: a request signed in the second the server started is accepted,
+        # so a client never has to wait out a restart.
+        if parsed.ts < math.floor(self.not_before):
+            raise AuthFailure("timestamp_expired",
+                              f"{TS_HEADER} is before this server started; sign again")
+        return parsed
+
+    def check_signature(self, parsed: SignedHeaders, method: str, path: str,
+                        body: bytes) -> None:
+        """Raise unless the signature matches the request.
+
+        Raises:
+            AuthFailure: ``signature_invalid``.
+        """
         expected = sign(self._secret, method, path, ts=parsed.ts, nonce=parsed.nonce,
                         body=body)
         if not hmac.compare_digest(expected, parsed.signature):
             raise AuthFailure("signature_invalid", "signature does not match the request")
-        if not self.nonces.use(parsed.nonce, now):
+
+    async def use_nonce(self, parsed: SignedHeaders) -> None:
+        """Use the request's nonce (after its signature matched).
+
+        Raises:
+            AuthFailure: ``nonce_replayed``.
+            NonceStoreUnavailable: the shared store cannot tell (the request is refused).
+        """
+        if not await self.nonces.use(parsed.nonce, self._clock()):
             raise AuthFailure("nonce_replayed", f"{NONCE_HEADER} was already used")
+
+    async def verify(self, method: str, path: str, headers: Mapping[str, str],
+                     body: bytes) -> None:
+        """Accept the request or raise (every check, in order).
+
+        Raises:
+            AuthFailure: with the code of the first check that failed.
+            NonceStoreUnavailable: the shared nonce store cannot tell.
+        """
+        parsed = self.check_headers(headers)
+        self.check_signature(parsed, method, path, body)
+        await self.use_nonce(parsed)
 
 
 def check_shared_secret(secret: bytes, headers: Mapping[str, str]) -> None:
@@ -192,48 +210,3 @@ def check_bearer(token: bytes, headers: Mapping[str, str]) -> bool:
     scheme, _, given = value.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode("utf-8", "surrogatepass"), token)
-
-
-class FailureLimiter:
-    """Counts failures per client in a sliding window; over the limit = blocked."""
-
-    def __init__(self, limit: int, window: float, *, clock: Clock = time.monotonic,
-                 max_clients: int = 10_000) -> None:
-        self._limit = limit
-        self._window = window
-        self._clock = clock
-        self._max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, client: str, now: float) -> deque[float] | None:
-        times = self._failures.get(client)
-        if times is None:
-            return None
-        while times and times[0] <= now - self._window:
-            times.popleft()
-        if not times:
-            del self._failures[client]
-            return None
-        return times
-
-    def blocked(self, client: str) -> float:
-        """Seconds until ``client`` may try again (0 when not blocked)."""
-        now = self._clock()
-        times = self._recent(client, now)
-        if times is None or len(times) < self._limit:
-            return 0.0
-        return max(0.0, times[0] + self._window - now)
-
-    def record(self, client: str) -> None:
-        """Count one failure for ``client``."""
-        now = self._clock()
-        if client not in self._failures and len(self._failures) >= self._max_clients:
-            # Bounded memory under a spray of addresses: forget the stalest client.
-            stalest = min(self._failures, key=lambda c: self._failures[c][-1])
-            del self._failures[stalest]
-        times = self._recent(client, now) or self._failures.setdefault(client, deque())
-        times.append(now)
-
-    def reset(self, client: str) -> None:
-        """Forget ``client``'s failures (after a successful login)."""
-        self._failures.pop(client, None)

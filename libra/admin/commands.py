@@ -20,6 +20,7 @@ from yarl import URL
 from libra.config import AdminSettings
 from libra.config_sources import load_settings
 from libra.errors import AdminRequestError, ConfigError
+from libra.output import write_data
 
 from .auth import SECRET_HEADER, signed_headers
 from .server import admin_secret
@@ -118,7 +119,8 @@ def _read_password() -> str:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     """Print the bcrypt hash of a password read from the prompt or stdin."""
     try:
-        print(hash_password(_read_password(), rounds=args.rounds))
+        # Data, not a message: about 1 bcrypt hash in 130 looks like a Discord token.
+        write_data(sys.stdout, hash_password(_read_password(), rounds=args.rounds) + "\n")
     except ValueError as err:
         raise ConfigError(f"cannot hash the password: {err}") from err
     return 0

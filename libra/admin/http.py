@@ -1,8 +1,11 @@
 """Shared state, JSON errors and the guard middleware of the admin server.
 
 Every request passes the guard in this order: canonical path → route exists and
-allows the method → failed-auth throttle → body size → body read (once, kept for the
-handler) → authentication for the route's policy → handler, all under a timeout.
+allows the method → declared body size → the checks that need only the headers
+(shared secret, bearer token, HMAC timestamp) → body read (once, kept for the handler)
+→ HMAC signature and nonce → handler, all under a timeout. A valid credential always
+passes; failures are counted per address and, past the limit, answered 429
+(``throttle.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from libra.health import HealthRegistry
 from libra.plugin import Services
 from libra.tasks import Deadlines
 
-from .auth import AuthFailure, FailureLimiter, HmacVerifier, check_bearer, check_shared_secret
+from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
+from .nonces import NonceStoreUnavailable
 from .sessions import SESSION_COOKIE, OperatorSessions
+from .throttle import FailureLimiter, FailureLog
 
 _CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*/?")
 CSP_API = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -73,6 +78,7 @@ class AdminState:
     verifier: HmacVerifier
     api_failures: FailureLimiter
     login_failures: FailureLimiter
+    failure_log: FailureLog
     sessions: OperatorSessions
     collector: MetricsCollector
     health: HealthRegistry | None
@@ -107,29 +113,58 @@ def _header_view(request: web.Request) -> Mapping[str, str]:
     return request.headers
 
 
-def _authenticate(state: AdminState, request: web.Request, policy: AuthPolicy,
-                  body: bytes) -> None:
-    if policy is AuthPolicy.METRICS:
-        if not state.settings.metrics_auth:
-            return
-        token = state.settings.metrics_token
-        if token is not None and check_bearer(token.get_secret_value().encode(),
-                                              request.headers):
-            return
-    headers = _header_view(request)
-    if state.settings.auth_mode == "simple":
-        check_shared_secret(state.secret, headers)
-    else:
-        state.verifier.verify(request.method, request.raw_path, headers, body)
+def count_failure(state: AdminState, limiter: FailureLimiter, client: str, code: str
+                  ) -> int:
+    """Count a failed authentication; seconds to send as ``Retry-After``, 0 = not throttled.
+
+    Synchronous on purpose: parallel requests each see the failures counted before them.
+    """
+    wait = limiter.record(client)
+    state.collector.admin_auth_failures.inc(code=code)
+    state.failure_log.add(client, code, throttled=wait > 0)
+    return int(wait) + 1 if wait else 0
+
+
+def _check_declared_size(request: web.Request, limit: int) -> None:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"the body is over {limit} bytes")
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "body_too_large", f"the body is over {limit} bytes")
+    _check_declared_size(request, limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "body_too_large", f"the body is over {limit} bytes") from None
+    except web.RequestPayloadError:  # e.g. a body that is not the gzip it claims to be
+        raise ApiError(400, "body_invalid",
+                       "the body cannot be read as sent (bad encoding)") from None
+
+
+async def _authenticated_body(state: AdminState, request: web.Request, policy: AuthPolicy
+                              ) -> bytes:
+    """Authenticate ``request`` for ``policy`` and return its body.
+
+    Raises:
+        AuthFailure: the credential is missing or wrong.
+        NonceStoreUnavailable: the shared nonce store cannot tell.
+    """
+    limit = state.settings.body_limit
+    if policy is AuthPolicy.METRICS:
+        token = state.settings.metrics_token
+        if not state.settings.metrics_auth or (
+                token is not None
+                and check_bearer(token.get_secret_value().encode(), request.headers)):
+            return await _read_body(request, limit)
+    headers = _header_view(request)
+    if state.settings.auth_mode == "simple":
+        check_shared_secret(state.secret, headers)
+        return await _read_body(request, limit)
+    signed = state.verifier.check_headers(headers)
+    body = await _read_body(request, limit)
+    state.verifier.check_signature(signed, request.method, request.raw_path, body)
+    await state.verifier.use_nonce(signed)
+    return body
 
 
 def _route_policy(state: AdminState, request: web.Request) -> AuthPolicy:
@@ -148,20 +183,23 @@ async def _guarded(state: AdminState, request: web.Request, handler: Handler
     if not _CANONICAL_PATH.fullmatch(request.raw_path.partition("?")[0]):
         raise ApiError(400, "path_invalid", "the path is not in canonical form")
     policy = _route_policy(state, request)
-    needs_auth = policy in (AuthPolicy.API, AuthPolicy.METRICS)
-    client = client_address(request)
-    if needs_auth and (wait := state.api_failures.blocked(client)):
-        raise ApiError(429, "too_many_failures", "too many failed authentications",
-                       {"Retry-After": str(int(wait) + 1)})
-    body = await _read_body(request, state.settings.body_limit)
-    request[BODY] = body
-    if needs_auth:
+    limit = state.settings.body_limit
+    _check_declared_size(request, limit)
+    if policy in (AuthPolicy.API, AuthPolicy.METRICS):
         try:
-            _authenticate(state, request, policy, body)
+            body = await _authenticated_body(state, request, policy)
         except AuthFailure as err:
-            state.api_failures.record(client)
-            state.collector.admin_auth_failures.inc(code=err.code)
+            retry = count_failure(state, state.api_failures, client_address(request), err.code)
+            if retry:
+                raise ApiError(429, "too_many_failures",
+                               "too many failed authentications from this address",
+                               {"Retry-After": str(retry)}) from None
             raise ApiError(err.status, err.code, err.message) from None
+        except NonceStoreUnavailable as err:
+            raise ApiError(503, err.code, err.message) from err
+    else:
+        body = await _read_body(request, limit)
+    request[BODY] = body
     if (policy is AuthPolicy.OPERATOR and request.method == "GET"
             and state.sessions.resolve(request.cookies.get(SESSION_COOKIE)) is None):
         raise web.HTTPSeeOther("/admin/login")
@@ -208,8 +246,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: hardening headers on every response, errors included."""
+def apply_security_headers(response: web.StreamResponse) -> None:
+    """Hardening headers, and a ``Server`` header that names no software version."""
     headers: Any = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -220,3 +258,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.setdefault("Content-Security-Policy", CSP_PAGE if page else CSP_API)
     headers["Cache-Control"] = "no-store"
     headers["Server"] = "libra-admin"  # not aiohttp's default, which names its version
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: :func:`apply_security_headers` on every routed response."""
+    apply_security_headers(response)

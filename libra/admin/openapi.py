@@ -20,16 +20,32 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _COMMON_ERRORS: dict[str, Any] = {
-    "400": _error("Non-canonical path or invalid input (`path_invalid`, `body_invalid`)."),
+    "400": _error("Non-canonical path or invalid input (`path_invalid`, `body_invalid`, "
+                  "`query_invalid`)."),
     "401": _error("Authentication failed (`auth_missing`, `signature_invalid` ...)."),
     "413": _error("Body over the limit (`body_too_large`)."),
-    "429": _error("Too many failed authentications from this address."),
+    "429": {**_error("Authentication failed, and this address is past its limit of failures "
+                     "(`too_many_failures`); a valid credential is never refused."),
+            "headers": {"Retry-After": {"description": "Seconds until a failure from this "
+                                                       "address is answered 401 again.",
+                                        "schema": {"type": "integer", "minimum": 1}}}},
+    "503": _error("HMAC mode: Redis, which keeps the nonces, failed "
+                  "(`nonce_store_unavailable`)."),
     "504": _error("The request took too long (`request_timeout`)."),
 }
 
 
 def _secured(responses: dict[str, Any]) -> dict[str, Any]:
-    return {**_COMMON_ERRORS, **responses}
+    """The endpoint's responses plus the ones every authenticated endpoint may give."""
+    merged = {**_COMMON_ERRORS, **responses}
+    if "503" in responses:  # its own 503, or the nonce store's
+        own = responses["503"]
+        schema = own["content"]["application/json"]["schema"]
+        merged["503"] = {
+            "description": f"{own['description']} Or: {_COMMON_ERRORS['503']['description']}",
+            "content": {"application/json": {"schema": (
+                schema if schema == _ERROR else {"oneOf": [schema, _ERROR]})}}}
+    return merged
 
 
 _COMPONENT = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -15,11 +16,21 @@ from libra.llm.api import LLMService
 from libra.storage import stats
 
 from . import page
-from .http import STATE, AdminState, ApiError, AuthPolicy, client_address, request_body
+from .http import (
+    STATE,
+    AdminState,
+    ApiError,
+    AuthPolicy,
+    client_address,
+    count_failure,
+    request_body,
+)
 from .probes import QueryPool, find_pool
 from .routes import RouteSpec, readiness
 from .sessions import LOGIN_COOKIE, SESSION_COOKIE, OperatorSession, check_password
 
+_FLUSHED = re.compile(r"flushed-([0-9]{1,15})", re.ASCII)
+"""``?notice=`` after a flush; bounded so ``int()`` never meets thousands of digits."""
 _HTML = "text/html"
 _FORM = "application/x-www-form-urlencoded"
 LOGIN_COOKIE_TTL = 3600
@@ -79,36 +90,39 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _too_many(state: AdminState, binding: str | None, retry: int) -> web.Response:
+    csrf = state.sessions.csrf_token(f"login:{binding}") if binding else ""
+    response = _html(page.login_page(csrf, f"Too many failed sign-ins. Try again in {retry} s."),
+                     status=429)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check CSRF and the password; on success start a session and go to the status page."""
+    """Check CSRF and the password; on success start a session and go to the status page.
+
+    The password is always checked, so the right one signs in even from an address whose
+    failures are throttled (every local client shares 127.0.0.1); failures past the limit
+    are answered 429.
+    """
     state = request.app[STATE]
     client = client_address(request)
     binding = state.sessions.login_binding(request.cookies.get(LOGIN_COOKIE))
-    retry = state.login_failures.blocked(client)
-    if retry:
-        text = page.login_page(state.sessions.csrf_token(f"login:{binding}") if binding else "",
-                               f"Too many failed sign-ins. Try again in {int(retry) + 1} s.")
-        response = _html(text, status=429)
-        response.headers["Retry-After"] = str(int(retry) + 1)
-        return response
     form = _form(request)
     if not state.sessions.csrf_ok(f"login:{binding}" if binding else None, form.get("csrf")):
-        state.login_failures.record(client)
+        if retry := count_failure(state, state.login_failures, client, "csrf_invalid"):
+            return _too_many(state, binding, retry)
         return _html(page.login_page("", "The form expired. Reload the page and try again."),
                      status=403)
     operator = form.get("operator", "")
-    password = form.get("password", "")
     assert binding is not None
-    csrf = state.sessions.csrf_token(f"login:{binding}")
-    # Counted before the (slow) check, so parallel guesses see each other; a success
-    # clears it below.
-    state.login_failures.record(client)
     if not await check_password(dict(state.settings.operator_password_hashes), operator,
-                                password):
-        state.collector.admin_auth_failures.inc(code="login_failed")
-        logger.warning("admin sign-in failed from {}", client)
-        return _html(page.login_page(csrf, "Wrong operator name or password."), status=401)
-    state.login_failures.reset(client)
+                                form.get("password", "")):
+        # Counted once decided, with no await in between: parallel guesses see each other.
+        if retry := count_failure(state, state.login_failures, client, "login_failed"):
+            return _too_many(state, binding, retry)
+        return _html(page.login_page(state.sessions.csrf_token(f"login:{binding}"),
+                                     "Wrong operator name or password."), status=401)
     logger.info("operator {!r} signed in from {}", operator, client)
     response = _see_other("/admin")
     _set_cookie(state, response, SESSION_COOKIE, state.sessions.issue(operator),
@@ -166,12 +180,13 @@ async def _usage(state: AdminState) -> list[tuple[str, int, int, list[int]]] | N
 
 
 def _notice(raw: str | None) -> str | None:
+    """The message for a notice this server redirected to; anything else shows none."""
     if raw == "llm-unavailable":
         return "The LLM service is not running; nothing was flushed."
     if raw == "flush-failed":
         return "The LLM cache could not be flushed (its store failed; see the server log)."
-    if raw and raw.startswith("flushed-") and raw[8:].isdigit():
-        return f"Cache flushed ({int(raw[8:])} entries)."
+    if raw and (match := _FLUSHED.fullmatch(raw)):
+        return f"Cache flushed ({int(match.group(1))} entries)."
     return None
 
 

@@ -49,8 +49,11 @@ class AdminPlugin(Plugin):
         if settings.port is None:
             return
         collector = MetricsCollector(ctx.bus, ctx.services, MetricsRegistry())
+        redis_url = ctx.settings.redis.url
         server = AdminServer(settings, services=ctx.services,
-                             health=ctx.services.find(HealthRegistry), collector=collector)
+                             health=ctx.services.find(HealthRegistry), collector=collector,
+                             redis_url=redis_url.get_secret_value() if redis_url else None,
+                             data_dir=ctx.settings.app.data_dir)
         collector.start()
         self._collector = collector
         await server.start()

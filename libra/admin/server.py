@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 from loguru import logger
 
 from libra.config import AdminSettings
@@ -17,12 +20,14 @@ from libra.errors import AdminError, AdminSecretInvalid, ConfigError
 from libra.health import HealthRegistry
 from libra.plugin import Services
 
-from .auth import MIN_SECRET_BYTES, Clock, FailureLimiter, HmacVerifier
+from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
-from .http import STATE, AdminState, guard, security_headers
+from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
+from .nonces import NONCE_FILE, LocalNonces, NonceStore, RedisNonces
 from .operator import OPERATOR_ROUTES
 from .routes import API_ROUTES
-from .sessions import OperatorSessions
+from .sessions import OperatorSessions, derive_key
+from .throttle import FailureLimiter, FailureLog
 
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SHUTDOWN_TIMEOUT = 2.0
@@ -60,6 +65,34 @@ class _ServerLog(logging.Logger):
         self.warning("admin port: malformed HTTP request (%s, answered %s)%s",
                      type(exc_info).__name__, exc_info.code,
                      f"; {quiet} more since the last warning" if quiet else "")
+
+
+class _HardenedRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering what it cannot parse like any other error.
+
+    aiohttp answers a request that is not valid HTTP itself, in ``handle_error``, before
+    any middleware or ``on_response_prepare`` signal could run (aio-libs/aiohttp#3287):
+    that answer named aiohttp's version, lacked the security headers and quoted the
+    client's bytes. This one is the usual JSON error with the usual headers.
+    """
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """Log as aiohttp does (see ``_ServerLog``), then answer with a JSON error.
+
+        Raises:
+            ConnectionError: part of a response was already sent (from aiohttp).
+        """
+        super().handle_error(request, status, exc, message)
+        if status == 504:
+            response = json_error(504, "request_timeout", "the request took too long")
+        elif status >= 500:
+            response = json_error(status, "internal_error", "internal error (see the server log)")
+        else:
+            response = json_error(status, "request_malformed", "the request is not valid HTTP/1.1")
+        apply_security_headers(response)
+        response.force_close()
+        return response
 
 
 def admin_secret(settings: AdminSettings) -> bytes:
@@ -104,21 +137,42 @@ class AdminServer:
     def __init__(
         self, settings: AdminSettings, *, services: Services, health: HealthRegistry | None,
         collector: MetricsCollector, clock: Clock = time.time,
+        redis_url: str | None = None, data_dir: Path | None = None,
     ) -> None:
+        """Check the settings and build the state; nothing is bound yet.
+
+        ``redis_url`` set: HMAC nonces are shared through Redis; otherwise they are kept
+        in ``data_dir`` (or in memory only, without it).
+
+        Raises:
+            AdminError: ``admin.port`` is not set.
+            AdminSecretInvalid: the secret is missing or too short.
+            ConfigError: an operator password entry or ``redis_url`` is unusable.
+        """
         if settings.port is None:
             raise AdminError("the admin server needs admin.port")
         secret = admin_secret(settings)
         self.settings = settings
+        self._clock = clock
+        window = settings.signature_window
+        nonces: NonceStore = (
+            RedisNonces(redis_url, ttl=window,
+                        namespace=derive_key(secret, "nonce-store").hex()[:16])
+            if redis_url else
+            LocalNonces(window, data_dir / NONCE_FILE if data_dir is not None else None))
         self.state = AdminState(
             settings=settings, secret=secret,
-            verifier=HmacVerifier(secret, window=settings.signature_window, clock=clock),
+            verifier=HmacVerifier(secret, window=window, clock=clock, nonces=nonces),
             api_failures=FailureLimiter(settings.failed_auth_limit, settings.failed_auth_window),
             login_failures=FailureLimiter(settings.failed_auth_limit,
                                           settings.failed_auth_window),
+            failure_log=FailureLog(),
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
             collector=collector, health=health, services=services, policies={},
         )
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -134,30 +188,54 @@ class AdminServer:
         Raises:
             AdminError: the address cannot be bound.
         """
-        # lingering_time: how long an unread body is drained after the answer; kept
-        # short so a client stalling its upload cannot hold the connection for long.
-        runner = web.AppRunner(build_app(self.state), access_log=None, keepalive_timeout=15,
-                               lingering_time=1.0, shutdown_timeout=SHUTDOWN_TIMEOUT,
-                               logger=_ServerLog())
+        # Nothing signed before this moment can have been seen by this process.
+        self.state.verifier.not_before = self._clock()
+        await self.state.verifier.nonces.open(self._clock())
+        runner = web.AppRunner(build_app(self.state), access_log=None,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        server = runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        server_log = _ServerLog()
+
+        def connection() -> RequestHandler:
+            # lingering_time: how long an unread body is drained after the answer; kept
+            # short so a client stalling its upload cannot hold the connection for long.
+            # access_log=None turns access logging off, as in web.run_app (the stub
+            # types it as a Logger only).
+            return _HardenedRequestHandler(server, loop=loop,
+                                           access_log=None,  # type: ignore[arg-type]
+                                           keepalive_timeout=15, lingering_time=1.0,
+                                           logger=server_log)
+
         try:
-            await site.start()
+            # Served here rather than through web.TCPSite, whose handlers are aiohttp's.
+            listener = await loop.create_server(connection, self.settings.host,
+                                                self.settings.port, reuse_address=True)
         except OSError as err:
             await runner.cleanup()
+            await self.state.verifier.nonces.close()
             raise AdminError(f"cannot listen on {self.url}: {err.strerror}",
                              hint="choose another admin.port or stop what uses it") from err
-        self._runner = runner
+        self._runner, self._listener = runner, listener
         if not _is_loopback(self.settings.host):
             logger.warning("admin server listens on {} (not loopback): put TLS in front of it",
                            self.settings.host)
         logger.info("admin server on {} ({} auth)", self.url, self.settings.auth_mode)
 
     async def stop(self) -> None:
-        """Stop listening and finish open requests."""
+        """Stop listening, finish open requests, report pending counts, close the store."""
         runner, self._runner = self._runner, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         if runner is not None:
             await runner.cleanup()
+        if not self._closed:
+            self._closed = True
+            self.state.failure_log.close()
+            await self.state.verifier.nonces.close()
 
 
 def _is_loopback(host: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import sys
 
 import aiohttp
@@ -16,6 +15,7 @@ from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.errors import LibraError
 from libra.language.api import LanguageService
+from libra.llm.backends.http import redact_url
 from libra.logging import setup_logging
 
 
@@ -39,10 +39,10 @@ async def with_llm_fallback(settings: Settings) -> tuple[Settings, str | None]:
     """
     if settings.llm.backend != "ollama" or await _ollama_answers(settings.llm.servers):
         return settings, None
-    from libra.llm.backends.embedded import packaged_model_path  # noqa: PLC0415
+    from libra.llm.backends.embedded import fallback_model  # noqa: PLC0415
 
-    gguf = settings.llm.embedded_model_path or packaged_model_path()
-    if importlib.util.find_spec("xllamacpp") is None or gguf is None:
+    gguf = fallback_model(settings.llm.embedded_model_path)
+    if gguf is None:
         return settings, None  # the first reply explains how to get a model
     # One file answers every language: route everything to it under its real name,
     # so the console never claims a model that is not running. A 135M model sampled
@@ -51,7 +51,8 @@ async def with_llm_fallback(settings: Settings) -> tuple[Settings, str | None]:
     llm = settings.llm.model_copy(update={"backend": "embedded", "embedded_model_path": gguf,
                                           "default_model": gguf.stem, "routes": {},
                                           "temperature": 0.0})
-    notice = (f"No Ollama answered at {', '.join(settings.llm.servers)}: using the embedded "
+    servers = ", ".join(redact_url(server) for server in settings.llm.servers)
+    notice = (f"No Ollama answered at {servers}: using the embedded "
               "SmolLM2 model (small, English only). For better answers start Ollama and "
               f"run `ollama pull {settings.llm.default_model}`.")
     return settings.model_copy(update={"llm": llm}), notice

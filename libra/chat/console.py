@@ -17,16 +17,19 @@ from typing import Any, TextIO
 
 from libra.chat.api import ChatService, ChatTurn
 from libra.chat.messages import has_message, user_message
+from libra.chat.terminal import ControlFilter, strip_controls
 from libra.errors import (
     InputTooLong,
     LibraError,
     LLMServerError,
     LLMUnreachable,
+    MemoryIdInvalid,
     ModelMissing,
     StreamCut,
     UnknownLanguage,
 )
 from libra.language.api import LanguageService
+from libra.output import write_data
 from libra.storage.api import MemoryScope, Place
 
 CONSOLE_USER_ID = 0
@@ -37,13 +40,13 @@ CONSOLE_PLACE = Place(MemoryScope.CONSOLE)
 """Where the console's memories are used: in the console only."""
 
 HELP = """commands:
-  /lang [CODE|auto]        show or pin the reply language
-  /reset                   start a fresh conversation
-  /memory                  show what Libra remembers about you
-  /memory remember TEXT    remember something (used in the console only)
-  /memory forget [ID]      forget one memory, or all
-  /help                    this text
-  /quit                    leave (or Ctrl-D)
+  /lang [show|set CODE|auto]  show or pin the reply language (/lang CODE pins too)
+  /reset                      start a fresh conversation
+  /memory                     show what Libra remembers about you
+  /memory remember TEXT       remember something (used in the console only)
+  /memory forget [ID]         forget one memory, or all
+  /help                       this text
+  /quit                       leave (or Ctrl-D)
 Ctrl-C stops an answer without leaving."""
 
 
@@ -99,15 +102,18 @@ class Console:
     """The interactive (or scripted) conversation loop."""
 
     def __init__(self, chat: ChatService, language: LanguageService, *,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-                 stderr: TextIO = sys.stderr, interactive: bool | None = None,
+                 stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None, interactive: bool | None = None,
                  backend: str = "ollama") -> None:
         self._chat = chat
         self._language = language
-        self._in = stdin
-        self._out = stdout
-        self._err = stderr
-        self._tty = stdin.isatty() if interactive is None else interactive
+        # Looked up now, not at import: the CLI wraps stdout and stderr to redact them.
+        self._in = stdin or sys.stdin
+        self._out = stdout or sys.stdout
+        self._err = stderr or sys.stderr
+        self._tty = self._in.isatty() if interactive is None else interactive
+        # A terminal executes escape sequences: a reply must not drive it.
+        self._screen = self._out.isatty()
         self._backend = backend
         self._generating = False
         self._interrupts = 0
@@ -117,7 +123,7 @@ class Console:
     def _meta(self, text: str) -> None:
         # Meta lines go to the terminal, or to stderr so scripted stdout holds replies only.
         stream = self._out if self._tty else self._err
-        stream.write(text + "\n")
+        stream.write((strip_controls(text) if stream.isatty() else text) + "\n")
         stream.flush()
 
     def _on_sigint(self) -> None:
@@ -183,27 +189,31 @@ class Console:
         # so an answer that restarts on another LLM server never leaves a void half.
         held: list[str] = []
         restarts = stream.restarts
+        screen = ControlFilter() if self._screen else None
         try:
             async for delta in stream:
                 if stream.restarts != restarts:
                     restarts = stream.restarts
                     held.clear()
+                    if screen is not None:
+                        screen.end()
                     if self._tty:
                         self._out.write("\n")
                         self._meta("(the LLM server failed; another one answers again)")
                         self._out.write("libra> ")
+                shown = delta if screen is None else screen.feed(delta)
                 if self._tty:
-                    self._out.write(delta)
+                    write_data(self._out, shown)
                     self._out.flush()
                 else:
-                    held.append(delta)
-            self._out.write("".join(held))
+                    held.append(shown)
+            write_data(self._out, "".join(held))
             held.clear()
             if stream.result is not None and stream.result.status == "stopped":
                 self._out.write(" " + user_message("stopped", stream.language))
             self._out.write("\n")
         except StreamCut:
-            self._out.write("".join(held) + "\n")
+            write_data(self._out, "".join(held) + "\n")
             self._error(user_message("llm_stream_cut", stream.language))
         except (LLMUnreachable, ModelMissing) as err:
             self._out.write("\n" if self._tty else "")
@@ -226,12 +236,11 @@ class Console:
 
     def _error(self, text: str) -> None:
         self.failures += 1
-        if self._tty:
-            self._out.write(f"! {text}\n")
-            self._out.flush()
-        else:
-            self._err.write(f"libra: {text}\n")
-            self._err.flush()
+        stream, line = ((self._out, f"! {text}\n") if self._tty
+                        else (self._err, f"libra: {text}\n"))
+        # It may quote an LLM server's own words: a terminal must not execute them.
+        stream.write(strip_controls(line) if stream.isatty() else line)
+        stream.flush()
 
     async def _command(self, line: str) -> bool:
         """Run a console command; return False to quit."""
@@ -255,6 +264,8 @@ class Console:
             self._error(str(err))
         except InputTooLong as err:
             self._error(user_message(err.code, "en", length=err.length, limit=err.limit))
+        except MemoryIdInvalid as err:
+            self._error(user_message(err.code, "en", memory_id=err.memory_id))
         except LibraError as err:
             if has_message(err.code):
                 self._error(user_message(err.code, "en") + f" ({err})")
@@ -264,6 +275,15 @@ class Console:
         return True
 
     async def _lang(self, arg: str) -> None:
+        # Discord's words (show | set CODE | auto); a bare code pins too, as it always did.
+        action, _, code = arg.partition(" ")
+        if action == "show" and not code:
+            arg = ""
+        elif action == "set":
+            if not code.strip():
+                self._error("usage: /lang set CODE (e.g. /lang set ja), or /lang auto")
+                return
+            arg = code.strip()
         if not arg:
             state = await self._language.current(CONSOLE_CHANNEL_ID)
         else:

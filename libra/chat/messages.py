@@ -129,6 +129,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ja": "サーバー管理者(サーバー管理権限または管理者ロール)のみ使用できます。",
         "zh-cn": "只有服务器管理员(管理服务器权限或管理员角色)可以使用此命令。",
     },
+    "memory_id_invalid": {
+        "en": "There is no memory #{memory_id}. `/memory show` lists the numbers of yours.",
+        "ko": "#{memory_id}번 기억은 없습니다. `/memory show`로 기억 번호를 확인하세요.",
+        "ja": "#{memory_id} の記憶はありません。`/memory show` で番号を確認してください。",
+        "zh-cn": "没有编号为 #{memory_id} 的记忆。用 `/memory show` 查看你的记忆编号。",
+        "es": "No hay ningún recuerdo #{memory_id}. `/memory show` muestra los números de los tuyos.",
+        "fr": "Il n'y a pas de souvenir n° {memory_id}. `/memory show` liste les numéros des tiens.",
+        "de": "Es gibt keine Erinnerung #{memory_id}. `/memory show` zeigt die Nummern deiner.",
+    },
     "language_unknown": {
         "en": "I don't know the language “{name}”. Choose one of: {choices}.",
         "ko": "“{name}” 언어는 지원하지 않습니다. 다음 중에서 고르세요: {choices}.",

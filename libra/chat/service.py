@@ -16,11 +16,18 @@ from libra.chat.privacy import export_document
 from libra.chat.recall import Recall
 from libra.chat.stream import ChatReplyStream
 from libra.config import ChatSettings
-from libra.errors import EmptyInput, InputTooLong, ServiceUnavailable, StorageError
+from libra.errors import (
+    EmptyInput,
+    InputTooLong,
+    MemoryIdInvalid,
+    ServiceUnavailable,
+    StorageError,
+)
 from libra.events import MessageReceived, ReplyFinished, ReplyStarted
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMRequest, LLMService
-from libra.storage.api import Memory, MessageStatus, Place, Role, Storage
+from libra.storage.api import MAX_INTERNAL_ID, Memory, MessageStatus, Place, Role, Storage
+from libra.text import clean_text
 
 SYSTEM_PROMPT_RESERVE = 256
 """Tokens kept for the system prompt when checking that a message fits the model."""
@@ -59,8 +66,8 @@ class ChatServiceImpl:
     # -- replies ---------------------------------------------------------------------
 
     def validate(self, text: str) -> str:
-        """Return the stripped text or raise the input error a user should see."""
-        stripped = text.strip()
+        """Return the cleaned, stripped text or raise the input error a user should see."""
+        stripped = clean_text(text).strip()  # every user text enters the core here
         if not stripped:
             raise EmptyInput("empty message")
         if len(stripped) > self._settings.max_input_chars:
@@ -262,6 +269,8 @@ class ChatServiceImpl:
 
     async def forget(self, user_id: int, memory_id: int | None = None) -> int:
         """Forget one memory, or all of them."""
+        if memory_id is not None and not 1 <= memory_id <= MAX_INTERNAL_ID:
+            raise MemoryIdInvalid(memory_id)  # before the driver refuses it in its own words
         storage, recall = self._need()
         internal = await recall.user_id(user_id)
         recall.memories_changed(internal)

@@ -31,6 +31,7 @@ from libra.llm.api import ChatMessage, LLMService
 from libra.storage.api import MessageStatus
 
 HandleT = TypeVar("HandleT")
+T = TypeVar("T")
 TYPING_REFRESH_SECONDS = 8.0
 """Discord shows typing for 10 s per trigger; refresh a little before it lapses."""
 QUEUE_POLL_SECONDS = 1.0
@@ -46,6 +47,12 @@ class Outlet(Generic[HandleT]):
     channel_id: int
     """Whose edit budget the reply spends."""
     typing: Callable[[], Awaitable[None]] | None = None
+    send_is_edit: Callable[[], bool] | None = None
+    """Whether the next ``send`` edits a message on the wire (spending the edit budget).
+
+    ``/ask`` fills its deferred response with its first send: a ``PATCH`` of
+    ``@original`` that Discord counts like any edit. ``None``: every send posts.
+    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +76,7 @@ def failure_message(
     values: dict[str, object] = {"ref": ref, "model": model or "?"}
     if isinstance(err, ModelMissing) and model is None:
         values["model"] = getattr(err, "model", "?")
-    for name in ("seconds", "limit", "length"):
+    for name in ("seconds", "limit", "length", "memory_id"):
         if hasattr(err, name):
             values[name] = getattr(err, name)
     return user_message(err.code, language, **values)
@@ -98,11 +105,26 @@ class Responder:
 
     async def say(self, outlet: Outlet[HandleT], text: str) -> HandleT:
         """Post one short message (errors, notices), waiting out a 429."""
+        paced = outlet.send_is_edit is not None and outlet.send_is_edit()
+        return await self._once(outlet, outlet.send, text, paced=paced)
+
+    async def _once(self, outlet: Outlet[HandleT], call: Callable[..., Awaitable[T]],
+                    *args: object, paced: bool) -> T:
+        """One REST call for a finished text, within the edit budget when it is an edit.
+
+        Such a message ends a reply, so it goes before live updates waiting in the channel.
+        """
         while True:
             try:
-                return await self._guarded(outlet.send, text)
+                if not paced:
+                    return await self._guarded(call, *args)
+                async with self._pacer.edit(outlet.channel_id, urgent=True):
+                    return await self._guarded(call, *args)
             except DiscordRateLimited as err:
-                await asyncio.sleep(err.retry_after)
+                if paced:
+                    self._pacer.penalize(outlet.channel_id, err.retry_after)
+                else:
+                    await asyncio.sleep(err.retry_after)
 
     async def answer(
         self, turn: ChatTurn, outlet: Outlet[HandleT], *,
@@ -160,6 +182,7 @@ class Responder:
             send=send, edit=edit, pacer=self._pacer, channel=outlet.channel_id,
             notice=stream.notice,
             stopped_marker=" *" + user_message("stopped", stream.language) + "*",
+            send_is_edit=outlet.send_is_edit,
         )
 
         async def deltas() -> AsyncIterator[str]:
@@ -230,14 +253,9 @@ class Responder:
         if not rendered.waiting_note:
             await self.say(outlet, text)
             return
-        while True:
-            try:
-                await self._guarded(outlet.edit, rendered.handles[0], text)
-                return
-            except DiscordRateLimited as err:
-                await asyncio.sleep(err.retry_after)
+        await self._once(outlet, outlet.edit, rendered.handles[0], text, paced=True)
 
-    async def _guarded(self, call: Callable[..., Awaitable[HandleT]], *args: object) -> HandleT:
+    async def _guarded(self, call: Callable[..., Awaitable[T]], *args: object) -> T:
         """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimited``."""
         try:
             return await call(*args)

@@ -223,12 +223,21 @@ class RenderedReply(Generic[HandleT]):
     """The first message still shows the waiting note (no answer text ever came)."""
 
 
+def _posts_new_message() -> bool:
+    """Sends post new messages (free of the edit budget) unless a transport says otherwise."""
+    return False
+
+
 class StreamRenderer(Generic[HandleT]):
     """Streams text deltas into one or more Discord messages through two callbacks.
 
     ``send(content)`` posts a new message and returns a handle; ``edit(handle,
     content)`` replaces its content. Either may raise :class:`DiscordRateLimited`,
     which is waited out and retried with the latest text.
+
+    A send is free of the edit budget unless ``send_is_edit()`` says the next one is
+    an edit on the wire: the first part of an ``/ask`` answer fills the deferred
+    response (``PATCH .../messages/@original``), which Discord counts like any edit.
     """
 
     def __init__(
@@ -242,8 +251,10 @@ class StreamRenderer(Generic[HandleT]):
         stopped_marker: str = DEFAULT_STOPPED_MARKER,
         limit: int = DISCORD_MESSAGE_LIMIT,
         clock: Clock = time.monotonic,
+        send_is_edit: Callable[[], bool] | None = None,
     ) -> None:
         self._send = send
+        self._send_is_edit = send_is_edit or _posts_new_message
         self._edit = edit
         self._pacer = pacer
         self._channel = channel
@@ -345,11 +356,12 @@ class StreamRenderer(Generic[HandleT]):
             index = self._next_change(desired)
             if index is None:
                 return
+            # Finishing a reply (or a part it has moved past) goes before live updates.
+            urgent = self._input_done or self._stop_requested or index < len(desired) - 1
             if index >= len(self._shown):
-                await self._with_retry(functools.partial(self._send_part, index), paced=False)
+                await self._with_retry(functools.partial(self._send_part, index),
+                                       paced=self._send_is_edit(), urgent=urgent)
             else:
-                # Finishing a reply (or a part it has moved past) goes before live updates.
-                urgent = self._input_done or self._stop_requested or index < len(desired) - 1
                 await self._with_retry(
                     functools.partial(self._edit_part, index), paced=True, urgent=urgent
                 )
@@ -357,8 +369,8 @@ class StreamRenderer(Generic[HandleT]):
     def _next_change(self, desired: list[str]) -> int | None:
         """The part to update next, or None when Discord shows ``desired``.
 
-        A new part comes first (sends need no edit budget), then the oldest stale one.
-        Parts beyond ``desired`` (never expected: text only grows) are left as they are.
+        A new part comes first (a send usually needs no edit budget), then the oldest
+        stale one. Parts beyond ``desired`` (never expected: text only grows) are left as they are.
         """
         if len(desired) > len(self._shown):
             return len(self._shown)

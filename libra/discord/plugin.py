@@ -10,6 +10,7 @@ from loguru import logger
 
 from libra.chat.api import ChatService
 from libra.discord.commands import extensions
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder, failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.onboarding import (
@@ -62,9 +63,16 @@ class DiscordPlugin(Plugin):
             raise ConfigError("no Discord bot token", hint="run `libra run` for the setup steps")
         self._ctx = ctx
         deps = self.deps = self._build_deps(ctx)
-        bot = self.bot = hikari.GatewayBot(
-            settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
-            logs=None, intents=intents_for(settings))
+        try:
+            # The optimisation-level warning is about asserts in hikari itself: nothing
+            # an operator of Libra can or should act on at every start.
+            bot = self.bot = hikari.GatewayBot(
+                settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
+                logs=None, intents=intents_for(settings), suppress_optimization_warning=True)
+        except ValueError as malformed:  # hikari cannot read the application id in it
+            raise ConfigError("the Discord bot token is malformed",
+                              hint="copy the bot token again from the Bot page of your "
+                              "application into DISCORD_TOKEN") from malformed
         client = self.client = lightbulb.client_from_app(
             bot, default_enabled_guilds=settings.guild_ids)
         client.di.registry_for(lightbulb.di.Contexts.DEFAULT).register_value(DiscordDeps, deps)
@@ -109,6 +117,9 @@ class DiscordPlugin(Plugin):
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
     async def _connect(self, bot: hikari.GatewayBot) -> None:
+        assert self._ctx is not None
+        # Said before the wait: when Discord does not answer, this is the last line.
+        logger.info("connecting to Discord at {}…", self._ctx.settings.discord.rest_url)
         try:
             await bot.start(check_for_updates=False)
         except hikari.UnauthorizedError as err:
@@ -181,11 +192,13 @@ class DiscordPlugin(Plugin):
                            cause, ref)
         else:
             logger.opt(exception=cause).error("/{} failed [{}]", context.command_data.name, ref)
-        language = "en"
-        if self.deps is not None:
-            language = await self.deps.responder.channel_language(context.channel_id)
         try:
-            await context.respond(failure_message(cause, language, ref=ref), ephemeral=True)
+            # The language lookup may wait on the database: answer in time regardless.
+            async with defer_if_slow(context, ephemeral=True):
+                language = "en"
+                if self.deps is not None:
+                    language = await self.deps.responder.channel_language(context.channel_id)
+                await context.respond(failure_message(cause, language, ref=ref), ephemeral=True)
         except hikari.HTTPError as err:
             logger.warning("could not report the failure of /{}: {} [{}]",
                            context.command_data.name, err, ref)

@@ -12,6 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+MAX_INTERNAL_ID = 2**31 - 1
+"""The largest internal id (users, sessions, memories are ``INTEGER`` columns)."""
+
 
 class Role(StrEnum):
     """Who wrote a message."""

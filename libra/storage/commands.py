@@ -1,28 +1,37 @@
-"""``libra migrate``, ``libra migrate status``, ``libra migrate rollback [--count N]``."""
+"""``libra migrate``, ``libra migrate status``, ``libra migrate rollback [--count N] [--yes]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
 from libra.commands import load
 from libra.config import Settings
 from libra.storage import migrate
-from libra.storage.db import Database
+from libra.storage.db import EMBEDDED_DATABASE, Database
 
 T = TypeVar("T")
 
 
-def _with_database(settings: Settings, action: Callable[[str], T]) -> T:
-    """Open the configured database (embedded or not), run ``action(yoyo_dsn)``, close."""
+def _with_database(settings: Settings, action: Callable[[str], T],
+                   then: Callable[[Database], None] | None = None) -> T:
+    """Open the configured database (embedded or not), run ``action(yoyo_dsn)``, close.
+
+    ``then(database)`` runs after ``action`` while the database is still open.
+    """
 
     async def run() -> T:
         db_settings = settings.database.model_copy(update={"pool_min": 1, "pool_max": 1})
         db = await Database.open(db_settings, data_dir=settings.app.data_dir)
         try:
-            return await asyncio.to_thread(action, db.dsn_for_yoyo())
+            result = await asyncio.to_thread(action, db.dsn_for_yoyo())
+            if then is not None:
+                then(db)
+            return result
         finally:
             await db.close()
 
@@ -56,14 +65,59 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def backup_hint(db: Database) -> str:
+    """How to back up ``db`` with ``pg_dump`` (no password in it)."""
+    dump = ["pg_dump", "--format=custom", "--file=libra-backup.dump"]
+    if db.embedded is None:
+        # The URL may hold a password: point at the variable rather than print it.
+        return f"Back up first:\n  {shlex.join(dump)} \"$DATABASE_URL\""
+    command = shlex.join(db.embedded.pg_dump_command("libra-backup.dump", EMBEDDED_DATABASE))
+    return (f"Back up first, while Libra runs (it starts the embedded server):\n  {command}\n"
+            f"or, with Libra stopped, copy the folder {db.embedded.pgdata}")
+
+
+def _print_plan(plan: list[migrate.RollbackStep], backup: str) -> None:
+    print("Rolling back deletes these tables and every row in them:")
+    for step in plan:
+        dropped = ", ".join(f"{table} ({rows} row{'' if rows == 1 else 's'})"
+                            for table, rows in step.dropped)
+        # Columns a rollback drops are data too: without tables, point at the file.
+        dropped = dropped or f"no table (read {step.migration_id}.rollback.sql for what it undoes)"
+        print(f"  {step.migration_id}: {dropped}")
+    print(backup)
+
+
+def _confirmed() -> bool:
+    """Ask on the terminal; only ``yes`` proceeds."""
+    sys.stderr.write("Type yes to roll back, anything else cancels: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() == "yes"
+
+
 def _rollback(args: argparse.Namespace) -> int:
     settings = load(args)
     folder, timeout = settings.database.migrations_dir, settings.database.connect_timeout
     count: int = args.count
-    undone = _with_database(
-        settings, lambda dsn: migrate.rollback(dsn, count, folder, connect_timeout=timeout))
-    if not undone:
+    backup: list[str] = []
+    plan = _with_database(
+        settings, lambda dsn: migrate.rollback_plan(dsn, count, folder, connect_timeout=timeout),
+        then=lambda db: backup.append(backup_hint(db)))
+    if not plan:
         print("nothing to roll back")
+        return 0
+    _print_plan(plan, backup[0])
+    sys.stdout.flush()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("libra: refusing to roll back without --yes: stdin is not a terminal to "
+                  "ask on (back up first, then run it again with --yes)", file=sys.stderr)
+            return 2
+        if not _confirmed():
+            print("nothing rolled back", file=sys.stderr)
+            return 1
+    expected = [step.migration_id for step in plan]
+    undone = _with_database(settings, lambda dsn: migrate.rollback(
+        dsn, count, folder, expected=expected, connect_timeout=timeout))
     for migration_id in undone:
         print(f"rolled back  {migration_id}")
     return 0
@@ -88,7 +142,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = parser.add_subparsers(dest="migrate_action", metavar="ACTION")
     status = actions.add_parser("status", help="list migrations, applied or pending")
     status.set_defaults(handler=_status)
-    rollback = actions.add_parser("rollback", help="roll back the latest migrations")
+    rollback = actions.add_parser(
+        "rollback", help="roll back the latest migrations (deletes their tables and data)",
+        description="Lists the tables and row counts a rollback deletes, then asks on a "
+        "terminal; elsewhere --yes is required. Back up first (see the README).")
     rollback.add_argument("--count", type=_positive, default=1, metavar="N",
                           help="how many migrations to roll back (default 1)")
+    rollback.add_argument("--yes", action="store_true",
+                          help="do not ask: roll back even without a terminal")
     rollback.set_defaults(handler=_rollback)

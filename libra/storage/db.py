@@ -18,7 +18,9 @@ import asyncpg
 from loguru import logger
 
 from libra.config import DatabaseSettings
+from libra.config_urls import authority_broken, url_passwords
 from libra.errors import ConfigError, DatabaseUnavailable
+from libra.logging import Redactor
 from libra.storage.embedded import EmbeddedPostgres
 
 EMBEDDED_DATABASE = "libra"
@@ -28,44 +30,57 @@ DEFAULT_SSLMODE = "prefer"
 _CLOSE_TIMEOUT = 5.0
 
 
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+"""libpq's TLS modes, weakest first."""
+_SSL_FLAGS = {"true": "require", "on": "require", "1": "require",
+              "false": "disable", "off": "disable", "0": "disable"}
+
+
+def _ssl_parameter(values: list[str]) -> str | None:
+    """The sslmode an ``ssl=`` query parameter (asyncpg's and SQLAlchemy's spelling) means.
+
+    Raises:
+        ConfigError: a value that is neither a TLS mode nor true/false.
+    """
+    if not values:
+        return None
+    value = values[-1].strip().lower()
+    mode = value if value in SSLMODES else _SSL_FLAGS.get(value)
+    if mode is None:
+        raise ConfigError(
+            f"database.url has ssl={values[-1][:40]}, which is not a TLS mode",
+            hint=f"use sslmode= one of {', '.join(SSLMODES)} (or ssl=true / ssl=false)")
+    return mode
+
+
 def with_sslmode(url: str, override: str | None) -> str:
-    """Return ``url`` with exactly one ``sslmode``: ``override``, else the URL's, else prefer."""
+    """Return ``url`` with exactly one ``sslmode``: ``override``, else the URL's, else prefer.
+
+    An ``ssl=`` parameter counts as the URL's ``sslmode`` when that is absent, and is
+    removed: libpq refuses it, and asyncpg would send it to the server as a setting.
+
+    Raises:
+        ConfigError: ``ssl=`` holds a value that is no TLS mode.
+    """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     from_url = [value for key, value in query if key == "sslmode"]
-    mode = override or (from_url[-1] if from_url else DEFAULT_SSLMODE)
-    query = [(key, value) for key, value in query if key != "sslmode"]
+    from_ssl = _ssl_parameter([value for key, value in query if key == "ssl"])
+    mode = override or (from_url[-1] if from_url else from_ssl or DEFAULT_SSLMODE)
+    query = [(key, value) for key, value in query if key not in ("sslmode", "ssl")]
     query.append(("sslmode", mode))
     # %20, not "+", for spaces: libpq (psycopg) does not read "+" as a space.
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-
-
-def _authority_broken(url: str) -> bool:
-    """Whether an unencoded ``/ ? #`` in the user or password ends the authority early.
-
-    ``postgresql://u:pa/ss@h/db`` parses as host ``u``, port ``pa`` and a path holding
-    the rest of the password, so neither the password nor the ``@`` is where it belongs.
-    """
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        return False
-    if "@" in parts.path or "@" in parts.fragment:
-        return True
-    try:
-        parts.port  # noqa: B018 (raises for a password prefix parsed as the port)
-    except ValueError:
-        return "@" in parts.query
-    return False  # e.g. ``?user=libra@server`` (Azure user names) is a valid URL
 
 
 def redact_dsn(url: str) -> str:
     """``url`` with its password replaced by ``***`` (safe to log).
 
     libpq and asyncpg also take the password as a ``?password=`` query parameter. A
-    password that breaks the URL (see :func:`_authority_broken`) is masked up to the
-    last ``@``: masking too much beats printing a password as a host or path.
+    password that breaks the URL (see :func:`~libra.config_urls.authority_broken`) is
+    masked up to the last ``@``: masking too much beats printing a password as a host or path.
     """
-    if _authority_broken(url):
+    if authority_broken(url):
         scheme, _, rest = url.partition("://")
         userinfo, _, host_part = rest.rpartition("@")
         user = quote(userinfo.split(":", 1)[0], safe="")
@@ -82,6 +97,11 @@ def redact_dsn(url: str) -> str:
     return urlunsplit(parts)
 
 
+def redact_error(err: BaseException, dsn: str) -> str:
+    """A driver's error text without the password of ``dsn`` (libpq quotes it)."""
+    return Redactor(url_passwords(dsn))(str(err) or type(err).__name__)
+
+
 def _yoyo_scheme(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
@@ -94,7 +114,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
-    detail = str(err) or type(err).__name__
+    detail = redact_error(err, dsn)
+    if isinstance(err, asyncpg.PostgresError):
+        # The server answered: "cannot reach" would send the operator to the network.
+        return DatabaseUnavailable(
+            f"PostgreSQL at {redact_dsn(dsn)} refused the connection: {detail}",
+            hint="check the user, password and database name in DATABASE_URL, and its "
+            "query parameters (unknown ones are sent to the server as settings)",
+        )
     return DatabaseUnavailable(
         f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {detail}",
         hint="check that the server runs and DATABASE_URL (host, port, user, password, "
@@ -141,8 +168,7 @@ class Database:
 
         Raises:
             DatabaseUnavailable: the server cannot be reached or started.
-            ConfigError: the embedded data directory is not allowed, or the URL is
-                malformed (an unencoded character in its password).
+            ConfigError: the embedded data directory is not allowed.
         """
         embedded: EmbeddedPostgres | None = None
         if settings.url is None:
@@ -156,15 +182,10 @@ class Database:
                 raise
             url = embedded.url(EMBEDDED_DATABASE)
         else:
+            # Checked and normalised at config load (libra.config_urls).
             url = settings.url.get_secret_value()
-            if _authority_broken(url):
-                # Refused before any driver sees it: their errors would quote a piece
-                # of the password as the host or port.
-                raise ConfigError(
-                    f"database.url does not parse as a URL: {redact_dsn(url)}",
-                    hint="percent-encode any / ? # @ : in the user name or password "
-                    "(e.g. / as %2F)")
         dsn = with_sslmode(url, settings.sslmode)
+        logger.info("connecting to PostgreSQL at {}…", redact_dsn(dsn))
         try:
             pool = await _create_pool(dsn, settings)
         except BaseException:

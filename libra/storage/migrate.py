@@ -15,18 +15,21 @@ import contextlib
 import functools
 import hashlib
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from loguru import logger
+from psycopg import sql
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
 from libra.errors import DatabaseUnavailable, MigrationError
-from libra.storage.db import redact_dsn
+from libra.storage.db import redact_dsn, redact_error
 
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"libra.migrations").digest()[:8], "big", signed=True
@@ -90,7 +93,8 @@ def _libpq_seconds(timeout: float) -> int:
 
 def _unreachable(dsn: str, err: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: {err}".strip(),
+        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: "
+        f"{redact_error(err, dsn)}".strip(),
         hint="check DATABASE_URL, or unset it to use the embedded server",
     )
 
@@ -134,7 +138,8 @@ def _run(dsn: str, lock_timeout: float, connect_timeout: float, action: str,
     except (DatabaseUnavailable, MigrationError):
         raise
     except (BadMigration, LockTimeout, MigrationConflict, psycopg.Error) as err:
-        raise MigrationError(f"{action} failed: {err}",
+        # libpq's errors may quote the password (a URL it cannot parse).
+        raise MigrationError(f"{action} failed: {redact_error(err, dsn)}",
                              hint="fix the database or the migration, then run "
                              "`libra migrate` again") from err
 
@@ -176,16 +181,86 @@ def status(dsn: str, migrations_dir: Path | None = None, *,
     return result
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollbackStep:
+    """One migration a rollback would undo, with the data it would destroy."""
+
+    migration_id: str
+    dropped: tuple[tuple[str, int], ...]
+    """Tables its rollback drops that exist now, with their row counts."""
+
+
+_DROP_TABLE = re.compile(
+    r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^;]+?)\s*(?:CASCADE|RESTRICT)?\s*;", re.IGNORECASE)
+
+
+def _dropped_tables(migration: Any) -> list[str]:
+    """Tables named by ``DROP TABLE`` in a SQL migration's ``.rollback.sql`` file."""
+    path = Path(migration.path).with_name(f"{migration.id}.rollback.sql")
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    return [name.strip().strip('"') for match in _DROP_TABLE.finditer(text)
+            for name in match.group(1).split(",")]
+
+
+def _row_counts(backend: Any, tables: list[str]) -> tuple[tuple[str, int], ...]:
+    counts = []
+    with backend.connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute("SELECT to_regclass(%s)", (table,))
+            found = cursor.fetchone()
+            if found is None or found[0] is None:
+                continue
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(*table.split("."))))
+            row = cursor.fetchone()
+            counts.append((table, int(row[0]) if row else 0))
+    return tuple(counts)
+
+
+def rollback_plan(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
+                  lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                  connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[RollbackStep]:
+    """What ``rollback(dsn, count)`` would undo and the rows it would drop; changes nothing."""
+    if count < 1:
+        raise MigrationError(f"rollback count must be at least 1, not {count}")
+    migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
+
+    def body(backend: Any) -> list[RollbackStep]:
+        chosen = list(backend.to_rollback(migrations))[:count]
+        return [RollbackStep(migration_id=m.id, dropped=_row_counts(backend, _dropped_tables(m)))
+                for m in chosen]
+
+    plan: list[RollbackStep] = _run(dsn, lock_timeout, connect_timeout,
+                                    "reading what a rollback would undo", body)
+    return plan
+
+
 def rollback(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
+             expected: Sequence[str] | None = None,
              lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
              connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> list[str]:
-    """Roll back the last ``count`` applied migrations; return their ids."""
+    """Roll back the last ``count`` applied migrations; return their ids.
+
+    ``expected`` holds the ids the caller agreed to undo (from :func:`rollback_plan`);
+    when the database moved on since, nothing is undone.
+
+    Raises:
+        MigrationError: the rollback failed, or the migrations to undo are not ``expected``.
+    """
     if count < 1:
         raise MigrationError(f"rollback count must be at least 1, not {count}")
     migrations = read_migrations(str(find_migrations_dir(migrations_dir)))
 
     def body(backend: Any) -> list[str]:
         chosen = list(backend.to_rollback(migrations))[:count]
+        if expected is not None and [m.id for m in chosen] != list(expected):
+            raise MigrationError(
+                f"the migrations to roll back changed to {[m.id for m in chosen]} while "
+                f"you confirmed {list(expected)}; nothing was rolled back",
+                hint="run `libra migrate status`, then roll back again")
         backend.rollback_migrations(chosen)
         return [m.id for m in chosen]
 

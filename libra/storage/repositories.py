@@ -1,7 +1,9 @@
 """``PgStorage``: the :class:`~libra.storage.api.Storage` protocol over asyncpg.
 
-Every query is parameterised. Constraint violations become ``IntegrityViolation``
-and a lost connection ``DatabaseUnavailable``, so callers handle Libra errors only.
+Every query is parameterised; text is stored through :func:`~libra.text.clean_text`
+(PostgreSQL refuses U+0000, and no driver encodes a lone surrogate). Constraint
+violations become ``IntegrityViolation`` and a lost connection ``DatabaseUnavailable``,
+so callers handle Libra errors only.
 Every operation is bounded by ``database.query_timeout``: a database host that goes
 dark (no RST) would otherwise hold the caller until TCP gives up, minutes later.
 """
@@ -31,6 +33,7 @@ from libra.storage.api import (
 )
 from libra.storage.personal import read_user_data
 from libra.tasks import Deadlines
+from libra.text import clean_text
 
 
 @contextlib.asynccontextmanager
@@ -206,7 +209,7 @@ class PgStorage:
                 "INSERT INTO messages (session_id, user_id, channel_id, role, content, "
                 "language, model, prompt_tokens, completion_tokens, latency_ms, status) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-                session_id, user_id, channel_id, str(role), content, language, model,
+                session_id, user_id, channel_id, str(role), clean_text(content), language, model,
                 prompt_tokens, completion_tokens, latency_ms, str(status))
         return int(message_id)
 
@@ -292,8 +295,8 @@ class PgStorage:
             translation_id = await self._pool.fetchval(
                 "INSERT INTO translations (user_id, source_language, target_language, "
                 "source_text, translated_text, model) VALUES ($1, $2, $3, $4, $5, $6) "
-                "RETURNING id", user_id, source_language, target_language, source_text,
-                translated_text, model)
+                "RETURNING id", user_id, source_language, target_language,
+                clean_text(source_text), clean_text(translated_text), model)
         return int(translation_id)
 
     @_bounded

@@ -8,6 +8,7 @@ import lightbulb
 from loguru import logger
 
 from libra.discord.commands.common import admin_admitted
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import StorageError
 from libra.storage import stats
@@ -75,9 +76,10 @@ class Model(lightbulb.SlashCommand, name="model", description="Model routing and
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Show which model answers which language and whether each is ready."""
-        if not await admin_admitted(ctx, deps):
-            return
-        await ctx.respond(routing_table(deps), ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admin_admitted(ctx, deps):
+                return
+            await ctx.respond(routing_table(deps), ephemeral=True)
 
 
 @loader.command
@@ -88,7 +90,8 @@ class Stats(lightbulb.SlashCommand, name="stats", description="Latency and usage
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Show per-stage latency and usage for this guild."""
-        if not await admin_admitted(ctx, deps):
-            return
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admin_admitted(ctx, deps):
+                return
         await ctx.defer(ephemeral=True)
         await ctx.respond(await guild_report(deps, ctx.guild_id), ephemeral=True)

@@ -8,6 +8,7 @@ from loguru import logger
 
 from libra.chat.api import ChatTurn
 from libra.discord.commands.common import admitted
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Outlet, failure_message
 from libra.discord.deps import AskedPrompt, DiscordDeps
 from libra.errors import RateLimited
@@ -40,8 +41,10 @@ async def stream_answer(
         else:
             await interaction.edit_message(handle, content)
 
+    # The first send fills the deferred response: an edit of @original on the wire.
     outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit,
-                                            channel_id=int(interaction.channel_id))
+                                            channel_id=int(interaction.channel_id),
+                                            send_is_edit=lambda: not original)
     turn = ChatTurn(user_id=interaction.user.id, channel_id=interaction.channel_id,
                     guild_id=interaction.guild_id, text=prompt, private=private)
     try:
@@ -64,8 +67,9 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask Libra; the answer
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Defer at once, then stream the answer into the original response."""
-        if not await admitted(ctx, deps):
-            return
+        async with defer_if_slow(ctx, ephemeral=self.private):  # a refusal may be slow
+            if not await admitted(ctx, deps):
+                return
         await ctx.defer(ephemeral=self.private)
         # Held by the plugin so a shutdown cancels it; awaited so errors reach lightbulb.
         await deps.tasks.spawn(

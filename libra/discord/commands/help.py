@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightbulb
 
 from libra.discord.commands.common import admitted
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 
 loader = lightbulb.Loader()
@@ -31,9 +32,10 @@ class Help(lightbulb.SlashCommand, name="help", description="How to use Libra"):
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Explain the triggers and commands."""
-        if not await admitted(ctx, deps):
-            return
-        chat_channels = deps.settings.discord.chat_channel_ids
-        extra = (", or in " + ", ".join(f"<#{c}>" for c in chat_channels)
-                 if chat_channels else "")
-        await ctx.respond(HELP_TEXT.format(chat_channels=extra), ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admitted(ctx, deps):
+                return
+            chat_channels = deps.settings.discord.chat_channel_ids
+            extra = (", or in " + ", ".join(f"<#{c}>" for c in chat_channels)
+                     if chat_channels else "")
+            await ctx.respond(HELP_TEXT.format(chat_channels=extra), ephemeral=True)

@@ -6,6 +6,7 @@ import lightbulb
 
 from libra.chat.messages import user_message
 from libra.discord.commands.common import admitted, language_of
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import UnknownLanguage
 
@@ -27,11 +28,12 @@ class Show(lightbulb.SlashCommand, name="show", description="Show the reply lang
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Show the channel's reply language and its model."""
-        if not await admitted(ctx, deps):
-            return
-        current = await deps.language.current(ctx.channel_id)
-        await ctx.respond(_describe(current.language, current.pinned,
-                                    deps.language.model_for(current.language)))
+        async with defer_if_slow(ctx, ephemeral=False):
+            if not await admitted(ctx, deps):
+                return
+            current = await deps.language.current(ctx.channel_id)
+            await ctx.respond(_describe(current.language, current.pinned,
+                                        deps.language.model_for(current.language)))
 
 
 @lang.register
@@ -44,18 +46,20 @@ class Set(lightbulb.SlashCommand, name="set", description="Always answer in one 
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Pin the channel's reply language."""
-        if not await admitted(ctx, deps):
-            return
-        try:
-            pinned = await deps.language.pin(ctx.channel_id, self.language)
-        except UnknownLanguage:
-            choices = ", ".join(deps.settings.language.languages)
-            message = user_message("language_unknown", await language_of(ctx, deps),
-                                   name=self.language, choices=choices)
-            await ctx.respond(message, ephemeral=True)
-            return
-        await ctx.respond(_describe(pinned.language, True,
-                                    deps.language.model_for(pinned.language)))
+        # Deferred publicly, as the answer is shown: a slow refusal is public too.
+        async with defer_if_slow(ctx, ephemeral=False):
+            if not await admitted(ctx, deps):
+                return
+            try:
+                pinned = await deps.language.pin(ctx.channel_id, self.language)
+            except UnknownLanguage:
+                choices = ", ".join(deps.settings.language.languages)
+                message = user_message("language_unknown", await language_of(ctx, deps),
+                                       name=self.language, choices=choices)
+                await ctx.respond(message, ephemeral=True)
+                return
+            await ctx.respond(_describe(pinned.language, True,
+                                        deps.language.model_for(pinned.language)))
 
 
 @lang.register
@@ -66,8 +70,9 @@ class Auto(lightbulb.SlashCommand, name="auto", description="Follow the conversa
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Unpin the channel's reply language."""
-        if not await admitted(ctx, deps):
-            return
-        current = await deps.language.pin(ctx.channel_id, None)
-        await ctx.respond(_describe(current.language, False,
-                                    deps.language.model_for(current.language)))
+        async with defer_if_slow(ctx, ephemeral=False):
+            if not await admitted(ctx, deps):
+                return
+            current = await deps.language.pin(ctx.channel_id, None)
+            await ctx.respond(_describe(current.language, False,
+                                        deps.language.model_for(current.language)))

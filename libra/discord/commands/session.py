@@ -7,8 +7,9 @@ import lightbulb
 
 from libra.chat.messages import user_message
 from libra.discord.commands.common import admitted, language_of, run_for
+from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
-from libra.storage.api import Memory, MemoryScope, Place
+from libra.storage.api import MAX_INTERNAL_ID, Memory, MemoryScope, Place
 
 loader = lightbulb.Loader()
 memory = lightbulb.Group("memory", "What Libra remembers about you")
@@ -27,10 +28,12 @@ class Reset(lightbulb.SlashCommand, name="reset", description="Start a fresh con
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """End the caller's session in this channel."""
-        if await run_for(ctx, deps, lambda: deps.chat.reset(ctx.user.id, ctx.channel_id)) is None:
-            return
-        await ctx.respond("Started a fresh conversation: earlier messages here are forgotten.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if await run_for(ctx, deps,
+                             lambda: deps.chat.reset(ctx.user.id, ctx.channel_id)) is None:
+                return
+            await ctx.respond("Started a fresh conversation: earlier messages here are "
+                              "forgotten.", ephemeral=True)
 
 
 @loader.command
@@ -41,11 +44,12 @@ class Stop(lightbulb.SlashCommand, name="stop", description="Stop the answer bei
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Stop the replies streaming in this channel (private ones only for their author)."""
-        if not await admitted(ctx, deps):
-            return
-        stopped = await deps.chat.stop(ctx.channel_id, user_id=ctx.user.id)
-        await ctx.respond("Stopped." if stopped else "Nothing is being written here right now.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admitted(ctx, deps):
+                return
+            stopped = await deps.chat.stop(ctx.channel_id, user_id=ctx.user.id)
+            await ctx.respond("Stopped." if stopped
+                              else "Nothing is being written here right now.", ephemeral=True)
 
 
 @memory.register
@@ -56,18 +60,19 @@ class MemoryShow(lightbulb.SlashCommand, name="show", description="List your mem
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """List the caller's memories, of every place, with their ids and scopes."""
-        items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
-        if items is None:
-            return
-        language = await language_of(ctx, deps)
-        if not items:
-            await ctx.respond(user_message("memory_none", language), ephemeral=True)
-            return
-        # Every place's memories: the list is ephemeral, so only their author sees it.
-        here = Place.of(ctx.guild_id)
-        await ctx.respond(memory_list(
-            [f"`#{m.id}` [{scope_label(ctx, m, here, language)}] "
-             f"{m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]), ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
+            if items is None:
+                return
+            language = await language_of(ctx, deps)
+            if not items:
+                await ctx.respond(user_message("memory_none", language), ephemeral=True)
+                return
+            # Every place's memories: the list is ephemeral, so only their author sees it.
+            here = Place.of(ctx.guild_id)
+            await ctx.respond(memory_list(
+                [f"`#{m.id}` [{scope_label(ctx, m, here, language)}] "
+                 f"{m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]), ephemeral=True)
 
 
 def scope_label(ctx: lightbulb.Context, memory: Memory, here: Place, language: str) -> str:
@@ -112,16 +117,17 @@ class MemoryRemember(lightbulb.SlashCommand, name="remember", description="Remem
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Store a memory for the caller, used only here unless they said everywhere."""
-        here = Place.of(ctx.guild_id)
-        place = Place(MemoryScope.EVERYWHERE) if self.scope == "everywhere" else here
-        stored = await run_for(
-            ctx, deps, lambda: deps.chat.remember(ctx.user.id, self.text, place=place))
-        if stored is None:
-            return
-        language = await language_of(ctx, deps)
-        await ctx.respond(user_message("memory_saved", language, id=stored.id,
-                                       scope=scope_label(ctx, stored, here, language)),
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            here = Place.of(ctx.guild_id)
+            place = Place(MemoryScope.EVERYWHERE) if self.scope == "everywhere" else here
+            stored = await run_for(
+                ctx, deps, lambda: deps.chat.remember(ctx.user.id, self.text, place=place))
+            if stored is None:
+                return
+            language = await language_of(ctx, deps)
+            await ctx.respond(user_message("memory_saved", language, id=stored.id,
+                                           scope=scope_label(ctx, stored, here, language)),
+                              ephemeral=True)
 
 
 @memory.register
@@ -129,14 +135,18 @@ class MemoryForget(lightbulb.SlashCommand, name="forget",
                    description="Forget one memory, or all of them"):
     """``/memory forget [id]``."""
 
-    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None)
+    # Discord's client refuses other numbers; the chat service checks again for the rest.
+    memory_id = lightbulb.integer("id", "The memory's number (all when omitted)", default=None,
+                                  min_value=1, max_value=MAX_INTERNAL_ID)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Forget the caller's memories."""
-        count = await run_for(ctx, deps, lambda: deps.chat.forget(ctx.user.id, self.memory_id))
-        if count is None:
-            return
-        await ctx.respond(f"Forgotten: {count} memor{'y' if count == 1 else 'ies'}.",
-                          ephemeral=True)
+        async with defer_if_slow(ctx, ephemeral=True):
+            count = await run_for(ctx, deps,
+                                  lambda: deps.chat.forget(ctx.user.id, self.memory_id))
+            if count is None:
+                return
+            await ctx.respond(f"Forgotten: {count} memor{'y' if count == 1 else 'ies'}.",
+                              ephemeral=True)

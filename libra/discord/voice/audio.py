@@ -102,7 +102,8 @@ class OpusDecoder:
         """Produce one 20 ms frame for a lost packet.
 
         With the packet that follows the loss, its in-band FEC data is used (falling
-        back to plain loss concealment); without it, plain concealment.
+        back to plain loss concealment); without it, plain concealment. That FEC data
+        describes only the frame just before its packet: pass it for that frame alone.
         """
         samples = self._run(next_packet, FRAME_SAMPLES, 1) if next_packet else -1
         if samples < 0:

@@ -12,6 +12,9 @@ from libra.discord.voice.rtp import sequence_distance
 _JITTER_SMOOTHING = 16
 """RFC 3550's interarrival jitter filter constant."""
 _RTP_RATE = 48_000
+_BASE_REACH = 16
+"""How far before the first packet to arrive a packet still moves a stream's start back;
+an older one is a straggler (late), which must not turn into a burst of "losses"."""
 
 
 @dataclass(slots=True)
@@ -40,6 +43,10 @@ class StreamStats:
             delta = sequence_distance(sequence, self.highest_ext_seq & 0xFFFF)
             if delta > 0:
                 self.highest_ext_seq += delta
+            elif -_BASE_REACH <= (extended := self.highest_ext_seq + delta) - self.base_seq < 0:
+                # The stream's first packets swapped places (the receiver plays them
+                # in order): it starts at this one, not at the first to arrive.
+                self.base_seq = extended
         transit = arrival * _RTP_RATE - timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)

@@ -53,7 +53,8 @@ class _Speaker:
     frames: int = 0
     chunk: list[tuple[int, bytes | None, bytes | None]] = field(default_factory=list)
     """Frames of the next chunk, in order, not yet decoded: ``(sequence, opus, fec)``
-    where ``opus`` is ``None`` for a loss to conceal (from ``fec``, the next packet)."""
+    where ``opus`` is ``None`` for a loss to conceal, from ``fec`` (the next packet,
+    whose FEC data describes this frame) or, without it, by plain concealment."""
 
 
 @dataclass(slots=True)
@@ -214,27 +215,47 @@ class AudioReceiver:
         return out
 
     def _play(self, speaker: _Speaker, ready: list[tuple[int, bytes | None]]) -> None:
-        ready = self._dave_decrypt(speaker, ready)
-        concealed_run = 0
-        for index, (sequence, opus) in enumerate(ready):
-            following: bytes | None = None
+        gap: list[int] = []
+        for sequence, opus in self._dave_decrypt(speaker, ready):
             if opus is None:
-                concealed_run += 1
-                if concealed_run > MAX_CONCEALED_PER_GAP:
-                    continue
-                following = next((o for _s, o in ready[index + 1 :] if o is not None), None)
-                speaker.stats.concealed += 1
-            else:
-                concealed_run = 0
-            if not speaker.speaking:
-                speaker.speaking = True
-                self._publish(VoiceSpeakingStarted(
-                    guild_id=self.guild_id, user_id=speaker.user_id, ssrc=speaker.ssrc
-                ))
-            speaker.frames += 1
-            speaker.chunk.append((sequence, opus, following))
-            if len(speaker.chunk) >= self._chunk_frames:
-                self._publish_chunk(speaker)
+                gap.append(sequence)
+                continue
+            if gap:
+                self._conceal(speaker, gap, opus)
+                gap = []
+            self._queue(speaker, sequence, opus, None)
+        if gap:  # only after a frame that failed DAVE: nothing follows it yet
+            self._conceal(speaker, gap, None)
+
+    def _conceal(self, speaker: _Speaker, gap: list[int], following: bytes | None) -> None:
+        """Queue concealment for the lost frames ``gap``, which ``following`` ends.
+
+        A packet's in-band FEC (LBRR) describes only the frame just before it: only
+        the gap's last frame is rebuilt from it, the others get plain loss
+        concealment. Placing it in every lost frame puts a later frame's sound where
+        the earlier ones belong (1-4 dB worse over the gaps). Past ``MAX_CONCEALED_PER_GAP``
+        the middle of the gap is left out, so the FEC frame still leads into the
+        packet it came with.
+        """
+        if len(gap) > MAX_CONCEALED_PER_GAP:
+            gap = gap[: MAX_CONCEALED_PER_GAP - 1] + gap[-1:]
+        speaker.stats.concealed += len(gap)
+        for sequence in gap[:-1]:
+            self._queue(speaker, sequence, None, None)
+        self._queue(speaker, gap[-1], None, following)
+
+    def _queue(
+        self, speaker: _Speaker, sequence: int, opus: bytes | None, fec: bytes | None
+    ) -> None:
+        if not speaker.speaking:
+            speaker.speaking = True
+            self._publish(VoiceSpeakingStarted(
+                guild_id=self.guild_id, user_id=speaker.user_id, ssrc=speaker.ssrc
+            ))
+        speaker.frames += 1
+        speaker.chunk.append((sequence, opus, fec))
+        if len(speaker.chunk) >= self._chunk_frames:
+            self._publish_chunk(speaker)
 
     def _publish_chunk(self, speaker: _Speaker) -> None:
         if not speaker.chunk:
@@ -268,14 +289,19 @@ class AudioReceiver:
         """End talk spurts of speakers silent for longer than the silence timeout."""
         now = time.monotonic() if now is None else now
         for ssrc, speaker in list(self._speakers.items()):
-            if speaker.speaking and now - speaker.last_arrival > self._silence_timeout:
+            # A spurt's first packet waits for the next one (see ReorderBuffer): if
+            # none comes, it is a spurt of its own, over by now.
+            active = speaker.speaking or speaker.reorder.starting
+            if active and now - speaker.last_arrival > self._silence_timeout:
                 self._end_speech(ssrc)
         for ssrc, queue in list(self._unmapped.items()):
             if queue and now - queue[-1].arrival > self._hold_unmapped:
                 self._diag.unmapped_dropped += len(queue)
                 logger.debug("dropped {} packets of unmapped SSRC {}", len(queue), ssrc)
                 del self._unmapped[ssrc]
-        if not self._unmapped and not any(s.speaking for s in self._speakers.values()):
+        if not self._unmapped and not any(
+            s.speaking or s.reorder.starting for s in self._speakers.values()
+        ):
             self._pending_work.clear()
 
     def close(self) -> None:

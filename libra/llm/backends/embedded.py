@@ -42,6 +42,18 @@ def packaged_model_path() -> Path | None:
     return None
 
 
+def fallback_model(configured: Path | None) -> Path | None:
+    """The GGUF ``libra chat`` falls back to when no Ollama answers, if it can run one.
+
+    ``configured`` is ``llm.embedded_model_path``; unset means the packaged model.
+    ``None`` when ``xllamacpp`` is missing or there is no model file.
+    """
+    gguf = configured or packaged_model_path()
+    if importlib.util.find_spec("xllamacpp") is None or gguf is None or not gguf.is_file():
+        return None
+    return gguf
+
+
 class EmbeddedBackend:
     """A GGUF model served by llama.cpp inside this process."""
 

@@ -13,14 +13,21 @@ from tests.fakes.fake_discord import FakeDiscord, make_token
 
 
 @pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    """A started fake Discord with the default world (one guild, alice, a DM)."""
+async def fake_discord(request: pytest.FixtureRequest) -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord with the default world (one guild, alice, a DM).
+
+    After the test, nothing the bot did may have broken one of Discord's limits (a
+    429 from a real budget, an interaction acknowledged after 3 s); a test that breaks
+    one on purpose is marked ``@pytest.mark.breaks_discord_limits``.
+    """
     fake = FakeDiscord()
     await fake.start()
     try:
         yield fake
     finally:
         await fake.stop()
+    if request.node.get_closest_marker("breaks_discord_limits") is None:
+        assert not fake.broken_limits(), fake.broken_limits()
 
 
 @pytest.fixture

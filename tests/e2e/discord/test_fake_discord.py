@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
+import aiohttp
 import hikari
 import lightbulb
+import pytest
 
 from tests.e2e.discord.conftest import BotRunner
 from tests.fakes.fake_discord import FakeDiscord
@@ -233,12 +235,146 @@ async def test_rapid_edits_respect_the_channel_budget() -> None:
         assert fake.bot_messages(channel)[0].content == "v7"
         accepted = [c for c in fake.rest_calls("PATCH", EDIT_ROUTE) if c.status == 200]
         assert len(accepted) == 7
-        # 3 at once, then one per 0.2 s refill: hikari was held back, not refused.
-        assert accepted[-1].at - accepted[0].at >= 4 * 0.2 - 0.05
+        # 3 per fixed 0.6 s window (the headers said so): hikari was held back, not refused.
+        assert accepted[-1].at - accepted[0].at >= 2 * 0.6 - 0.05
         assert fake.limiter.stats.budget_429 <= 1
     finally:
         await runner.stop_all()
         await fake.stop()
+
+
+async def test_edits_over_the_budget_are_refused_until_the_fixed_window_ends() -> None:
+    fake = FakeDiscord(edit_limit=5, edit_window=1.0)
+    await fake.start()
+    runner = BotRunner(fake)
+    try:
+        bot, _ = await runner.start()
+        channel = fake.text_channel.id
+        message = await bot.rest.create_message(channel, "v0")
+        url = f"{fake.rest_url}/channels/{channel}/messages/{message.id}"
+        auth = {"Authorization": f"Bot {fake.token}"}
+        async with aiohttp.ClientSession(headers=auth) as http:
+            for version in range(1, 6):
+                async with http.patch(url, json={"content": f"v{version}"}) as response:
+                    assert response.status == 200
+                    assert response.headers["X-RateLimit-Remaining"] == str(5 - version)
+            # A bucket refilling continuously would have an edit back by now; Discord not.
+            await asyncio.sleep(0.3)
+            async with http.patch(url, json={"content": "too soon"}) as refused:
+                body = await refused.json()
+                headers = refused.headers
+            await asyncio.sleep(body["retry_after"])
+            async with http.patch(url, json={"content": "v6"}) as later:
+                assert later.status == 200
+        assert refused.status == 429
+        assert body["global"] is False and 0 < body["retry_after"] <= 0.7
+        assert headers["X-RateLimit-Scope"] == "user"
+        assert headers["X-RateLimit-Remaining"] == "0"
+        assert headers["Retry-After"] == "1"
+        assert fake.bot_messages(channel)[0].content == "v6"
+        assert fake.limiter.stats.budget_429 == 1
+    finally:
+        await runner.stop_all()
+        await fake.stop()
+
+
+def deferring_command(deferred: asyncio.Event) -> type[lightbulb.SlashCommand]:
+    """``/wait``: defers, then leaves the answer to the test."""
+
+    class Wait(lightbulb.SlashCommand, name="wait", description="Defers and waits"):
+        @lightbulb.invoke
+        async def invoke(self, ctx: lightbulb.Context) -> None:
+            await ctx.defer()
+            deferred.set()
+
+    return Wait
+
+
+@pytest.mark.breaks_discord_limits
+async def test_interaction_edits_spend_the_channel_budget_they_do_not_advertise(
+    fake_discord: FakeDiscord, bot_runner: BotRunner
+) -> None:
+    deferred = asyncio.Event()
+    bot, _ = await bot_runner.start(register(deferring_command(deferred)))
+    channel = fake_discord.text_channel.id
+    token = await fake_discord.slash_command("wait")
+    await asyncio.wait_for(deferred.wait(), 5)
+    message = await bot.rest.create_message(channel, "v0")
+    app = fake_discord.world.application_id
+    original = f"{fake_discord.rest_url}/webhooks/{app}/{token}/messages/@original"
+    edit = f"{fake_discord.rest_url}/channels/{channel}/messages/{message.id}"
+    auth = {"Authorization": f"Bot {fake_discord.token}"}
+    statuses = []
+    async with aiohttp.ClientSession(headers=auth) as http:
+        for url in (edit, edit, edit, original, original, original):
+            async with http.patch(url, json={"content": "update"}) as response:
+                statuses.append(response.status)
+                headers, body = response.headers, await response.json()
+
+    assert statuses == [200, 200, 200, 200, 200, 429]
+    assert headers["X-RateLimit-Scope"] == "shared"
+    assert headers["X-RateLimit-Remaining"] != "0"  # the webhook's own bucket is not spent
+    assert body["retry_after"] > 0
+    assert fake_discord.broken_limits() == ["1 request(s) over a rate-limit budget (429)"]
+
+
+def slow_command(seconds: float, done: asyncio.Event,
+                 failures: list[BaseException]) -> type[lightbulb.SlashCommand]:
+    """``/slow``: answers only after ``seconds``, recording what Discord said."""
+
+    class Slow(lightbulb.SlashCommand, name="slow", description="Answers late"):
+        @lightbulb.invoke
+        async def invoke(self, ctx: lightbulb.Context) -> None:
+            try:
+                await asyncio.sleep(seconds)  # the work that takes too long
+                await ctx.respond("finally")
+            except hikari.HTTPError as err:
+                failures.append(err)
+            finally:
+                done.set()
+
+    return Slow
+
+
+async def test_an_interaction_acknowledged_after_the_deadline_is_unknown() -> None:
+    fake = FakeDiscord(interaction_deadline=0.3)
+    await fake.start()
+    runner = BotRunner(fake)
+    done, failures = asyncio.Event(), list[BaseException]()
+    try:
+        await runner.start(register(slow_command(0.5, done, failures)))
+        token = await fake.slash_command("slow")
+        await asyncio.wait_for(done.wait(), 5)
+    finally:
+        await runner.stop_all()
+        await fake.stop()
+    assert [type(f) for f in failures] == [hikari.NotFoundError]
+    assert "10062" in str(failures[0])  # Unknown interaction
+    assert fake.original_response(token) is None
+    assert fake.acknowledged_late() == [token]
+
+
+async def test_an_interaction_token_expires() -> None:
+    fake = FakeDiscord(token_lifetime=0.5)
+    await fake.start()
+    runner = BotRunner(fake)
+    deferred = asyncio.Event()
+    try:
+        bot, _ = await runner.start(register(deferring_command(deferred)))
+        token = await fake.slash_command("wait")
+        await asyncio.wait_for(deferred.wait(), 5)
+        app = fake.world.application_id
+        await bot.rest.edit_interaction_response(app, token, "in time")
+        await asyncio.sleep(0.6)  # past the (shortened) 15 minutes
+        with pytest.raises(hikari.UnauthorizedError, match="50027"):
+            await bot.rest.edit_interaction_response(app, token, "too late")
+        with pytest.raises(hikari.UnauthorizedError, match="50027"):
+            await bot.rest.execute_webhook(app, token, "too late")
+    finally:
+        await runner.stop_all()
+        await fake.stop()
+    original = fake.original_response(token)
+    assert original is not None and original.content == "in time"
 
 
 async def test_reconnect_resumes_the_session(

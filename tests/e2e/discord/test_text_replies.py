@@ -43,6 +43,28 @@ async def test_ask_defers_then_streams_edits_into_the_original_response(
     assert fake_discord.limiter.stats.responses_429 == 0
 
 
+async def test_a_long_ask_answer_keeps_to_five_edits_in_any_five_seconds(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    # About 6 s of streaming: the first text and five updates after it would be six
+    # edits of @original inside 5 s unless the first text spends the budget too.
+    answer = " ".join(f"word{i}" for i in range(180)) + "."
+    fake_ollama.answers["Tell me a long story"] = answer
+    fake_ollama.tokens_per_second = 30
+    await start_libra(fake_discord, fake_ollama, pg_url)
+
+    token = await fake_discord.slash_command("ask", {"prompt": "Tell me a long story"})
+
+    await fake_discord.wait_until(
+        lambda: getattr(fake_discord.original_response(token), "content", "") == answer,
+        timeout=30)
+    edits = [c for c in fake_discord.rest_calls("PATCH", ORIGINAL) if token in c.path]
+    assert len(edits) >= 5, "the answer should appear progressively"
+    stats = fake_discord.limiter.stats
+    assert stats.max_edits_in_window(fake_discord.text_channel.id, 5.0) <= 5
+    assert stats.budget_429 == 0
+
+
 async def test_a_mention_gets_a_reply_whose_edits_end_in_the_full_text(
     fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
 ) -> None:

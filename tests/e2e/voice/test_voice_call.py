@@ -184,3 +184,31 @@ async def test_speaking_events_and_pcm_shape(harness: Harness, server: FakeVoice
                                               for i in range(1, len(audio))]
     pcm = np.frombuffer(b"".join(e.pcm for e in audio), "<i2")
     assert np.abs(pcm).max() > 1000
+
+
+async def test_a_talk_spurt_whose_first_packet_arrives_second_is_heard_whole(
+    harness: Harness,
+) -> None:
+    from tests.e2e.voice.conftest import IDENTITY
+
+    async with FakeVoiceServer(IDENTITY, heartbeat_ms=1000) as server:
+        swapped = NetworkConditions(first_packet_after=1)  # 2, 1, 3, 4…
+        alice = await server.add_peer(1001, conditions=swapped)
+        conn = await harness.connect(server)
+        await server.wait_for(server.dave_settled, what="DAVE settled")
+        spurts: list[list[VoiceAudioReceived]] = []
+        for spurt in (1, 2):  # the second starts after silence, where the sequence goes on
+            await alice.speak(tone(0.3, 440))
+            ended = lambda n=spurt: len(harness.recorder.of(VoiceSpeakingStopped)) == n  # noqa: E731
+            await wait_until(ended, what=f"end of spurt {spurt}")
+            heard = harness.recorder.of(VoiceAudioReceived)
+            spurts.append(heard[sum(map(len, spurts)) :])
+        [stream] = conn.snapshot()["streams"]
+    assert (stream["late"], stream["lost"]) == (0, 0)
+    # Every frame sent is heard, each spurt from its first packet on, in order.
+    assert harness.recorder.frames_heard() == alice.log.frames_sent
+    assert [audio[0].sequence for audio in spurts] == alice.log.spurt_starts
+    for audio in spurts:
+        assert [e.sequence for e in audio] == [
+            (audio[0].sequence + 5 * i) & 0xFFFF for i in range(len(audio))
+        ]

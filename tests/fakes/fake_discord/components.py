@@ -4,15 +4,15 @@
   message (flag 64) is seen by the user it answered, nobody else.
 * The press is an INTERACTION_CREATE of type 3 (MESSAGE_COMPONENT) carrying the
   message and ``data.custom_id``; like any interaction it must be acknowledged within
-  ``deadline`` seconds (3 on Discord), after which its callback is 404 Unknown
-  interaction (10062).
+  ``interaction_deadline`` seconds of the press (3 on Discord), after which its
+  callback is 404 Unknown interaction (10062) — checked in
+  ``rest_messages.interaction_callback`` for every interaction.
 * Callback types 6 (DEFERRED_UPDATE_MESSAGE) and 7 (UPDATE_MESSAGE) exist only for
   component interactions; the message they update becomes the original response.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -72,10 +72,7 @@ def check_press(message: StoredMessage, custom_id: str, user: FakeUser) -> None:
 
 
 def refusal(interaction: dict[str, Any], kind: int) -> web.Response | None:
-    """Discord's answer to a callback it does not take for this interaction, if any."""
-    deadline = interaction.get("acknowledge_by")
-    if deadline is not None and time.monotonic() > deadline:
-        return web.json_response({"message": "Unknown interaction", "code": 10062}, status=404)
+    """Discord's answer to a callback type it does not take for this interaction, if any."""
     if (kind in (RESPONSE_DEFERRED_UPDATE, RESPONSE_UPDATE)
             and interaction.get("type") != INTERACTION_COMPONENT):
         return web.json_response(

@@ -2,15 +2,24 @@
 
 * Every response carries ``X-RateLimit-*`` headers (hikari retries a 429 immediately
   on a route it has never seen a bucket for, so the headers matter).
-* Message edits have a real per-channel budget of ``edit_limit`` per ``edit_window``
-  seconds, kept as a bucket that holds ``edit_limit`` edits and refills one every
-  ``edit_window / edit_limit`` seconds. The headers advertise it the way hikari reads
-  them (``Reset-After / (Limit - Remaining)`` is the refill period). With fixed windows
-  instead, hikari 2.6 falls into one request per window once a channel's edits
-  are spaced out, and never recovers while its queue is non-empty. Going over is
-  answered with a 429 (scope ``user``) whose JSON body carries ``retry_after``.
-  Edits of interaction responses (webhook PATCHes) spend the budget of the channel
-  the message is in: stricter than Discord's own webhook buckets, on purpose.
+* Limits are counted in **fixed windows**, as Discord counts them: the first request
+  into a spent (or never used) budget opens a window, at most ``limit`` requests are
+  accepted inside it, and the budget is whole again only when the window ends. (A
+  bucket refilling continuously would accept a sixth edit 1 s after five quick ones;
+  Discord does not, and neither does this fake.)
+* Message edits have a per-channel budget of ``edit_limit`` per ``edit_window``
+  seconds. ``PATCH /channels/{channel}/messages/{message}`` advertises it in its
+  headers, as Discord's per-channel route bucket does.
+* Interaction webhooks (``/webhooks/{app}/{token}...``: follow-ups and edits of
+  ``@original`` or a follow-up) have their own bucket per token, ``webhook_limit`` per
+  ``webhook_window`` seconds, which is what their headers advertise. Their *edits*
+  also spend the budget of the channel the message is in, and that budget is not in
+  their headers: exceeding it is a 429 with scope ``shared`` that hikari cannot see
+  coming. Discord documents no such shared budget; the fake applies it on purpose,
+  since it is the budget Libra's pacer promises to keep in every channel.
+* Every 429 has Discord's JSON body (``message``, ``retry_after``, ``global``) and
+  headers (``X-RateLimit-Scope``, ``Retry-After`` in whole seconds). Those caused by
+  a real budget are counted in :attr:`RateLimitStats.budget_429`.
 * Tests can inject 429s or 5xx for the next N requests on a route, or a 429 storm
   on every route for a while.
 """
@@ -20,7 +29,9 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import math
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -43,7 +54,7 @@ class RateLimitStats:
 
     responses_429: int = 0
     budget_429: int = 0
-    """429s caused by the real edit budget (not injected)."""
+    """429s caused by a real budget (edits per channel, webhook), not injected ones."""
     edits_by_channel: dict[int, list[float]] = field(
         default_factory=lambda: collections.defaultdict(list)
     )
@@ -59,17 +70,61 @@ class RateLimitStats:
         return best
 
 
+@dataclass
+class _Window:
+    """One key's current fixed window: when it ends and how many requests it took."""
+
+    resets_at: float
+    used: int = 0
+
+
+class FixedWindows:
+    """``limit`` requests per ``window`` seconds per key, in fixed windows."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._windows: dict[Hashable, _Window] = {}
+
+    def take(self, key: Hashable, now: float) -> float | None:
+        """Count one request; ``None`` if accepted, else seconds until the window ends."""
+        current = self._current(key, now)
+        if current.used >= self.limit:
+            return max(0.001, current.resets_at - now)
+        current.used += 1
+        return None
+
+    def state(self, key: Hashable, now: float) -> tuple[int, float]:
+        """(requests left, seconds until the budget is whole) for the headers."""
+        current = self._current(key, now)
+        if not current.used:
+            return self.limit, self.window
+        return max(0, self.limit - current.used), current.resets_at - now
+
+    def _current(self, key: Hashable, now: float) -> _Window:
+        current = self._windows.get(key)
+        if current is None or now >= current.resets_at:
+            current = self._windows[key] = _Window(now + self.window)
+        return current
+
+
 class RateLimiter:
     """Decides, per request, whether to answer normally or with a 429/5xx."""
 
-    def __init__(self, *, edit_limit: int = 5, edit_window: float = 5.0) -> None:
-        self.edit_limit = edit_limit
-        self.edit_window = edit_window
+    def __init__(
+        self,
+        *,
+        edit_limit: int = 5,
+        edit_window: float = 5.0,
+        webhook_limit: int = 5,
+        webhook_window: float = 2.0,
+    ) -> None:
+        self.edits = FixedWindows(edit_limit, edit_window)
+        self.webhooks = FixedWindows(webhook_limit, webhook_window)
         self.stats = RateLimitStats()
         self._failures: list[InjectedFailure] = []
         self._storm_until = 0.0
         self._storm_retry_after = 0.2
-        self._edit_buckets: dict[int, tuple[float, float]] = {}
         self._route_hits: dict[str, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
@@ -85,48 +140,60 @@ class RateLimiter:
         self._storm_until = time.monotonic() + seconds
         self._storm_retry_after = retry_after
 
-    def check(self, route: str, bucket_key: str, edit_channel: int | None) -> web.Response | None:
-        """A failure response for this request, or None to serve it."""
+    def check(
+        self, route: str, bucket_key: str, edit_channel: int | None, webhook: str | None = None
+    ) -> web.Response | None:
+        """A failure response for this request, or None to serve it.
+
+        ``edit_channel`` is the channel whose edit budget the request spends (message
+        edits only); ``webhook`` the interaction token of a webhook request.
+        """
         now = time.monotonic()
         if now < self._storm_until:
-            return self._too_many(route, bucket_key, self._storm_retry_after, scope="shared")
+            return self._too_many(bucket_key, self._storm_retry_after, scope="shared")
         for failure in self._failures:
             if failure.remaining > 0 and failure.route in (route, "*"):
                 failure.remaining -= 1
                 if failure.status == 429:
-                    return self._too_many(route, bucket_key, failure.retry_after, scope="shared")
+                    return self._too_many(bucket_key, failure.retry_after, scope="shared")
                 return web.json_response(
                     {"message": "injected server error", "code": 0},
                     status=failure.status,
                     headers=self.headers(bucket_key),
                 )
+        if webhook is not None and (wait := self.webhooks.take(webhook, now)) is not None:
+            self.stats.budget_429 += 1
+            return self._too_many(bucket_key, wait, scope="user", webhook=webhook)
         if edit_channel is not None:
-            tokens = self._edit_tokens(edit_channel, now)
-            if tokens < 1:
+            if (wait := self.edits.take(edit_channel, now)) is not None:
                 self.stats.budget_429 += 1
-                retry_after = max(0.01, (1 - tokens) * self._refill_period)
-                return self._too_many(
-                    route, bucket_key, retry_after, scope="user", edit_channel=edit_channel
-                )
-            self._edit_buckets[edit_channel] = (tokens - 1, now)
+                if webhook is not None:
+                    # Not the bucket a webhook's headers describe: hikari learns of it here.
+                    return self._too_many(bucket_key, wait, scope="shared", webhook=webhook,
+                                          advertised=False)
+                return self._too_many(bucket_key, wait, scope="user", edit_channel=edit_channel)
             self.stats.edits_by_channel[edit_channel].append(now)
         return None
 
-    def headers(self, bucket_key: str, edit_channel: int | None = None) -> dict[str, str]:
+    def headers(
+        self, bucket_key: str, edit_channel: int | None = None, webhook: str | None = None
+    ) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers Discord would send for this bucket."""
         now = time.monotonic()
-        if edit_channel is not None:
-            tokens = self._edit_tokens(edit_channel, now)
-            limit, used = self.edit_limit, self.edit_limit - int(tokens)
-            reset_after = (self.edit_limit - tokens) * self._refill_period or self.edit_window
+        if webhook is not None:
+            limit = self.webhooks.limit
+            remaining, reset_after = self.webhooks.state(webhook, now)
+        elif edit_channel is not None:
+            limit = self.edits.limit
+            remaining, reset_after = self.edits.state(edit_channel, now)
         else:
             hits = self._route_hits[bucket_key]
             while hits and now - hits[0] >= 1.0:
                 hits.popleft()
             hits.append(now)
             # Generous enough never to throttle a test: hikari still learns the bucket.
-            limit, used, reset_after = 1000, len(hits), 1.0
-        remaining = max(0, limit - used)
+            limit, reset_after = 1000, 1.0
+            remaining = max(0, limit - len(hits))
         return {
             "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(remaining),
@@ -135,33 +202,26 @@ class RateLimiter:
             "X-RateLimit-Bucket": hashlib.sha1(bucket_key.encode()).hexdigest()[:16],
         }
 
-    @property
-    def _refill_period(self) -> float:
-        return self.edit_window / self.edit_limit
-
-    def _edit_tokens(self, channel_id: int, now: float) -> float:
-        """Edits the channel may make now (fractional while refilling)."""
-        tokens, updated = self._edit_buckets.get(channel_id, (float(self.edit_limit), now))
-        tokens = min(float(self.edit_limit), tokens + (now - updated) / self._refill_period)
-        self._edit_buckets[channel_id] = (tokens, now)
-        return tokens
-
     def _too_many(
         self,
-        route: str,
         bucket_key: str,
         retry_after: float,
         *,
         scope: str,
         edit_channel: int | None = None,
+        webhook: str | None = None,
+        advertised: bool = True,
     ) -> web.Response:
+        """Discord's 429; ``advertised``: the exceeded budget is the one in the headers."""
         self.stats.responses_429 += 1
-        headers = self.headers(bucket_key, edit_channel)
-        headers |= {"X-RateLimit-Scope": scope, "X-RateLimit-Remaining": "0"}
-        headers["Retry-After"] = str(max(1, round(retry_after)))
+        headers = self.headers(bucket_key, edit_channel, webhook)
+        headers["X-RateLimit-Scope"] = scope
+        if advertised:
+            headers["X-RateLimit-Remaining"] = "0"
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))  # whole seconds
         body = {
             "message": "You are being rate limited.",
-            "retry_after": retry_after,
+            "retry_after": round(retry_after, 3),
             "global": False,
         }
         return web.Response(

@@ -32,8 +32,13 @@ class RestContext:
     token: str
     gateway_url: str = ""
     interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Interaction token -> {id, type, channel_id, guild_id, user_id, original (message id
-    or None); a component's also message_id and acknowledge_by (monotonic deadline)}."""
+    """Interaction token -> {id, type, channel_id, guild_id, user_id, created_at (monotonic),
+    original (message id, 0 for a response without one, or None before the initial
+    response); a component's also message_id (the message its button is on)}."""
+    interaction_deadline: float = 3.0
+    """Seconds Discord waits for the initial response (answer or defer) to an interaction."""
+    token_lifetime: float = 15 * 60.0
+    """Seconds an interaction token stays valid for follow-ups and edits."""
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
@@ -105,6 +110,7 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
     request[JSON_BODY] = body
     edit_channel = edit_channel_of(request, ctx, template)
     path = request.path.removeprefix(API_PREFIX)
+    webhook = request.match_info.get("token") if path.startswith("/webhooks/") else None
     response: web.StreamResponse
     if (
         not path.startswith(NO_AUTH_PREFIXES)
@@ -117,7 +123,7 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         int(request.match_info["channel"])
     ) is None:
         response = error(404, "Unknown Channel", 10003)
-    elif (failure := ctx.limiter.check(template, template, edit_channel)) is not None:
+    elif (failure := ctx.limiter.check(template, template, edit_channel, webhook)) is not None:
         response = failure
     else:
         try:
@@ -126,7 +132,7 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
             response = error(exc.status, exc.reason)
         if not template.endswith("/callback"):
             # Discord sends no bucket for interaction callbacks (hikari logs an error if it does).
-            response.headers.update(ctx.limiter.headers(template, edit_channel))
+            response.headers.update(ctx.limiter.headers(template, edit_channel, webhook))
     ctx.world.rest_calls.append(
         RestCall(
             method=request.method,

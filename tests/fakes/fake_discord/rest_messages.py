@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -217,11 +218,20 @@ async def thread_without_message(request: web.Request) -> web.Response:
     return _new_thread(ctx, parent, ctx.world.snowflakes.next(), str(body.get("name")))
 
 
+def _age(interaction: dict[str, Any]) -> float:
+    """Seconds since the interaction was sent to the bot."""
+    return time.monotonic() - interaction.setdefault("created_at", time.monotonic())
+
+
 async def interaction_callback(request: web.Request) -> web.Response:
     """``POST /interactions/{id}/{token}/callback``: 200 JSON with ``with_response=true``."""
     ctx = ctx_of(request)
     interaction = ctx.interactions.get(request.match_info["token"])
     if interaction is None or str(interaction["id"]) != request.match_info["id"]:
+        return error(404, "Unknown interaction", 10062)
+    if _age(interaction) > ctx.interaction_deadline:
+        # Discord gives up after 3 s: the user already sees "The application did not respond".
+        interaction["expired"] = True
         return error(404, "Unknown interaction", 10062)
     if interaction.get("original") is not None:
         return error(400, "Interaction has already been acknowledged.", 40060)
@@ -267,13 +277,22 @@ async def interaction_callback(request: web.Request) -> web.Response:
     return web.json_response({"interaction": callback, "resource": resource})
 
 
+def _interaction_of_webhook(
+    ctx: RestContext, request: web.Request
+) -> dict[str, Any] | web.Response:
+    """The interaction a webhook request's token belongs to, while the token is valid."""
+    interaction = ctx.interactions.get(request.match_info["token"])
+    if (int(request.match_info["app"]) != ctx.world.application_id or interaction is None
+            or _age(interaction) > ctx.token_lifetime):
+        return error(401, "Invalid Webhook Token", 50027)
+    return interaction
+
+
 def _webhook_message(request: web.Request) -> StoredMessage | web.Response:
     ctx = ctx_of(request)
-    if int(request.match_info["app"]) != ctx.world.application_id:
-        return error(401, "Invalid Webhook Token", 50027)
-    interaction = ctx.interactions.get(request.match_info["token"])
-    if interaction is None:
-        return error(401, "Invalid Webhook Token", 50027)
+    interaction = _interaction_of_webhook(ctx, request)
+    if isinstance(interaction, web.Response):
+        return interaction
     raw = request.match_info["message"]
     message_id = interaction.get("original") if raw == "@original" else int(raw)
     stored = ctx.world.find_message(message_id) if message_id else None
@@ -299,8 +318,10 @@ async def webhook_message(request: web.Request) -> web.Response:
 async def followup(request: web.Request) -> web.Response:
     """``POST /webhooks/{app}/{token}``: a follow-up message to an interaction."""
     ctx = ctx_of(request)
-    interaction = ctx.interactions.get(request.match_info["token"])
-    if interaction is None or interaction.get("original") is None:
+    interaction = _interaction_of_webhook(ctx, request)
+    if isinstance(interaction, web.Response):
+        return interaction
+    if interaction.get("original") is None:
         return error(401, "Invalid Webhook Token", 50027)
     body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:

@@ -44,7 +44,9 @@ class FakeDiscord:
         edit_limit: int = 5,
         edit_window: float = 5.0,
         interaction_deadline: float = 3.0,
+        token_lifetime: float = 15 * 60.0,
     ) -> None:
+        """``interaction_deadline``/``token_lifetime``: Discord's 3 s and 15 min (tests shorten)."""
         self.world = world or build_default_world()
         self.token = make_token(self.world.application_id)
         self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window)
@@ -53,9 +55,9 @@ class FakeDiscord:
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewaySession] = []
         self._heartbeat_interval_ms = heartbeat_interval_ms
-        self.interaction_deadline = interaction_deadline
-        """Seconds a button press may wait for its first response (3 on Discord)."""
-        self._rest = RestContext(world=self.world, limiter=self.limiter, token=self.token)
+        self._rest = RestContext(world=self.world, limiter=self.limiter, token=self.token,
+                                 interaction_deadline=interaction_deadline,
+                                 token_lifetime=token_lifetime)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -260,12 +262,12 @@ class FakeDiscord:
             "guild_id": channel.guild_id,
             "user_id": user.id,
             "original": None,
+            "created_at": time.monotonic(),
+            "expired": False,
         }
         if message is not None:
-            self._rest.interactions[token] |= {
-                "message_id": message.id,
-                "acknowledge_by": time.monotonic() + self.interaction_deadline,
-            }
+            # Its 3 s count from ``created_at``, as any interaction's (rest_messages._age).
+            self._rest.interactions[token]["message_id"] = message.id
         await self.dispatch("INTERACTION_CREATE", payload)
         return token
 
@@ -341,6 +343,24 @@ class FakeDiscord:
         """The original response message of an interaction, if it has one."""
         message_id = self._rest.interactions.get(token, {}).get("original")
         return self.world.find_message(message_id) if message_id else None
+
+    def acknowledged_late(self) -> list[str]:
+        """Tokens of interactions whose initial response came after Discord's deadline."""
+        return [token for token, i in self._rest.interactions.items() if i.get("expired")]
+
+    def broken_limits(self) -> list[str]:
+        """What Discord would have refused because the bot broke a limit (empty if none).
+
+        A 429 from a real budget (not an injected one) and an interaction acknowledged
+        after 3 s both mean the bot failed a user; test fixtures assert this is empty.
+        """
+        broken = []
+        if (count := self.limiter.stats.budget_429) > 0:
+            broken.append(f"{count} request(s) over a rate-limit budget (429)")
+        if late := self.acknowledged_late():
+            broken.append(f"{len(late)} interaction(s) acknowledged after "
+                          f"{self._rest.interaction_deadline:g} s")
+        return broken
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until ``predicate()`` holds after some REST or gateway traffic."""

@@ -59,7 +59,9 @@ Fixtures (`fixtures.py`, re-exported by `tests/e2e/voice/conftest.py`):
 `make_fake_voice_server(identity=None, **options)`. Useful options: `modes=(XCHACHA,)`,
 `heartbeat_ms`, `transition_timeout`, `peer_commit_delay` (peers commit late, so the
 bot's op 28 wins the epoch). Peers take `NetworkConditions(loss, reorder, jitter_ms,
-padding_every, seed)`.
+padding_every, duplicate_every, first_packet_after, seed)`; `first_packet_after=1`
+sends each talk spurt as 2, 1, 3, 4… (the peer's `log.spurt_starts` has each
+spurt's first sequence number).
 
 Facts a client must live with (all real): the commit winner is whoever is first;
 a DAVE decryptor (davey, like libdave) rejects a frame older than the first frame it

@@ -39,6 +39,8 @@ class NetworkConditions:
     """Every Nth packet carries 1-15 bytes of RTP padding (0 disables)."""
     duplicate_every: int = 0
     """Every Nth packet is sent again five packets later, after it was played (0: never)."""
+    first_packet_after: int = 0
+    """The first packet of each talk spurt is sent after the next N (1: 2, 1, 3, 4…)."""
     seed: int = 1
     """Seed for the deterministic random choices above."""
 
@@ -62,6 +64,8 @@ class PeerLog:
     silence_frames: int = 0
     frames_sent: int = 0
     frames_skipped_not_ready: int = 0
+    spurt_starts: list[int] = field(default_factory=list)
+    """RTP sequence number of the first packet of each `speak` (talk spurt)."""
 
 
 # (aad, plaintext) to be transport-encrypted by the SFU and sent to the bot.
@@ -215,6 +219,8 @@ class FakePeer:
         loop = asyncio.get_running_loop()
         start = loop.time()
         held: tuple[bytes, bytes] | None = None
+        first: tuple[bytes, bytes] | None = None
+        self.log.spurt_starts.append(self._sequence)
         duplicates: list[tuple[int, tuple[bytes, bytes]]] = []
         frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
         opus = [
@@ -239,6 +245,14 @@ class FakePeer:
                 duplicates.append((index + 5, packet))
             while duplicates and duplicates[0][0] <= index:
                 self._send_later(duplicates.pop(0)[1], transmit)
+            if index == 0 and self.conditions.first_packet_after:
+                first = packet
+                continue
+            if first is not None and index >= self.conditions.first_packet_after:
+                self._send_later(packet, transmit)  # exempt from loss: the order is the point
+                self._send_later(first, transmit)
+                first = None
+                continue
             if self._rng.random() < self.conditions.loss:
                 continue
             if held is None and self._rng.random() < self.conditions.reorder:
@@ -248,8 +262,9 @@ class FakePeer:
             if held is not None:
                 self._send_later(held, transmit)
                 held = None
-        if held is not None:
-            self._send_later(held, transmit)
+        for late in (first, held):
+            if late is not None:
+                self._send_later(late, transmit)
 
     def _dave_encrypt(self, opus: bytes) -> bytes | None:
         if opus == transport.OPUS_SILENCE:

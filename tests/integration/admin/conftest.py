@@ -15,11 +15,17 @@ StartAdmin = Callable[..., Awaitable[AdminHarness]]
 
 
 @pytest.fixture
-async def start_admin() -> AsyncIterator[StartAdmin]:
-    """``await start_admin(auth_mode="simple", plugins=[...], **admin_settings)``."""
+async def start_admin(tmp_path_factory: pytest.TempPathFactory
+                      ) -> AsyncIterator[StartAdmin]:
+    """``await start_admin(auth_mode="simple", plugins=[...], **admin_settings)``.
+
+    Each server keeps its state in a fresh temporary folder unless ``data_dir`` is given
+    (two servers given the same folder share it, like two runs of one install).
+    """
     started: list[AdminHarness] = []
 
     async def start(plugins: list[Plugin] | None = None, **admin: Any) -> AdminHarness:
+        admin.setdefault("data_dir", tmp_path_factory.mktemp("admin"))
         harness = await start_harness(admin_settings(**admin), plugins)
         started.append(harness)
         return harness

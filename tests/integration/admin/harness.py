@@ -6,18 +6,23 @@ import asyncio
 import json
 import secrets
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import Morsel
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from loguru import logger
 from pydantic import SecretStr
 from yarl import URL
 
 from libra.admin.auth import SECRET_HEADER, signed_headers
 from libra.admin.plugin import AdminPlugin
 from libra.app import LibraApp
-from libra.config import AdminSettings, LLMSettings, Settings
+from libra.config import AdminSettings, AppSettings, LLMSettings, RedisSettings, Settings
 from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.plugin import Plugin
 
@@ -134,11 +139,29 @@ def ok_check(name: str, status: Status = Status.OK) -> Any:
     return check
 
 
-def admin_settings(**admin: Any) -> Settings:
+def admin_settings(*, data_dir: Path | None = None, redis_url: str | None = None,
+                   llm: dict[str, Any] | None = None, **admin: Any) -> Settings:
+    """Settings with the admin port on a free port; state in ``data_dir`` (default: a
+    fresh temporary folder)."""
     values: dict[str, Any] = {"port": free_port(), "secret": SecretStr(secrets.token_hex(32)),
                               "failed_auth_limit": 1000}
     values.update(admin)
-    return Settings(admin=AdminSettings(**values), llm=LLMSettings(warmup=False))
+    app = AppSettings(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="libra-admin-")))
+    return Settings(app=app, admin=AdminSettings(**values),
+                    llm=LLMSettings(**{"warmup": False, **(llm or {})}),
+                    redis=RedisSettings(url=SecretStr(redis_url) if redis_url else None))
+
+
+@contextmanager
+def captured_logs(level: str = "INFO") -> Iterator[list[str]]:
+    """Every Libra log line at ``level`` or above, as ``LEVEL|message``."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(f"{m.record['level'].name}|{m.record['message']}"),
+                      level=level)
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
 
 
 async def start_harness(settings: Settings, extra_plugins: list[Plugin] | None = None,

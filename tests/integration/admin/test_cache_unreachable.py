@@ -15,9 +15,11 @@ from .harness import AdminHarness, admin_settings, free_port, start_harness
 from .test_operator_page import HASH, _get, _post, _sign_in
 
 
+# Simple mode: in HMAC mode the nonces live in that Redis too, and signed requests are
+# refused before the flush is tried (test_replay.py).
 @pytest.fixture
 async def redis_down() -> AsyncIterator[AdminHarness]:
-    settings = admin_settings(operator_password_hashes={"ops": HASH})
+    settings = admin_settings(operator_password_hashes={"ops": HASH}, auth_mode="simple")
     # Nothing listens on this port: every Redis command is refused.
     settings = settings.model_copy(update={
         "redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{free_port()}/0"})})
@@ -50,7 +52,7 @@ async def test_api_flush_with_a_dark_redis_host_answers_before_the_request_timeo
 
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    settings = admin_settings().model_copy(update={
+    settings = admin_settings(auth_mode="simple").model_copy(update={
         "redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{port}/0"})})
     h = await start_harness(settings, [LLMPlugin()])
     try:

@@ -33,3 +33,37 @@ async def test_malformed_requests_log_one_short_warning(
     warnings = [r for r in records if r.levelno == logging.WARNING]
     assert 1 <= len(warnings) <= 2, [r.getMessage() for r in warnings]
     assert "malformed HTTP" in warnings[0].getMessage()
+
+
+MALFORMED = [
+    pytest.param(f"GET /api/health HTTP/1.1\r\nHost: x\r\nno colon {MARKER}\r\n\r\n",
+                 id="header without a colon"),
+    pytest.param(f"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: {MARKER}{'a' * 9000}\r\n\r\n",
+                 id="header over the size limit"),
+    pytest.param(f"GET /{MARKER} HTTP/9.9x\r\nHost: x\r\n\r\n", id="bad HTTP version"),
+    pytest.param(f"G\x01T /{MARKER} HTTP/1.1\r\nHost: x\r\n\r\n", id="bad method"),
+    pytest.param(f"POST /api/cache/flush HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                 f"Transfer-Encoding: chunked\r\nX-M: {MARKER}\r\n\r\n",
+                 id="length and chunked"),
+    pytest.param(f"POST /api/cache/flush HTTP/1.1\r\nHost: x\r\nContent-Length: 9{MARKER}\r\n\r\n",
+                 id="bad content length"),
+]
+
+
+@pytest.mark.parametrize("head", MALFORMED)
+async def test_malformed_requests_get_the_hardened_json_answer(start_admin: StartAdmin,
+                                                              head: str) -> None:
+    # aiohttp answers these itself, before any middleware or signal runs: the answer
+    # must still carry the security headers, name no server software and echo nothing.
+    h = await start_admin()
+    reply = await h.raw(head)
+    assert reply.status == 400
+    assert reply.headers["Server"] == "libra-admin"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json() == {"error": "request_malformed",
+                            "message": "the request is not valid HTTP/1.1"}
+    assert MARKER.encode() not in reply.body

@@ -109,10 +109,15 @@ async def test_failed_logins_are_throttled(start_admin: StartAdmin) -> None:
         assert reply.status == 401
         assert "Wrong operator name or password." in reply.body.decode()
     blocked = await _post(h, "/admin/login", {"csrf": csrf, "operator": "ops",
-                                              "password": PASSWORD}, login_cookie)
+                                              "password": "still wrong"}, login_cookie)
     assert blocked.status == 429
+    assert int(blocked.headers["Retry-After"]) > 0
     assert "Too many failed sign-ins" in blocked.body.decode()
     assert "libra_admin_session" not in blocked.cookies
+    # The right password still signs in (test_auth_throttle.py).
+    right = await _post(h, "/admin/login", {"csrf": csrf, "operator": "ops",
+                                            "password": PASSWORD}, login_cookie)
+    assert right.status == 303
 
 
 async def test_parallel_guesses_cannot_outrun_the_login_throttle(start_admin: StartAdmin) -> None:
@@ -125,3 +130,12 @@ async def test_parallel_guesses_cannot_outrun_the_login_throttle(start_admin: St
 
     statuses = sorted(r.status for r in replies)
     assert statuses == [401] * 3 + [429] * 9
+
+
+async def test_a_notice_that_is_not_ours_is_ignored(start_admin: StartAdmin) -> None:
+    h = await start_admin(operator_password_hashes={"ops": HASH})
+    session, _ = await _sign_in(h)
+    for notice in ("flushed-" + "9" * 5000, "flushed-%D9%A3", "flushed--1", "<b>hi</b>"):
+        page = await _get(h, f"/admin?notice={notice}", session)
+        assert page.status == 200, (notice[:20], page.body[:200])
+        assert 'id="notice"' not in page.body.decode()

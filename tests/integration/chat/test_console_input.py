@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.fakes.fake_ollama import FakeOllama
@@ -21,6 +22,8 @@ async def test_a_line_that_is_not_utf8_does_not_crash_or_hang_the_console(
     # console lone surrogates; in a UTF-8 locale decoding fails in the reader thread.
     fake_ollama.answers = {"What is 2 + 2?": "2 + 2 is 4."}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           # The code under test, also from a worktree (the venv's install is elsewhere).
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
            "LIBRA_DATA_DIR": str(tmp_path / "data"), "LIBRA_LLM__WARMUP": "false",
            "DATABASE_URL": pg_url, "LIBRA_LLM__SERVERS": fake_ollama.url}
     if io_encoding:
@@ -48,6 +51,8 @@ async def test_command_errors_are_specific_and_never_show_unfilled_placeholders(
     fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
 ) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           # The code under test, also from a worktree (the venv's install is elsewhere).
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
            "LIBRA_DATA_DIR": str(tmp_path / "data"), "LIBRA_LLM__WARMUP": "false",
            "DATABASE_URL": pg_url, "LIBRA_LLM__SERVERS": fake_ollama.url}
     lines = ["/memory remember", "/memory forget 99999999999999999999999",
@@ -65,4 +70,31 @@ async def test_command_errors_are_specific_and_never_show_unfilled_placeholders(
     assert "What's a good name for a cat" not in err
     assert " ?" not in err, err
     assert "5000 characters; the limit is 4000" in err
+    assert "There is no memory #99999999999999999999999." in err
     assert "I don't remember anything about you yet." in err
+
+
+async def test_a_line_with_a_nul_byte_is_answered_and_kept_in_the_history(
+    fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
+) -> None:
+    # PostgreSQL text refuses U+0000: the message used to be answered, then dropped.
+    fake_ollama.answers = {"tea time?": "Always."}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+           "LIBRA_DATA_DIR": str(tmp_path / "data"), "LIBRA_LLM__WARMUP": "false",
+           "DATABASE_URL": pg_url, "LIBRA_LLM__SERVERS": fake_ollama.url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "libra", "chat", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+        env=env)
+    out, err = await asyncio.wait_for(proc.communicate(b"tea\x00 time?\n"), 60)
+
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == ["Always."]
+    connection = await asyncpg.connect(pg_url)
+    try:
+        rows = await connection.fetch("SELECT role, content FROM messages ORDER BY id")
+    finally:
+        await connection.close()
+    assert [(r["role"], r["content"]) for r in rows] == [
+        ("user", "tea time?"), ("assistant", "Always.")]

@@ -44,7 +44,8 @@ asyncio.run(main())
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    # Not under pytest's tmp dir: as root the server makes every parent o+rx.
+    # Not under pytest's tmp dir: each pytest run as root resets it to 0700, which
+    # would lock out the server's own user while another run starts.
     root = Path(tempfile.mkdtemp(prefix="libra-test-embedded-"))
     yield root
     leftover = EmbeddedPostgres(root / "postgres").postmaster_pid
@@ -137,7 +138,7 @@ async def test_open_use_close_in_process(data_dir: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the guard only applies when running as root")
 async def test_data_dir_under_root_home_is_refused() -> None:
-    with pytest.raises(ConfigError, match="world-readable") as info:
+    with pytest.raises(ConfigError, match="root's home") as info:
         await Database.open(DatabaseSettings(), data_dir=Path("/root/libra-data"))
     assert "LIBRA_DATA_DIR" in (info.value.hint or "")
     assert not os.path.exists("/root/libra-data")  # noqa: ASYNC240

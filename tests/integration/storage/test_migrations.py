@@ -86,6 +86,6 @@ def test_cli_migrate_status_and_rollback(pg_url: str, monkeypatch, capsys, tmp_p
     assert f"{len(ALL)} applied, 0 pending" in capsys.readouterr().out
     assert tables(pg_url) == TABLES
 
-    assert cli.main(["migrate", "rollback", "--count", str(len(ALL))]) == 0
+    assert cli.main(["migrate", "rollback", "--count", str(len(ALL)), "--yes"]) == 0
     assert "rolled back  0001_schema" in capsys.readouterr().out
     assert tables(pg_url) == set()

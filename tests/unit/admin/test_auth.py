@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import string
+from collections.abc import Mapping
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,13 +14,13 @@ from libra.admin.auth import (
     SIGNATURE_HEADER,
     TS_HEADER,
     AuthFailure,
-    FailureLimiter,
     HmacVerifier,
-    NonceCache,
     check_shared_secret,
     parse_signed_headers,
     signed_headers,
 )
+from libra.admin.nonces import NonceCache
+from libra.admin.throttle import FailureLimiter
 
 SECRET = b"k" * 32
 NOW = 1_800_000_000
@@ -36,6 +38,11 @@ bodies = st.binary(max_size=256)
 
 def _verifier(now: float = NOW) -> HmacVerifier:
     return HmacVerifier(SECRET, window=300, clock=lambda: now)
+
+
+def _verify(verifier: HmacVerifier, method: str, path: str, headers: Mapping[str, str],
+            body: bytes) -> None:
+    asyncio.run(verifier.verify(method, path, headers, body))
 
 
 @given(ts=header_values, nonce=header_values, sig=header_values)
@@ -58,9 +65,9 @@ def test_a_signed_request_verifies_exactly_once(method: str, path: str, body: by
                                                skew: int) -> None:
     verifier = _verifier()
     headers = signed_headers(SECRET, method, path, body, ts=NOW + skew)
-    verifier.verify(method, path, headers, body)
+    _verify(verifier, method, path, headers, body)
     try:
-        verifier.verify(method, path, headers, body)
+        _verify(verifier, method, path, headers, body)
     except AuthFailure as err:
         assert err.code == "nonce_replayed"
     else:
@@ -89,7 +96,7 @@ def test_any_change_to_a_signed_request_is_refused(method: str, path: str, body:
         i = data.draw(st.integers(0, 63))
         headers[SIGNATURE_HEADER] = sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1:]
     try:
-        _verifier().verify(method, path, headers, body)
+        _verify(_verifier(), method, path, headers, body)
     except AuthFailure as err:
         assert err.code in VERIFY_CODES
     else:
@@ -100,20 +107,21 @@ def test_clock_window_edges() -> None:
     for skew, code in ((-301, "timestamp_expired"), (301, "timestamp_in_future")):
         headers = signed_headers(SECRET, "GET", "/x", ts=NOW + skew)
         try:
-            _verifier().verify("GET", "/x", headers, b"")
+            _verify(_verifier(), "GET", "/x", headers, b"")
         except AuthFailure as err:
             assert err.code == code
         else:
             raise AssertionError(skew)
     for skew in (-300, 300):
-        _verifier().verify("GET", "/x", signed_headers(SECRET, "GET", "/x", ts=NOW + skew), b"")
+        _verify(_verifier(), "GET", "/x", signed_headers(SECRET, "GET", "/x", ts=NOW + skew),
+                b"")
 
 
 def test_nonces_are_forgotten_only_after_they_can_no_longer_verify() -> None:
     cache = NonceCache(ttl=300)
-    assert cache.use("n" * 16, now=0)
-    assert not cache.use("n" * 16, now=599)
-    assert cache.use("n" * 16, now=600)
+    assert cache.use("n" * 16, now=0) == 600
+    assert cache.use("n" * 16, now=599) is None
+    assert cache.use("n" * 16, now=600) == 1200
     assert len(cache) == 1
 
 
@@ -129,19 +137,27 @@ def test_shared_secret_check() -> None:
             raise AssertionError(headers)
 
 
-def test_failure_limiter_blocks_after_the_limit_and_forgets_after_the_window() -> None:
+def test_failure_limiter_throttles_past_the_limit_and_forgets_after_the_window() -> None:
     now = [0.0]
     limiter = FailureLimiter(3, 60, clock=lambda: now[0], max_clients=2)
-    for _ in range(3):
-        assert limiter.blocked("a") == 0
-        limiter.record("a")
-    assert limiter.blocked("a") == 60
+    assert [limiter.record("a") for _ in range(3)] == [0, 0, 0]
+    assert limiter.record("a") == 60  # the fourth failure in the window
     now[0] = 30
-    assert limiter.blocked("a") == 30
-    assert limiter.blocked("b") == 0
-    now[0] = 61
-    assert limiter.blocked("a") == 0
-    limiter.record("b")
-    limiter.record("c")
-    limiter.record("d")  # bounded memory: the stalest client is dropped
-    assert limiter.blocked("b") == 0
+    assert limiter.record("a") == 30  # ... until the oldest of the newest three expires
+    assert limiter.record("b") == 0
+    now[0] = 91
+    assert limiter.record("a") == 0  # only the ones at 30 s remain: within the limit
+    limiter.record("c")  # bounded memory: the stalest client ("b") is dropped
+    now[0] = 92
+    assert [limiter.record("b") for _ in range(3)] == [0, 0, 0]
+
+
+def test_a_request_signed_before_the_start_is_refused_in_whole_seconds() -> None:
+    verifier = HmacVerifier(SECRET, window=300, clock=lambda: NOW + 0.7, not_before=NOW + 0.5)
+    _verify(verifier, "GET", "/x", signed_headers(SECRET, "GET", "/x", ts=NOW), b"")
+    try:
+        _verify(verifier, "GET", "/x", signed_headers(SECRET, "GET", "/x", ts=NOW - 1), b"")
+    except AuthFailure as err:
+        assert err.code == "timestamp_expired" and "started" in err.message
+    else:
+        raise AssertionError("a request signed before the start was accepted")

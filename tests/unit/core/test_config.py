@@ -154,7 +154,9 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert "hunter2" not in result.stdout
     assert "ghijklmnop" not in result.stdout
     assert "z" * 40 not in result.stdout
-    assert result.stdout.count('"********"') == 3
+    # The token and the admin secret wholly; of the database URL only its password.
+    assert result.stdout.count('"********"') == 2
+    assert 'url = "postgresql://libra:********@db/libra"' in result.stdout
 
 
 def test_invalid_config_exits_2_with_a_message(tmp_path: Path) -> None:

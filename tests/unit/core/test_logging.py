@@ -154,3 +154,14 @@ def test_basic_auth_is_redacted_but_prose_about_the_bot_is_kept() -> None:
     prose = "the bot responded quickly; Bot permissions missing; a basic question"
     assert redact(prose) == prose
     assert "MTA5ODc2NTQz" not in redact("retrying with Bot MTA5ODc2NTQzMjEwOTg3NjU0")
+
+
+@pytest.mark.parametrize("text", [
+    "cannot hash the password: the password is empty",
+    '{"metrics_token": null, "api_key": false}',
+    "secret: None",
+])
+def test_prose_and_json_literals_after_a_key_word_are_not_secrets(text: str) -> None:
+    # Command output passes through the redactor too: it must stay readable and valid.
+    assert Redactor()(text) == text
+    assert Redactor()("password=hunter2 token: none2") == "password=*** token: ***"

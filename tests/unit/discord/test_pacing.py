@@ -168,6 +168,33 @@ async def test_first_text_is_shown_at_once_even_when_the_budget_is_spent() -> No
         await task
 
 
+async def test_a_first_send_that_edits_on_the_wire_spends_the_budget_like_an_edit() -> None:
+    # /ask fills its deferred response with the first part: a PATCH of @original.
+    discord = ChannelBudgetDiscord()
+    _, edit = discord.for_channel(3)
+    shown: list[Message] = []
+
+    async def edit_original(content: str) -> Message:
+        message = Message(3, "", [])
+        discord.messages.append(message)
+        await edit(message, content)  # counted (and refused over budget) like any edit
+        shown.append(message)
+        return message
+
+    pacer = EditPacer(limit=LIMIT, window=WINDOW)
+    renderer: StreamRenderer[Message] = StreamRenderer(
+        send=edit_original, edit=edit, pacer=pacer, channel=3,
+        send_is_edit=lambda: not shown)
+    text = answer(8, 120)
+
+    await renderer.run(token_stream(text, per_second=60))  # about 3 windows of streaming
+
+    assert discord.visible(3) == [text]
+    assert discord.rejected == 0
+    assert discord.max_edits_in_window(3) <= LIMIT
+    assert renderer.reply.edits >= 2 * LIMIT  # it really streamed through several windows
+
+
 async def test_the_final_edit_waits_for_budget_and_carries_everything() -> None:
     discord = ChannelBudgetDiscord(limit=1, window=0.3)
     pacer = EditPacer(limit=1, window=0.3)

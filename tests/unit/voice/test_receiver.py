@@ -109,7 +109,9 @@ def test_packets_held_for_unnamed_ssrcs_are_bounded(
         receiver.feed(packet(1, frame, ssrc=SSRC + extra))
     assert diag.unmapped_dropped == 10 + MAX_HELD_PER_SSRC + 2
     receiver.map_ssrc(SSRC + MAX_UNMAPPED_SSRCS + 2, 42)
-    assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [1]
+    # A spurt's first packet waits for the next, which might precede it.
+    receiver.feed(packet(2, frame, ssrc=SSRC + MAX_UNMAPPED_SSRCS + 2))
+    assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [1, 2]
 
 
 def test_unmapped_packets_expire(parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics]) -> None:
@@ -186,3 +188,45 @@ def test_audio_is_published_in_chunks_and_the_tail_at_the_end_of_speech() -> Non
     assert isinstance(chunked[-1], VoiceSpeakingStopped)
     frames = [e.pcm for e in per_frame if isinstance(e, VoiceAudioReceived)]
     assert b"".join(e.pcm for e in audio) == b"".join(frames) and len(frames) == 12
+
+
+def test_a_talk_spurt_whose_first_packet_arrives_second_is_heard_whole(
+    parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics],
+) -> None:
+    receiver, events, diag = parts  # one frame per event: publication is visible per packet
+
+    def heard() -> list[int]:
+        return [e.sequence for e in events if isinstance(e, VoiceAudioReceived)]
+
+    receiver.map_ssrc(SSRC, 42)
+    frames = opus_frames(8)
+    receiver.feed(packet(2, frames[1]))
+    assert events == []  # held until the next packet shows whether one precedes it
+    receiver.feed(packet(1, frames[0]))
+    assert heard() == [1, 2]
+    receiver.feed(packet(3, frames[2]))
+    assert heard() == [1, 2, 3]  # past the start, nothing waits
+    receiver.tick(now=10**9)  # silence ends the spurt; the next one continues at 4
+    receiver.feed(packet(5, frames[4]))
+    receiver.feed(packet(4, frames[3]))
+    assert heard() == [1, 2, 3, 4, 5]
+    receiver.tick(now=10**9)
+    receiver.feed(packet(6, frames[5]))  # in order: the spurt starts at once
+    assert heard() == [1, 2, 3, 4, 5, 6]
+    [stream] = diag.snapshot()["streams"]
+    assert (stream["late"], stream["lost"], stream["concealed"]) == (0, 0, 0)
+    assert stream["expected"] == stream["received"] == 6  # the stream starts at 1, not 2
+
+
+def test_a_lone_packet_is_played_when_the_silence_timeout_passes(
+    parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics],
+) -> None:
+    receiver, events, _ = parts
+    receiver.map_ssrc(SSRC, 42)
+    receiver.feed(packet(7, opus_frames(1)[0]))
+    receiver.tick()  # within the silence timeout: still waiting for a second packet
+    assert events == []
+    receiver.tick(now=10**9)
+    assert [type(e) for e in events] == [
+        VoiceSpeakingStarted, VoiceAudioReceived, VoiceSpeakingStopped
+    ]

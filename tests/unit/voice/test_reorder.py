@@ -57,8 +57,9 @@ def test_flush_releases_held_packets_and_next_spurt_starts_fresh() -> None:
     buffer = ReorderBuffer(depth=3)
     _feed(buffer, [5, 7])
     assert buffer.flush() == [(5 + 1, None), (7, (7).to_bytes(2, "big"))]
-    # After a talk spurt, a jump in sequence is not waited on as a gap.
-    assert [s for s, _ in _feed(buffer, [20])] == [20]
+    # After a talk spurt, a jump in sequence is not waited on as a gap (the first
+    # packet only waits for the next one, which might precede it).
+    assert [s for s, _ in _feed(buffer, [20, 21])] == [20, 21]
 
 
 def test_restarted_stream_does_not_conceal_a_thousand_frames() -> None:
@@ -66,3 +67,42 @@ def test_restarted_stream_does_not_conceal_a_thousand_frames() -> None:
     _feed(buffer, [1, 2])
     out = _feed(buffer, [30000])
     assert [s for s, _ in out] == [30000]
+
+
+def test_a_first_packet_arriving_second_is_played_first() -> None:
+    buffer = ReorderBuffer(depth=3)
+    # The stream's first packet waits for the next one, which may precede it...
+    assert _feed(buffer, [2]) == []
+    assert [s for s, _ in _feed(buffer, [1])] == [1, 2]
+    # ...and nothing after the start waits: in order means straight through.
+    assert [s for s, _ in _feed(buffer, [3])] == [3]
+    assert buffer.late == 0 and buffer.lost == 0
+
+
+def test_the_start_of_each_talk_spurt_is_reordered_too() -> None:
+    buffer = ReorderBuffer(depth=3)
+    _feed(buffer, [10, 11])
+    buffer.flush()  # silence; the sender's sequence carries on from 11
+    assert _feed(buffer, [13]) == []
+    assert [s for s, _ in _feed(buffer, [12])] == [12, 13]
+    buffer.flush()
+    # The packet right after the last one played needs no wait: nothing can precede it.
+    assert [s for s, _ in _feed(buffer, [14])] == [14]
+    assert buffer.late == 0 and buffer.lost == 0
+
+
+def test_a_straggler_of_the_previous_spurt_does_not_start_the_next() -> None:
+    buffer = ReorderBuffer(depth=3)
+    _feed(buffer, [5, 6, 8])
+    assert buffer.flush() == [(7, None), (8, (8).to_bytes(2, "big"))]
+    assert _feed(buffer, [7]) == []  # too late: 7 was concealed already
+    assert buffer.late == 1
+    assert [s for s, _ in _feed(buffer, [9])] == [9]
+
+
+def test_a_lone_first_packet_comes_out_at_the_end_of_the_spurt() -> None:
+    buffer = ReorderBuffer(depth=3)
+    assert _feed(buffer, [40]) == []
+    assert buffer.starting
+    assert [s for s, _ in buffer.flush()] == [40]
+    assert not buffer.starting

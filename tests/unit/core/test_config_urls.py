@@ -1,0 +1,99 @@
+"""Database and Redis URLs are checked once, at config load, and their passwords redacted."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from libra.config_sources import load_settings
+from libra.errors import ConfigError
+from libra.logging import Redactor
+
+
+@pytest.mark.parametrize("password", ["my secret pass", "pct%word-99", "100%", "tab\there"])
+def test_both_drivers_read_the_password_as_written(password: str) -> None:
+    # asyncpg unquotes the URL leniently; libpq (psycopg, yoyo) refused a space or a
+    # bare "%" with an error quoting the password. One normalised URL serves both.
+    settings = load_settings(env={
+        "DATABASE_URL": f"postgresql://libra:{password}@db.example:5432/libra"})
+    assert settings.database.url is not None
+    url = settings.database.url.get_secret_value()
+    assert conninfo_to_dict(url)["password"] == password  # libpq's own parser
+    assert unquote(urlsplit(url).password or "") == password  # what asyncpg does
+
+
+def test_an_encoded_password_is_left_alone() -> None:
+    url = "postgresql://libra:a%2Fb%20c%25d@db.example/libra?sslmode=require"
+    settings = load_settings(env={"DATABASE_URL": url})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == url
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "secret"),
+    [
+        ("DATABASE_URL", "postgresql://libra:pw0rd1/s3cret2@db.example/libra", "s3cret2"),
+        ("DATABASE_URL", "postgresql://libra:pw0rd1#s3cret2@db.example/libra", "s3cret2"),
+        ("DATABASE_URL", "postgresql://libra:pw0rd1@s3cret2@db.example/libra", "s3cret2"),
+        ("REDIS_URL", "redis://:pw0rd1/s3cret2@127.0.0.1:6379/0", "s3cret2"),
+        ("REDIS_URL", "redis://:pw0rd1?s3cret2@127.0.0.1:6379/0", "s3cret2"),
+        ("REDIS_URL", "redis://:pw0rd1#s3cret2@127.0.0.1:6379/0", "s3cret2"),
+        ("REDIS_URL", "redis://u:pw0rd1@s3cret2@127.0.0.1:6379/0", "s3cret2"),
+    ],
+)
+def test_a_url_whose_password_breaks_it_is_refused_at_load(name: str, url: str,
+                                                            secret: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={name: url})
+    message = str(info.value)
+    key = "database.url" if name == "DATABASE_URL" else "redis.url"
+    assert key in message and f"environment variable {name}" in message
+    assert "percent-encode" in message
+    assert secret not in message and "pw0rd1" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("redis://127.0.0.1:63x9/0", "port"),
+        ("redis://127.0.0.1:6379/cache", "database number"),
+    ],
+)
+def test_a_redis_url_that_cannot_work_is_refused_at_load(url: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"REDIS_URL": url})
+    assert "redis.url" in str(info.value) and words in str(info.value)
+
+
+def test_valid_redis_urls_load() -> None:
+    for url in ("redis://127.0.0.1:6379/0", "rediss://user:p%2Fw@cache.example",
+                "redis://cache.example:6380"):
+        settings = load_settings(env={"REDIS_URL": url})
+        assert settings.redis.url is not None
+        assert settings.redis.url.get_secret_value() == url
+
+
+def test_the_decoded_password_of_every_configured_url_is_redacted() -> None:
+    settings = load_settings(env={
+        "DATABASE_URL": "postgresql://libra:db pass%2Fword@db.example/libra",
+        "REDIS_URL": "redis://:redis%40pass@127.0.0.1:6379/0",
+        "LIBRA_LLM__SERVERS": "https://proxy:llm%3Apass@ollama.example",
+        "LANGFUSE_HOST": "https://u:langfuse%21pw@langfuse.example",
+    })
+    redact = Redactor(settings.secret_values())
+    # The way a driver or library quotes a password in its error: decoded.
+    for password in ("db pass/word", "redis@pass", "llm:pass", "langfuse!pw"):
+        shown = redact(f"authentication failed for 'libra' with {password!r} (retrying)")
+        assert password not in shown, password
+    # The URL-encoded forms too, as they appear in a URL.
+    assert "db%20pass%2Fword" not in redact("tried db%20pass%2Fword")
+
+
+def test_the_host_of_a_database_url_without_a_password_stays_readable() -> None:
+    # The whole URL was a configured secret, so "connecting to PostgreSQL at …" showed ***.
+    url = "postgresql://libra@db.example:5432/libra"
+    redact = Redactor(load_settings(env={"DATABASE_URL": url}).secret_values())
+    assert redact(f"connecting to PostgreSQL at {url}…") == (
+        f"connecting to PostgreSQL at {url}…")
