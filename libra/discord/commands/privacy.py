@@ -141,7 +141,10 @@ async def on_button(event: hikari.InteractionCreateEvent,
         text = user_message("privacy_delete_cancelled", language)
     else:
         text = await erase(deps, interaction.user.id, language)
-    await interaction.edit_initial_response(text, components=[])
+    # An edit of a message in the channel: it spends the edit budget that replies
+    # streaming there share, so it waits its turn like theirs (a final text: urgent).
+    async with deps.pacer.edit(interaction.channel_id, urgent=True):
+        await interaction.edit_initial_response(text, components=[])
 
 
 async def erase(deps: DiscordDeps, user_id: int, language: str) -> str:
