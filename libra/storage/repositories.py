@@ -236,7 +236,7 @@ class PgStorage:
             row = await self._pool.fetchrow(
                 f"INSERT INTO memories (user_id, scope, guild_id, content, metadata) "
                 f"VALUES ($1, $2, $3, $4, $5) RETURNING {_MEMORY_COLUMNS}",
-                user_id, str(place.scope), place.guild_id, content, metadata or {})
+                user_id, str(place.scope), place.guild_id, clean_text(content), metadata or {})
         return _memory(row)
 
     @_bounded

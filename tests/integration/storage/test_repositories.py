@@ -107,6 +107,18 @@ async def test_memories_add_list_forget(storage: PgStorage) -> None:
     assert len(await storage.list_memories(stranger.id)) == 1
 
 
+async def test_a_memory_with_nul_and_a_lone_surrogate_is_stored_cleaned_in_any_place(
+    storage: PgStorage,
+) -> None:
+    # PostgreSQL text refuses U+0000 and no driver encodes a lone surrogate: storage
+    # cleans what it writes, whichever way the text came in.
+    user = await storage.ensure_user(1)
+    for place in (Place(MemoryScope.EVERYWHERE), Place(MemoryScope.GUILD, 77)):
+        stored = await storage.add_memory(user.id, "tea\x00 \ud83c time", place=place)
+        assert stored.content == "tea \ufffd time" and stored.scope is place.scope
+    assert [m.content for m in await storage.list_memories(user.id)] == ["tea \ufffd time"] * 2
+
+
 async def test_channel_language_upsert(storage: PgStorage) -> None:
     channel = 2**60
     assert await storage.get_channel_language(channel) is None
