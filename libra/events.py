@@ -186,6 +186,8 @@ class LLMCallFinished(Event):
     server: str | None = None
     guild_id: int | None = None
     """The guild the call served (None for DMs and the console), for per-guild usage."""
+    user_id: int | None = None
+    """The Discord user whose turn the call served (None for calls for nobody)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

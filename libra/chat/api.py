@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from libra.events import new_correlation_id
 from libra.llm.api import ChatMessage
-from libra.storage.api import Memory, MessageStatus
+from libra.storage.api import Memory, MessageStatus, Place
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +30,11 @@ class ChatTurn:
     A private turn reads the session's history but is not stored in it, so no later
     public reply can repeat it."""
     correlation_id: str = field(default_factory=new_correlation_id)
+
+    @property
+    def place(self) -> Place:
+        """Where the turn happens, which decides the memories its prompt may use."""
+        return Place.of(self.guild_id, console=self.source == "console")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,8 +90,8 @@ class ChatService(Protocol):
         """Start a fresh session for the user in the channel."""
         ...
 
-    async def remember(self, user_id: int, text: str) -> Memory:
-        """Store a memory for the user."""
+    async def remember(self, user_id: int, text: str, *, place: Place) -> Memory:
+        """Store a memory for the user, used in ``place`` only (which may be everywhere)."""
         ...
 
     async def forget(self, user_id: int, memory_id: int | None = None) -> int:
@@ -94,5 +99,13 @@ class ChatService(Protocol):
         ...
 
     async def memories(self, user_id: int) -> list[Memory]:
-        """The user's memories."""
+        """The user's memories of every place (for the user's own eyes only)."""
+        ...
+
+    async def export_data(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about the user, as a JSON-ready document."""
+        ...
+
+    async def erase(self, user_id: int) -> bool:
+        """Delete everything stored and cached about the user; ``False`` if nothing was stored."""
         ...

@@ -30,17 +30,20 @@ from libra.errors import (
 )
 from libra.language.api import LanguageService
 from libra.output import write_data
+from libra.storage.api import MemoryScope, Place
 
 CONSOLE_USER_ID = 0
 """The console's user (0 is never a Discord snowflake, so it cannot collide)."""
 CONSOLE_CHANNEL_ID = 0
 """The console's channel."""
+CONSOLE_PLACE = Place(MemoryScope.CONSOLE)
+"""Where the console's memories are used: in the console only."""
 
 HELP = """commands:
   /lang [show|set CODE|auto]  show or pin the reply language (/lang CODE pins too)
   /reset                      start a fresh conversation
   /memory                     show what Libra remembers about you
-  /memory remember TEXT       remember something
+  /memory remember TEXT       remember something (used in the console only)
   /memory forget [ID]         forget one memory, or all
   /help                       this text
   /quit                       leave (or Ctrl-D)
@@ -297,12 +300,13 @@ class Console:
             if not memories:
                 self._meta("I don't remember anything about you yet.")
             for memory in memories:
-                self._meta(f"  #{memory.id}  {memory.content}")
+                self._meta(f"  #{memory.id}  [{memory.scope}] {memory.content}")
         elif action == "remember":
             if not text.strip():
                 self._error("usage: /memory remember TEXT")
                 return
-            memory = await self._chat.remember(CONSOLE_USER_ID, text)
+            # The console is its own place: its memories never reach a Discord prompt.
+            memory = await self._chat.remember(CONSOLE_USER_ID, text, place=CONSOLE_PLACE)
             self._meta(f"Remembered (#{memory.id}).")
         elif action == "forget":
             try:

@@ -144,6 +144,116 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ja": "「{name}」という言語は使えません。次から選んでください: {choices}。",
         "zh-cn": "不支持语言“{name}”。请选择:{choices}。",
     },
+    "memory_saved": {
+        "en": "I'll remember that (`#{id}`, {scope}).",
+        "ko": "기억해 둘게요 (`#{id}`, {scope}).",
+        "ja": "覚えておきます(`#{id}`、{scope})。",
+        "zh-cn": "我会记住的(`#{id}`,{scope})。",
+    },
+    "memory_none": {
+        "en": "I don't remember anything about you yet.",
+        "ko": "아직 기억하고 있는 내용이 없습니다.",
+        "ja": "あなたについてまだ何も覚えていません。",
+        "zh-cn": "我还没有记住关于你的任何事。",
+    },
+    "memory_scope_this_server": {"en": "this server", "ko": "이 서버", "ja": "このサーバー",
+                                 "zh-cn": "本服务器"},
+    "memory_scope_server": {"en": "server “{name}”", "ko": "서버 “{name}”",
+                            "ja": "サーバー「{name}」", "zh-cn": "服务器“{name}”"},
+    "memory_scope_other_server": {"en": "another server", "ko": "다른 서버",
+                                  "ja": "別のサーバー", "zh-cn": "其他服务器"},
+    "memory_scope_dm": {"en": "DMs", "ko": "DM", "ja": "DM", "zh-cn": "私信"},
+    "memory_scope_everywhere": {"en": "everywhere", "ko": "모든 곳", "ja": "どこでも",
+                                "zh-cn": "所有地方"},
+    "memory_scope_console": {"en": "console", "ko": "콘솔", "ja": "コンソール",
+                             "zh-cn": "控制台"},
+    "memory_scope_unknown": {
+        "en": "DMs only: saved before memories had a scope",
+        "ko": "DM 전용: 범위 기능 이전에 저장됨",
+        "ja": "DMのみ:スコープ導入前に保存",
+        "zh-cn": "仅限私信:在记忆区分范围之前保存",
+    },
+    "privacy_export_ready": {
+        "en": "Here is everything I store about you ({size}). Only you can see this message.",
+        "ko": "저장된 당신의 모든 데이터입니다 ({size}). 이 메시지는 당신에게만 보입니다.",
+        "ja": "あなたについて保存しているすべてのデータです({size})。このメッセージはあなたにだけ表示されます。",
+        "zh-cn": "这是我保存的关于你的全部数据({size})。此消息仅你可见。",
+    },
+    "privacy_export_empty": {
+        "en": "I store nothing about you.",
+        "ko": "당신에 대해 저장된 데이터가 없습니다.",
+        "ja": "あなたについて保存しているデータはありません。",
+        "zh-cn": "我没有保存任何关于你的数据。",
+    },
+    "privacy_export_too_large": {
+        "en": "Your data is too large to send here ({size}, even compressed; the limit is "
+              "{limit}). Ask the operator of this bot for a copy, or erase it with "
+              "`/privacy delete`.",
+        "ko": "데이터가 너무 커서 보낼 수 없습니다 (압축 후 {size}, 한도 {limit}). 봇 운영자에게 "
+              "사본을 요청하거나 `/privacy delete`로 삭제하세요.",
+        "ja": "データが大きすぎて送れません(圧縮後 {size}、上限 {limit})。ボットの運営者にコピーを"
+              "依頼するか、`/privacy delete` で削除してください。",
+        "zh-cn": "数据太大,无法发送(压缩后 {size},上限 {limit})。请向机器人运营者索取副本,"
+                 "或用 `/privacy delete` 删除。",
+    },
+    "privacy_delete_confirm": {
+        "en": "This deletes everything I store about you, in every server and in DMs: your "
+              "conversations with me and my replies, your memories, your language setting "
+              "and usage records. It cannot be undone. Messages already posted on Discord "
+              "stay (you can delete yours; moderators can remove mine). "
+              "Delete it all? (This button works for {minutes} minutes.)",
+        "ko": "모든 서버와 DM에서 저장된 당신의 데이터를 모두 삭제합니다: 대화와 제 답변, 기억, "
+              "언어 설정, 사용 기록. 되돌릴 수 없습니다. 이미 Discord에 올라간 메시지는 남습니다 "
+              "(본인 메시지는 직접 삭제할 수 있고, 제 메시지는 관리자가 지울 수 있습니다). "
+              "모두 삭제할까요? (버튼은 {minutes}분 동안 유효합니다.)",
+        "ja": "すべてのサーバーとDMで、あなたについて保存しているものをすべて削除します:会話と私の"
+              "返信、記憶、言語設定、利用記録。元に戻せません。Discordに投稿済みのメッセージは残り"
+              "ます(ご自身のものは削除でき、私のものはモデレーターが削除できます)。"
+              "すべて削除しますか?(ボタンは{minutes}分間有効です。)",
+        "zh-cn": "这将删除我在所有服务器和私信中保存的关于你的一切:对话和我的回复、记忆、语言设置"
+                 "和使用记录。此操作无法撤销。已发布在 Discord 上的消息会保留(你可以删除自己的,"
+                 "管理员可以删除我的)。全部删除吗?(按钮 {minutes} 分钟内有效。)",
+    },
+    "privacy_button_delete": {"en": "Delete everything", "ko": "모두 삭제",
+                              "ja": "すべて削除", "zh-cn": "全部删除"},
+    "privacy_button_cancel": {"en": "Cancel", "ko": "취소", "ja": "キャンセル",
+                              "zh-cn": "取消"},
+    "privacy_deleted": {
+        "en": "Deleted: everything I stored about you is gone. If you talk to me again, "
+              "I start from nothing.",
+        "ko": "삭제했습니다. 저장된 당신의 데이터는 모두 사라졌습니다. 다시 대화하면 처음부터 "
+              "시작합니다.",
+        "ja": "削除しました。保存していたデータはすべて消えました。また話しかけてくれたら、"
+              "ゼロから始めます。",
+        "zh-cn": "已删除:我保存的关于你的一切都已清除。如果你再和我聊天,我会从零开始。",
+    },
+    "privacy_delete_nothing": {
+        "en": "Deleted: I had nothing stored about you.",
+        "ko": "삭제할 데이터가 없었습니다.",
+        "ja": "削除しました:保存しているデータはありませんでした。",
+        "zh-cn": "已删除:我本来就没有保存任何关于你的数据。",
+    },
+    "privacy_delete_cancelled": {
+        "en": "Cancelled: nothing was deleted.",
+        "ko": "취소했습니다. 아무것도 삭제되지 않았습니다.",
+        "ja": "キャンセルしました。何も削除していません。",
+        "zh-cn": "已取消:没有删除任何内容。",
+    },
+    "privacy_delete_expired": {
+        "en": "This confirmation has expired and nothing was deleted. "
+              "Run `/privacy delete` again if you still want to.",
+        "ko": "확인 시간이 지나 아무것도 삭제되지 않았습니다. 원하면 `/privacy delete`를 다시 "
+              "실행하세요.",
+        "ja": "確認の期限が切れたため、何も削除していません。必要なら `/privacy delete` を"
+              "もう一度実行してください。",
+        "zh-cn": "确认已过期,未删除任何内容。如仍需要,请再次运行 `/privacy delete`。",
+    },
+    "privacy_not_yours": {
+        "en": "This button belongs to the person who ran the command.",
+        "ko": "이 버튼은 명령을 실행한 사람만 사용할 수 있습니다.",
+        "ja": "このボタンはコマンドを実行した人だけが使えます。",
+        "zh-cn": "此按钮仅限运行该命令的人使用。",
+    },
     "reply_empty": {
         "en": "The model returned an empty answer. Please try rephrasing.",
         "ko": "모델이 빈 답변을 보냈습니다. 다르게 물어봐 주세요.",

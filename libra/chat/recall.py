@@ -1,9 +1,11 @@
 """Write-through caches of what each turn needs from the database.
 
-Ids, memories and recent turns change only through the chat service (or a
-cascade delete, which surfaces as a ``StorageError`` and clears everything), so a
-turn that hits these caches reaches the model without a database round trip.
-Every structure is bounded (LRU) so memory stays flat however many users talk.
+Ids, memories and recent turns change only through the chat service, so a turn
+that hits these caches reaches the model without a database round trip. Erasing a
+user (``ChatService.erase``) or a storage error clears them all; a read that was in
+flight across a clear does not fill them again, so nothing of an erased user is
+served from memory afterwards. Every structure is bounded (LRU) so memory stays flat
+however many users talk.
 """
 
 from __future__ import annotations
@@ -59,26 +61,35 @@ class Recall:
         self._session_ids: LRU[tuple[int, int], int] = LRU(size * 5)
         self._memories: LRU[int, list[Memory]] = LRU(size)
         self._history: LRU[int, list[ChatMessage]] = LRU(size)
+        self._generation = 0
+        """Bumped by ``clear``: a read started before it must not fill the caches."""
 
     def clear(self) -> None:
-        """Forget everything (after a storage error the database is the truth)."""
+        """Forget everything (after a storage error, or when a user's data was erased)."""
+        self._generation += 1
         for cache in (self._user_ids, self._session_ids, self._memories, self._history):
             cache.clear()
+
+    def _keep(self, cache: LRU[K, V], key: K, value: V, generation: int) -> V:
+        """Cache ``value`` unless the caches were cleared while it was being read."""
+        return cache.put(key, value) if generation == self._generation else value
 
     async def user_id(self, discord_id: int) -> int:
         """The internal id of a Discord user, creating the user on first sight."""
         cached = self._user_ids.get(discord_id)
         if cached is None:
-            cached = self._user_ids.put(discord_id,
-                                        (await self._storage.ensure_user(discord_id)).id)
+            generation = self._generation
+            user = await self._storage.ensure_user(discord_id)
+            cached = self._keep(self._user_ids, discord_id, user.id, generation)
         return cached
 
     async def session_id(self, user_id: int, channel_id: int, guild_id: int | None) -> int:
         """The user's open session in the channel."""
         cached = self._session_ids.get((user_id, channel_id))
         if cached is None:
+            generation = self._generation
             session = await self._storage.open_session(user_id, channel_id, guild_id)
-            cached = self._session_ids.put((user_id, channel_id), session)
+            cached = self._keep(self._session_ids, (user_id, channel_id), session, generation)
         return cached
 
     def end_session(self, user_id: int, channel_id: int) -> None:
@@ -92,7 +103,9 @@ class Recall:
         """The user's memories."""
         cached = self._memories.get(user_id)
         if cached is None:
-            cached = self._memories.put(user_id, await self._storage.list_memories(user_id))
+            generation = self._generation
+            memories = await self._storage.list_memories(user_id)
+            cached = self._keep(self._memories, user_id, memories, generation)
         return cached
 
     def memories_changed(self, user_id: int) -> None:
@@ -105,8 +118,9 @@ class Recall:
 
         cached = self._history.get(session_id)
         if cached is None:
+            generation = self._generation
             stored = await self._storage.recent_messages(session_id, self._max_turns)
-            cached = self._history.put(session_id, history_messages(stored))
+            cached = self._keep(self._history, session_id, history_messages(stored), generation)
         return list(cached)
 
     def add_turn(self, session_id: int, message: ChatMessage) -> None:

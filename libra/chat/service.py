@@ -13,6 +13,7 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.api import ChatTurn
 from libra.chat.context import build_prompt, estimate_tokens
+from libra.chat.privacy import export_document
 from libra.chat.recall import Recall
 from libra.chat.stream import ChatReplyStream
 from libra.config import ChatSettings
@@ -27,7 +28,15 @@ from libra.errors import (
 from libra.events import MessageReceived, ReplyFinished, ReplyStarted
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMRequest, LLMService
-from libra.storage.api import MAX_INTERNAL_ID, Memory, MessageRecord, MessageStatus, Role, Storage
+from libra.storage.api import (
+    MAX_INTERNAL_ID,
+    Memory,
+    MessageRecord,
+    MessageStatus,
+    Place,
+    Role,
+    Storage,
+)
 from libra.text import clean_text
 
 SYSTEM_PROMPT_RESERVE = 256
@@ -110,7 +119,7 @@ class ChatServiceImpl:
         t_context = time.perf_counter()
         # Options come from [llm] inside the LLM service; a turn has no overrides.
         request = LLMRequest(model=model, messages=messages, language=language,
-                             correlation_id=cid, guild_id=turn.guild_id)
+                             correlation_id=cid, guild_id=turn.guild_id, user_id=turn.user_id)
         stages = {"language": (t_language - t0) * 1000, "context": (t_context - t_language) * 1000}
 
         async def persist(stream: ChatReplyStream, ended_at: datetime) -> None:
@@ -166,7 +175,8 @@ class ChatServiceImpl:
             wants_history = turn.context is None and self._settings.max_history_turns > 0
             # Sequential on purpose: both are usually cache hits that never suspend,
             # and gather() would cost two extra loop iterations.
-            memories = await recall.memories(user_id)
+            memories = [memory for memory in await recall.memories(user_id)
+                        if turn.place.sees(memory)]
             past = await recall.history(session_id) if wants_history else []
         except StorageError as err:
             memories, past = [], []
@@ -273,12 +283,12 @@ class ChatServiceImpl:
         recall.end_session(internal, channel_id)
         return ended
 
-    async def remember(self, user_id: int, text: str) -> Memory:
-        """Store a memory (validated like a message)."""
+    async def remember(self, user_id: int, text: str, *, place: Place) -> Memory:
+        """Store a memory (validated like a message) used in ``place`` only."""
         storage, recall = self._need()
         internal = await recall.user_id(user_id)
         recall.memories_changed(internal)
-        return await storage.add_memory(internal, self.validate(text))
+        return await storage.add_memory(internal, self.validate(text), place=place)
 
     async def forget(self, user_id: int, memory_id: int | None = None) -> int:
         """Forget one memory, or all of them."""
@@ -293,4 +303,22 @@ class ChatServiceImpl:
         """The user's memories, oldest first."""
         _, recall = self._need()
         return list(await recall.memories(await recall.user_id(user_id)))
+
+    # -- personal data (/privacy) ----------------------------------------------------
+
+    async def export_data(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about the user, as a JSON-ready document."""
+        storage, _ = self._need()
+        return export_document(user_id, await storage.export_user(user_id))
+
+    async def erase(self, user_id: int) -> bool:
+        """Delete every row of the user, then everything cached that could hold theirs."""
+        storage, recall = self._need()
+        await self._language.forget_user(user_id)
+        recall.clear()
+        erased = await storage.delete_user(user_id)
+        # All users' entries, not only theirs: exact, and erasing is rare. Cleared again
+        # because turns that ran during the delete may have cached the old rows.
+        recall.clear()
+        return erased
 

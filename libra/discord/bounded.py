@@ -8,7 +8,7 @@ holds ``capacity`` of them, so memory stays flat however long the bot runs.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, MutableMapping
+from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from typing import Generic, TypeVar
 
 KeyT = TypeVar("KeyT", bound=Hashable)
@@ -51,6 +51,13 @@ class LruDict(MutableMapping[KeyT, ValueT]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def drop_where(self, predicate: Callable[[KeyT, ValueT], bool]) -> int:
+        """Forget every entry ``predicate`` holds for (recency untouched); return how many."""
+        doomed = [key for key, value in self._items.items() if predicate(key, value)]
+        for key in doomed:
+            del self._items[key]
+        return len(doomed)
 
 
 class LruSet(Generic[KeyT]):

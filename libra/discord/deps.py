@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from libra.bus import EventBus
 from libra.chat.api import ChatService
 from libra.config import Settings
 from libra.discord.bounded import LruDict, LruSet
+from libra.discord.confirmations import PendingErasures
 from libra.discord.conversation import Responder
 from libra.discord.pacing import EditPacer
 from libra.discord.permissions import AccessPolicy, UsageLimiter
@@ -16,6 +18,13 @@ from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.plugin import Services
 from libra.tasks import Deadlines, TaskGroup
+
+
+class AskedPrompt(NamedTuple):
+    """What a public ``/ask`` asked, and who asked it (their data, erased with them)."""
+
+    user_id: int
+    prompt: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -41,12 +50,14 @@ class DiscordDeps:
     """
     turns: LruDict[int, int] = field(default_factory=LruDict)
     """Turns answered per channel since the last move into a thread (bounded likewise)."""
-    asked: LruDict[int, str] = field(default_factory=LruDict)
-    """The prompt of each public ``/ask`` answer, by message id.
+    asked: LruDict[int, AskedPrompt] = field(default_factory=LruDict)
+    """The prompt (and its author) of each public ``/ask`` answer, by message id.
 
     The question lives in the interaction, not in any message, so a reply to the
     answer would otherwise reach the model without it. Private answers are never
     recorded (nobody can reply to them, and they stay out of shared context).
     """
+    erasures: PendingErasures = field(default_factory=PendingErasures)
+    """``/privacy delete`` confirmations waiting for their button."""
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Database reads for commands (``/stats``) cut off at ``database.query_timeout``."""

@@ -177,8 +177,8 @@ class MessageTriggers:
                 chain[-1] = ChatMessage(role="assistant", content=f"{text}\n{chain[-1].content}")
             elif text:
                 chain.append(ChatMessage(role=role, content=text))
-            if role == "assistant" and (prompt := self._deps.asked.get(current.id)):
-                chain.append(ChatMessage(role="user", content=prompt))  # a /ask answer
+            if role == "assistant" and (asked := self._deps.asked.get(current.id)):
+                chain.append(ChatMessage(role="user", content=asked.prompt))  # a /ask answer
                 break
             if (depth == REPLY_CHAIN_DEPTH or forwarded
                     or not isinstance(reference, hikari.MessageReference) or reference.id is None):

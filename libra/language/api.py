@@ -61,6 +61,13 @@ class LanguageService(Protocol):
         """The model routed for ``language``."""
         ...
 
+    async def forget_user(self, user_id: int) -> None:
+        """Drop what is kept in memory about a user (their data is being erased).
+
+        A pin not yet written is dropped too, so it cannot recreate the user's row.
+        """
+        ...
+
     def system_prompt(self, language: str) -> str:
         """The system prompt for ``language`` (falls back to the default prompt)."""
         ...

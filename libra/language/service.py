@@ -135,6 +135,10 @@ class ChannelLanguageService:
         """The model routed for ``language``."""
         return self.router.model_for(language)
 
+    async def forget_user(self, user_id: int) -> None:
+        """Drop the user's cached and unsaved language pin."""
+        await self.store.forget_user(user_id)
+
     def system_prompt(self, language: str) -> str:
         """The system prompt for ``language`` (falls back to the default prompt)."""
         return self.prompts.system_prompt(language)

@@ -37,6 +37,8 @@ class ChannelStateStore:
         self._users: dict[int, tuple[str | None, float]] = {}
         # User pins the database has not taken yet: memory is their only record.
         self._unsaved_users: dict[int, str | None] = {}
+        self._forgotten = 0
+        """Bumped by ``forget_user``: a read in flight across it is not cached."""
         self._user_ttl = user_cache_seconds
         self._max_cached_users = max_cached_users
         self._clock = clock
@@ -142,6 +144,7 @@ class ChannelStateStore:
             return cached[0]
         language: str | None = None
         self.reads += 1
+        forgotten = self._forgotten
         try:
             language = (await self.storage.ensure_user(user_id)).language
         except asyncio.CancelledError:
@@ -151,6 +154,8 @@ class ChannelStateStore:
             language = cached[0] if cached else None
         else:
             self._recovered()
+        if forgotten != self._forgotten:
+            return language  # the user may have been erased meanwhile: cache nothing
         self._users[user_id] = (language, now)
         if len(self._users) > self._max_cached_users:
             self._forget_expired_users(now)
@@ -171,6 +176,17 @@ class ChannelStateStore:
         async with self._flush_lock:  # never overtaken by a retry of an older pin
             if not await self._write_user(self.storage, user_id, language):
                 self._wake.set()  # the flusher retries it
+
+    async def forget_user(self, user_id: int) -> None:
+        """Drop the user's cached and unsaved pin (their data is being erased).
+
+        Taken under the flush lock: a pin write in progress finishes first, and none
+        starts after, so no pending pin can recreate the user's row once it is deleted.
+        """
+        async with self._flush_lock:
+            self._forgotten += 1
+            self._users.pop(user_id, None)
+            self._unsaved_users.pop(user_id, None)
 
     async def _write_user(self, storage: Storage, user_id: int, language: str | None) -> bool:
         """Write one user pin; return whether the database took it."""

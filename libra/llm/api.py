@@ -26,6 +26,8 @@ class LLMRequest:
     """Backend options (``num_ctx``, ``temperature`` ...) already merged from config."""
     correlation_id: str | None = None
     guild_id: int | None = None
+    user_id: int | None = None
+    """The Discord user whose turn this answers (recorded with the call, for their export)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

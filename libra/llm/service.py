@@ -258,6 +258,7 @@ class PooledLLMService:
             error_code=call.error_code,
             server=call.server,
             guild_id=request.guild_id,
+            user_id=request.user_id,
         ))
         if self.tracer is not None:
             self.tracer.record(TracedCall(

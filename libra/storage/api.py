@@ -36,11 +36,47 @@ class MessageStatus(StrEnum):
 
 
 class MemoryScope(StrEnum):
-    """What a memory belongs to."""
+    """Where a memory is used: the kind of place it was made in, or everywhere."""
 
-    USER = "user"
     GUILD = "guild"
-    CHANNEL = "channel"
+    """One Discord server (the memory's ``guild_id``)."""
+    DM = "dm"
+    """The user's direct messages with Libra."""
+    CONSOLE = "console"
+    """The local ``libra chat`` console."""
+    EVERYWHERE = "everywhere"
+    """Every place: only when the user asked for it."""
+    UNKNOWN = "unknown"
+    """Saved before memories had a scope (migration 0002): it may hold something said
+    in a DM, so it is used in DMs only, where nobody but its author reads the answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a conversation happens (or, for a memory, where it may be used)."""
+
+    scope: MemoryScope
+    guild_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.scope is MemoryScope.GUILD) != (self.guild_id is not None):
+            msg = f"a {self.scope} place {'needs' if self.guild_id is None else 'has no'} guild id"
+            raise ValueError(msg)
+
+    @classmethod
+    def of(cls, guild_id: int | None, *, console: bool = False) -> Place:
+        """The place of a message: the console, a guild, or (without a guild) the DMs."""
+        if console:
+            return cls(MemoryScope.CONSOLE)
+        return cls(MemoryScope.GUILD, guild_id) if guild_id is not None else cls(MemoryScope.DM)
+
+    def sees(self, memory: Memory) -> bool:
+        """Whether ``memory`` may go into a prompt answered here."""
+        if memory.scope is MemoryScope.EVERYWHERE:
+            return True
+        if memory.scope is MemoryScope.UNKNOWN:
+            return self.scope is MemoryScope.DM
+        return memory.scope is self.scope and memory.guild_id == self.guild_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +112,8 @@ class Memory:
     id: int
     user_id: int
     scope: MemoryScope
+    guild_id: int | None = None
+    """The guild of a ``GUILD`` memory."""
     content: str
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: datetime
@@ -107,6 +145,8 @@ class LLMCallRecord:
     guild_id: int | None = None
     created_at: datetime | None = None
     """When the call ended (``None`` = when stored); a queued row keeps its own time."""
+    user_id: int | None = None
+    """The Discord id of the user whose turn the call served."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +189,19 @@ class UsageStats:
     llm_cache_hits: int
     llm_latency_p50_ms: float | None
     llm_latency_p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserData:
+    """Every stored row of one user, as JSON-ready dicts (Discord ids as strings)."""
+
+    user: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    """The user's messages and Libra's replies to them (both live in their sessions)."""
+    memories: list[dict[str, Any]]
+    translations: list[dict[str, Any]]
+    llm_calls: list[dict[str, Any]]
 
 
 class Storage(Protocol):
@@ -197,14 +250,14 @@ class Storage(Protocol):
         ...
 
     async def add_memory(
-        self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
+        self, user_id: int, content: str, *, place: Place,
         metadata: dict[str, Any] | None = None,
     ) -> Memory:
-        """Remember ``content`` for the user."""
+        """Remember ``content`` for the user, to be used in ``place`` only."""
         ...
 
     async def list_memories(self, user_id: int) -> list[Memory]:
-        """The user's memories, oldest first."""
+        """The user's memories (of every place), oldest first."""
         ...
 
     async def forget_memories(self, user_id: int, memory_id: int | None = None) -> int:
@@ -233,7 +286,14 @@ class Storage(Protocol):
     # --- added by the storage plugin (additive) ---------------------------------------
 
     async def delete_user(self, discord_id: int) -> bool:
-        """Delete a user and, by cascade, everything stored about them."""
+        """Delete a user and, by cascade, everything stored about them.
+
+        Call it through ``ChatService.erase``, which also drops what is cached.
+        """
+        ...
+
+    async def export_user(self, discord_id: int) -> UserData | None:
+        """Every row stored about a user (``None`` when there is none)."""
         ...
 
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:

@@ -166,11 +166,15 @@ class DurableStorage:
         return guarded
 
     async def delete_user(self, discord_id: int) -> bool:
-        """Delete a user and everything stored about them, queued messages included."""
-        deleted = await self._guarded("delete user", lambda pg: pg.delete_user(discord_id))
-        await self._queue.remove(lambda w: w.kind is WriteKind.MESSAGE
-                                 and w.data.get("discord_user_id") == discord_id)
-        return deleted
+        """Delete a user and everything stored about them, queued writes included.
+
+        The queue is emptied of theirs first: a message replayed after the delete
+        would create the user's row again.
+        """
+        # A message names its author by Discord id; an LLM call, the user it served.
+        owner = {WriteKind.MESSAGE: "discord_user_id", WriteKind.LLM_CALL: "user_id"}
+        await self._queue.remove(lambda w: w.data.get(owner[w.kind]) == discord_id)
+        return await self._guarded("delete user", lambda pg: pg.delete_user(discord_id))
 
     # -- queued writes ---------------------------------------------------------------
 

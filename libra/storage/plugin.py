@@ -158,7 +158,7 @@ class StoragePlugin(Plugin):
             model=event.model, language=event.language, prompt_tokens=event.prompt_tokens,
             completion_tokens=event.completion_tokens, first_token_ms=event.first_token_ms,
             latency_ms=event.latency_ms, cache_hit=event.cache_hit, error_code=event.error_code,
-            guild_id=event.guild_id, created_at=datetime.now(UTC),
+            guild_id=event.guild_id, user_id=event.user_id, created_at=datetime.now(UTC),
         )
         try:
             await storage.record_llm_call(record)

@@ -25,12 +25,15 @@ from libra.storage.api import (
     MemoryScope,
     MessageRecord,
     MessageStatus,
+    Place,
     Role,
     StoredMessage,
     UsageStats,
     User,
+    UserData,
 )
 from libra.storage.guarded import UNAVAILABLE_ERRORS
+from libra.storage.personal import read_user_data
 from libra.tasks import Deadlines
 from libra.text import clean_text
 
@@ -87,7 +90,7 @@ def _user(row: asyncpg.Record) -> User:
 
 def _memory(row: asyncpg.Record) -> Memory:
     return Memory(id=row["id"], user_id=row["user_id"], scope=MemoryScope(row["scope"]),
-                  content=row["content"], metadata=row["metadata"] or {},
+                  guild_id=row["guild_id"], content=row["content"], metadata=row["metadata"] or {},
                   created_at=row["created_at"])
 
 
@@ -106,7 +109,7 @@ def _message(row: asyncpg.Record) -> StoredMessage:
 
 
 _USER_COLUMNS = "id, discord_id, language, created_at"
-_MEMORY_COLUMNS = "id, user_id, scope, content, metadata, created_at"
+_MEMORY_COLUMNS = "id, user_id, scope, guild_id, content, metadata, created_at"
 _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, language, model, "
                     "status, created_at")
 
@@ -152,6 +155,12 @@ class PgStorage:
             status = await self._pool.execute("DELETE FROM users WHERE discord_id = $1",
                                               discord_id)
         return _row_count(status) > 0
+
+    @_bounded
+    async def export_user(self, discord_id: int) -> UserData | None:
+        """Every row stored about a user (``None`` when there is none)."""
+        async with _translated("export user data"), self._pool.acquire() as conn:
+            return await read_user_data(conn, discord_id)
 
     # --- sessions and messages ---------------------------------------------------------
 
@@ -255,20 +264,20 @@ class PgStorage:
 
     @_bounded
     async def add_memory(
-        self, user_id: int, content: str, *, scope: MemoryScope = MemoryScope.USER,
+        self, user_id: int, content: str, *, place: Place,
         metadata: dict[str, Any] | None = None,
     ) -> Memory:
-        """Remember ``content`` for the user."""
+        """Remember ``content`` for the user, to be used in ``place`` only."""
         async with _translated("store memory"):
             row = await self._pool.fetchrow(
-                f"INSERT INTO memories (user_id, scope, content, metadata) "
-                f"VALUES ($1, $2, $3, $4) RETURNING {_MEMORY_COLUMNS}",
-                user_id, str(scope), content, metadata or {})
+                f"INSERT INTO memories (user_id, scope, guild_id, content, metadata) "
+                f"VALUES ($1, $2, $3, $4, $5) RETURNING {_MEMORY_COLUMNS}",
+                user_id, str(place.scope), place.guild_id, clean_text(content), metadata or {})
         return _memory(row)
 
     @_bounded
     async def list_memories(self, user_id: int) -> list[Memory]:
-        """The user's memories, oldest first."""
+        """The user's memories (of every place), oldest first."""
         async with _translated("list memories"):
             rows = await self._pool.fetch(
                 f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = $1 ORDER BY id",
@@ -332,10 +341,13 @@ class PgStorage:
         # Casts: the values are SELECTed, not VALUES, so PostgreSQL needs their types.
         insert = (
             "INSERT INTO llm_calls (model, language, guild_id, prompt_tokens, "
-            "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code, created_at) "
+            "completion_tokens, first_token_ms, latency_ms, cache_hit, error_code, created_at, "
+            "user_id) "
             "SELECT $1::text, $2::text, $3::bigint, $4::integer, $5::integer, "
             "$6::double precision, $7::double precision, $8::boolean, $9::text, "
-            "coalesce($10::timestamptz, now())")
+            "coalesce($10::timestamptz, now()), "
+            # NULL when the user is gone (deleted while the call ran): no row revives them.
+            "(SELECT id FROM users WHERE discord_id = $11::bigint)")
         if if_absent:
             insert += (" WHERE NOT EXISTS (SELECT 1 FROM llm_calls WHERE created_at = $10 "
                        "AND model = $1 AND latency_ms = $7)")
@@ -343,7 +355,7 @@ class PgStorage:
             await self._pool.execute(
                 insert, record.model, record.language, record.guild_id, record.prompt_tokens,
                 record.completion_tokens, record.first_token_ms, record.latency_ms,
-                record.cache_hit, record.error_code, record.created_at)
+                record.cache_hit, record.error_code, record.created_at, record.user_id)
 
     @_bounded
     async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:

@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout under test: the child must import its code, not the venv's (a worktree)."""
+
 
 async def test_sigterm_while_discord_is_connecting_exits_promptly(
     pg_url: str, tmp_path: Path
@@ -23,6 +26,7 @@ async def test_sigterm_while_discord_is_connecting_exits_promptly(
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
         "LIBRA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
+        "PYTHONPATH": str(REPO),
         "DISCORD_TOKEN": "MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789",
         "LIBRA_DISCORD__REST_URL": f"http://127.0.0.1:{port}/api/v10",
         "LIBRA_LLM__SERVERS": "http://127.0.0.1:9", "LIBRA_APP__LOG_FORMAT": "json",

@@ -7,10 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout under test: the child must import its code, not the venv's (a worktree)."""
+
 
 async def libra(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-            "LIBRA_DATA_DIR": str(tmp_path / "data")}
+            "LIBRA_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", *args, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
@@ -79,7 +82,7 @@ async def test_lang_detect_reads_lines_that_are_not_utf8(tmp_path: Path) -> None
         sys.executable, "-m", "libra", "lang", "detect", stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-             "PYTHONIOENCODING": "utf-8:strict"})
+             "PYTHONIOENCODING": "utf-8:strict", "PYTHONPATH": str(REPO)})
     out, err = await asyncio.wait_for(
         proc.communicate(b"caf\xe9 au lait, s'il vous pla\xeet\nbonjour tout le monde\n"), 60)
     assert "Traceback" not in err.decode(), err.decode()
@@ -115,7 +118,8 @@ async def test_output_cut_short_by_a_closed_pipe_ends_quietly(tmp_path: Path) ->
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "lang", "detect", stdin=asyncio.subprocess.PIPE,
         stdout=write_end, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)})
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+             "PYTHONPATH": str(REPO)})
     os.close(write_end)
     os.close(read_end)  # nobody reads: every write fails with EPIPE
     _, err = await asyncio.wait_for(proc.communicate(b"hello there\n" * 5000), 60)

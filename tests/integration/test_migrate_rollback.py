@@ -15,6 +15,9 @@ from libra.storage import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 """The checkout under test: the child must import its code, not an installed copy."""
+ALL = ("--count", str(len(migrate.migration_ids())))
+"""Roll back every migration: only 0001 drops the tables these tests fill (a bare
+``rollback`` undoes the newest migration alone)."""
 
 
 async def libra(tmp_path: Path, *args: str, stdin: int = asyncio.subprocess.DEVNULL,
@@ -53,7 +56,7 @@ def user_rows(url: str) -> int | None:
 async def test_rollback_without_yes_in_a_script_refuses_and_keeps_everything(
     tmp_path: Path, history: str
 ) -> None:
-    code, out, err = await libra(tmp_path, "migrate", "rollback", DATABASE_URL=history)
+    code, out, err = await libra(tmp_path, "migrate", "rollback", *ALL, DATABASE_URL=history)
     assert code == 2, err
     assert "--yes" in err and "not a terminal" in err
     # What would have been lost is said before refusing.
@@ -65,7 +68,7 @@ async def test_rollback_without_yes_in_a_script_refuses_and_keeps_everything(
 async def test_rollback_with_yes_says_what_it_drops_then_drops_it(
     tmp_path: Path, history: str
 ) -> None:
-    code, out, err = await libra(tmp_path, "migrate", "rollback", "--yes",
+    code, out, err = await libra(tmp_path, "migrate", "rollback", *ALL, "--yes",
                                  DATABASE_URL=history)
     assert code == 0, err
     assert "users (2 rows)" in out and "sessions (1 row)" in out
@@ -80,8 +83,8 @@ async def test_rollback_on_a_terminal_asks_before_dropping(
     controller, terminal = pty.openpty()
     try:
         os.write(controller, answer)  # typed ahead: read once the question is asked
-        result, out, err = await libra(tmp_path, "migrate", "rollback", stdin=terminal,
-                                       DATABASE_URL=history)
+        result, out, err = await libra(tmp_path, "migrate", "rollback", *ALL,
+                                       stdin=terminal, DATABASE_URL=history)
     finally:
         os.close(terminal)
         os.close(controller)

@@ -15,6 +15,9 @@ import aiohttp
 
 from tests.fakes.fake_ollama import FakeOllama
 
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout under test: the child must import its code, not the venv's (a worktree)."""
+
 DB_PASSWORD = "Db-Pa55word-7c1f0e"
 DISCORD_TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fEdCbA"
 ADMIN_SECRET = "admin-secret-" + "q" * 40
@@ -35,7 +38,7 @@ async def test_secrets_never_appear_in_any_log_line(
     secret_file.write_text(ADMIN_SECRET, encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-        "LIBRA_DATA_DIR": str(tmp_path / "data"),
+        "LIBRA_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO),
         # An unreachable database whose URL carries a password: storage fails loudly.
         "DATABASE_URL": f"postgresql://libra:{DB_PASSWORD}@127.0.0.1:1/libra",
         "LIBRA_DATABASE__CONNECT_TIMEOUT": "1",

@@ -10,7 +10,7 @@ from libra.chat.api import ChatTurn
 from libra.discord.commands.common import admitted
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Outlet, failure_message
-from libra.discord.deps import DiscordDeps
+from libra.discord.deps import AskedPrompt, DiscordDeps
 from libra.errors import RateLimited
 
 loader = lightbulb.Loader()
@@ -32,7 +32,7 @@ async def stream_answer(
             message = await interaction.execute(content, flags=flags, mentions_everyone=False,
                                                 user_mentions=False, role_mentions=False)
         if not private:
-            deps.asked[message.id] = prompt
+            deps.asked[message.id] = AskedPrompt(interaction.user.id, prompt)
         return message
 
     async def edit(handle: hikari.Message, content: str) -> None:

@@ -19,7 +19,8 @@ started{chat_channels}.
 `/stop` stop the answer being written in this channel
 `/reset` start a fresh conversation here
 `/lang show|set|auto` see or pin the reply language here
-`/memory show|remember|forget` what I remember about you
+`/memory show|remember|forget` what I remember about you (here, or everywhere)
+`/privacy export|delete` get a file of everything I store about you, or delete it all
 `/model`, `/stats` model routing and usage (server admins)"""
 
 

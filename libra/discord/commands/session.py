@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hikari
 import lightbulb
 
-from libra.discord.commands.common import admitted, run_for
+from libra.chat.messages import user_message
+from libra.discord.commands.common import admitted, language_of, run_for
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
-from libra.storage.api import MAX_INTERNAL_ID
+from libra.storage.api import MAX_INTERNAL_ID, Memory, MemoryScope, Place
 
 loader = lightbulb.Loader()
 memory = lightbulb.Group("memory", "What Libra remembers about you")
@@ -57,17 +59,34 @@ class MemoryShow(lightbulb.SlashCommand, name="show", description="List your mem
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
-        """List the caller's memories with their ids."""
+        """List the caller's memories, of every place, with their ids and scopes."""
         async with defer_if_slow(ctx, ephemeral=True):
             items = await run_for(ctx, deps, lambda: deps.chat.memories(ctx.user.id))
             if items is None:
                 return
+            language = await language_of(ctx, deps)
             if not items:
-                await ctx.respond("I don't remember anything about you yet.", ephemeral=True)
+                await ctx.respond(user_message("memory_none", language), ephemeral=True)
                 return
+            # Every place's memories: the list is ephemeral, so only their author sees it.
+            here = Place.of(ctx.guild_id)
             await ctx.respond(memory_list(
-                [f"`#{m.id}` {m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]),
-                ephemeral=True)
+                [f"`#{m.id}` [{scope_label(ctx, m, here, language)}] "
+                 f"{m.content[:MEMORY_PREVIEW_CHARS]}" for m in items]), ephemeral=True)
+
+
+def scope_label(ctx: lightbulb.Context, memory: Memory, here: Place, language: str) -> str:
+    """Where ``memory`` is used, said from where the command runs."""
+    if memory.scope is not MemoryScope.GUILD:
+        return user_message(f"memory_scope_{memory.scope}", language)
+    if memory.guild_id == here.guild_id:
+        return user_message("memory_scope_this_server", language)
+    app = ctx.interaction.app
+    guild = (app.cache.get_guild(memory.guild_id)
+             if isinstance(app, hikari.CacheAware) and memory.guild_id is not None else None)
+    if guild is None:  # the bot left that server, or its cache does not hold it
+        return user_message("memory_scope_other_server", language)
+    return user_message("memory_scope_server", language, name=guild.name)
 
 
 def memory_list(lines: list[str]) -> str:
@@ -89,17 +108,26 @@ class MemoryRemember(lightbulb.SlashCommand, name="remember", description="Remem
     """``/memory remember <text>``."""
 
     text = lightbulb.string("text", "What to remember about you")
+    scope = lightbulb.string(
+        "scope", "Where I may use it: only here (this server, or our DMs), or everywhere",
+        choices=[lightbulb.Choice("here", "here"), lightbulb.Choice("everywhere", "everywhere")],
+        default="here")
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
-        """Store a memory for the caller."""
+        """Store a memory for the caller, used only here unless they said everywhere."""
         async with defer_if_slow(ctx, ephemeral=True):
-            stored = await run_for(ctx, deps,
-                                   lambda: deps.chat.remember(ctx.user.id, self.text))
+            here = Place.of(ctx.guild_id)
+            place = Place(MemoryScope.EVERYWHERE) if self.scope == "everywhere" else here
+            stored = await run_for(
+                ctx, deps, lambda: deps.chat.remember(ctx.user.id, self.text, place=place))
             if stored is None:
                 return
-            await ctx.respond(f"I'll remember that (`#{stored.id}`).", ephemeral=True)
+            language = await language_of(ctx, deps)
+            await ctx.respond(user_message("memory_saved", language, id=stored.id,
+                                           scope=scope_label(ctx, stored, here, language)),
+                              ephemeral=True)
 
 
 @memory.register

@@ -28,6 +28,8 @@ COMMANDS: list[tuple[str, str | None, dict[str, str | int | bool | float]]] = [
     ("help", None, {}),
     ("model", None, {}),
     ("stats", None, {}),
+    ("privacy", "export", {}),
+    ("privacy", "delete", {}),
 ]
 
 
@@ -60,7 +62,7 @@ async def test_commands_touching_a_dark_database_are_acknowledged_in_time(
                for command, t in zip(COMMANDS, tokens, strict=True)}
     unavailable = user_message("db_unavailable", "en")
     for key in [("memory", "show"), ("memory", "remember"), ("memory", "forget"),
-                ("reset", None)]:
+                ("reset", None), ("privacy", "export")]:
         answer = answers[key]
         assert answer is not None
         assert answer.content.startswith(unavailable), (key, answer.content)
@@ -70,9 +72,39 @@ async def test_commands_touching_a_dark_database_are_acknowledged_in_time(
     assert not pinned.payload["flags"] & EPHEMERAL
     model = answers[("model", None)]
     assert model is not None and model.content == user_message("admin_only", "en")
+    confirm = answers[("privacy", "delete")]  # asking needs no database
+    assert confirm is not None and confirm.payload["components"]
     deferred = [c for c in fake_discord.rest_calls("POST", CALLBACK)
                 if c.json["type"] == hikari.ResponseType.DEFERRED_MESSAGE_CREATE]
     assert len(deferred) >= 4  # the database commands waited and said so in time
+
+
+async def test_a_deletion_confirmed_on_a_dark_database_is_acknowledged_in_time(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    proxy = FreezableProxy(pg_url)
+    port = await proxy.start()
+    await start_libra(fake_discord, fake_ollama, proxied_url(pg_url, port))
+    try:
+        token = await fake_discord.slash_subcommand("privacy", "delete")
+        await fake_discord.wait_until(lambda: bool(getattr(
+            fake_discord.original_response(token), "payload", {}).get("components")))
+        confirmation = fake_discord.original_response(token)
+        assert confirmation is not None
+        delete = next(c["custom_id"] for row in confirmation.payload["components"]
+                      for c in row["components"] if ":delete:" in c["custom_id"])
+        proxy.frozen.set()  # the host goes dark between the question and the press
+
+        await fake_discord.press_button(confirmation, delete)
+
+        await fake_discord.wait_until(
+            lambda: confirmation.content.startswith(user_message("db_unavailable", "en")),
+            timeout=20)
+    finally:
+        proxy.thaw()
+        await proxy.close()
+    assert fake_discord.acknowledged_late() == []
+    assert confirmation.payload["components"] == []  # the press is answered, not left hanging
 
 
 async def test_a_quick_command_answers_at_once_without_deferring(

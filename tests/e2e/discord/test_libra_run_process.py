@@ -11,6 +11,9 @@ from pathlib import Path
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
+REPO = Path(__file__).resolve().parents[3]
+"""The checkout under test: the child must import its code, not the venv's (a worktree)."""
+
 
 async def start_libra_run(fake_discord: FakeDiscord, fake_ollama: FakeOllama, tmp_path: Path,
                           **env: str) -> asyncio.subprocess.Process:
@@ -19,7 +22,7 @@ async def start_libra_run(fake_discord: FakeDiscord, fake_ollama: FakeOllama, tm
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
         "LIBRA_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": fake_discord.token,
         "LIBRA_DISCORD__REST_URL": fake_discord.rest_url, "LIBRA_LLM__SERVERS": fake_ollama.url,
-        "LIBRA_APP__LOG_FORMAT": "json",
+        "LIBRA_APP__LOG_FORMAT": "json", "PYTHONPATH": str(REPO),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "run", stdout=asyncio.subprocess.PIPE,

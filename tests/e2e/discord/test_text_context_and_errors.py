@@ -216,7 +216,7 @@ async def test_memory_show_cuts_a_long_list_between_lines_and_says_how_many_are_
     assert response is not None
     *listed, last = response.content.split("\n")
     assert len(response.content) <= 2000
-    assert listed and all(line.split(" ", 1)[1] in facts for line in listed)
+    assert listed and all(line.split("] ", 1)[1] in facts for line in listed)
     assert last == f"… and {len(facts) - len(listed)} more."
 
 

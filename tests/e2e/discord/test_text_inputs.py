@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from libra.chat.messages import user_message
 from tests.e2e.discord.libra_harness import StartLibra
 from tests.fakes.fake_discord import FakeDiscord
@@ -48,14 +50,17 @@ async def test_a_message_with_a_nul_byte_and_a_lone_surrogate_is_answered_and_ke
         ("user", "tea time \ufffd"), ("assistant", "Tea it is.")]
 
 
+@pytest.mark.parametrize(("scope", "stored_scope"), [(None, "guild"),
+                                                     ("everywhere", "everywhere")])
 async def test_a_memory_with_a_lone_surrogate_is_kept_with_a_replacement_character(
-    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra,
+    scope: str | None, stored_scope: str,
 ) -> None:
     libra = await start_libra(fake_discord, fake_ollama, pg_url)
+    options = {"text": "I like \ud83c tea\x00"} | ({"scope": scope} if scope else {})
 
-    token = await fake_discord.slash_subcommand("memory", "remember",
-                                                {"text": "I like \ud83c tea\x00"})
+    token = await fake_discord.slash_subcommand("memory", "remember", options)
 
     assert (await answer_to(fake_discord, token)).startswith("I'll remember that")
-    rows = await libra.query("SELECT content FROM memories")
-    assert [r["content"] for r in rows] == ["I like \ufffd tea"]
+    rows = await libra.query("SELECT content, scope FROM memories")
+    assert [(r["content"], r["scope"]) for r in rows] == [("I like \ufffd tea", stored_scope)]

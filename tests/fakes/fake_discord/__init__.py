@@ -19,6 +19,7 @@ from tests.fakes.fake_discord.world import (
     RestCall,
     StoredMessage,
     World,
+    add_guild,
     build_default_world,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "RestCall",
     "StoredMessage",
     "World",
+    "add_guild",
     "build_default_world",
     "make_token",
 ]

@@ -98,13 +98,15 @@ def interaction_create(
     channel: FakeChannel,
     data: dict[str, Any],
     locale: str = "en-US",
+    kind: int = INTERACTION_COMMAND,
+    message: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """INTERACTION_CREATE data for an application command, and its token."""
+    """INTERACTION_CREATE data for a command (or, with ``message``, a component), and its token."""
     token = f"interaction-{secrets.token_hex(16)}"
     payload: dict[str, Any] = {
         "id": str(world.snowflakes.next()),
         "application_id": str(world.application_id),
-        "type": INTERACTION_COMMAND,
+        "type": kind,
         "data": data,
         "channel_id": str(channel.id),
         "channel": _interaction_channel(channel, world),
@@ -112,9 +114,11 @@ def interaction_create(
         "version": 1,
         "locale": locale,
         "app_permissions": str(ALL_PERMISSIONS),
-        "attachment_size_limit": 26_214_400,
+        "attachment_size_limit": world.attachment_size_limit,
         "entitlements": [],
     }
+    if message is not None:
+        payload["message"] = message
     guild = world.guild(channel.guild_id) if channel.guild_id is not None else None
     if guild is not None:
         member = guild.member(user.id)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
 from tests.fakes.fake_discord.ratelimit import RateLimiter
+from tests.fakes.fake_discord.uploads import UPLOADS, uploads_of
 from tests.fakes.fake_discord.world import RestCall, World
 
 API_PREFIX = "/api/v10"
@@ -31,8 +32,9 @@ class RestContext:
     token: str
     gateway_url: str = ""
     interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Interaction token -> {id, channel_id, guild_id, created_at (monotonic), original
-    (message id, 0 for a response without one, or None before the initial response)}."""
+    """Interaction token -> {id, type, channel_id, guild_id, user_id, created_at (monotonic),
+    original (message id, 0 for a response without one, or None before the initial
+    response); a component's also message_id (the message its button is on)}."""
     interaction_deadline: float = 3.0
     """Seconds Discord waits for the initial response (answer or defer) to an interaction."""
     token_lifetime: float = 15 * 60.0
@@ -52,12 +54,19 @@ def error(status: int, message: str, code: int = 0) -> web.Response:
 
 
 async def read_body(request: web.Request) -> Any:
-    """The request's JSON, also when sent as multipart ``payload_json`` (attachments)."""
+    """The request's JSON, also when sent as multipart ``payload_json`` (attachments).
+
+    Uploaded files (``files[n]``) go to ``request[UPLOADS]``.
+    """
+    request[UPLOADS] = []
     if not request.can_read_body:
         return None
     if request.content_type.startswith("multipart/"):
         form = await request.post()
+        request[UPLOADS] = uploads_of(form)
         raw = form.get("payload_json")
+        if isinstance(raw, bytes | bytearray):  # sent with an application/json part type
+            raw = raw.decode()
         return json.loads(str(raw)) if raw is not None else None
     text = await request.text()
     return json.loads(text) if text else None

@@ -7,12 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord import components, payloads
 from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, RestContext, ctx_of, error
+from tests.fakes.fake_discord.uploads import UPLOADS, apply_attachments
 from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessage, World
 
 RESPONSE_MESSAGE, RESPONSE_DEFERRED = 4, 5
 FLAG_LOADING = 128
+EPHEMERAL = components.EPHEMERAL
 CONTENT_LIMIT = 2000
 """Characters (code points: Discord's API counts like Python's ``len``) per message."""
 
@@ -25,9 +27,13 @@ def too_long(body: dict[str, Any]) -> web.Response | None:
 
 
 def store_message(
-    world: World, channel_id: int, body: dict[str, Any], *, application: bool = False
+    world: World, channel_id: int, body: dict[str, Any], *, application: bool = False,
+    viewer: int | None = None,
 ) -> StoredMessage:
-    """Create a message from the bot in a channel, as Discord would."""
+    """Create a message from the bot in a channel, as Discord would.
+
+    ``viewer``: who sees it when it is ephemeral (the interaction's user).
+    """
     channel = world.channel(channel_id)
     message_id = world.snowflakes.next()
     reference = body.get("message_reference")
@@ -47,17 +53,35 @@ def store_message(
         webhook_id=world.application_id if application else None,
     )
     payload["embeds"] = body.get("embeds") or []
+    payload["components"] = components.numbered(body.get("components"))
     payload["flags"] = int(body.get("flags") or 0)
-    stored = StoredMessage(message_id, channel_id, world.bot_user.id, payload)
+    stored = StoredMessage(message_id, channel_id, world.bot_user.id, payload,
+                           visible_to=viewer if payload["flags"] & EPHEMERAL else None)
     world.messages.setdefault(channel_id, []).append(stored)
     return stored
 
 
-def edit_message(stored: StoredMessage, body: dict[str, Any]) -> web.Response:
-    """Apply a PATCH body to a stored message."""
+def _with_uploads(request: web.Request, stored: StoredMessage,
+                  body: dict[str, Any]) -> web.Response:
+    """Attach the request's files to a message just created (undone when refused)."""
+    world = ctx_of(request).world
+    if (refused := apply_attachments(world, stored.payload, body, request[UPLOADS])) is not None:
+        world.messages[stored.channel_id].remove(stored)
+        return refused
+    return web.json_response(stored.payload)
+
+
+def edit_message(stored: StoredMessage, body: dict[str, Any],
+                 request: web.Request | None = None) -> web.Response:
+    """Apply a PATCH body (and its uploads) to a stored message."""
+    if request is not None and (refused := apply_attachments(
+            ctx_of(request).world, stored.payload, body, request[UPLOADS])) is not None:
+        return refused
     for key in ("content", "embeds", "components", "flags"):
         if key in body:
             stored.payload[key] = body[key] if body[key] is not None else ""
+    if "components" in body:
+        stored.payload["components"] = components.numbered(body["components"] or [])
     stored.payload["flags"] = int(stored.payload.get("flags") or 0) & ~FLAG_LOADING
     stored.payload["edited_timestamp"] = payloads.now_iso()
     stored.edits += 1
@@ -92,7 +116,7 @@ async def create_message(request: web.Request) -> web.Response:
     if isinstance(channel, web.Response):
         return channel
     body = request[JSON_BODY] or {}
-    if not body.get("content") and not body.get("embeds"):
+    if not body.get("content") and not body.get("embeds") and not request[UPLOADS]:
         return error(400, "Cannot send an empty message", 50006)
     if (refused := too_long(body)) is not None:
         return refused
@@ -101,7 +125,7 @@ async def create_message(request: web.Request) -> web.Response:
             and ctx.world.find_message(int(reference["message_id"])) is None):
         # Discord refuses a reply to a deleted message unless told not to mind.
         return error(400, "Invalid Form Body: message_reference: Unknown message", 50035)
-    return web.json_response(store_message(ctx.world, channel.id, body).payload)
+    return _with_uploads(request, store_message(ctx.world, channel.id, body), body)
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -138,7 +162,7 @@ async def patch_message(request: web.Request) -> web.Response:
     body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
-    return edit_message(stored, body)
+    return edit_message(stored, body, request)
 
 
 async def delete_message(request: web.Request) -> web.Response:
@@ -213,13 +237,28 @@ async def interaction_callback(request: web.Request) -> web.Response:
         return error(400, "Interaction has already been acknowledged.", 40060)
     body = request[JSON_BODY] or {}
     kind, data = int(body.get("type", 0)), body.get("data") or {}
-    if (refused := too_long(data)) is not None:
+    if (refused := too_long(data) or components.refusal(interaction, kind)) is not None:
         return refused
     message: StoredMessage | None = None
     if kind in (RESPONSE_MESSAGE, RESPONSE_DEFERRED):
-        message = store_message(ctx.world, interaction["channel_id"], data, application=True)
+        message = store_message(ctx.world, interaction["channel_id"], data, application=True,
+                                viewer=interaction.get("user_id"))
         if kind == RESPONSE_DEFERRED:
             message.payload["flags"] = int(message.payload["flags"]) | FLAG_LOADING
+        elif (refused := apply_attachments(ctx.world, message.payload, data,
+                                           request[UPLOADS])) is not None:
+            ctx.world.messages[message.channel_id].remove(message)
+            return refused
+        interaction["original"] = message.id
+    elif kind in (components.RESPONSE_DEFERRED_UPDATE, components.RESPONSE_UPDATE):
+        # The message the button is on becomes the original response.
+        message = ctx.world.find_message(interaction["message_id"])
+        if message is None:
+            return error(404, "Unknown Message", 10008)
+        if kind == components.RESPONSE_UPDATE:
+            updated = edit_message(message, data, request)
+            if updated.status != 200:
+                return updated
         interaction["original"] = message.id
     else:
         interaction["original"] = 0
@@ -273,7 +312,7 @@ async def webhook_message(request: web.Request) -> web.Response:
     body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
-    return edit_message(stored, body)
+    return edit_message(stored, body, request)
 
 
 async def followup(request: web.Request) -> web.Response:
@@ -290,9 +329,10 @@ async def followup(request: web.Request) -> web.Response:
     original = ctx.world.find_message(interaction["original"] or 0)
     if original is not None and original.payload["flags"] & FLAG_LOADING:
         # Discord turns the first follow-up after a defer into the original response.
-        return edit_message(original, body)
-    stored = store_message(ctx.world, interaction["channel_id"], body, application=True)
-    return web.json_response(stored.payload)
+        return edit_message(original, body, request)
+    stored = store_message(ctx.world, interaction["channel_id"], body, application=True,
+                           viewer=interaction.get("user_id"))
+    return _with_uploads(request, stored, body)
 
 
 def add_message_routes(router: web.UrlDispatcher) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.fake_discord import events, payloads
+from tests.fakes.fake_discord import components, events, payloads
 from tests.fakes.fake_discord.gateway import GatewaySession
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.rest import (
@@ -65,7 +65,8 @@ class FakeDiscord:
 
     async def start(self) -> None:
         """Listen on a random loopback port."""
-        app = web.Application(middlewares=[record_and_limit])
+        # Room for any upload: Discord's own size rules answer (413), not aiohttp's.
+        app = web.Application(middlewares=[record_and_limit], client_max_size=256 * 1024**2)
         app[CONTEXT_KEY] = self._rest
         add_bootstrap_routes(app.router)
         add_message_routes(app.router)
@@ -229,21 +230,44 @@ class FakeDiscord:
         data |= events.message_target(self.world, target_message_id)
         return await self._interact(channel, user or self.user("alice"), data, "en-US")
 
-    async def _interact(
-        self, channel: FakeChannel, user: FakeUser, data: dict[str, Any], locale: str
+    async def press_button(
+        self, message: StoredMessage, custom_id: str, *, user: FakeUser | None = None
     ) -> str:
+        """A user presses a button of ``message``; returns the interaction token.
+
+        Raises:
+            PermissionError: the message is ephemeral and someone else's.
+            LookupError: the message has no such enabled button.
+        """
+        user = user or self.user("alice")
+        components.check_press(message, custom_id, user)
+        channel = self.world.channel(message.channel_id)
+        assert channel is not None
+        data = {"custom_id": custom_id, "component_type": components.COMPONENT_BUTTON}
+        return await self._interact(channel, user, data, "en-US", message=message)
+
+    async def _interact(
+        self, channel: FakeChannel, user: FakeUser, data: dict[str, Any], locale: str,
+        *, message: StoredMessage | None = None,
+    ) -> str:
+        kind = events.INTERACTION_COMMAND if message is None else components.INTERACTION_COMPONENT
         payload, token = events.interaction_create(
-            self.world, user=user, channel=channel, data=data, locale=locale
+            self.world, user=user, channel=channel, data=data, locale=locale, kind=kind,
+            message=message.payload if message is not None else None,
         )
         self._rest.interactions[token] = {
             "id": int(payload["id"]),
             "type": payload["type"],
             "channel_id": channel.id,
             "guild_id": channel.guild_id,
+            "user_id": user.id,
             "original": None,
             "created_at": time.monotonic(),
             "expired": False,
         }
+        if message is not None:
+            # Its 3 s count from ``created_at``, as any interaction's (rest_messages._age).
+            self._rest.interactions[token]["message_id"] = message.id
         await self.dispatch("INTERACTION_CREATE", payload)
         return token
 
@@ -310,6 +334,10 @@ class FakeDiscord:
         """The bot's messages in a channel, oldest first."""
         stored = self.world.messages.get(channel_id, [])
         return [m for m in stored if m.author_id == self.world.bot_user.id]
+
+    def attachment(self, message: StoredMessage, index: int = 0) -> bytes:
+        """The bytes of one of a message's attachments, as the CDN would serve them."""
+        return self.world.attachments[int(message.payload["attachments"][index]["id"])]
 
     def original_response(self, token: str) -> StoredMessage | None:
         """The original response message of an interaction, if it has one."""

@@ -135,6 +135,8 @@ class StoredMessage:
     author_id: int
     payload: dict[str, Any]
     edits: int = 0
+    visible_to: int | None = None
+    """The only user who sees an ephemeral message (flag 64); ``None`` when public."""
 
     @property
     def content(self) -> str:
@@ -166,6 +168,10 @@ class World:
     left_guilds: set[int] = field(default_factory=set)
     """Guilds the bot was removed from (kicked): left out of READY, and REST on their
     channels answers 403 Missing Access (code 50001), as Discord does."""
+    attachment_size_limit: int = 10 * 1024 * 1024
+    """Bytes per uploaded file (Discord's default for bots; interactions report it)."""
+    attachments: dict[int, bytes] = field(default_factory=dict)
+    """Uploaded files by attachment id, as the CDN would serve them."""
     rest_calls: list[RestCall] = field(default_factory=list)
     gateway_ops: list[GatewayOp] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -242,3 +248,21 @@ def build_default_world() -> World:
         users={u.id: u for u in (bot, owner, alice)},
         dm_channels=[dm],
     )
+
+
+def add_guild(world: World, name: str) -> FakeChannel:
+    """Add another guild (the bot, the owner and every human user are members).
+
+    Call it before the bot connects: READY lists the guilds. Returns its text channel.
+    """
+    guild_id = world.snowflakes.next()
+    text = FakeChannel(id=world.snowflakes.next(), name=f"{name} general", guild_id=guild_id)
+    bot = world.bot_user
+    everyone = FakeRole(id=guild_id, name="@everyone", permissions=0x4_0000_0800)
+    bot_role = FakeRole(id=world.snowflakes.next(), name=bot.username,
+                        permissions=0x4_0000_0800, position=1, bot_id=bot.id)
+    members = [FakeMember(user=bot, role_ids=[bot_role.id])]
+    members += [FakeMember(user=user) for user in world.users.values() if not user.bot]
+    world.guilds.append(FakeGuild(id=guild_id, name=name, owner_id=world.owner.id,
+                                  roles=[everyone, bot_role], channels=[text], members=members))
+    return text

@@ -10,7 +10,7 @@ import pytest
 from libra.chat.api import ChatTurn
 from libra.errors import EmptyInput, InputTooLong, LLMUnreachable, ModelMissing, StreamCut
 from libra.events import LanguageChanged, ReplyFinished
-from libra.storage.api import MessageStatus, Role
+from libra.storage.api import MessageStatus, Place, Role
 from tests.fakes.fake_ollama import FakeOllama
 
 
@@ -58,7 +58,7 @@ async def test_history_memories_and_reset_shape_the_prompt(
     make_chat: Any, fake_ollama: FakeOllama, pg_url: str
 ) -> None:
     harness = await make_chat(fake_ollama, pg_url)
-    await harness.chat.remember(1001, "My cat is called Miso.")
+    await harness.chat.remember(1001, "My cat is called Miso.", place=Place.of(3003))
     await harness.ask("Hello there, how are you?")
     await harness.ask("What did I just say to you?")
     prompt = fake_ollama.requests[-1].body["messages"]
@@ -220,7 +220,7 @@ async def test_without_a_database_chat_still_answers(
     from libra.errors import ServiceUnavailable
 
     with pytest.raises(ServiceUnavailable):
-        await harness.chat.remember(1, "x")
+        await harness.chat.remember(1, "x", place=Place.of(None))
 
 
 async def test_concurrent_replies_in_two_channels_stop_independently(

@@ -9,11 +9,15 @@ from pathlib import Path
 
 from tests.fakes.fake_ollama import FakeOllama
 
+REPO = Path(__file__).resolve().parents[3]
+"""The checkout under test: the child must import its code, not the venv's (a worktree)."""
+
 
 async def run_console(lines: list[str], env: dict[str, str], cwd: Path,
                       timeout: float = 60) -> tuple[int, str, str]:
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
-            "LIBRA_DATA_DIR": str(cwd / "data"), "LIBRA_LLM__WARMUP": "false"}
+            "LIBRA_DATA_DIR": str(cwd / "data"), "LIBRA_LLM__WARMUP": "false",
+            "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "chat", stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd,

@@ -20,6 +20,8 @@ from libra.storage.db import with_sslmode
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
+ALL = migrate.migration_ids()
+"""Every migration of the checkout, in apply order."""
 
 MIGRATE_AT = """
 import sys, time
@@ -61,10 +63,10 @@ def test_six_processes_starting_at_once_migrate_exactly_once(pg_url: str) -> Non
     results = [child.communicate(timeout=60) for child in children]
     assert [child.returncode for child in children] == [0] * 6, [err for _, err in results]
     outputs = sorted(out.strip() for out, _ in results)
-    assert outputs == ["-"] * 5 + ["0001_schema"]
+    assert outputs == ["-"] * 5 + [",".join(ALL)]
     assert query(pg_url, "SELECT migration_id, operation FROM _yoyo_log") == [
-        ("0001_schema", "apply")]
-    assert query(pg_url, "SELECT count(*) FROM _yoyo_migration") == [(1,)]
+        (migration, "apply") for migration in ALL]
+    assert query(pg_url, "SELECT count(*) FROM _yoyo_migration") == [(len(ALL),)]
     assert query(pg_url, "SELECT count(*) FROM yoyo_lock") == [(0,)]
 
 
@@ -79,8 +81,9 @@ def test_libra_migrate_cli_in_six_processes(pg_url: str, tmp_path: Path) -> None
     results = [child.communicate(timeout=60) for child in children]
     assert [child.returncode for child in children] == [0] * 6, [err for _, err in results]
     outputs = sorted(out.strip() for out, _ in results)
-    assert outputs == ["applied  0001_schema"] + ["database schema is up to date"] * 5
-    assert query(pg_url, "SELECT count(*) FROM _yoyo_log") == [(1,)]
+    assert outputs == (["\n".join(f"applied  {m}" for m in ALL)]
+                       + ["database schema is up to date"] * 5)
+    assert query(pg_url, "SELECT count(*) FROM _yoyo_log") == [(len(ALL),)]
 
 
 async def test_killed_migrator_does_not_block_the_next_start(pg_url: str,
@@ -88,6 +91,9 @@ async def test_killed_migrator_does_not_block_the_next_start(pg_url: str,
     # A migration set whose second step hangs, so the migrator can be killed mid-way.
     hanging = tmp_path / "migrations"
     shutil.copytree(migrate.default_migrations_dir(), hanging)
+    for later in ALL[1:]:  # 0001 then the hang: what follows is applied after the kill
+        for path in hanging.glob(f"{later}.*"):
+            path.unlink()
     (hanging / "0002_hang.sql").write_text("SELECT pg_sleep(60);\n")
     dsn = yoyo_dsn(pg_url)
     child = subprocess.Popen(  # noqa: ASYNC220 (a process that must be killed mid-way)
@@ -106,7 +112,8 @@ async def test_killed_migrator_does_not_block_the_next_start(pg_url: str,
         child.wait(10)
 
     t0 = time.monotonic()
-    assert await migrate.apply_async(dsn) == []  # 0001 went in before the kill
-    assert await migrate.status_async(dsn) == [("0001_schema", True)]
+    # 0001 went in before the kill; the rest goes in now, without waiting for a lock.
+    assert await migrate.apply_async(dsn) == ALL[1:]
+    assert await migrate.status_async(dsn) == [(m, True) for m in ALL]
     assert time.monotonic() - t0 < 5
     assert query(pg_url, "SELECT count(*) FROM yoyo_lock") == [(0,)]

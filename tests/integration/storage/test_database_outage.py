@@ -11,12 +11,14 @@ import pytest
 from loguru import logger
 
 from libra.chat.api import ChatService
+from libra.errors import DatabaseUnavailable
 from libra.health import Status
 from libra.storage.writebehind import SPILL_FILE
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
 from .outage import (
+    USER,
     all_stored,
     chat_app,
     chat_settings,
@@ -182,6 +184,37 @@ async def test_a_full_queue_keeps_the_oldest_writes_and_says_so(
         assert await count_rows(pg_url, "llm_calls") == 2
     finally:
         logger.remove(sink)
+        proxy.restore()
+        await asyncio.wait_for(app.stop(), 30)
+        await proxy.close()
+
+
+async def test_an_erasure_asked_during_an_outage_is_not_undone_by_queued_turns(
+    pg_url: str, tmp_path: Path, fake_ollama: FakeOllama,
+) -> None:
+    # The user's turns wait in the queue; they ask to be erased (which cannot reach the
+    # database yet). Replaying their queued turns afterwards would create them again.
+    proxy = FreezableProxy(pg_url)
+    port = await proxy.start()
+    app = chat_app(chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path,
+                                 query_timeout=1.5))
+    await app.start()
+    try:
+        await say(app, BEFORE, user=7000)  # someone else, so the database has rows
+        await _settle(app)
+        cut(proxy, "down")
+        for text in DURING:
+            await say(app, text)
+        await _settle(app)
+        chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+        with pytest.raises(DatabaseUnavailable):
+            await chat.erase(USER)
+        proxy.restore()
+        await all_stored(app)
+        assert await stored_conversation(pg_url) == []
+        conn_users = await count_rows(pg_url, "users")
+        assert conn_users == 1  # only the other user
+    finally:
         proxy.restore()
         await asyncio.wait_for(app.stop(), 30)
         await proxy.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libra.errors import IntegrityViolation
-from libra.storage.api import MemoryScope, Role
+from libra.storage.api import MemoryScope, Place, Role
 from libra.storage.repositories import PgStorage
 
 
@@ -44,7 +44,7 @@ async def test_deleting_a_user_cascades_to_everything_of_theirs(storage: PgStora
         session = await storage.open_session(user.id, 10, 5)
         await storage.append_message(session_id=session, user_id=user.id, channel_id=10,
                                      role=Role.USER, content="hello")
-        await storage.add_memory(user.id, "likes tea", scope=MemoryScope.USER)
+        await storage.add_memory(user.id, "likes tea", place=Place(MemoryScope.EVERYWHERE))
         await storage.record_translation(user_id=user.id, source_language="en",
                                          target_language="ko", source_text="hello",
                                          translated_text="안녕하세요", model="m")

@@ -12,6 +12,8 @@ from libra.storage.db import with_sslmode
 
 TABLES = {"users", "guild_settings", "channel_settings", "sessions", "messages", "memories",
           "translations", "llm_calls"}
+ALL = migrate.migration_ids()
+"""Every migration of the checkout, in apply order."""
 
 
 def yoyo_dsn(url: str) -> str:
@@ -35,20 +37,21 @@ def column_types(url: str, table: str) -> dict[str, str]:
 
 def test_apply_status_rollback_reapply(pg_url: str) -> None:
     dsn = yoyo_dsn(pg_url)
+    assert ALL[0] == "0001_schema"
     assert tables(pg_url) == set()
-    assert migrate.status(dsn) == [("0001_schema", False)]
+    assert migrate.status(dsn) == [(m, False) for m in ALL]
 
-    assert migrate.apply(dsn) == ["0001_schema"]
+    assert migrate.apply(dsn) == ALL
     assert tables(pg_url) == TABLES
-    assert migrate.status(dsn) == [("0001_schema", True)]
+    assert migrate.status(dsn) == [(m, True) for m in ALL]
     assert migrate.apply(dsn) == []
 
-    assert migrate.rollback(dsn) == ["0001_schema"]
+    assert migrate.rollback(dsn, len(ALL)) == ALL[::-1]
     assert tables(pg_url) == set()
-    assert migrate.status(dsn) == [("0001_schema", False)]
+    assert migrate.status(dsn) == [(m, False) for m in ALL]
     assert migrate.rollback(dsn) == []
 
-    assert migrate.apply(dsn) == ["0001_schema"]
+    assert migrate.apply(dsn) == ALL
     assert tables(pg_url) == TABLES
 
 
@@ -73,16 +76,16 @@ def test_cli_migrate_status_and_rollback(pg_url: str, monkeypatch, capsys, tmp_p
 
     assert cli.main(["migrate", "status"]) == 0
     out = capsys.readouterr().out
-    assert "0001_schema" in out and "pending" in out and "0 applied, 1 pending" in out
+    assert "0001_schema" in out and "pending" in out and f"0 applied, {len(ALL)} pending" in out
 
     assert cli.main(["migrate"]) == 0
     assert "applied  0001_schema" in capsys.readouterr().out
     assert cli.main(["migrate"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert cli.main(["migrate", "status"]) == 0
-    assert "1 applied, 0 pending" in capsys.readouterr().out
+    assert f"{len(ALL)} applied, 0 pending" in capsys.readouterr().out
     assert tables(pg_url) == TABLES
 
-    assert cli.main(["migrate", "rollback", "--count", "1", "--yes"]) == 0
+    assert cli.main(["migrate", "rollback", "--count", str(len(ALL)), "--yes"]) == 0
     assert "rolled back  0001_schema" in capsys.readouterr().out
     assert tables(pg_url) == set()

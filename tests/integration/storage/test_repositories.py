@@ -12,7 +12,14 @@ from libra.config import AppSettings, DatabaseSettings, Settings
 from libra.events import HandlerFailed, LLMCallFinished
 from libra.health import HealthRegistry, Status
 from libra.plugin import PluginContext, Services
-from libra.storage.api import ChannelLanguageState, MemoryScope, MessageStatus, Role, Storage
+from libra.storage.api import (
+    ChannelLanguageState,
+    MemoryScope,
+    MessageStatus,
+    Place,
+    Role,
+    Storage,
+)
 from libra.storage.db import Database
 from libra.storage.plugin import StoragePlugin
 from libra.storage.repositories import PgStorage
@@ -80,14 +87,17 @@ async def test_recent_messages_are_the_last_n_oldest_first(storage: PgStorage) -
 async def test_memories_add_list_forget(storage: PgStorage) -> None:
     user = await storage.ensure_user(1)
     stranger = await storage.ensure_user(2)
-    tea = await storage.add_memory(user.id, "likes tea", metadata={"source": "chat", "n": 1})
-    await storage.add_memory(user.id, "lives in Seoul", scope=MemoryScope.GUILD)
-    await storage.add_memory(stranger.id, "not yours")
+    tea = await storage.add_memory(user.id, "likes tea", place=Place(MemoryScope.DM),
+                                   metadata={"source": "chat", "n": 1})
+    await storage.add_memory(user.id, "lives in Seoul", place=Place(MemoryScope.GUILD, 77))
+    await storage.add_memory(stranger.id, "not yours", place=Place(MemoryScope.EVERYWHERE))
 
     listed = await storage.list_memories(user.id)
     assert [m.content for m in listed] == ["likes tea", "lives in Seoul"]
     assert listed[0].metadata == {"source": "chat", "n": 1} and listed[0] == tea
-    assert listed[1].scope is MemoryScope.GUILD and listed[1].metadata == {}
+    assert listed[0].scope is MemoryScope.DM and listed[0].guild_id is None
+    assert listed[1].scope is MemoryScope.GUILD and listed[1].guild_id == 77
+    assert listed[1].metadata == {}
 
     assert await storage.forget_memories(user.id, tea.id) == 1
     assert await storage.forget_memories(stranger.id, listed[1].id) == 0
@@ -95,6 +105,18 @@ async def test_memories_add_list_forget(storage: PgStorage) -> None:
     assert await storage.forget_memories(user.id) == 1
     assert await storage.list_memories(user.id) == []
     assert len(await storage.list_memories(stranger.id)) == 1
+
+
+async def test_a_memory_with_nul_and_a_lone_surrogate_is_stored_cleaned_in_any_place(
+    storage: PgStorage,
+) -> None:
+    # PostgreSQL text refuses U+0000 and no driver encodes a lone surrogate: storage
+    # cleans what it writes, whichever way the text came in.
+    user = await storage.ensure_user(1)
+    for place in (Place(MemoryScope.EVERYWHERE), Place(MemoryScope.GUILD, 77)):
+        stored = await storage.add_memory(user.id, "tea\x00 \ud83c time", place=place)
+        assert stored.content == "tea \ufffd time" and stored.scope is place.scope
+    assert [m.content for m in await storage.list_memories(user.id)] == ["tea \ufffd time"] * 2
 
 
 async def test_channel_language_upsert(storage: PgStorage) -> None:

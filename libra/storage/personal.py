@@ -1,0 +1,51 @@
+"""Everything stored about one user, read for their export (``/privacy export``).
+
+A user's rows are their ``users`` row and every row that points at it: sessions,
+messages (theirs and Libra's replies to them, both stored in their session),
+memories, translations and LLM calls. Rows are read whole (``SELECT *``) so that a
+column a later migration adds is exported without anyone remembering to add it here.
+Deleting is one ``DELETE`` of the ``users`` row: every other table cascades from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from libra.storage.api import UserData
+
+OWNED_TABLES = ("sessions", "messages", "memories", "translations", "llm_calls")
+"""Tables whose rows belong to a user through ``user_id`` (all ``ON DELETE CASCADE``)."""
+
+DISCORD_ID_COLUMNS = frozenset({"discord_id", "channel_id", "guild_id"})
+"""Snowflakes exceed what a JSON number keeps exactly (2**53): written as strings."""
+
+
+def jsonable(row: asyncpg.Record) -> dict[str, Any]:
+    """A row as JSON-ready values: ISO timestamps, Discord ids as strings."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            out[key] = value.isoformat()
+        elif key in DISCORD_ID_COLUMNS and value is not None:
+            out[key] = str(value)
+        else:
+            out[key] = value
+    return out
+
+
+async def read_user_data(conn: asyncpg.Connection, discord_id: int) -> UserData | None:
+    """Every row of the user, read in one snapshot; ``None`` when nothing is stored."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        user = await conn.fetchrow("SELECT * FROM users WHERE discord_id = $1", discord_id)
+        if user is None:
+            return None
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for table in OWNED_TABLES:
+            # Table names come from the constant above, never from input.
+            rows = await conn.fetch(f"SELECT * FROM {table} WHERE user_id = $1 ORDER BY id",
+                                    user["id"])
+            tables[table] = [jsonable(row) for row in rows]
+    return UserData(user=jsonable(user), **tables)
