@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from loguru import logger
 
 from libra.config import AdminSettings
@@ -53,7 +53,11 @@ class _ServerLog(logging.Logger):
     def exception(self, msg: object, *args: object, exc_info: Any = True,
                   **kwargs: Any) -> None:
         """Log ``msg``, or for a malformed request a short, rate-limited warning."""
-        if not isinstance(exc_info, HttpProcessingError):
+        # A body that cannot be decoded as sent (say, gzip that is not) surfaces only
+        # when aiohttp drains it after the answer, as a payload error around the cause.
+        in_body = isinstance(exc_info, RequestPayloadError)
+        cause = exc_info.__cause__ if in_body else exc_info
+        if not isinstance(cause, HttpProcessingError):
             super().exception(msg, *args, exc_info=exc_info, **kwargs)
             return
         now = time.monotonic()
@@ -62,8 +66,9 @@ class _ServerLog(logging.Logger):
             return
         quiet, self._quiet, self._next = self._quiet, 0, now + MALFORMED_LOG_INTERVAL
         # Only the class and status: the exception's text quotes the client's bytes.
-        self.warning("admin port: malformed HTTP request (%s, answered %s)%s",
-                     type(exc_info).__name__, exc_info.code,
+        self.warning("admin port: malformed HTTP request (%s%s, answered %s)%s",
+                     type(cause).__name__, " in the body" if in_body else "",
+                     "before the body was read" if in_body else cause.code,
                      f"; {quiet} more since the last warning" if quiet else "")
 
 
