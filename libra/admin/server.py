@@ -25,6 +25,7 @@ from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
 from .nonces import NONCE_FILE, LocalNonces, NonceStore, RedisNonces
 from .operator import OPERATOR_ROUTES
+from .passwords import PasswordChecker
 from .routes import API_ROUTES
 from .sessions import OperatorSessions, derive_key
 from .throttle import FailureLimiter, FailureLog
@@ -173,6 +174,7 @@ class AdminServer:
                                           settings.failed_auth_window),
             failure_log=FailureLog(),
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
+            passwords=PasswordChecker(dict(settings.operator_password_hashes)),
             collector=collector, health=health, services=services, policies={},
         )
         self._runner: web.AppRunner | None = None
@@ -240,6 +242,7 @@ class AdminServer:
         if not self._closed:
             self._closed = True
             self.state.failure_log.close()
+            self.state.passwords.close()
             await self.state.verifier.nonces.close()
 
 
