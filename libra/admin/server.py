@@ -33,6 +33,10 @@ from .throttle import FailureLimiter, FailureLog
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SHUTDOWN_TIMEOUT = 2.0
 """Seconds open requests get when the server stops."""
+MAX_CONNECTIONS = 256
+"""Connections served at once; further ones are closed as they come. Connections that
+send nothing are kept up to 15 s: uncapped, one client could use up the process's
+file descriptors, and with them Libra's connections to Discord and its databases."""
 MALFORMED_LOG_INTERVAL = 60.0
 """Seconds between two warnings about malformed requests (the rest are counted)."""
 
@@ -99,6 +103,14 @@ class _HardenedRequestHandler(RequestHandler):
         apply_security_headers(response)
         response.force_close()
         return response
+
+
+class _TurnedAway(asyncio.Protocol):
+    """A connection over ``MAX_CONNECTIONS``: closed at once, nothing read or logged."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Close the connection."""
+        transport.close()
 
 
 def admin_secret(settings: AdminSettings) -> bytes:
@@ -206,7 +218,9 @@ class AdminServer:
         loop = asyncio.get_running_loop()
         server_log = _ServerLog()
 
-        def connection() -> RequestHandler:
+        def connection() -> asyncio.Protocol:
+            if len(server.connections) >= MAX_CONNECTIONS:
+                return _TurnedAway()
             # lingering_time: how long an unread body is drained after the answer; kept
             # short so a client stalling its upload cannot hold the connection for long.
             # access_log=None turns access logging off, as in web.run_app (the stub

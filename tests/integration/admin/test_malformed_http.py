@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import aiohttp
 import pytest
+
+from libra.admin.server import MAX_CONNECTIONS
 
 from .conftest import StartAdmin
 
@@ -90,3 +94,28 @@ async def test_a_body_refused_unread_logs_no_traceback(start_admin: StartAdmin,
     assert not [r for r in records if r.levelno >= logging.ERROR]
     assert not [r for r in records if MARKER in r.getMessage()]
     assert len([r for r in records if r.levelno == logging.WARNING]) <= 1
+
+
+async def test_a_crowd_of_idle_connections_is_turned_away(start_admin: StartAdmin) -> None:
+    # Connections that send nothing are kept until the keep-alive timeout (15 s). With
+    # no cap, one client opening thousands of them used up the process's file
+    # descriptors, and with them Libra's connections to Discord, PostgreSQL and Redis.
+    h = await start_admin()
+    opened = []
+    try:
+        for _ in range(MAX_CONNECTIONS + 50):
+            opened.append(await asyncio.open_connection("127.0.0.1", h.port))
+        # The last ones are closed at once; kept, they would outlast this wait.
+        ends = await asyncio.wait_for(
+            asyncio.gather(*(reader.read() for reader, _ in opened[-50:])), 5)
+        assert ends == [b""] * 50
+    finally:
+        for _, writer in opened:
+            writer.close()
+    async with asyncio.timeout(10):  # once the crowd is gone, the port serves again
+        while True:
+            try:
+                if (await h.request("GET", "/api/health", auth=False)).status == 200:
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
