@@ -28,6 +28,7 @@ from libra.tasks import Deadlines
 from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
 from .nonces import NonceStoreUnavailable
+from .passwords import PasswordChecker
 from .sessions import SESSION_COOKIE, OperatorSessions
 from .throttle import FailureLimiter, FailureLog
 
@@ -80,6 +81,7 @@ class AdminState:
     login_failures: FailureLimiter
     failure_log: FailureLog
     sessions: OperatorSessions
+    passwords: PasswordChecker
     collector: MetricsCollector
     health: HealthRegistry | None
     services: Services

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import math
 import os
+import re
 from collections import deque
 from pathlib import Path
 from typing import IO, Protocol
@@ -34,6 +35,8 @@ NONCE_FILE = "admin-nonces"
 """File in ``app.data_dir`` that keeps the nonces across restarts (without Redis)."""
 _COMPACT_SLACK = 1024
 """Lines of expired nonces the file may carry before it is rewritten."""
+_LINE = re.compile(rb"([0-9]{1,12}) ([A-Za-z0-9_-]{16,128})")
+"""One line of the file: the expiry (Unix seconds) and a nonce as ``auth.py`` accepts it."""
 
 
 class NonceStoreUnavailable(AdminError):
@@ -127,13 +130,17 @@ class LocalNonces:
             self._file = None
 
     def _load(self, path: Path, now: float) -> None:
-        with contextlib.suppress(FileNotFoundError), path.open(encoding="ascii",
-                                                               errors="replace") as file:
+        # Each line is checked whole: a torn last line, a bad byte or a hand edit is
+        # skipped, never written back. An expiry beyond what this run would give (a
+        # clock that was wrong then) is cut to it: first in line, it would otherwise
+        # keep every later nonce from expiring.
+        latest = now + 2 * self._cache.ttl
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as file:
             for line in file:
-                expiry, _, nonce = line.strip().partition(" ")
-                with contextlib.suppress(ValueError):  # a torn last line is skipped
-                    if nonce and float(expiry) > now:
-                        self._cache.remember(nonce, float(expiry))
+                if match := _LINE.fullmatch(line.rstrip(b"\n")):
+                    expiry = min(float(match[1]), latest)
+                    if expiry > now:
+                        self._cache.remember(match[2].decode("ascii"), expiry)
 
     def _rewrite(self, path: Path) -> None:
         if self._file is not None:

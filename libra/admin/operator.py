@@ -27,7 +27,13 @@ from .http import (
 )
 from .probes import QueryPool, find_pool
 from .routes import RouteSpec, readiness
-from .sessions import LOGIN_COOKIE, SESSION_COOKIE, OperatorSession, check_password
+from .sessions import (
+    DEVICE_COOKIE,
+    DEVICE_TTL,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    OperatorSession,
+)
 
 _FLUSHED = re.compile(r"flushed-([0-9]{1,15})", re.ASCII)
 """``?notice=`` after a flush; bounded so ``int()`` never meets thousands of digits."""
@@ -103,7 +109,8 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     The password is always checked, so the right one signs in even from an address whose
     failures are throttled (every local client shares 127.0.0.1); failures past the limit
-    are answered 429.
+    are answered 429. Checks wait in a short line (``passwords.py``); a sign-in that
+    finds it full is answered 429 at once.
     """
     state = request.app[STATE]
     client = client_address(request)
@@ -116,8 +123,15 @@ async def login(request: web.Request) -> web.StreamResponse:
                      status=403)
     operator = form.get("operator", "")
     assert binding is not None
-    if not await check_password(dict(state.settings.operator_password_hashes), operator,
-                                form.get("password", "")):
+    trusted = state.sessions.device_operator(request.cookies.get(DEVICE_COOKIE)) == operator
+    matched = await state.passwords.check(operator, form.get("password", ""), trusted=trusted)
+    if matched is None:  # too many sign-ins waiting for a password check: not a failure
+        response = _html(page.login_page(state.sessions.csrf_token(f"login:{binding}"),
+                                         "Too many sign-ins at once. Try again in a moment."),
+                         status=429)
+        response.headers["Retry-After"] = "1"
+        return response
+    if not matched:
         # Counted once decided, with no await in between: parallel guesses see each other.
         if retry := count_failure(state, state.login_failures, client, "login_failed"):
             return _too_many(state, binding, retry)
@@ -127,6 +141,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = _see_other("/admin")
     _set_cookie(state, response, SESSION_COOKIE, state.sessions.issue(operator),
                 int(state.sessions.ttl))
+    # This browser's next sign-ins as this operator go first (see passwords.py).
+    _set_cookie(state, response, DEVICE_COOKIE, state.sessions.device_cookie(operator),
+                DEVICE_TTL)
     response.del_cookie(LOGIN_COOKIE, path="/admin")
     return response
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from loguru import logger
 
 from libra.config import AdminSettings
@@ -25,6 +25,7 @@ from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
 from .nonces import NONCE_FILE, LocalNonces, NonceStore, RedisNonces
 from .operator import OPERATOR_ROUTES
+from .passwords import PasswordChecker
 from .routes import API_ROUTES
 from .sessions import OperatorSessions, derive_key
 from .throttle import FailureLimiter, FailureLog
@@ -32,6 +33,10 @@ from .throttle import FailureLimiter, FailureLog
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SHUTDOWN_TIMEOUT = 2.0
 """Seconds open requests get when the server stops."""
+MAX_CONNECTIONS = 256
+"""Connections served at once; further ones are closed as they come. Connections that
+send nothing are kept up to 15 s: uncapped, one client could use up the process's
+file descriptors, and with them Libra's connections to Discord and its databases."""
 MALFORMED_LOG_INTERVAL = 60.0
 """Seconds between two warnings about malformed requests (the rest are counted)."""
 
@@ -53,7 +58,11 @@ class _ServerLog(logging.Logger):
     def exception(self, msg: object, *args: object, exc_info: Any = True,
                   **kwargs: Any) -> None:
         """Log ``msg``, or for a malformed request a short, rate-limited warning."""
-        if not isinstance(exc_info, HttpProcessingError):
+        # A body that cannot be decoded as sent (say, gzip that is not) surfaces only
+        # when aiohttp drains it after the answer, as a payload error around the cause.
+        in_body = isinstance(exc_info, RequestPayloadError)
+        cause = exc_info.__cause__ if in_body else exc_info
+        if not isinstance(cause, HttpProcessingError):
             super().exception(msg, *args, exc_info=exc_info, **kwargs)
             return
         now = time.monotonic()
@@ -62,8 +71,9 @@ class _ServerLog(logging.Logger):
             return
         quiet, self._quiet, self._next = self._quiet, 0, now + MALFORMED_LOG_INTERVAL
         # Only the class and status: the exception's text quotes the client's bytes.
-        self.warning("admin port: malformed HTTP request (%s, answered %s)%s",
-                     type(exc_info).__name__, exc_info.code,
+        self.warning("admin port: malformed HTTP request (%s%s, answered %s)%s",
+                     type(cause).__name__, " in the body" if in_body else "",
+                     "before the body was read" if in_body else cause.code,
                      f"; {quiet} more since the last warning" if quiet else "")
 
 
@@ -93,6 +103,14 @@ class _HardenedRequestHandler(RequestHandler):
         apply_security_headers(response)
         response.force_close()
         return response
+
+
+class _TurnedAway(asyncio.Protocol):
+    """A connection over ``MAX_CONNECTIONS``: closed at once, nothing read or logged."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Close the connection."""
+        transport.close()
 
 
 def admin_secret(settings: AdminSettings) -> bytes:
@@ -168,6 +186,7 @@ class AdminServer:
                                           settings.failed_auth_window),
             failure_log=FailureLog(),
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
+            passwords=PasswordChecker(dict(settings.operator_password_hashes)),
             collector=collector, health=health, services=services, policies={},
         )
         self._runner: web.AppRunner | None = None
@@ -199,7 +218,9 @@ class AdminServer:
         loop = asyncio.get_running_loop()
         server_log = _ServerLog()
 
-        def connection() -> RequestHandler:
+        def connection() -> asyncio.Protocol:
+            if len(server.connections) >= MAX_CONNECTIONS:
+                return _TurnedAway()
             # lingering_time: how long an unread body is drained after the answer; kept
             # short so a client stalling its upload cannot hold the connection for long.
             # access_log=None turns access logging off, as in web.run_app (the stub
@@ -235,6 +256,7 @@ class AdminServer:
         if not self._closed:
             self._closed = True
             self.state.failure_log.close()
+            self.state.passwords.close()
             await self.state.verifier.nonces.close()
 
 

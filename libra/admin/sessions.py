@@ -1,4 +1,4 @@
-"""Operator sessions: signed cookies, CSRF tokens and bcrypt password checks.
+"""Operator sessions: signed cookies, CSRF tokens and bcrypt password hashes.
 
 Keys are derived from the admin secret with distinct labels (one for cookies, one for
 CSRF tokens), so the secret itself never signs anything a browser sees and changing
@@ -8,7 +8,8 @@ logout real and a restart a global logout.
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -18,15 +19,13 @@ from dataclasses import dataclass
 import bcrypt
 
 from .auth import Clock
+from .passwords import BCRYPT_MAX_BYTES
 
 SESSION_COOKIE = "libra_admin_session"
 LOGIN_COOKIE = "libra_admin_login"
-BCRYPT_MAX_BYTES = 72
-"""bcrypt reads at most 72 bytes; bcrypt 5 refuses longer passwords outright."""
-
-# A cost-12 hash of a random string nobody knows: unknown operator names are checked
-# against it so that a wrong name costs as much time as a wrong password.
-_DUMMY_HASH = b"$2b$12$pgzOzC1EGdQE3Ddwz.hry.og00GNQljrFayCCIDcLbW/0quU1MUP2"
+DEVICE_COOKIE = "libra_admin_device"
+DEVICE_TTL = 30 * 86400
+"""Seconds a browser is remembered as one where an operator signed in (``passwords.py``)."""
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
@@ -103,6 +102,29 @@ class OperatorSessions:
         """The random part of a valid login cookie."""
         return self._unsign(cookie, "l")
 
+    # -- device ------------------------------------------------------------------------
+
+    def device_cookie(self, operator: str) -> str:
+        """A signed cookie saying ``operator`` signed in from this browser (until it expires).
+
+        It lets nobody in: it only puts that operator's sign-ins ahead of other waiting
+        password checks.
+        """
+        name = base64.urlsafe_b64encode(operator.encode("utf-8", "surrogatepass")).decode()
+        token = f"{name}~{int(self._clock() + DEVICE_TTL)}"
+        return f"d.{token}.{self._sign(f'd.{token}')}"
+
+    def device_operator(self, cookie: str | None) -> str | None:
+        """The operator a valid, unexpired device cookie names."""
+        token = self._unsign(cookie, "d")
+        name, _, expires = (token or "").partition("~")
+        if not expires.isdigit() or int(expires) <= self._clock():
+            return None
+        try:
+            return base64.urlsafe_b64decode(name).decode("utf-8", "surrogatepass")
+        except (binascii.Error, ValueError):
+            return None
+
     # -- CSRF ------------------------------------------------------------------------
 
     def csrf_token(self, binding: str) -> str:
@@ -114,25 +136,6 @@ class OperatorSessions:
         if binding is None or not isinstance(token, str):
             return False
         return hmac.compare_digest(self.csrf_token(binding), token)
-
-
-async def check_password(hashes: dict[str, str], operator: str, password: str) -> bool:
-    """Whether ``password`` matches ``operator``'s bcrypt hash (in a worker thread)."""
-    raw = password.encode("utf-8", "surrogatepass")
-    stored = hashes.get(operator)
-    if len(raw) > BCRYPT_MAX_BYTES:
-        raw = raw[:0]  # still spend the time, never match
-        stored = None
-    hashed = stored.encode() if stored else _DUMMY_HASH
-
-    def check() -> bool:
-        try:
-            return bcrypt.checkpw(raw, hashed)
-        except ValueError:  # a malformed hash in the config never logs anyone in
-            return False
-
-    matched = await asyncio.to_thread(check)
-    return matched and stored is not None
 
 
 def hash_password(password: str, *, rounds: int = 12) -> str:

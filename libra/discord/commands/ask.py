@@ -11,9 +11,13 @@ from libra.discord.commands.common import admitted
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Outlet, failure_message
 from libra.discord.deps import AskedPrompt, DiscordDeps
+from libra.discord.pacing import EditPacer
 from libra.errors import RateLimited
 
 loader = lightbulb.Loader()
+WEBHOOK_LIMIT = 5
+WEBHOOK_WINDOW = 2.0
+"""Requests per seconds an interaction's webhook (its follow-ups and their edits) takes."""
 
 
 async def stream_answer(
@@ -22,24 +26,31 @@ async def stream_answer(
     """Answer ``prompt`` by editing the original response (continuations as follow-ups)."""
     flags = hikari.MessageFlag.EPHEMERAL if private else hikari.MessageFlag.NONE
     original: list[hikari.Message] = []
+    # Follow-ups are free of the channel's edit budget but not of the webhook's: a long
+    # answer arriving at once would post them all in a burst and draw 429s.
+    webhook = EditPacer(limit=WEBHOOK_LIMIT, window=WEBHOOK_WINDOW)
+    token = interaction.token
 
     async def send(content: str) -> hikari.Message:
-        if not original:
-            message = await interaction.edit_initial_response(
-                content, mentions_everyone=False, user_mentions=False, role_mentions=False)
-            original.append(message)
-        else:
-            message = await interaction.execute(content, flags=flags, mentions_everyone=False,
-                                                user_mentions=False, role_mentions=False)
+        async with webhook.edit(token):
+            if not original:
+                message = await interaction.edit_initial_response(
+                    content, mentions_everyone=False, user_mentions=False, role_mentions=False)
+                original.append(message)
+            else:
+                message = await interaction.execute(content, flags=flags,
+                                                    mentions_everyone=False,
+                                                    user_mentions=False, role_mentions=False)
         if not private:
             deps.asked[message.id] = AskedPrompt(interaction.user.id, prompt)
         return message
 
     async def edit(handle: hikari.Message, content: str) -> None:
-        if original and handle.id == original[0].id:
-            await interaction.edit_initial_response(content)
-        else:
-            await interaction.edit_message(handle, content)
+        async with webhook.edit(token):
+            if original and handle.id == original[0].id:
+                await interaction.edit_initial_response(content)
+            else:
+                await interaction.edit_message(handle, content)
 
     # The first send fills the deferred response: an edit of @original on the wire.
     outlet: Outlet[hikari.Message] = Outlet(send=send, edit=edit,

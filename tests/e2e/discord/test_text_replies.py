@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hikari
 
-from libra.discord.render import balanced_fences
+from libra.discord.render import balanced_fences, split_message
 from libra.events import DiscordReady
 from libra.health import Status
 from tests.e2e.discord.libra_harness import StartLibra
@@ -203,3 +203,25 @@ async def test_a_long_answer_is_split_cleanly_around_a_code_block(
     for i in range(45):
         assert f"compute({i})" in shown
     assert shown.count("Sentence number 39 explains a detail.") == 2
+
+
+async def test_a_long_fast_ask_answer_keeps_to_the_webhook_budget(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra
+) -> None:
+    # An answer of 13 messages arriving at once: its follow-ups and edits all go to
+    # the interaction's webhook, 5 requests per 2 s. Sent as fast as the channel's edit
+    # budget allows, they drew 429s; the fixture fails the test on any.
+    answer = " ".join(f"word{i:05d}" for i in range(2400)) + "."
+    fake_ollama.answers["Tell me everything"] = answer
+    fake_ollama.tokens_per_second = 5000
+    await start_libra(fake_discord, fake_ollama, pg_url)
+    channel = fake_discord.text_channel.id
+
+    token = await fake_discord.slash_command("ask", {"prompt": "Tell me everything"})
+
+    parts = split_message(answer)
+    assert len(parts) >= 12
+    await fake_discord.wait_until(
+        lambda: [m.content for m in fake_discord.bot_messages(channel)] == parts, timeout=30)
+    assert fake_discord.original_response(token) is not None
+    assert fake_discord.limiter.stats.budget_429 == 0

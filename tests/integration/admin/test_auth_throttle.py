@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -148,3 +149,50 @@ async def test_failed_api_logins_are_logged_once_a_minute_per_address(
     assert "auth_invalid" in summary[0]
     for line in lines:
         assert "guess-" not in line and h.secret.decode() not in line
+
+
+async def test_a_flood_of_wrong_sign_ins_keeps_out_neither_the_operator_nor_the_process(
+        start_admin: StartAdmin) -> None:
+    # Forty clients guessing sign-ins without pause, as any local process (or anyone
+    # behind the TLS proxy: one address for all) can: each guess cost a bcrypt check
+    # in asyncio's default executor. Its threads were all busy, so Libra's own
+    # to_thread calls and name lookups waited seconds, and the operator's sign-in
+    # timed out (504) behind the queue of guesses.
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode()
+    h = await start_admin(auth_mode="hmac", failed_auth_limit=10,
+                          operator_password_hashes={"ops": hashed})
+    cookie, csrf = await _login_form(h)
+    signed_in = await _login(h, cookie, csrf, PASSWORD)  # this browser signed in before
+    assert signed_in.status == 303
+    device = "; ".join(f"{name}={morsel.value}" for name, morsel in signed_in.cookies.items()
+                       if name != "libra_admin_session" and morsel.value)
+    assert device.startswith("libra_admin_device=")
+
+    answered: list[int] = []
+    flooding = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def guess() -> None:
+        while not stop.is_set():
+            answered.append((await _login(h, cookie, csrf, "a guess")).status)
+            if len(answered) >= 20:
+                flooding.set()
+
+    guessers = [asyncio.create_task(guess()) for _ in range(40)]
+    try:
+        await asyncio.wait_for(flooding.wait(), 60)
+        started = time.monotonic()
+        await asyncio.to_thread(lambda: None)
+        assert time.monotonic() - started < 2.0, "the default executor is starved"
+        page_cookie, page_csrf = await _login_form(h)
+        operator = await _login(h, f"{page_cookie}; {device}", page_csrf, PASSWORD)
+        assert (operator.status, operator.headers.get("Location")) == (303, "/admin"), \
+            operator.status
+        # A browser never signed in from is told at once to retry, not kept waiting.
+        stranger = await _login(h, page_cookie, page_csrf, PASSWORD)
+        assert stranger.status in (303, 429)
+    finally:
+        stop.set()
+        await asyncio.gather(*guessers)
+    assert 504 not in answered
+    assert set(answered) <= {401, 429}

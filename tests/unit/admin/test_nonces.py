@@ -53,6 +53,35 @@ async def test_expired_and_torn_lines_are_dropped_when_read_back(tmp_path: Path)
     assert sorted(path.read_text().split()) == sorted(["1500", NONCE, "1600", OTHER])
 
 
+async def test_a_corrupted_file_never_stops_the_start(tmp_path: Path) -> None:
+    # A bad byte (disk, a crash mid-write, a hand edit) once made the file unreadable
+    # as ASCII on rewrite: the admin plugin failed and with it the whole start.
+    path = tmp_path / "admin-nonces"
+    path.write_bytes(f"1500 {NONCE}\n1500 bad\xffbyte{'x' * 16}\ninf {'i' * 16}\n"
+                     f"1e400 {'e' * 16}\n1500 short\n1500 {'s' * 16} extra\n".encode())
+    nonces = LocalNonces(300, path)
+    await nonces.open(now=1000)
+    assert not await nonces.use(NONCE, now=1000)
+    assert await nonces.use(OTHER, now=1000)
+    await nonces.close()
+    assert sorted(path.read_text().split()) == sorted(["1500", NONCE, "1600", OTHER])
+
+
+async def test_a_nonce_read_back_expires_within_its_window(tmp_path: Path) -> None:
+    # An expiry far ahead (a clock that was wrong when it was written) would hold the
+    # nonce forever and, first in line, stop every later one from ever expiring.
+    path = tmp_path / "admin-nonces"
+    path.write_text(f"99999999999 {NONCE}\n")
+    nonces = LocalNonces(5, path)
+    await nonces.open(now=1000)
+    assert not await nonces.use(NONCE, now=1000)
+    for i in range(3000):
+        assert await nonces.use(f"nonce-{i:010d}", now=1000.0 + i)
+    assert await nonces.use(NONCE, now=5000)
+    await nonces.close()
+    assert len(path.read_text().splitlines()) < 1200
+
+
 async def test_the_file_is_compacted_as_nonces_expire(tmp_path: Path) -> None:
     path = tmp_path / "admin-nonces"
     nonces = LocalNonces(5, path)

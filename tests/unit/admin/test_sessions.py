@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import bcrypt
 import pytest
 
-from libra.admin.sessions import OperatorSessions, check_password, hash_password
+from libra.admin.passwords import PasswordChecker
+from libra.admin.sessions import OperatorSessions, hash_password
 
 SECRET = b"s" * 32
 
@@ -42,15 +45,52 @@ def test_csrf_tokens_are_bound_to_their_binding() -> None:
 async def test_passwords_check_against_bcrypt_hashes() -> None:
     hashed = hash_password("hunter2hunter2", rounds=4)
     assert bcrypt.checkpw(b"hunter2hunter2", hashed.encode())
-    hashes = {"ops": hashed, "broken": "not a hash"}
-    assert await check_password(hashes, "ops", "hunter2hunter2")
-    assert not await check_password(hashes, "ops", "hunter2")
-    assert not await check_password(hashes, "nobody", "hunter2hunter2")
-    assert not await check_password(hashes, "broken", "anything")
-    assert not await check_password(hashes, "ops", "x" * 100)
+    passwords = PasswordChecker({"ops": hashed, "broken": "not a hash"})
+    try:
+        assert await passwords.check("ops", "hunter2hunter2")
+        assert not await passwords.check("ops", "hunter2")
+        assert not await passwords.check("nobody", "hunter2hunter2")
+        assert not await passwords.check("broken", "anything")
+        assert not await passwords.check("ops", "x" * 100)
+    finally:
+        passwords.close()
 
 
 @pytest.mark.parametrize("password", ["", "é" * 37])
 def test_hash_password_refuses_what_bcrypt_cannot_hash(password: str) -> None:
     with pytest.raises(ValueError):
         hash_password(password, rounds=4)
+
+
+async def test_password_checks_wait_in_a_short_line_trusted_browsers_first() -> None:
+    hashed = hash_password("hunter2hunter2", rounds=8)
+    passwords = PasswordChecker({"ops": hashed}, max_waiting=1)
+    finished: list[str] = []
+
+    async def check(name: str, *, trusted: bool = False) -> bool | None:
+        result = await passwords.check("ops", "hunter2hunter2", trusted=trusted)
+        finished.append(name)
+        return result
+
+    try:
+        running = asyncio.create_task(check("first"))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(check("second"))
+        await asyncio.sleep(0)
+        assert await check("refused") is None  # the line is full: no bcrypt work queued
+        trusted = asyncio.create_task(check("trusted", trusted=True))
+        assert await asyncio.gather(running, waiting, trusted) == [True, True, True]
+    finally:
+        passwords.close()
+    assert finished == ["refused", "first", "trusted", "second"]
+
+
+def test_a_device_cookie_names_its_operator_until_it_expires() -> None:
+    now = [1000.0]
+    sessions = OperatorSessions(SECRET, ttl=60, clock=lambda: now[0])
+    cookie = sessions.device_cookie("ops.name~é")
+    assert sessions.device_operator(cookie) == "ops.name~é"
+    assert sessions.device_operator(cookie[:-1] + ("0" if cookie[-1] != "0" else "1")) is None
+    assert sessions.device_operator(sessions.login_cookie()) is None
+    now[0] += 31 * 86400
+    assert sessions.device_operator(cookie) is None
