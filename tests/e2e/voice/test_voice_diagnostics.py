@@ -1,4 +1,4 @@
-"""Voice diagnostics an operator sees: Prometheus series, log lines, VoiceError alarms."""
+"""Voice diagnostics an operator sees: Prometheus series, log lines, VoiceFailed alarms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from loguru import logger
 
 from libra.admin.collector import MetricsCollector
 from libra.discord.voice.registry import VoiceConnectionRegistry
-from libra.events import VoiceError, VoiceSpeakingStopped
+from libra.events import VoiceFailed, VoiceSpeakingStopped
 from libra.metrics import MetricsRegistry
 from libra.plugin import Services
 from tests.e2e.voice.conftest import GUILD_ID, Harness, tone, wait_until
@@ -80,7 +80,7 @@ async def test_undecryptable_audio_raises_an_alarm_and_is_logged(
         assert udp.transport is not None and udp.bot_address is not None
         for sequence in range(40):  # 0.8 s of a speaker whose packets do not authenticate
             udp.transport.sendto(_forged_packet(sequence), udp.bot_address)
-        alarm = await harness.bus.wait_for(VoiceError, timeout=5)
+        alarm = await harness.bus.wait_for(VoiceFailed, timeout=5)
         assert alarm.code == "voice_decrypt_failures" and alarm.guild_id == GUILD_ID
         assert "transport: 40" in alarm.message
         assert conn.snapshot()["alarms"] == ["voice_decrypt_failures"]
