@@ -48,7 +48,8 @@ class SpeakerStream:
         self._wake = asyncio.Event()
         self.closed = False
         self.dropped = 0
-        self.readers = 0
+        self.claimed = False
+        """Whether a consumer asked for this stream (then it buffers even unread)."""
 
     def __len__(self) -> int:
         return len(self._chunks)
@@ -78,17 +79,13 @@ class SpeakerStream:
 
     async def read(self) -> AsyncIterator[AudioChunk]:
         """Yield the chunks in the order they were delivered."""
-        self.readers += 1
-        try:
-            while True:
-                while self._chunks:
-                    yield self._chunks.popleft()
-                if self.closed:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-        finally:
-            self.readers -= 1
+        while True:
+            while self._chunks:
+                yield self._chunks.popleft()
+            if self.closed:
+                return
+            self._wake.clear()
+            await self._wake.wait()
 
 
 class ReceivedAudio:
@@ -126,7 +123,7 @@ class ReceivedAudio:
             if not self._watchers or self._closed:
                 return  # like a bus event nobody subscribed to
             stream = self._open(chunk.user_id)
-        elif not stream.readers and not self._watchers:
+        elif not stream.claimed and not self._watchers:
             return
         stream.put(chunk)
 
@@ -161,6 +158,7 @@ class ReceivedAudio:
         stream = self._streams.get(user_id)
         if stream is None:
             stream = self._open(user_id)
+        stream.claimed = True
         return stream.read()
 
     def close(self) -> None:

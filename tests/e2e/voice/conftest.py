@@ -87,6 +87,7 @@ class Harness:
         dave_max_version: int = 1,
         identity: CallIdentity = IDENTITY,
         voice: dict[str, Any] | None = None,
+        listen: bool = True,
         **kwargs: Any,
     ) -> LibraVoiceConnection:
         settings = Settings(
@@ -111,7 +112,8 @@ class Harness:
             **kwargs,
         )
         self.connections.append(connection)
-        self.listen(connection)
+        if listen:  # a test reading the streams itself must be their only consumer
+            self.listen(connection)
         return connection
 
     def listen(self, link: VoiceLink) -> None:
