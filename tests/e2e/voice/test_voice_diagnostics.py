@@ -38,6 +38,7 @@ async def test_live_connections_are_exported_as_prometheus_series(
     collector.start()
     alice = await server.add_peer(1001)
     conn = await harness.connect(server, registry=voice)
+    assert voice.get(GUILD_ID) is conn and voice.links() == [conn]  # the link lists itself
     await server.wait_for(server.dave_settled, what="DAVE settled")
     await alice.speak(tone(0.4, 440))
     await wait_until(lambda: harness.recorder.frames_heard() >= 15, what="audio")
@@ -55,6 +56,7 @@ async def test_live_connections_are_exported_as_prometheus_series(
     await harness.bus.drain()
     text = collector.registry.render()
     assert _series(text, "libra_voice_packets_total") == {}  # closed connections drop out
+    assert voice.get(GUILD_ID) is None and len(voice) == 0
     assert 'libra_voice_events_total{kind="disconnected"} 1' in text
     collector.stop()
 
