@@ -47,7 +47,7 @@ from bench._stats import summary
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.discord.voice.connection import LibraVoiceConnection
-from libra.events import VoiceAudioReceived
+from libra.voice.api import AudioChunk, VoiceLink
 from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
 
 IDENTITY_ARGS = {
@@ -111,14 +111,22 @@ async def _ask(pipe: Connection, *command: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
 
 
+async def _hear(link: VoiceLink, audio: list[AudioChunk]) -> None:
+    """Read every speaker's stream, as the voice pipeline would, until the link closes."""
+    readers: list[asyncio.Task[None]] = []
+
+    async def read(user_id: int) -> None:
+        async for chunk in link.audio(user_id):
+            audio.append(chunk)
+
+    async for user_id in link.speakers():
+        readers.append(asyncio.create_task(read(user_id), name=f"bench-hear-{user_id}"))
+    await asyncio.gather(*readers)
+
+
 async def _connect(endpoint: str) -> tuple[Any, Any, list[Any]]:
     bus = EventBus()
     audio: list[Any] = []
-
-    async def on_audio(event: VoiceAudioReceived) -> None:
-        audio.append(event)
-
-    bus.subscribe(VoiceAudioReceived, on_audio, name="bench-audio")
 
     async def on_close(_conn: Any) -> None:
         return None
@@ -166,9 +174,11 @@ async def _session(speakers: int) -> AsyncIterator[_Session]:
     try:
         endpoint = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
         conn, bus, audio = await _connect(endpoint)
+        hearing = asyncio.create_task(_hear(conn, audio), name="bench-hear")
         await _ask(parent, "settle")
         yield _Session(parent, conn, bus, audio)
         await conn.disconnect()
+        await asyncio.wait_for(hearing, 5)  # ends when the connection closes
         await bus.close()
         parent.send(("quit",))
     finally:
@@ -191,7 +201,7 @@ async def bench_receive(speakers: int, seconds: float) -> dict[str, Any]:
         await session.bus.drain()
         snapshot = session.conn.snapshot()
         decoded: dict[int, int] = {}
-        for event in session.audio:  # events carry several 20 ms frames (receive_chunk_ms)
+        for event in session.audio:  # chunks carry several 20 ms frames (receive_chunk_ms)
             decoded[event.user_id] = decoded.get(event.user_id, 0) + len(event.pcm) // 3840
     return {
         "speakers": speakers,

@@ -259,9 +259,9 @@ class VoiceSettings(_Section):
     dave_max_version: int = Field(1, ge=0)
     """Highest DAVE protocol version announced (Discord requires DAVE since 2026-03)."""
     receive_chunk_ms: int = Field(100, ge=20, le=1000, multiple_of=20)
-    """Milliseconds of a member's decoded audio per ``VoiceAudioReceived`` event (whole
-    20 ms frames; 100 ms is what speech-to-text consumes, and publishing fewer, larger
-    events costs less CPU than one per frame)."""
+    """Milliseconds of a member's decoded audio per chunk of ``VoiceLink.audio`` (whole
+    20 ms frames; 100 ms is what speech-to-text consumes, and handing over fewer, larger
+    chunks costs less CPU than one per frame)."""
     diagnostics_log_seconds: float = Field(60.0, ge=1.0)
     """Seconds between each voice connection's diagnostics log line (also logged at
     disconnect): packets, decrypt failures, loss, jitter, DAVE epoch."""

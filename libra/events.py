@@ -241,21 +241,12 @@ class VoiceSpeakingStopped(VoiceEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VoiceAudioReceived(VoiceEvent):
-    """Decoded PCM from one member (48 kHz, stereo, s16le), ``voice.receive_chunk_ms`` long.
+class VoiceFailed(VoiceEvent):
+    """A voice failure that users and operators must see (never silent).
 
-    The last chunk of a talk spurt may be shorter (whole 20 ms frames); ``sequence``
-    is the RTP sequence number of the chunk's first frame.
+    ``code`` is the stable code of the :class:`~libra.errors.VoiceError` behind it.
+    Received audio is not an event: it streams through ``VoiceLink.audio``.
     """
-
-    user_id: int
-    pcm: bytes
-    sequence: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VoiceError(VoiceEvent):
-    """A voice failure that users and operators must see (never silent)."""
 
     code: str
     message: str

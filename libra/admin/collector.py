@@ -1,8 +1,7 @@
 """Metrics derived from bus events, plus probes read at scrape time.
 
 Per-type event counts come from ``EventBus.published`` rather than from a handler
-on the ``Event`` base: such a handler would start one task per event, including the
-50-per-second ``VoiceAudioReceived`` frames of every speaker, only to count them.
+on the ``Event`` base: such a handler would start one task per event only to count it.
 Everything else is driven by handlers on the specific events below. Live voice
 connections are read at scrape time from the ``VoiceConnectionRegistry`` service
 (dependency neutral: no hikari import here), one series set per guild.
@@ -24,7 +23,7 @@ from libra.events import (
     ReplyFinished,
     VoiceConnected,
     VoiceDisconnected,
-    VoiceError,
+    VoiceFailed,
     VoiceSpeakingStarted,
 )
 from libra.metrics import Histogram, MetricsRegistry
@@ -102,7 +101,7 @@ class MetricsCollector:
             bus.subscribe(VoiceConnected, self._on_voice_connected, name="metrics:voice"),
             bus.subscribe(VoiceDisconnected, self._on_voice_disconnected, name="metrics:voice"),
             bus.subscribe(VoiceSpeakingStarted, self._on_speaking, name="metrics:voice"),
-            bus.subscribe(VoiceError, self._on_voice_error, name="metrics:voice"),
+            bus.subscribe(VoiceFailed, self._on_voice_error, name="metrics:voice"),
             bus.subscribe(PluginFailed, self._on_plugin_failed, name="metrics:plugin"),
         ]
 
@@ -236,7 +235,7 @@ class MetricsCollector:
     async def _on_speaking(self, event: VoiceSpeakingStarted) -> None:
         self.voice_events.inc(kind="speaking_started")
 
-    async def _on_voice_error(self, event: VoiceError) -> None:
+    async def _on_voice_error(self, event: VoiceFailed) -> None:
         self.voice_errors.inc(code=event.code)
 
     async def _on_plugin_failed(self, event: PluginFailed) -> None:

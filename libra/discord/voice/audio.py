@@ -1,8 +1,8 @@
-"""Opus coding and the sample-rate conversions the voice pipeline needs.
+"""Opus coding for Discord's voice transport.
 
-Discord carries 48 kHz stereo Opus in 20 ms frames. Speech-to-text wants 16 kHz mono
-and Piper speaks 22.05 kHz mono, so this module converts between them. All PCM is
-signed 16-bit little-endian, interleaved when stereo.
+Discord carries 48 kHz stereo Opus in 20 ms frames. The PCM conversions a voice
+pipeline needs (resampling, channel mixing, frame sizing) are transport-neutral and
+live in :mod:`libra.voice.audio`; this module holds only what Opus needs.
 """
 
 from __future__ import annotations
@@ -10,20 +10,13 @@ from __future__ import annotations
 import ctypes
 from typing import Any, cast
 
-import numpy as np
 import opuslib_next
 from opuslib_next.api.decoder import libopus_decode as _libopus_decode
 from opuslib_next.api.encoder import libopus_encode as _libopus_encode
 
 from libra.errors import VoiceError
+from libra.voice.audio import CHANNELS, FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 
-SAMPLE_RATE = 48_000
-CHANNELS = 2
-FRAME_MS = 20
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-"""Samples per channel in one 20 ms frame (960)."""
-FRAME_BYTES = FRAME_SAMPLES * CHANNELS * 2
-"""Bytes of s16le stereo PCM in one frame (3840)."""
 SILENCE_FRAME = b"\xf8\xff\xfe"
 """The Opus frame Discord expects at the end of a stream (and DAVE passes through)."""
 _MAX_FRAME_SAMPLES = 5760
@@ -111,71 +104,3 @@ class OpusDecoder:
         if samples < 0:
             return bytes(FRAME_BYTES)
         return ctypes.string_at(self._pcm, samples * CHANNELS * 2)
-
-
-def _as_samples(pcm: bytes) -> np.ndarray[Any, np.dtype[np.int16]]:
-    return np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
-
-
-def _resample(
-    mono: np.ndarray[Any, np.dtype[np.float64]], src_rate: int, dst_rate: int
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Linear-interpolation resampling (speech-grade; cheap enough for real time)."""
-    if src_rate == dst_rate or mono.size == 0:
-        return mono
-    out_len = round(mono.size * dst_rate / src_rate)
-    positions = np.arange(out_len) * (src_rate / dst_rate)
-    resampled: np.ndarray[Any, np.dtype[np.float64]] = np.interp(
-        positions, np.arange(mono.size), mono
-    )
-    return resampled
-
-
-def _to_s16(samples: np.ndarray[Any, np.dtype[np.float64]]) -> bytes:
-    data: bytes = np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
-    return data
-
-
-def stereo48k_to_mono16k(pcm: bytes) -> bytes:
-    """Downmix 48 kHz stereo to 16 kHz mono for speech-to-text.
-
-    48 kHz to 16 kHz is an exact factor of three: average each triple after a
-    downmix, a boxcar low-pass that keeps speech intelligible and aliasing low.
-    """
-    samples = _as_samples(pcm)
-    frames = samples.size // 2
-    mono = samples[: frames * 2].reshape(frames, 2).astype(np.float64).mean(axis=1)
-    usable = mono.size - mono.size % 3
-    return _to_s16(mono[:usable].reshape(-1, 3).mean(axis=1))
-
-
-def mono_to_stereo48k(pcm: bytes, sample_rate: int) -> bytes:
-    """Resample mono PCM (e.g. Piper's 22.05 kHz) to 48 kHz stereo for sending."""
-    mono = _resample(_as_samples(pcm).astype(np.float64), sample_rate, SAMPLE_RATE)
-    stereo = np.repeat(np.clip(np.rint(mono), -32768, 32767).astype("<i2"), 2)
-    return stereo.tobytes()
-
-
-class FrameChunker:
-    """Cuts a stream of PCM chunks of any size into exact 20 ms frames."""
-
-    def __init__(self, frame_bytes: int = FRAME_BYTES) -> None:
-        self._frame_bytes = frame_bytes
-        self._pending = bytearray()
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """Add a chunk; return every complete frame now available."""
-        self._pending += chunk
-        size = self._frame_bytes
-        count = len(self._pending) // size
-        frames = [bytes(self._pending[i * size : (i + 1) * size]) for i in range(count)]
-        del self._pending[: count * size]
-        return frames
-
-    def flush(self) -> bytes | None:
-        """The last partial frame padded with silence, if any input is left."""
-        if not self._pending:
-            return None
-        frame = bytes(self._pending) + bytes(self._frame_bytes - len(self._pending))
-        self._pending.clear()
-        return frame

@@ -1,8 +1,10 @@
 """Libra's ``hikari.api.VoiceConnection``: gateway v8 + UDP + DAVE, sending and receiving.
 
 Created by hikari through ``bot.voice.connect_to(guild, channel,
-voice_connection_type=LibraVoiceConnection, bus=bus, settings=settings)``. Received
-audio and speaking changes are published on the bus; :meth:`play` sends PCM. This
+voice_connection_type=LibraVoiceConnection, bus=bus, settings=settings)``. It is the
+Discord implementation of :class:`~libra.voice.api.VoiceLink`: received audio streams
+per speaker through :meth:`speakers` / :meth:`audio`, :meth:`play` sends PCM, and
+control facts (connected, speaking, failures, disconnected) go on the bus. This
 module is the hikari-facing shell (lifecycle, moves, ``on_close``); the protocol and
 media live in :mod:`~libra.discord.voice.session`, the diagnostics watch in
 :mod:`~libra.discord.voice.monitor`.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 
 import hikari
@@ -21,7 +23,6 @@ from loguru import logger
 
 from libra.bus import EventBus
 from libra.config import Settings
-from libra.discord.voice.audio import FRAME_MS
 from libra.discord.voice.crypto import TransportMode
 from libra.discord.voice.dave import DaveDriver
 from libra.discord.voice.diagnostics import VoiceDiagnostics
@@ -31,9 +32,11 @@ from libra.discord.voice.protocol import GatewayExit, VoiceServer
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.discord.voice.session import SessionOptions, VoiceSession
 from libra.errors import LibraError, VoiceError, VoiceNotConnected
-from libra.events import VoiceDisconnected
-from libra.events import VoiceError as VoiceErrorEvent
+from libra.events import VoiceDisconnected, VoiceFailed
 from libra.tasks import TaskGroup
+from libra.voice.api import AudioChunk
+from libra.voice.audio import FRAME_MS
+from libra.voice.streams import DEFAULT_BUFFER_MS, ReceivedAudio
 
 _TICK_SECONDS = 0.1
 
@@ -45,7 +48,8 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
     ``settings`` (:class:`Settings`, required), ``registry``
     (:class:`VoiceConnectionRegistry`, optional: lists the connection for metrics),
     and for tests and tuning ``preferred_mode``, ``connect_timeout``, ``move_grace``,
-    ``silence_timeout``, ``max_reconnects``.
+    ``silence_timeout``, ``max_reconnects``, ``receive_buffer_chunks`` (received
+    chunks buffered per speaker for a slow consumer; default 5 s of audio).
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         options: SessionOptions,
         log_interval: float = 60.0,
         registry: VoiceConnectionRegistry | None = None,
+        receive_buffer_chunks: int | None = None,
     ) -> None:
         self._server = server
         self._shard_id = shard_id
@@ -67,14 +72,19 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         self._bus = bus
         self._tasks = TaskGroup(f"voice-{server.guild_id}")
         self.diagnostics = VoiceDiagnostics(server.guild_id)
+        if receive_buffer_chunks is None:
+            chunk_ms = options.receive_chunk_frames * FRAME_MS
+            receive_buffer_chunks = -(-DEFAULT_BUFFER_MS // chunk_ms)
+        self._received = ReceivedAudio(server.guild_id, receive_buffer_chunks)
+        self._registry = registry
         self._session = VoiceSession(
-            server, self.diagnostics, self._tasks,
-            publish=bus.publish, on_failure=self._on_failure, options=options,
+            server, self.diagnostics, self._tasks, publish=bus.publish,
+            on_failure=self._on_failure, sink=self._received, options=options,
         )
         self._gateway = self._session.gateway
         self.monitor = VoiceMonitor(
             self.diagnostics, self._session.dave, bus.publish, self._status,
-            log_interval=log_interval, registry=registry,
+            log_interval=log_interval,
         )
         self._exit: GatewayExit | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -109,6 +119,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
             raise VoiceError("LibraVoiceConnection needs bus= and settings= keyword arguments")
         preferred, registry = kwargs.pop("preferred_mode", None), kwargs.pop("registry", None)
         timeout = float(kwargs.pop("connect_timeout", 10.0))  # type: ignore[arg-type]
+        buffer_chunks = kwargs.pop("receive_buffer_chunks", None)
         server = VoiceServer(
             endpoint=endpoint, token=token, guild_id=int(guild_id), user_id=int(user_id),
             session_id=session_id, channel_id=int(channel_id),
@@ -125,6 +136,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
             ),
             log_interval=settings.voice.diagnostics_log_seconds,
             registry=registry if isinstance(registry, VoiceConnectionRegistry) else None,
+            receive_buffer_chunks=buffer_chunks if isinstance(buffer_chunks, int) else None,
         )
         await connection._start(timeout)
         return connection
@@ -213,6 +225,18 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         await self.wait_media_ready(timeout)
         return self._session.player.play(source, spawn=self._tasks.spawn)
 
+    async def stop(self) -> None:
+        """Stop the current playback, if any, and wait for its closing silence."""
+        await self._session.player.stop()
+
+    def speakers(self) -> AsyncIterator[int]:
+        """Yield each member whose received audio stream opens (see ``VoiceLink``)."""
+        return self._received.speakers()
+
+    def audio(self, user_id: int) -> AsyncIterator[AudioChunk]:
+        """``user_id``'s received audio in order, from a bounded buffer (see ``VoiceLink``)."""
+        return self._received.audio(user_id)
+
     def snapshot(self) -> dict[str, Any]:
         """Diagnostics for ``/voice status`` (see :meth:`VoiceMonitor.snapshot`)."""
         return self.monitor.snapshot()
@@ -222,6 +246,7 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         return {
             "channel_id": self._server.channel_id,
             "heartbeat_rtt_ms": round(rtt * 1000, 1) if rtt is not None else None,
+            **self._received.stats(),
         }
 
     def _on_failure(self, error: VoiceError) -> None:
@@ -251,7 +276,8 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
             connected.cancel()
         if self._session.connected.is_set() and not self._supervisor.done():
             self._registered = True
-            self.monitor.connected()
+            if self._registry is not None:
+                self._registry.add(self)
             return
         await self._abandon()
         exit_ = self._exit
@@ -294,10 +320,13 @@ class LibraVoiceConnection(hikari.api.VoiceConnection):
         self._session.udp.close()
         await self._tasks.close()
         self._session.receiver.close()
+        self._received.close()
         self.monitor.closed()
+        if self._registry is not None:
+            self._registry.remove(self)
         guild_id = self._server.guild_id
         if exit_.error is not None:
-            self._bus.publish(VoiceErrorEvent(
+            self._bus.publish(VoiceFailed(
                 guild_id=guild_id, code=exit_.error.code, message=str(exit_.error)
             ))
         self._bus.publish(VoiceDisconnected(

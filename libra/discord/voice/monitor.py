@@ -1,8 +1,8 @@
-"""Voice failures made visible: snapshots, periodic log lines and ``VoiceError`` alarms.
+"""Voice failures made visible: snapshots, periodic log lines and ``VoiceFailed`` alarms.
 
 Silent failure is what users of other bots complain about most: the bot sits in the
 channel and hears nothing, or speaks and nobody hears it. Each connection therefore
-logs its counters every minute and when it closes, and raises a ``VoiceError`` event
+logs its counters every minute and when it closes, and raises a ``VoiceFailed`` event
 (stable codes from :mod:`libra.errors`) when packets fail to decrypt in bursts, when
 its own audio keeps being dropped because the DAVE group is not keyed, or when a DAVE
 transition fails.
@@ -21,10 +21,8 @@ from loguru import logger
 
 from libra.discord.voice.dave import DaveDriver
 from libra.discord.voice.diagnostics import VoiceDiagnostics
-from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.errors import VoiceDecryptFailing, VoiceError, VoiceSendBlocked
-from libra.events import Event
-from libra.events import VoiceError as VoiceErrorEvent
+from libra.events import Event, VoiceFailed
 
 BURST_WINDOW = 5.0
 """Seconds over which failures are counted for an alarm."""
@@ -77,7 +75,6 @@ class VoiceMonitor:
         context: Callable[[], dict[str, Any]],
         *,
         log_interval: float = 60.0,
-        registry: VoiceConnectionRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._diag = diagnostics
@@ -85,7 +82,6 @@ class VoiceMonitor:
         self._publish = publish
         self._context = context
         self._log_interval = log_interval
-        self._registry = registry
         self._clock = clock
         self._decrypt = _BurstDetector(BURST_WINDOW, BURST_THRESHOLD, clock())
         self._unsent = _BurstDetector(SEND_BLOCKED_WINDOW, SEND_BLOCKED_THRESHOLD, clock())
@@ -112,19 +108,12 @@ class VoiceMonitor:
         data["alarms"] = [err.code for err in self.alarms]
         return data
 
-    def connected(self) -> None:
-        """The handshake finished: list the connection as live."""
-        if self._registry is not None:
-            self._registry.add(self.guild_id, self)
-
     def closed(self) -> None:
-        """The connection closed: log a last line and stop listing it."""
+        """The connection closed: log a last line."""
         self.log("closed")
-        if self._registry is not None:
-            self._registry.remove(self.guild_id, self)
 
     def report(self, error: VoiceError) -> None:
-        """Publish ``error`` as a ``VoiceError`` event (at most once a minute per code)."""
+        """Publish ``error`` as a ``VoiceFailed`` event (at most once a minute per code)."""
         now = self._clock()
         last = self._last_alarm.get(error.code)
         if last is not None and now - last < ALARM_COOLDOWN:
@@ -132,7 +121,7 @@ class VoiceMonitor:
         self._last_alarm[error.code] = now
         self.alarms.append(error)
         logger.warning("voice problem in guild {} [{}]: {}", self.guild_id, error.code, error)
-        self._publish(VoiceErrorEvent(guild_id=self.guild_id, code=error.code, message=str(error)))
+        self._publish(VoiceFailed(guild_id=self.guild_id, code=error.code, message=str(error)))
 
     def check(self) -> None:
         """Compare counters with a few seconds ago and raise alarms for bursts."""

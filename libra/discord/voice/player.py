@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Protocol
 
-from libra.discord.voice.audio import SILENCE_FRAME, FrameChunker, OpusEncoder
+from libra.discord.voice.audio import SILENCE_FRAME, OpusEncoder
+from libra.voice.audio import FrameChunker
 
 FRAME_SECONDS = 0.020
 SILENCE_FRAMES = 5

@@ -27,7 +27,9 @@ from libra.discord.voice.rtp import (
     strip_extension_and_padding,
 )
 from libra.errors import VoiceError
-from libra.events import Event, VoiceAudioReceived, VoiceSpeakingStarted, VoiceSpeakingStopped
+from libra.events import Event, VoiceSpeakingStarted, VoiceSpeakingStopped
+from libra.voice.api import AudioChunk
+from libra.voice.streams import AudioSink
 
 MAX_CONCEALED_PER_GAP = 5
 """Longer gaps are silence, not loss: concealing them would only invent sound."""
@@ -66,12 +68,12 @@ class _Held:
 
 
 class AudioReceiver:
-    """Turns incoming datagrams into bus events for one connection.
+    """Turns incoming datagrams into ordered per-speaker audio for one connection.
 
-    Decoded audio is published in chunks of ``chunk_frames`` 20 ms frames per speaker
-    (and whatever is left when a talk spurt ends): one bus event, hence one handler
-    task per subscriber, per frame would cost more CPU than decoding it. A chunk is
-    decoded when it is complete, which adds no latency (nothing is published sooner)
+    Decoded audio goes to ``sink`` (see :class:`~libra.voice.streams.ReceivedAudio`)
+    in chunks of ``chunk_frames`` 20 ms frames per speaker (and whatever is left when
+    a talk spurt ends), in sequence order; speaking changes go to the bus. A chunk is
+    decoded when it is complete, which adds no latency (nothing is delivered sooner)
     and decodes its frames back to back, with libopus's tables still in the CPU cache.
     """
 
@@ -81,6 +83,7 @@ class AudioReceiver:
         dave: DaveDriver,
         diagnostics: VoiceDiagnostics,
         publish: Callable[[Event], object],
+        sink: AudioSink,
         *,
         reorder_depth: int = 3,
         hold_unmapped: float = HOLD_UNMAPPED_SECONDS,
@@ -93,6 +96,7 @@ class AudioReceiver:
         self._dave = dave
         self._diag = diagnostics
         self._publish = publish
+        self._sink = sink
         self._reorder_depth = reorder_depth
         self._hold_unmapped = hold_unmapped
         self._silence_timeout = silence_timeout
@@ -122,6 +126,7 @@ class AudioReceiver:
             del self._users[ssrc]
             self._speakers.pop(ssrc, None)
             self._diag.forget_stream(ssrc)  # else every join of a busy channel adds a row
+        self._sink.end_speaker(user_id)
 
     def speaking_flag(self, ssrc: int, speaking: bool) -> None:
         """Op 5 ``speaking: 0`` ends a talk spurt at once."""
@@ -272,7 +277,7 @@ class AudioReceiver:
         sequence = speaker.chunk[0][0]
         speaker.chunk.clear()
         if pcm:
-            self._publish(VoiceAudioReceived(
+            self._sink.deliver(AudioChunk(
                 guild_id=self.guild_id, user_id=speaker.user_id, pcm=b"".join(pcm),
                 sequence=sequence,
             ))
@@ -305,7 +310,7 @@ class AudioReceiver:
             self._pending_work.clear()
 
     def close(self) -> None:
-        """End every talk spurt (the connection is closing): publish what is held."""
+        """End every talk spurt (the connection is closing): deliver what is held."""
         for ssrc in list(self._speakers):
             self._end_speech(ssrc)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from libra.discord.voice.audio import FRAME_SAMPLES
 from libra.discord.voice.crypto import TransportCipher
 from libra.discord.voice.dave import DaveDriver, SendJson
 from libra.discord.voice.diagnostics import VoiceDiagnostics
 from libra.discord.voice.protocol import VoiceOp
 from libra.discord.voice.rtp import build_header
 from libra.discord.voice.udp import VoiceUdp
+from libra.voice.audio import FRAME_SAMPLES
 
 
 class RtpSender:

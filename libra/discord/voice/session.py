@@ -27,6 +27,7 @@ from libra.discord.voice.udp import VoiceUdp
 from libra.errors import VoiceError
 from libra.events import Event, VoiceConnected
 from libra.tasks import TaskGroup
+from libra.voice.streams import AudioSink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,7 @@ class VoiceSession:
         *,
         publish: Callable[[Event], object],
         on_failure: Callable[[VoiceError], None],
+        sink: AudioSink,
         options: SessionOptions,
     ) -> None:
         self.server = server
@@ -68,7 +70,7 @@ class VoiceSession:
             on_failure=on_failure,
         )
         self.receiver = AudioReceiver(
-            server.guild_id, self.dave, diagnostics, publish,
+            server.guild_id, self.dave, diagnostics, publish, sink,
             silence_timeout=options.silence_timeout, chunk_frames=options.receive_chunk_frames,
         )
         self.udp = VoiceUdp(self.receiver.feed, tasks)

@@ -19,9 +19,10 @@ from hikari.events import voice_events
 
 from libra.bus import EventBus
 from libra.config import Settings, VoiceSettings
-from libra.discord.voice.audio import FRAME_BYTES
 from libra.discord.voice.connection import LibraVoiceConnection
-from libra.events import Event, VoiceAudioReceived, VoiceEvent
+from libra.events import Event, VoiceEvent
+from libra.voice.api import AudioChunk, VoiceLink
+from libra.voice.audio import FRAME_BYTES
 from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
 
 GUILD_ID = 4242
@@ -35,19 +36,40 @@ IDENTITY = CallIdentity(
 
 @dataclass
 class Recorder:
-    """Collects every voice event published on the bus."""
+    """Collects every voice event published on the bus and every chunk heard.
 
-    events: list[Event] = field(default_factory=list)
+    Audio does not travel on the bus: :meth:`listen` reads each speaker's stream
+    from the connection (``VoiceLink.speakers`` / ``audio``) as a voice pipeline would.
+    """
+
+    events: list[Event | AudioChunk] = field(default_factory=list)
 
     async def __call__(self, event: VoiceEvent) -> None:
         self.events.append(event)
+
+    async def listen(self, link: VoiceLink) -> None:
+        """Record every speaker's chunks until the connection closes."""
+        readers: list[asyncio.Task[None]] = []
+        try:
+            async for user_id in link.speakers():
+                readers.append(asyncio.create_task(
+                    self._record(link, user_id), name=f"voice-recorder-{user_id}"
+                ))
+            await asyncio.gather(*readers)
+        finally:
+            for reader in readers:
+                reader.cancel()
+
+    async def _record(self, link: VoiceLink, user_id: int) -> None:
+        async for chunk in link.audio(user_id):
+            self.events.append(chunk)
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
 
     def frames_heard(self) -> int:
         """20 ms frames of received audio so far (events carry several)."""
-        return sum(len(e.pcm) for e in self.of(VoiceAudioReceived)) // FRAME_BYTES
+        return sum(len(e.pcm) for e in self.of(AudioChunk)) // FRAME_BYTES
 
 
 @dataclass
@@ -56,6 +78,7 @@ class Harness:
     recorder: Recorder
     closes: list[LibraVoiceConnection]
     connections: list[LibraVoiceConnection]
+    listeners: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def connect(
         self,
@@ -64,6 +87,7 @@ class Harness:
         dave_max_version: int = 1,
         identity: CallIdentity = IDENTITY,
         voice: dict[str, Any] | None = None,
+        listen: bool = True,
         **kwargs: Any,
     ) -> LibraVoiceConnection:
         settings = Settings(
@@ -88,7 +112,15 @@ class Harness:
             **kwargs,
         )
         self.connections.append(connection)
+        if listen:  # a test reading the streams itself must be their only consumer
+            self.listen(connection)
         return connection
+
+    def listen(self, link: VoiceLink) -> None:
+        """Record ``link``'s received audio (``connect`` does this for its connections)."""
+        self.listeners.append(asyncio.create_task(
+            self.recorder.listen(link), name=f"voice-listener-{len(self.listeners)}"
+        ))
 
 
 @pytest.fixture
@@ -100,6 +132,8 @@ async def harness() -> AsyncIterator[Harness]:
     yield h
     for connection in h.connections:
         await asyncio.wait_for(connection.disconnect(), 5)
+    for listener in h.listeners:  # they end when their connection closes
+        await asyncio.wait_for(listener, 5)
     await bus.close()
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from libra.events import (
-    VoiceAudioReceived,
     VoiceConnected,
     VoiceSpeakingStarted,
     VoiceSpeakingStopped,
 )
+from libra.voice.api import AudioChunk
 from tests.e2e.voice.conftest import (
     BOT_ID,
     Harness,
@@ -26,7 +26,7 @@ from tests.fakes.fake_voice import AES_GCM, XCHACHA, FakeVoiceServer, NetworkCon
 
 def heard_by_bot(harness: Harness, user_id: int) -> bytes:
     return b"".join(
-        e.pcm for e in harness.recorder.of(VoiceAudioReceived) if e.user_id == user_id
+        e.pcm for e in harness.recorder.of(AudioChunk) if e.user_id == user_id
     )
 
 
@@ -175,7 +175,7 @@ async def test_speaking_events_and_pcm_shape(harness: Harness, server: FakeVoice
     await server.wait_for(server.dave_settled, what="DAVE settled")
     await alice.speak(tone(0.3, 440))
     await wait_until(lambda: harness.recorder.of(VoiceSpeakingStopped), what="stop event")
-    audio = [e for e in harness.recorder.of(VoiceAudioReceived) if e.user_id == 1001]
+    audio = [e for e in harness.recorder.of(AudioChunk) if e.user_id == 1001]
     # 100 ms chunks (voice.receive_chunk_ms), the talk spurt's tail in whole 20 ms frames.
     assert all(len(e.pcm) == 5 * 3840 for e in audio[:-1])
     assert len(audio[-1].pcm) % 3840 == 0 and 0 < len(audio[-1].pcm) <= 5 * 3840
@@ -196,12 +196,12 @@ async def test_a_talk_spurt_whose_first_packet_arrives_second_is_heard_whole(
         alice = await server.add_peer(1001, conditions=swapped)
         conn = await harness.connect(server)
         await server.wait_for(server.dave_settled, what="DAVE settled")
-        spurts: list[list[VoiceAudioReceived]] = []
+        spurts: list[list[AudioChunk]] = []
         for spurt in (1, 2):  # the second starts after silence, where the sequence goes on
             await alice.speak(tone(0.3, 440))
             ended = lambda n=spurt: len(harness.recorder.of(VoiceSpeakingStopped)) == n  # noqa: E731
             await wait_until(ended, what=f"end of spurt {spurt}")
-            heard = harness.recorder.of(VoiceAudioReceived)
+            heard = harness.recorder.of(AudioChunk)
             spurts.append(heard[sum(map(len, spurts)) :])
         [stream] = conn.snapshot()["streams"]
     assert (stream["late"], stream["lost"]) == (0, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from libra.events import VoiceAudioReceived
+from libra.voice.api import AudioChunk
 from tests.e2e.voice.conftest import BOT_ID, IDENTITY, Harness, pcm_source, snr_db, tone, wait_until
 from tests.fakes.fake_voice import FakeVoiceServer
 
@@ -25,7 +25,7 @@ async def both_ways(harness: Harness, conn, server: FakeVoiceServer, peer) -> No
         lambda: harness.recorder.frames_heard() >= 20, what="bot heard the peer"
     )
     heard = b"".join(
-        e.pcm for e in harness.recorder.of(VoiceAudioReceived) if e.user_id == peer.user_id
+        e.pcm for e in harness.recorder.of(AudioChunk) if e.user_id == peer.user_id
     )
     assert snr_db(theirs, heard) > 10
     assert server.udp.record.unencrypted_frames == 0

@@ -1,4 +1,4 @@
-"""Voice diagnostics an operator sees: Prometheus series, log lines, VoiceError alarms."""
+"""Voice diagnostics an operator sees: Prometheus series, log lines, VoiceFailed alarms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from loguru import logger
 
 from libra.admin.collector import MetricsCollector
 from libra.discord.voice.registry import VoiceConnectionRegistry
-from libra.events import VoiceError, VoiceSpeakingStopped
+from libra.events import VoiceFailed, VoiceSpeakingStopped
 from libra.metrics import MetricsRegistry
 from libra.plugin import Services
 from tests.e2e.voice.conftest import GUILD_ID, Harness, tone, wait_until
@@ -38,6 +38,7 @@ async def test_live_connections_are_exported_as_prometheus_series(
     collector.start()
     alice = await server.add_peer(1001)
     conn = await harness.connect(server, registry=voice)
+    assert voice.get(GUILD_ID) is conn and voice.links() == [conn]  # the link lists itself
     await server.wait_for(server.dave_settled, what="DAVE settled")
     await alice.speak(tone(0.4, 440))
     await wait_until(lambda: harness.recorder.frames_heard() >= 15, what="audio")
@@ -55,6 +56,7 @@ async def test_live_connections_are_exported_as_prometheus_series(
     await harness.bus.drain()
     text = collector.registry.render()
     assert _series(text, "libra_voice_packets_total") == {}  # closed connections drop out
+    assert voice.get(GUILD_ID) is None and len(voice) == 0
     assert 'libra_voice_events_total{kind="disconnected"} 1' in text
     collector.stop()
 
@@ -80,7 +82,7 @@ async def test_undecryptable_audio_raises_an_alarm_and_is_logged(
         assert udp.transport is not None and udp.bot_address is not None
         for sequence in range(40):  # 0.8 s of a speaker whose packets do not authenticate
             udp.transport.sendto(_forged_packet(sequence), udp.bot_address)
-        alarm = await harness.bus.wait_for(VoiceError, timeout=5)
+        alarm = await harness.bus.wait_for(VoiceFailed, timeout=5)
         assert alarm.code == "voice_decrypt_failures" and alarm.guild_id == GUILD_ID
         assert "transport: 40" in alarm.message
         assert conn.snapshot()["alarms"] == ["voice_decrypt_failures"]

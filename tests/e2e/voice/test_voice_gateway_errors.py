@@ -3,14 +3,15 @@
 A single malformed or unexpected message, a handler that trips over it, or an IP
 discovery that fails during a re-identify must cost at most one reconnect (a resume
 when the session allows it); only a failure that persists ends the connection, and
-then with a ``VoiceError`` event, never with "voice gateway crashed".
+then with a ``VoiceFailed`` event, never with "voice gateway crashed".
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from libra.events import VoiceAudioReceived, VoiceDisconnected, VoiceError
+from libra.events import VoiceDisconnected, VoiceFailed
+from libra.voice.api import AudioChunk
 from tests.e2e.voice.conftest import BOT_ID, Harness, pcm_source, tone, wait_until
 from tests.e2e.voice.test_voice_reconnect import speak_and_check
 from tests.fakes.fake_voice import FakeVoiceServer, NetworkConditions
@@ -70,8 +71,8 @@ async def test_a_persistent_failure_ends_with_a_voice_error(
     server.udp.malformed_discovery_answers = 1000
     await server.close_bot(4006)
     await asyncio.wait_for(conn.join(), 10)
-    errors = harness.recorder.of(VoiceError)
-    assert errors, "the connection ended without a VoiceError event"
+    errors = harness.recorder.of(VoiceFailed)
+    assert errors, "the connection ended without a VoiceFailed event"
     assert "crashed" not in harness.recorder.of(VoiceDisconnected)[0].reason
     assert "IP discovery" in errors[-1].message
     assert harness.closes == [conn]
@@ -119,8 +120,8 @@ async def test_audio_before_a_late_op5_is_heard(harness: Harness, server: FakeVo
     await alice.speak(tone(2.0, 440), trailing_silence=0)
     await wait_until(lambda: harness.recorder.frames_heard() >= 95, timeout=3,
                      what=f"the whole utterance (heard {harness.recorder.frames_heard()})")
-    assert {e.user_id for e in harness.recorder.of(VoiceAudioReceived)} == {1001}
-    assert BOT_ID not in {e.user_id for e in harness.recorder.of(VoiceAudioReceived)}
+    assert {e.user_id for e in harness.recorder.of(AudioChunk)} == {1001}
+    assert BOT_ID not in {e.user_id for e in harness.recorder.of(AudioChunk)}
 
 
 async def test_a_reidentify_while_speaking_raises_no_send_blocked_alarm(

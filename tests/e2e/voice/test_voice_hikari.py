@@ -14,7 +14,8 @@ import pytest
 
 from libra.config import Settings
 from libra.discord.voice.connection import LibraVoiceConnection
-from libra.events import VoiceAudioReceived, VoiceConnected, VoiceDisconnected
+from libra.events import VoiceConnected, VoiceDisconnected
+from libra.voice.api import AudioChunk
 from tests.e2e.discord.conftest import BotRunner
 from tests.e2e.voice.conftest import Harness, snr_db, tone, wait_until
 from tests.fakes.fake_discord import FakeDiscord
@@ -54,13 +55,14 @@ async def test_connect_to_hear_and_disconnect_through_hikari(
                 bus=harness.bus, settings=Settings(),
             )
             assert bot.voice.connections[hikari.Snowflake(guild.id)] is conn
+            harness.listen(conn)
             await voice_server.wait_for(voice_server.dave_settled, what="DAVE settled")
             speech = tone(0.5, 440)
             await alice.speak(speech)
             await wait_until(
                 lambda: harness.recorder.frames_heard() >= 25, what="audio"
             )
-            heard = b"".join(e.pcm for e in harness.recorder.of(VoiceAudioReceived))
+            heard = b"".join(e.pcm for e in harness.recorder.of(AudioChunk))
             assert snr_db(speech, heard) > 10
             await bot.voice.disconnect(guild.id)
             await asyncio.wait_for(conn.join(), 5)

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from libra.errors import VoiceDaveRequired, VoiceNotConnected
-from libra.events import VoiceConnected, VoiceDisconnected, VoiceError
+from libra.events import VoiceConnected, VoiceDisconnected, VoiceFailed
 from tests.e2e.voice.conftest import (
     BOT_ID,
     IDENTITY,
@@ -169,7 +169,7 @@ async def test_dave_refused_is_a_clear_error(harness: Harness, server: FakeVoice
         await harness.connect(server, dave_max_version=0)
     assert "dave_max_version" in str(caught.value)
     await harness.bus.drain()
-    errors = harness.recorder.of(VoiceError)
+    errors = harness.recorder.of(VoiceFailed)
     assert [e.code for e in errors] == ["voice_dave_required"]
     assert server.gateway.record.closes == [4017]
     assert harness.closes == []  # hikari never registered the connection
@@ -182,8 +182,8 @@ async def test_rate_limited_4021_is_fatal_with_an_error_event(
     await server.close_bot(4021)
     await asyncio.wait_for(conn.join(), 5)
     await harness.bus.drain()
-    assert [e.code for e in harness.recorder.of(VoiceError)] == ["voice_gateway_closed"]
-    assert "rate limited" in harness.recorder.of(VoiceError)[0].message
+    assert [e.code for e in harness.recorder.of(VoiceFailed)] == ["voice_gateway_closed"]
+    assert "rate limited" in harness.recorder.of(VoiceFailed)[0].message
     assert server.gateway.record.identifies == 1 and server.gateway.record.resumes == 0
     assert harness.closes == [conn]
 

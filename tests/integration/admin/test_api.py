@@ -19,7 +19,7 @@ from libra.events import (
     ReplyFinished,
     VoiceConnected,
     VoiceDisconnected,
-    VoiceError,
+    VoiceFailed,
 )
 from libra.health import Status
 from libra.llm.plugin import LLMPlugin
@@ -145,7 +145,7 @@ async def test_metrics_count_voice_discord_and_handler_failures(start_admin: Sta
     await bus.emit(VoiceConnected(guild_id=3, channel_id=4, mode="aead_aes256_gcm_rtpsize",
                                   dave_protocol_version=1))
     await bus.emit(VoiceDisconnected(guild_id=1, reason="left"))
-    await bus.emit(VoiceError(guild_id=3, code="dave_failed", message="x"))
+    await bus.emit(VoiceFailed(guild_id=3, code="dave_failed", message="x"))
     await bus.emit(DiscordRateLimited(route="POST /channels/1/messages", retry_after=1.5))
     await bus.drain(5)
     text = (await h.request("GET", "/metrics")).body.decode()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from libra.discord.voice.audio import (
+from libra.discord.voice.audio import SILENCE_FRAME, OpusDecoder, OpusEncoder
+from libra.voice.audio import (
     FRAME_BYTES,
     FRAME_SAMPLES,
-    SILENCE_FRAME,
     FrameChunker,
-    OpusDecoder,
-    OpusEncoder,
     mono_to_stereo48k,
     stereo48k_to_mono16k,
 )

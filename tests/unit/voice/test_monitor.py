@@ -1,4 +1,4 @@
-"""Voice alarms and log lines: failures users must see become ``VoiceError`` events."""
+"""Voice alarms and log lines: failures users must see become ``VoiceFailed`` events."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from loguru import logger
 from libra.discord.voice.dave import DaveDriver
 from libra.discord.voice.diagnostics import VoiceDiagnostics
 from libra.discord.voice.monitor import ALARM_COOLDOWN, VoiceMonitor
-from libra.discord.voice.registry import VoiceConnectionRegistry
-from libra.events import VoiceError
+from libra.events import VoiceFailed
 
 
 class Clock:
@@ -48,7 +47,7 @@ def test_a_burst_of_decrypt_failures_raises_one_alarm_per_cooldown() -> None:
         diag.decrypt_failures["dave_decrypt"] += 15
         monitor.check()
     assert [(e.code, e.guild_id) for e in events] == [("voice_decrypt_failures", 4242)]
-    assert isinstance(events[0], VoiceError) and "dave_decrypt: 30" in events[0].message
+    assert isinstance(events[0], VoiceFailed) and "dave_decrypt: 30" in events[0].message
     clock.now += 5
     diag.decrypt_failures["dave_decrypt"] += 100
     monitor.check()
@@ -109,18 +108,16 @@ async def test_dave_transition_failures_reach_the_monitor() -> None:
     assert monitor.snapshot()["dave"]["failures"] == {"invalid_commit": 1}
 
 
-def test_log_line_carries_the_snapshot_and_the_registry_lists_live_connections() -> None:
+def test_log_line_carries_the_snapshot_when_the_connection_closes() -> None:
+    # That the registry lists live connections is the connection's business now
+    # (it is the VoiceLink): see test_voice_diagnostics.
     records: list[Any] = []
     sink = logger.add(records.append, level="INFO", format="{message}")
-    registry = VoiceConnectionRegistry()
     try:
-        monitor, diag = _monitor([], Clock(), registry=registry)
-        monitor.connected()
+        monitor, diag = _monitor([], Clock())
         diag.packets_in, diag.packets_out = 120, 80
         diag.decrypt_failures["transport"] = 3
-        assert [s["channel_id"] for s in registry.snapshots()] == [7]
         monitor.closed()
-        assert len(registry) == 0
     finally:
         logger.remove(sink)
     extra = records[-1].record["extra"]

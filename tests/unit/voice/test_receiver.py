@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 
 from libra.discord.voice import rtp
-from libra.discord.voice.audio import FRAME_BYTES, OpusEncoder
+from libra.discord.voice.audio import OpusEncoder
 from libra.discord.voice.crypto import TransportCipher, TransportMode
 from libra.discord.voice.dave import DaveDriver
 from libra.discord.voice.diagnostics import VoiceDiagnostics
 from libra.discord.voice.receiver import MAX_HELD_PER_SSRC, MAX_UNMAPPED_SSRCS, AudioReceiver
-from libra.events import VoiceAudioReceived, VoiceSpeakingStarted, VoiceSpeakingStopped
+from libra.events import VoiceSpeakingStarted, VoiceSpeakingStopped
+from libra.voice.api import AudioChunk
+from libra.voice.audio import FRAME_BYTES
 
 KEY = bytes(range(32))
 SSRC = 1234
@@ -22,12 +24,28 @@ async def _unused(*_args: Any) -> None:
     return None
 
 
+class Timeline:
+    """An ``AudioSink`` writing chunks into the same list as the bus events, in order."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.ended: list[int] = []
+
+    def deliver(self, chunk: AudioChunk) -> None:
+        self.events.append(chunk)
+
+    def end_speaker(self, user_id: int) -> None:
+        self.ended.append(user_id)
+
+
 @pytest.fixture
 def parts() -> tuple[AudioReceiver, list[Any], VoiceDiagnostics]:
     events: list[Any] = []
     diag = VoiceDiagnostics(1)
     dave = DaveDriver(1, 2, _unused, _unused)  # protocol version 0: clear Opus
-    receiver = AudioReceiver(1, dave, diag, events.append, hold_unmapped=0.5, chunk_frames=1)
+    receiver = AudioReceiver(
+        1, dave, diag, events.append, Timeline(events), hold_unmapped=0.5, chunk_frames=1
+    )
     receiver.cipher = TransportCipher(TransportMode.AES256_GCM, KEY)
     return receiver, events, diag
 
@@ -62,7 +80,7 @@ def test_padded_and_extended_packets_decode(
     receiver.feed(packet(2, frames[1], ext=True))
     receiver.feed(packet(3, frames[2], pad=200))
     receiver.feed(packet(4, frames[3]))
-    audio = [e for e in events if isinstance(e, VoiceAudioReceived)]
+    audio = [e for e in events if isinstance(e, AudioChunk)]
     assert [e.sequence for e in audio] == [1, 2, 3, 4]
     assert all(e.user_id == 42 and len(e.pcm) == FRAME_BYTES for e in audio)
     assert isinstance(events[0], VoiceSpeakingStarted)
@@ -94,7 +112,7 @@ def test_packets_before_the_ssrc_is_mapped_are_held_then_played(
         receiver.feed(packet(10 + i, frame))
     assert events == []
     receiver.map_ssrc(SSRC, 42)
-    assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [10, 11, 12]
+    assert [e.sequence for e in events if isinstance(e, AudioChunk)] == [10, 11, 12]
 
 
 def test_packets_held_for_unnamed_ssrcs_are_bounded(
@@ -111,7 +129,7 @@ def test_packets_held_for_unnamed_ssrcs_are_bounded(
     receiver.map_ssrc(SSRC + MAX_UNMAPPED_SSRCS + 2, 42)
     # A spurt's first packet waits for the next, which might precede it.
     receiver.feed(packet(2, frame, ssrc=SSRC + MAX_UNMAPPED_SSRCS + 2))
-    assert [e.sequence for e in events if isinstance(e, VoiceAudioReceived)] == [1, 2]
+    assert [e.sequence for e in events if isinstance(e, AudioChunk)] == [1, 2]
 
 
 def test_unmapped_packets_expire(parts: tuple[AudioReceiver, list[Any], VoiceDiagnostics]) -> None:
@@ -131,7 +149,7 @@ def test_silence_ends_a_talk_spurt_and_loss_is_concealed(
     for seq in (1, 2, 4, 5, 6, 7, 8):  # 3 is lost
         receiver.feed(packet(seq, frames[seq - 1]))
     receiver.tick(now=10**9)
-    audio = [e for e in events if isinstance(e, VoiceAudioReceived)]
+    audio = [e for e in events if isinstance(e, AudioChunk)]
     assert [e.sequence for e in audio] == list(range(1, 9))  # 3 concealed in place
     assert isinstance(events[-1], VoiceSpeakingStopped)
     stats = diag.snapshot()["streams"][0]
@@ -163,7 +181,9 @@ def test_departed_members_leave_no_stream_stats_behind(
 
 def _receiver(events: list[Any], chunk_frames: int) -> AudioReceiver:
     dave = DaveDriver(1, 2, _unused, _unused)
-    receiver = AudioReceiver(1, dave, VoiceDiagnostics(1), events.append, chunk_frames=chunk_frames)
+    receiver = AudioReceiver(
+        1, dave, VoiceDiagnostics(1), events.append, Timeline(events), chunk_frames=chunk_frames
+    )
     receiver.cipher = TransportCipher(TransportMode.AES256_GCM, KEY)
     receiver.map_ssrc(SSRC, 42)
     return receiver
@@ -176,17 +196,17 @@ def test_audio_is_published_in_chunks_and_the_tail_at_the_end_of_speech() -> Non
     for seq, frame in enumerate(opus_frames(12), start=100):
         for receiver in receivers:
             receiver.feed(packet(seq, frame))
-    audio = [e for e in chunked if isinstance(e, VoiceAudioReceived)]
+    audio = [e for e in chunked if isinstance(e, AudioChunk)]
     # The reorder buffer holds the last 3 frames back: two full 100 ms chunks so far.
     assert [(e.sequence, len(e.pcm)) for e in audio] == [
         (100, 5 * FRAME_BYTES), (105, 5 * FRAME_BYTES)
     ]
     for receiver in receivers:
         receiver.tick(now=10**9)
-    audio = [e for e in chunked if isinstance(e, VoiceAudioReceived)]
+    audio = [e for e in chunked if isinstance(e, AudioChunk)]
     assert [(e.sequence, len(e.pcm)) for e in audio][2:] == [(110, 2 * FRAME_BYTES)]
     assert isinstance(chunked[-1], VoiceSpeakingStopped)
-    frames = [e.pcm for e in per_frame if isinstance(e, VoiceAudioReceived)]
+    frames = [e.pcm for e in per_frame if isinstance(e, AudioChunk)]
     assert b"".join(e.pcm for e in audio) == b"".join(frames) and len(frames) == 12
 
 
@@ -196,7 +216,7 @@ def test_a_talk_spurt_whose_first_packet_arrives_second_is_heard_whole(
     receiver, events, diag = parts  # one frame per event: publication is visible per packet
 
     def heard() -> list[int]:
-        return [e.sequence for e in events if isinstance(e, VoiceAudioReceived)]
+        return [e.sequence for e in events if isinstance(e, AudioChunk)]
 
     receiver.map_ssrc(SSRC, 42)
     frames = opus_frames(8)
@@ -228,5 +248,5 @@ def test_a_lone_packet_is_played_when_the_silence_timeout_passes(
     assert events == []
     receiver.tick(now=10**9)
     assert [type(e) for e in events] == [
-        VoiceSpeakingStarted, VoiceAudioReceived, VoiceSpeakingStopped
+        VoiceSpeakingStarted, AudioChunk, VoiceSpeakingStopped
     ]

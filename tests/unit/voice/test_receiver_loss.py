@@ -15,9 +15,9 @@ import numpy as np
 import opuslib_next
 import pytest
 
-from libra.discord.voice.audio import FRAME_BYTES, FRAME_SAMPLES
 from libra.discord.voice.receiver import MAX_CONCEALED_PER_GAP
-from libra.events import VoiceAudioReceived
+from libra.voice.api import AudioChunk
+from libra.voice.audio import FRAME_BYTES, FRAME_SAMPLES
 from tests.fakes import audio_fixtures
 from tests.unit.voice.test_receiver import _receiver, packet
 
@@ -51,14 +51,14 @@ def _fec_packets(name: str) -> tuple[bytes, ...]:
     )
 
 
-def _receive(packets: tuple[bytes, ...], lost: set[int]) -> list[VoiceAudioReceived]:
+def _receive(packets: tuple[bytes, ...], lost: set[int]) -> list[AudioChunk]:
     events: list[Any] = []
     receiver = _receiver(events, chunk_frames=5)
     for index, opus in enumerate(packets):
         if index not in lost:
             receiver.feed(packet((FIRST_SEQUENCE + index) & 0xFFFF, opus))
     receiver.tick(now=10**9)  # the talk spurt ends
-    return [e for e in events if isinstance(e, VoiceAudioReceived)]
+    return [e for e in events if isinstance(e, AudioChunk)]
 
 
 def _gaps(count: int, run: int, offset: int) -> list[range]:
