@@ -5,15 +5,17 @@ under yoyo) refuses a space or a ``%`` that starts no escape, with an error that
 the password. Such characters are percent-encoded here, so both read the same
 password. A ``/ ? #`` or ``@`` left unencoded in the user name or password cannot be
 repaired: the URL's host part ends early and a piece of the password becomes the
-host, the port or the path, so such a URL is refused with a hint instead.
+host, the port or the path, so such a URL is refused with a hint instead, as is an
+escape that the two drivers decode differently (``%00``, bytes that are no UTF-8).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote, unquote_plus, urlsplit
+from urllib.parse import SplitResult, quote, unquote, unquote_plus, unquote_to_bytes, urlsplit
 
-ENCODE_HINT = "percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ as %40)"
+ENCODE_HINT = ("percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ as %40, "
+               "[ as %5B, ] as %5D)")
 
 # A "%" that starts no %XX escape, and whitespace or control characters (urlsplit also
 # silently drops tabs and newlines, which would change the password).
@@ -39,11 +41,34 @@ def authority_broken(url: str) -> bool:
     return False  # e.g. ``?user=libra@server`` (Azure user names) is a valid URL
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit(url)``; its "Invalid IPv6 URL" for a stray bracket made a useful error."""
+    try:
+        parts = urlsplit(url)
+        authority_broken(url)
+    except ValueError:
+        raise ValueError("the host part has a [ or ] that does not enclose an IPv6 address "
+                         f"(such as [::1]); in a user name or password, {ENCODE_HINT}"
+                         ) from None
+    return parts
+
+
 def _check_authority(url: str) -> None:
     """Raise ValueError when the user name or password breaks the URL (never quoting it)."""
-    if authority_broken(url) or urlsplit(url).netloc.count("@") > 1:
+    netloc = _split(url).netloc
+    if authority_broken(url) or netloc.count("@") > 1:
         raise ValueError("the user name or password holds an unencoded / ? # or @, so "
                          f"part of it would be read as the host, port or path; {ENCODE_HINT}")
+
+
+def _check_port(parts: SplitResult) -> None:
+    """Raise ValueError for a port that is no number from 0 to 65535 (one host only)."""
+    if "," in parts.netloc.rpartition("@")[2]:
+        return  # several hosts (host1:5432,host2:5433): urlsplit cannot read their ports
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number, or too large)
+    except ValueError:
+        raise ValueError("the port is not a number between 0 and 65535") from None
 
 
 def database_url(url: str) -> str:
@@ -53,8 +78,23 @@ def database_url(url: str) -> str:
         ValueError: the user name or password breaks the URL (the message says how
             to fix it and never quotes the URL).
     """
-    url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url)
+    # Whitespace around it is no part of it (a CRLF env file leaves "\r" at the end).
+    url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url.strip())
     _check_authority(url)
+    _check_port(_split(url))
+    # libpq decodes every escape to bytes that psycopg reads as UTF-8 (else a bare
+    # UnicodeDecodeError) and refuses %00; asyncpg reads both as something else again.
+    decoded = unquote_to_bytes(url)
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        valid = False
+    else:
+        valid = b"\x00" not in decoded
+    if not valid:
+        raise ValueError("a %XX escape in it decodes to no UTF-8 text, or to %00: "
+                         "percent-encode each character of the password as its UTF-8 bytes "
+                         "(e.g. \u00e9 as %C3%A9)")
     return url
 
 
@@ -68,11 +108,8 @@ def redis_url(url: str) -> str:
             not a number (the message never quotes the URL).
     """
     _check_authority(url)
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises for a port that is not a number)
-    except ValueError:
-        raise ValueError("the port is not a number between 0 and 65535") from None
+    parts = _split(url)
+    _check_port(parts)
     database = parts.path.strip("/")
     if database and not database.isdigit():
         raise ValueError(f"the database number (the path) must be a whole number, "

@@ -97,3 +97,56 @@ def test_the_host_of_a_database_url_without_a_password_stays_readable() -> None:
     redact = Redactor(load_settings(env={"DATABASE_URL": url}).secret_values())
     assert redact(f"connecting to PostgreSQL at {url}…") == (
         f"connecting to PostgreSQL at {url}…")
+
+
+@pytest.mark.parametrize("escape", ["%ff", "%C3%28", "%00"])
+def test_a_password_escape_the_drivers_decode_differently_is_refused_at_load(
+    escape: str
+) -> None:
+    # libpq refuses %00 and psycopg raised a bare UnicodeDecodeError (a traceback from
+    # `libra migrate` and `libra doctor`) for bytes that are no UTF-8, while asyncpg
+    # read such a password as something else again.
+    url = f"postgresql://libra:pw0rd1{escape}x@db.example:5432/libra"
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": url})
+    message = str(info.value)
+    assert "database.url" in message and "UTF-8" in message
+    assert "pw0rd1" not in message
+
+
+@pytest.mark.parametrize("bracket", ["[", "]"])
+def test_a_bracket_in_the_password_is_refused_with_a_hint(bracket: str) -> None:
+    # It was "Value error, Invalid IPv6 URL", which points nowhere near the password.
+    for name, url in (("DATABASE_URL", f"postgresql://libra:pw0rd1{bracket}x@db/libra"),
+                      ("REDIS_URL", f"redis://:pw0rd1{bracket}x@127.0.0.1:6379/0")):
+        with pytest.raises(ConfigError) as info:
+            load_settings(env={name: url})
+        message = str(info.value)
+        assert "%5B" in message and "pw0rd1" not in message
+        assert "Invalid IPv6 URL" not in message
+
+
+@pytest.mark.parametrize("port", ["99999", "54x"])
+def test_a_database_port_that_cannot_work_is_refused_at_load(port: str) -> None:
+    # 99999 reached asyncpg and ended `libra migrate` in an OverflowError traceback.
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": f"postgresql://libra:pw0rd1@db:{port}/libra"})
+    assert "database.url" in str(info.value) and "port" in str(info.value)
+    assert "pw0rd1" not in str(info.value)
+
+
+def test_several_database_hosts_with_ports_still_load() -> None:
+    url = "postgresql://libra@db1:5432,db2:5433/libra?target_session_attrs=read-write"
+    settings = load_settings(env={"DATABASE_URL": url})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == url
+
+
+@pytest.mark.parametrize("tail", ["\r", "\n", " ", "\r\n"])
+def test_whitespace_around_a_database_url_is_dropped(tail: str) -> None:
+    # An env file with CRLF line ends leaves "\r" on the value: both drivers ignored it
+    # until the URL was normalised, then it became %0D in the database name.
+    url = "postgresql://libra:pw@db.example:5432/libra"
+    settings = load_settings(env={"DATABASE_URL": f" {url}{tail}"})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == url
