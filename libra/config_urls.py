@@ -72,7 +72,7 @@ def _check_port(parts: SplitResult) -> None:
 
 
 def database_url(url: str) -> str:
-    """``url`` with spaces and stray ``%`` encoded, so asyncpg and libpq agree.
+    """``url`` with spaces, stray ``%`` and a query's ``+`` encoded, so asyncpg and libpq agree.
 
     Raises:
         ValueError: the user name or password breaks the URL (the message says how
@@ -80,6 +80,10 @@ def database_url(url: str) -> str:
     """
     # Whitespace around it is no part of it (a CRLF env file leaves "\r" at the end).
     url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url.strip())
+    # In the query asyncpg reads "+" as a space (parse_qs) and libpq as "+" (so do psql
+    # and pg_dump): written as %2B, it is "+" to both, e.g. in ?password=a+b.
+    base, question, query = url.partition("?")
+    url = base + question + query.replace("+", "%2B")
     _check_authority(url)
     _check_port(_split(url))
     # libpq decodes every escape to bytes that psycopg reads as UTF-8 (else a bare

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -150,3 +150,17 @@ def test_whitespace_around_a_database_url_is_dropped(tail: str) -> None:
     settings = load_settings(env={"DATABASE_URL": f" {url}{tail}"})
     assert settings.database.url is not None
     assert settings.database.url.get_secret_value() == url
+
+
+@pytest.mark.parametrize("password", ["a+b+c", "plus+and space", "p%2Bq"])
+def test_both_drivers_read_a_query_password_with_a_plus_alike(password: str) -> None:
+    # asyncpg reads the query with parse_qs, where "+" is a space; libpq keeps "+": with
+    # ?password=a+b+c the pool was refused by a server that psql and the migrations
+    # logged in to (measured against a scram-sha-256 server).
+    settings = load_settings(env={
+        "DATABASE_URL": f"postgresql://libra@db.example/libra?password={password}"})
+    assert settings.database.url is not None
+    url = settings.database.url.get_secret_value()
+    libpq = conninfo_to_dict(url)["password"]
+    asyncpg = parse_qs(urlsplit(url).query, strict_parsing=True)["password"][0]
+    assert asyncpg == libpq == unquote(password)
