@@ -126,21 +126,25 @@ def url_passwords(text: str) -> list[str]:
 
     Libraries quote a password either way in their errors (libpq the decoded form,
     a URL in a traceback the encoded one), so the redactor needs both. Covers the
-    user-info password, a ``?password=`` parameter, and a password that breaks its URL.
+    user-info password, a ``?password=`` parameter, and a password that breaks its URL;
+    not a password equal to its URL's user name, which is no secret in any output.
     """
     found: list[str] = []
     # A whole value that is a URL is taken whole: it may hold a space the scan stops at.
     urls = [text] if _URL_IN_TEXT.match(text) else _URL_IN_TEXT.findall(text)
     for url in urls:
+        user: str | None
         if authority_broken(url):
-            userinfo = url.partition("://")[2].rpartition("@")[0]
-            password: str | None = userinfo.partition(":")[2] or None
+            user, _, password_part = url.partition("://")[2].rpartition("@")[0].partition(":")
+            password: str | None = password_part or None
         else:
             try:
-                password = urlsplit(url).password
+                user, password = urlsplit(url).username, urlsplit(url).password
             except ValueError:
-                password = None
-        if password:
+                user = password = None
+        # A password that is the user name is shown wherever the user name is (by
+        # design): masking it blanked every "libra" or "postgres" in every message.
+        if password and unquote(password) != unquote(user or ""):
             found += [password, unquote(password)]
         query = url.partition("?")[2].partition("#")[0]
         for pair in query.split("&"):

@@ -164,3 +164,16 @@ def test_both_drivers_read_a_query_password_with_a_plus_alike(password: str) -> 
     libpq = conninfo_to_dict(url)["password"]
     asyncpg = parse_qs(urlsplit(url).query, strict_parsing=True)["password"][0]
     assert asyncpg == libpq == unquote(password)
+
+
+@pytest.mark.parametrize("name", ["libra", "postgres"])
+def test_a_password_equal_to_the_user_name_does_not_blank_the_output(name: str) -> None:
+    # postgresql://libra:libra@… (a common compose setup) masked every "libra" in
+    # every message: 'role "***" does not exist', "run `*** migrate`", "***ql://".
+    # The user name is shown by design, and so was this password all along.
+    settings = load_settings(env={"DATABASE_URL": f"postgresql://{name}:{name}@db/{name}"})
+    redact = Redactor(settings.secret_values())
+    for text in (f'role "{name}" does not exist', "run `libra migrate`",
+                 f"connecting to postgresql://{name}:***@db/{name}"):
+        assert redact(text) == text
+    assert redact(f"postgresql://{name}:{name}@db/x") == f"postgresql://{name}:***@db/x"
