@@ -20,6 +20,7 @@ ENCODE_HINT = ("percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ 
 # A "%" that starts no %XX escape, and whitespace or control characters (urlsplit also
 # silently drops tabs and newlines, which would change the password).
 _LOOSE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\s\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,30}")
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
@@ -80,6 +81,12 @@ def database_url(url: str) -> str:
     """
     # Whitespace around it is no part of it (a CRLF env file leaves "\r" at the end).
     url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url.strip())
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in ("postgresql", "postgres"):
+        # Not quoted: a key=value string holds the password in the clear.
+        raise ValueError("it must be a URL starting with postgresql:// (e.g. "
+                         "postgresql://user@host:5432/libra, password after user:)"
+                         + (f", not {scheme}://" if _SCHEME.fullmatch(scheme) else ""))
     # In the query asyncpg reads "+" as a space (parse_qs) and libpq as "+" (so do psql
     # and pg_dump): written as %2B, it is "+" to both, e.g. in ?password=a+b.
     base, question, query = url.partition("?")

@@ -177,3 +177,27 @@ def test_a_password_equal_to_the_user_name_does_not_blank_the_output(name: str) 
                  f"connecting to postgresql://{name}:***@db/{name}"):
         assert redact(text) == text
     assert redact(f"postgresql://{name}:{name}@db/x") == f"postgresql://{name}:***@db/x"
+
+
+@pytest.mark.parametrize("url", [
+    "host=db user=libra password=pw0rd1 dbname=libra",  # libpq's key=value form
+    "postgresql+asyncpg://libra:pw0rd1@db/libra",  # SQLAlchemy's spelling
+    "mysql://libra:pw0rd1@db/libra",
+])
+def test_a_database_url_of_another_kind_is_refused_at_load(url: str) -> None:
+    # It reached asyncpg and came back as "cannot reach PostgreSQL at ***" with a hint
+    # to check that the server runs (exit 1), though nothing was contacted.
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": url})
+    assert "postgresql://" in str(info.value) and "pw0rd1" not in str(info.value)
+
+
+def test_the_postgres_scheme_is_accepted_too() -> None:
+    settings = load_settings(env={"DATABASE_URL": "postgres://libra@db/libra"})
+    assert settings.database.url is not None
+
+
+def test_a_scheme_error_never_quotes_a_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": "libra:pw0rd1://x@db/libra"})
+    assert "pw0rd1" not in str(info.value)
