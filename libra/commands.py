@@ -75,7 +75,9 @@ def _doctor(args: argparse.Namespace) -> int:
     from libra.doctor import exit_code, render, run_checks  # noqa: PLC0415
 
     settings = load_settings(args.config)
-    setup_logging(level="ERROR", fmt="human", secrets=settings.secret_values())
+    # WARNING, not ERROR: starting the embedded server may change the host (a system
+    # user, a folder's search permission), and that must never happen silently.
+    setup_logging(level="WARNING", fmt="human", secrets=settings.secret_values())
     rows = asyncio.run(run_checks(settings))
     print(render(rows))
     return exit_code(rows)

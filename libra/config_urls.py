@@ -5,19 +5,22 @@ under yoyo) refuses a space or a ``%`` that starts no escape, with an error that
 the password. Such characters are percent-encoded here, so both read the same
 password. A ``/ ? #`` or ``@`` left unencoded in the user name or password cannot be
 repaired: the URL's host part ends early and a piece of the password becomes the
-host, the port or the path, so such a URL is refused with a hint instead.
+host, the port or the path, so such a URL is refused with a hint instead, as is an
+escape that the two drivers decode differently (``%00``, bytes that are no UTF-8).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote, unquote_plus, urlsplit
+from urllib.parse import SplitResult, quote, unquote, unquote_plus, unquote_to_bytes, urlsplit
 
-ENCODE_HINT = "percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ as %40)"
+ENCODE_HINT = ("percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ as %40, "
+               "[ as %5B, ] as %5D)")
 
 # A "%" that starts no %XX escape, and whitespace or control characters (urlsplit also
 # silently drops tabs and newlines, which would change the password).
 _LOOSE = re.compile(r"%(?![0-9A-Fa-f]{2})|[\s\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,30}")
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
@@ -39,22 +42,70 @@ def authority_broken(url: str) -> bool:
     return False  # e.g. ``?user=libra@server`` (Azure user names) is a valid URL
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit(url)``; its "Invalid IPv6 URL" for a stray bracket made a useful error."""
+    try:
+        parts = urlsplit(url)
+        authority_broken(url)
+    except ValueError:
+        raise ValueError("the host part has a [ or ] that does not enclose an IPv6 address "
+                         f"(such as [::1]); in a user name or password, {ENCODE_HINT}"
+                         ) from None
+    return parts
+
+
 def _check_authority(url: str) -> None:
     """Raise ValueError when the user name or password breaks the URL (never quoting it)."""
-    if authority_broken(url) or urlsplit(url).netloc.count("@") > 1:
+    netloc = _split(url).netloc
+    if authority_broken(url) or netloc.count("@") > 1:
         raise ValueError("the user name or password holds an unencoded / ? # or @, so "
                          f"part of it would be read as the host, port or path; {ENCODE_HINT}")
 
 
+def _check_port(parts: SplitResult) -> None:
+    """Raise ValueError for a port that is no number from 0 to 65535 (one host only)."""
+    if "," in parts.netloc.rpartition("@")[2]:
+        return  # several hosts (host1:5432,host2:5433): urlsplit cannot read their ports
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number, or too large)
+    except ValueError:
+        raise ValueError("the port is not a number between 0 and 65535") from None
+
+
 def database_url(url: str) -> str:
-    """``url`` with spaces and stray ``%`` encoded, so asyncpg and libpq agree.
+    """``url`` with spaces, stray ``%`` and a query's ``+`` encoded, so asyncpg and libpq agree.
 
     Raises:
         ValueError: the user name or password breaks the URL (the message says how
             to fix it and never quotes the URL).
     """
-    url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url)
+    # Whitespace around it is no part of it (a CRLF env file leaves "\r" at the end).
+    url = _LOOSE.sub(lambda match: quote(match.group(), safe=""), url.strip())
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in ("postgresql", "postgres"):
+        # Not quoted: a key=value string holds the password in the clear.
+        raise ValueError("it must be a URL starting with postgresql:// (e.g. "
+                         "postgresql://user@host:5432/libra, password after user:)"
+                         + (f", not {scheme}://" if _SCHEME.fullmatch(scheme) else ""))
+    # In the query asyncpg reads "+" as a space (parse_qs) and libpq as "+" (so do psql
+    # and pg_dump): written as %2B, it is "+" to both, e.g. in ?password=a+b.
+    base, question, query = url.partition("?")
+    url = base + question + query.replace("+", "%2B")
     _check_authority(url)
+    _check_port(_split(url))
+    # libpq decodes every escape to bytes that psycopg reads as UTF-8 (else a bare
+    # UnicodeDecodeError) and refuses %00; asyncpg reads both as something else again.
+    decoded = unquote_to_bytes(url)
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        valid = False
+    else:
+        valid = b"\x00" not in decoded
+    if not valid:
+        raise ValueError("a %XX escape in it decodes to no UTF-8 text, or to %00: "
+                         "percent-encode each character of the password as its UTF-8 bytes "
+                         "(e.g. \u00e9 as %C3%A9)")
     return url
 
 
@@ -68,11 +119,8 @@ def redis_url(url: str) -> str:
             not a number (the message never quotes the URL).
     """
     _check_authority(url)
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises for a port that is not a number)
-    except ValueError:
-        raise ValueError("the port is not a number between 0 and 65535") from None
+    parts = _split(url)
+    _check_port(parts)
     database = parts.path.strip("/")
     if database and not database.isdigit():
         raise ValueError(f"the database number (the path) must be a whole number, "
@@ -85,21 +133,25 @@ def url_passwords(text: str) -> list[str]:
 
     Libraries quote a password either way in their errors (libpq the decoded form,
     a URL in a traceback the encoded one), so the redactor needs both. Covers the
-    user-info password, a ``?password=`` parameter, and a password that breaks its URL.
+    user-info password, a ``?password=`` parameter, and a password that breaks its URL;
+    not a password equal to its URL's user name, which is no secret in any output.
     """
     found: list[str] = []
     # A whole value that is a URL is taken whole: it may hold a space the scan stops at.
     urls = [text] if _URL_IN_TEXT.match(text) else _URL_IN_TEXT.findall(text)
     for url in urls:
+        user: str | None
         if authority_broken(url):
-            userinfo = url.partition("://")[2].rpartition("@")[0]
-            password: str | None = userinfo.partition(":")[2] or None
+            user, _, password_part = url.partition("://")[2].rpartition("@")[0].partition(":")
+            password: str | None = password_part or None
         else:
             try:
-                password = urlsplit(url).password
+                user, password = urlsplit(url).username, urlsplit(url).password
             except ValueError:
-                password = None
-        if password:
+                user = password = None
+        # A password that is the user name is shown wherever the user name is (by
+        # design): masking it blanked every "libra" or "postgres" in every message.
+        if password and unquote(password) != unquote(user or ""):
             found += [password, unquote(password)]
         query = url.partition("?")[2].partition("#")[0]
         for pair in query.split("&"):

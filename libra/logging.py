@@ -199,7 +199,9 @@ def setup_logging(
     if use_json:
         handler["format"] = "{message}"
     else:
-        handler["format"] = HUMAN_FORMAT + "\n{exception}"
+        # loguru ends a string format with "\n{exception}" itself: adding it here wrote a
+        # blank line after each line and every traceback twice.
+        handler["format"] = HUMAN_FORMAT
         handler["colorize"] = out.isatty()
     logger.configure(handlers=[cast("BasicHandlerConfig", handler)], patcher=patch)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)

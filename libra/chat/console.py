@@ -120,10 +120,16 @@ class Console:
         self._quit = asyncio.Event()
         self.failures = 0
 
-    def _meta(self, text: str) -> None:
+    def _meta(self, text: str, *, data: bool = False) -> None:
         # Meta lines go to the terminal, or to stderr so scripted stdout holds replies only.
         stream = self._out if self._tty else self._err
-        stream.write((strip_controls(text) if stream.isatty() else text) + "\n")
+        line = (strip_controls(text) if stream.isatty() else text) + "\n"
+        if data:
+            # The user's own words (a memory), like a reply: configured secrets are masked,
+            # secret shapes are not ("key: C minor" is no key).
+            write_data(stream, line)
+        else:
+            stream.write(line)
         stream.flush()
 
     def _on_sigint(self) -> None:
@@ -300,7 +306,7 @@ class Console:
             if not memories:
                 self._meta("I don't remember anything about you yet.")
             for memory in memories:
-                self._meta(f"  #{memory.id}  [{memory.scope}] {memory.content}")
+                self._meta(f"  #{memory.id}  [{memory.scope}] {memory.content}", data=True)
         elif action == "remember":
             if not text.strip():
                 self._error("usage: /memory remember TEXT")

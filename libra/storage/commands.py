@@ -8,6 +8,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from libra.commands import load
 from libra.config import Settings
@@ -65,12 +66,24 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_password(dsn: str) -> str:
+    """``dsn`` (already in libpq's spelling: ``sslmode``, not ``ssl``) without its password."""
+    parts = urlsplit(dsn)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}{at}{host}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k != "password"]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, quote_via=quote)))
+
+
 def backup_hint(db: Database) -> str:
     """How to back up ``db`` with ``pg_dump`` (no password in it)."""
     dump = ["pg_dump", "--format=custom", "--file=libra-backup.dump"]
     if db.embedded is None:
-        # The URL may hold a password: point at the variable rather than print it.
-        return f"Back up first:\n  {shlex.join(dump)} \"$DATABASE_URL\""
+        # The database as Libra reaches it, whatever variable or file named it; "$DATABASE_URL"
+        # was empty when it came from DATABASE_URL_FILE, and pg_dump refuses asyncpg's ssl=.
+        return ("Back up first (pg_dump asks for the password, or reads PGPASSWORD):\n"
+                f"  {shlex.join([*dump, _without_password(db.dsn)])}")
     command = shlex.join(db.embedded.pg_dump_command("libra-backup.dump", EMBEDDED_DATABASE))
     return (f"Back up first, while Libra runs (it starts the embedded server):\n  {command}\n"
             f"or, with Libra stopped, copy the folder {db.embedded.pgdata}")

@@ -149,10 +149,13 @@ class EmbeddedPostgres:
         Blocking (up to a few seconds on first use, when ``initdb`` runs).
 
         Raises:
-            ConfigError: the data directory is under root's home.
-            DatabaseUnavailable: the server could not be started.
+            ConfigError: the data directory is under root's home, or its path holds
+                characters pg_ctl's shell would expand.
+            DatabaseUnavailable: the server could not be started (or the data directory
+                belongs to another user).
         """
         self._refuse_root_home()
+        self._refuse_shell_characters()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         bin_dir = _bin_dir()
         user = self._user = server_user()
@@ -201,6 +204,7 @@ class EmbeddedPostgres:
 
     def _start_server(self, bin_dir: Path, user: ServerUser) -> _Postmaster:
         logger.info("starting the embedded PostgreSQL in {}…", self.pgdata)
+        self._refuse_foreign_owner(user)
         make_traversable(self.pgdata.parent, user,
                          f"the embedded PostgreSQL can reach its data in {self.pgdata}")
         make_readable(bin_dir.parent, user)
@@ -340,6 +344,41 @@ class EmbeddedPostgres:
         if name != "postgres":
             logger.warning("removing stale postmaster.pid (pid {} is now {!r})", pid, name)
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+    def _refuse_shell_characters(self) -> None:
+        # pg_ctl starts the server through /bin/sh with the data directory in double
+        # quotes: "$HOME" there names another folder, and the start fails with
+        # "Examine the log output" while the log went nowhere.
+        odd = sorted({char for char in str(self.pgdata) if char in '$`"\\'})
+        if odd:
+            raise ConfigError(
+                f"the embedded PostgreSQL cannot use the data directory {self.pgdata}: "
+                f"its pg_ctl would read {' '.join(odd)} in the path as shell syntax",
+                hint="set app.data_dir (LIBRA_DATA_DIR) to a path without $ ` \" or \\, "
+                "or set DATABASE_URL")
+
+    def _refuse_foreign_owner(self, user: ServerUser) -> None:
+        """Refuse a data directory that belongs to someone other than ``user`` (or us).
+
+        Taking it over (``chown``) would lock its owner out of their own database, and
+        the files inside would still be theirs, so the server would fail anyway.
+        """
+        try:
+            owner = self.pgdata.stat().st_uid
+        except FileNotFoundError:
+            return
+        if owner in (user.uid, os.geteuid()):
+            return
+        try:
+            owner_name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            owner_name = f"uid {owner}"
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL data directory {self.pgdata} belongs to {owner_name}, "
+            f"but the server would run as {user.name}",
+            hint=f"run Libra as {owner_name}, or set app.data_dir (LIBRA_DATA_DIR) to another "
+            f"folder, or DATABASE_URL to a server of your own; giving it to {user.name} "
+            f"(chown -R) takes it from {owner_name}")
 
     def _refuse_root_home(self) -> None:
         if os.geteuid() != 0:

@@ -125,3 +125,20 @@ async def test_doctor_never_prints_a_password_in_what_it_could_not_parse(
         LIBRA_LLM__SERVERS='{"main": "https://libra:Hunter2-Proxy@ollama.example"}')
     assert "https://libra:" in out, out
     assert "Hunter2-Proxy" not in out + err
+
+
+async def test_the_console_shows_a_memory_as_written_but_never_a_secret(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Memories are the user's data, like a reply: the secret *shapes* turned "key: C minor"
+    # into "key: *** minor" (Discord's /memory showed it right). Configured secrets stay
+    # masked.
+    key = "sk-memory-0123456789"
+    script = (f"/memory remember my favourite key: C minor\n"
+              f"/memory remember the token: {key}\n/memory\n").encode()
+    code, out, err = await libra(
+        tmp_path, "chat", stdin=script, DATABASE_URL=pg_url, LIBRA_LLM__API_KEY=key,
+        LIBRA_LLM__SERVERS="http://127.0.0.1:9", LIBRA_LLM__WARMUP="false")
+    assert code == 0, err
+    assert "my favourite key: C minor" in err, err
+    assert "the token: ***" in err and key not in out + err

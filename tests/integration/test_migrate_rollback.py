@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -97,3 +99,38 @@ async def test_rollback_on_a_terminal_asks_before_dropping(
 async def test_nothing_to_roll_back_asks_nothing(tmp_path: Path, pg_url: str) -> None:
     code, out, err = await libra(tmp_path, "migrate", "rollback", DATABASE_URL=pg_url)
     assert (code, out.strip()) == (0, "nothing to roll back"), err
+
+
+async def test_the_printed_backup_command_backs_up_the_configured_database(
+    tmp_path: Path, history: str
+) -> None:
+    # The hint said pg_dump "$DATABASE_URL": empty in the operator's shell when the URL
+    # comes from DATABASE_URL_FILE (Docker secrets) or LIBRA_DATABASE__URL, and refused
+    # by pg_dump for asyncpg's ssl=disable. The command printed must back up this database.
+    password = "pw-7d1e-secret"
+    scheme, _, rest = history.partition("://")
+    url = f"{scheme}://{rest.partition('@')[0].split(':')[0]}:{password}@{rest.partition('@')[2]}"
+    url += ("&" if "?" in url else "?") + "ssl=disable"
+    secret = tmp_path / "database_url"
+    secret.write_text(url + "\n")
+    code, out, err = await libra(tmp_path, "migrate", "rollback",
+                                 DATABASE_URL_FILE=str(secret))
+    assert code == 2, err
+    assert password not in out + err
+    command = next(line.strip() for line in out.splitlines()
+                   if line.strip().startswith("pg_dump "))
+    assert "$DATABASE_URL" not in command
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("pg_dump is not installed")
+    args = shlex.split(command)
+    dump = await asyncio.create_subprocess_exec(
+        pg_dump, *args[1:], cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    _, dump_err = await asyncio.wait_for(dump.communicate(), 60)
+    assert dump.returncode == 0, dump_err.decode()
+    listing = await asyncio.create_subprocess_exec(
+        "pg_restore", "--list", "libra-backup.dump", cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE)
+    contents, _ = await asyncio.wait_for(listing.communicate(), 60)
+    assert "TABLE DATA public messages" in contents.decode()

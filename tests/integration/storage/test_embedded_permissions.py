@@ -11,6 +11,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from loguru import logger
 
+from libra.errors import ConfigError, DatabaseUnavailable
 from libra.storage.embedded import EmbeddedPostgres
 from libra.storage.embedded_host import server_user
 
@@ -140,3 +142,54 @@ def test_a_uid_without_a_passwd_entry_runs_the_server_as_itself(
     user = server_user()
     assert (user.uid, user.name, user.is_current, user.run_as()) == (
         unnamed, str(unnamed), True, {})
+
+
+def libra(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``libra ARGS`` as a real process on the embedded server in ``data_dir``."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(data_dir.parent),
+           "LIBRA_DATA_DIR": str(data_dir), "LIBRA_LLM__SERVERS": "http://127.0.0.1:9"}
+    if "PYTHONPATH" in os.environ:  # a worktree's checkout, not /work/main's
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return subprocess.run([sys.executable, "-m", "libra", *args], env=env, cwd=data_dir.parent,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(not ROOT, reason="only root changes the modes of parent folders")
+def test_libra_doctor_as_root_says_what_it_changes_on_the_host(private_parent: Path) -> None:
+    # doctor logged at ERROR only: it opened a 0700 folder and said nothing.
+    done = libra(private_parent / "data", "doctor")
+    mode = stat.S_IMODE(private_parent.stat().st_mode)
+    assert mode != 0o700  # the server user had to pass through it
+    assert str(private_parent) in done.stderr and oct(mode) in done.stderr, done.stderr
+    assert "running as root" in done.stderr
+    assert "database" in done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not ROOT, reason="only root can hand a data directory to another user")
+def test_a_data_dir_of_another_user_is_left_alone(private_parent: Path) -> None:
+    # `sudo libra doctor` over an ordinary user's install chowned its data directory to
+    # the server user, failed on the files inside, and locked the owner out of it.
+    nobody = pwd.getpwnam("nobody")
+    pgdata = private_parent / "data" / "postgres"
+    pgdata.mkdir(parents=True, mode=0o700)
+    (pgdata / "PG_VERSION").write_text("18\n")
+    for path in (pgdata, pgdata / "PG_VERSION"):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    server = EmbeddedPostgres(pgdata)
+    with pytest.raises(DatabaseUnavailable) as info:
+        server.start()
+    assert pgdata.stat().st_uid == nobody.pw_uid
+    assert "nobody" in str(info.value) and "DATABASE_URL" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("odd", ["$HOME", "a`b", 'a"b', "a\\$b"])
+def test_a_data_dir_that_pg_ctl_would_mangle_is_refused_clearly(
+    private_parent: Path, odd: str
+) -> None:
+    # pg_ctl starts the server through a shell, inside double quotes: "$HOME" became
+    # another path and the start failed with "Examine the log output" and no log.
+    server = EmbeddedPostgres(private_parent / f"data {odd}" / "postgres")
+    with pytest.raises(ConfigError) as info:
+        server.start()
+    assert "LIBRA_DATA_DIR" in (info.value.hint or "")
+    assert not (private_parent / f"data {odd}").exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -10,6 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from libra.config_sources import load_settings
 from libra.errors import ConfigError
 from libra.logging import Redactor
+from libra.storage.db import with_sslmode
 
 
 @pytest.mark.parametrize("password", ["my secret pass", "pct%word-99", "100%", "tab\there"])
@@ -97,3 +98,108 @@ def test_the_host_of_a_database_url_without_a_password_stays_readable() -> None:
     redact = Redactor(load_settings(env={"DATABASE_URL": url}).secret_values())
     assert redact(f"connecting to PostgreSQL at {url}…") == (
         f"connecting to PostgreSQL at {url}…")
+
+
+@pytest.mark.parametrize("escape", ["%ff", "%C3%28", "%00"])
+def test_a_password_escape_the_drivers_decode_differently_is_refused_at_load(
+    escape: str
+) -> None:
+    # libpq refuses %00 and psycopg raised a bare UnicodeDecodeError (a traceback from
+    # `libra migrate` and `libra doctor`) for bytes that are no UTF-8, while asyncpg
+    # read such a password as something else again.
+    url = f"postgresql://libra:pw0rd1{escape}x@db.example:5432/libra"
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": url})
+    message = str(info.value)
+    assert "database.url" in message and "UTF-8" in message
+    assert "pw0rd1" not in message
+
+
+@pytest.mark.parametrize("bracket", ["[", "]"])
+def test_a_bracket_in_the_password_is_refused_with_a_hint(bracket: str) -> None:
+    # It was "Value error, Invalid IPv6 URL", which points nowhere near the password.
+    for name, url in (("DATABASE_URL", f"postgresql://libra:pw0rd1{bracket}x@db/libra"),
+                      ("REDIS_URL", f"redis://:pw0rd1{bracket}x@127.0.0.1:6379/0")):
+        with pytest.raises(ConfigError) as info:
+            load_settings(env={name: url})
+        message = str(info.value)
+        assert "%5B" in message and "pw0rd1" not in message
+        assert "Invalid IPv6 URL" not in message
+
+
+@pytest.mark.parametrize("port", ["99999", "54x"])
+def test_a_database_port_that_cannot_work_is_refused_at_load(port: str) -> None:
+    # 99999 reached asyncpg and ended `libra migrate` in an OverflowError traceback.
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": f"postgresql://libra:pw0rd1@db:{port}/libra"})
+    assert "database.url" in str(info.value) and "port" in str(info.value)
+    assert "pw0rd1" not in str(info.value)
+
+
+def test_several_database_hosts_with_ports_still_load() -> None:
+    url = "postgresql://libra@db1:5432,db2:5433/libra?target_session_attrs=read-write"
+    settings = load_settings(env={"DATABASE_URL": url})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == url
+
+
+@pytest.mark.parametrize("tail", ["\r", "\n", " ", "\r\n"])
+def test_whitespace_around_a_database_url_is_dropped(tail: str) -> None:
+    # An env file with CRLF line ends leaves "\r" on the value: both drivers ignored it
+    # until the URL was normalised, then it became %0D in the database name.
+    url = "postgresql://libra:pw@db.example:5432/libra"
+    settings = load_settings(env={"DATABASE_URL": f" {url}{tail}"})
+    assert settings.database.url is not None
+    assert settings.database.url.get_secret_value() == url
+
+
+@pytest.mark.parametrize("password", ["a+b+c", "plus+and space", "p%2Bq"])
+def test_both_drivers_read_a_query_password_with_a_plus_alike(password: str) -> None:
+    # libpq (psql, pg_dump, the migrations) keeps a "+" in the query; asyncpg's parse_qs
+    # and the sslmode rewrite read it as a space: with ?password=a+b+c a scram-sha-256
+    # server that psql logged in to refused Libra.
+    settings = load_settings(env={
+        "DATABASE_URL": f"postgresql://libra@db.example/libra?password={password}"})
+    assert settings.database.url is not None
+    for url in (settings.database.url.get_secret_value(),
+                with_sslmode(settings.database.url.get_secret_value(), None)):
+        libpq = conninfo_to_dict(url)["password"]
+        asyncpg = parse_qs(urlsplit(url).query, strict_parsing=True)["password"][0]
+        assert asyncpg == libpq == unquote(password)
+
+
+@pytest.mark.parametrize("name", ["libra", "postgres"])
+def test_a_password_equal_to_the_user_name_does_not_blank_the_output(name: str) -> None:
+    # postgresql://libra:libra@… (a common compose setup) masked every "libra" in
+    # every message: 'role "***" does not exist', "run `*** migrate`", "***ql://".
+    # The user name is shown by design, and so was this password all along.
+    settings = load_settings(env={"DATABASE_URL": f"postgresql://{name}:{name}@db/{name}"})
+    redact = Redactor(settings.secret_values())
+    for text in (f'role "{name}" does not exist', "run `libra migrate`",
+                 f"connecting to postgresql://{name}:***@db/{name}"):
+        assert redact(text) == text
+    assert redact(f"postgresql://{name}:{name}@db/x") == f"postgresql://{name}:***@db/x"
+
+
+@pytest.mark.parametrize("url", [
+    "host=db user=libra password=pw0rd1 dbname=libra",  # libpq's key=value form
+    "postgresql+asyncpg://libra:pw0rd1@db/libra",  # SQLAlchemy's spelling
+    "mysql://libra:pw0rd1@db/libra",
+])
+def test_a_database_url_of_another_kind_is_refused_at_load(url: str) -> None:
+    # It reached asyncpg and came back as "cannot reach PostgreSQL at ***" with a hint
+    # to check that the server runs (exit 1), though nothing was contacted.
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": url})
+    assert "postgresql://" in str(info.value) and "pw0rd1" not in str(info.value)
+
+
+def test_the_postgres_scheme_is_accepted_too() -> None:
+    settings = load_settings(env={"DATABASE_URL": "postgres://libra@db/libra"})
+    assert settings.database.url is not None
+
+
+def test_a_scheme_error_never_quotes_a_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"DATABASE_URL": "libra:pw0rd1://x@db/libra"})
+    assert "pw0rd1" not in str(info.value)

@@ -82,6 +82,26 @@ def test_human_format_is_redacted_too() -> None:
     assert "INFO" in text and not text.startswith("{")
 
 
+def test_human_format_writes_each_line_and_traceback_once() -> None:
+    # "\n{exception}" was added to a format loguru already ends with it: every line was
+    # followed by a blank one, and every traceback printed twice.
+    stream = io.StringIO()
+    setup_logging(fmt="human", stream=stream)
+    logger.info("first")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed")
+    logger.info("last")
+    logger.remove()
+    text = stream.getvalue()
+    assert text.count("Traceback (most recent call last)") == 1
+    assert text.count("ValueError: boom") == 1
+    assert "\n\n" not in text
+    assert [line.split()[-1] for line in text.splitlines() if "INFO" in line] == [
+        "first", "last"]
+
+
 def test_auto_format_is_json_when_not_a_terminal() -> None:
     stream = io.StringIO()
     setup_logging(fmt="auto", stream=stream)
