@@ -23,9 +23,9 @@ from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn, ReplyStream
 from libra.chat.messages import user_message
 from libra.discord.pacing import EditPacer, RenderedReply, StreamRenderer
-from libra.discord.render import DiscordRateLimited
+from libra.discord.render import DiscordRateLimitedError
 from libra.errors import InputError, LibraError, ModelMissing
-from libra.events import DiscordRateLimited as DiscordRateLimitedEvent
+from libra.events import DiscordRateLimited
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMService
 from libra.storage.api import MessageStatus
@@ -120,7 +120,7 @@ class Responder:
                     return await self._guarded(call, *args)
                 async with self._pacer.edit(outlet.channel_id, urgent=True):
                     return await self._guarded(call, *args)
-            except DiscordRateLimited as err:
+            except DiscordRateLimitedError as err:
                 if paced:
                     self._pacer.penalize(outlet.channel_id, err.retry_after)
                 else:
@@ -256,15 +256,15 @@ class Responder:
         await self._once(outlet, outlet.edit, rendered.handles[0], text, paced=True)
 
     async def _guarded(self, call: Callable[..., Awaitable[T]], *args: object) -> T:
-        """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimited``."""
+        """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimitedError``."""
         try:
             return await call(*args)
         except hikari.RateLimitTooLongError as err:
             # The route template ("PATCH /channels/{channel}/..."), never the compiled
             # path: ids in a metrics label would make one series per channel and message.
-            self._bus.publish(DiscordRateLimitedEvent(route=str(err.route.route),
+            self._bus.publish(DiscordRateLimited(route=str(err.route.route),
                                                       retry_after=err.retry_after))
-            raise DiscordRateLimited(err.retry_after) from err
+            raise DiscordRateLimitedError(err.retry_after) from err
 
     def _start_typing(
         self, outlet: Outlet[HandleT], correlation_id: str
