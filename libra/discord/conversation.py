@@ -14,6 +14,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 import hikari
@@ -55,12 +56,24 @@ class Outlet(Generic[HandleT]):
     """
 
 
+class AnswerStatus(StrEnum):
+    """How a turn ended in Discord: a reply's own ending, or why there was none."""
+
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    CUT = "cut"
+    FAILED = "failed"
+    REFUSED = "refused"
+    """The chat service turned the message away (bad input, a service down)."""
+    DELETED = "deleted"
+    """The reply was deleted, or the channel went out of reach, while being written."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answer:
     """What a turn left in Discord."""
 
-    status: str
-    """``complete``, ``stopped``, ``cut``, ``failed``, ``refused`` or ``deleted``."""
+    status: AnswerStatus
     parts: tuple[str, ...] = ()
     error_code: str | None = None
     first_visible_ms: float | None = None
@@ -148,7 +161,7 @@ class Responder:
                 log = logger.info if isinstance(err, InputError) else logger.warning
                 log("reply refused: {} ({}) [{}]", err.code, err, turn.correlation_id)
                 await self.say(outlet, failure_message(err, language, ref=turn.correlation_id))
-                return Answer(status="refused", error_code=err.code)
+                return Answer(status=AnswerStatus.REFUSED, error_code=err.code)
             try:
                 rendered = await self._render(stream, outlet, typing, turn.correlation_id)
             except (hikari.NotFoundError, hikari.ForbiddenError) as err:
@@ -159,7 +172,7 @@ class Responder:
                 # access to the channel, so no notice could be posted there either.
                 logger.info("reply deleted or out of reach while being written: {} [{}]", err,
                             turn.correlation_id)
-                return Answer(status="deleted")
+                return Answer(status=AnswerStatus.DELETED)
             return await self._conclude(turn, stream, rendered, outlet, started)
         finally:
             if typing is not None:
@@ -228,7 +241,7 @@ class Responder:
         outlet: Outlet[HandleT], started: float,
     ) -> Answer:
         result = stream.result
-        status = result.status.value if result is not None else "failed"
+        status = AnswerStatus(result.status) if result is not None else AnswerStatus.FAILED
         first_ms = (None if rendered.first_visible_at is None
                     else (rendered.first_visible_at - started) * 1000)
         error = rendered.error
