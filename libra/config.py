@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from libra.config_urls import database_url, redis_url, url_passwords
+from libra.config_urls import database_url, redact_url, redis_url, url_passwords
 
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 DEFAULT_CONFIG_PATH = Path("config/libra.toml")
@@ -416,12 +416,7 @@ def _mask_secret_url(url: str) -> str:
         return "********"
     if "@" in url and "@" not in parts.netloc:
         return "********"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key.lower() == "password" for key, _ in query):
-        masked = [(k, "********" if k.lower() == "password" else v) for k, v in query]
-        parts = parts._replace(query=urlencode(masked, quote_via=quote, safe="*"))
-    shown: str = _mask_url_passwords(urlunsplit(parts))
-    return shown
+    return redact_url(url, mask="********")
 
 
 def _mask_url_passwords(value: Any) -> Any:
@@ -434,12 +429,5 @@ def _mask_url_passwords(value: Any) -> Any:
     if isinstance(value, list):
         return [_mask_url_passwords(v) for v in value]
     if isinstance(value, str) and "://" in value:
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            return value
-        if parts.password is not None:
-            user = parts.username or ""
-            host = parts.netloc.rpartition("@")[2]
-            return urlunsplit(parts._replace(netloc=f"{user}:********@{host}"))
+        return redact_url(value, mask="********")
     return value

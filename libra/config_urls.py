@@ -7,12 +7,24 @@ password. A ``/ ? #`` or ``@`` left unencoded in the user name or password canno
 repaired: the URL's host part ends early and a piece of the password becomes the
 host, the port or the path, so such a URL is refused with a hint instead, as is an
 escape that the two drivers decode differently (``%00``, bytes that are no UTF-8).
+
+:func:`redact_url` is the one place a URL is made safe to log or show.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, quote, unquote, unquote_plus, unquote_to_bytes, urlsplit
+from urllib.parse import (
+    SplitResult,
+    parse_qsl,
+    quote,
+    unquote,
+    unquote_plus,
+    unquote_to_bytes,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 ENCODE_HINT = ("percent-encode them in the URL (/ as %2F, ? as %3F, # as %23, @ as %40, "
                "[ as %5B, ] as %5D)")
@@ -159,3 +171,33 @@ def url_passwords(text: str) -> list[str]:
             if unquote_plus(key) == "password" and value:
                 found += [value, unquote(value), unquote_plus(value)]
     return list(dict.fromkeys(found))
+
+
+def redact_url(url: str, *, mask: str = "***", keep_user: bool = True) -> str:
+    """``url`` with its password replaced by ``mask``, safe to log or show.
+
+    Covers the user-info password and a ``?password=`` parameter (libpq and asyncpg
+    take either). A password that breaks the URL (see :func:`authority_broken`) is
+    masked up to the last ``@``: masking too much beats printing a password as a host
+    or path. ``keep_user=False`` drops the whole user info instead.
+    """
+    if authority_broken(url):
+        scheme, _, rest = url.partition("://")
+        userinfo, _, host_part = rest.rpartition("@")
+        user = quote(userinfo.split(":", 1)[0], safe="")
+        url = f"{scheme}://{user}:{mask}@{host_part}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: nothing can be shown safely
+        return mask
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in query):
+        query = [(key, mask if key.lower() == "password" else value) for key, value in query]
+        parts = parts._replace(query=urlencode(query, quote_via=quote, safe="*"))
+    if "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        if not keep_user:
+            parts = parts._replace(netloc=host)
+        elif parts.password is not None:
+            parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:{mask}@{host}")
+    return urlunsplit(parts)

@@ -14,9 +14,9 @@ import tempfile
 import aiohttp
 
 from libra.config import Settings
+from libra.config_urls import redact_url
 from libra.errors import LibraError
 from libra.health import ComponentHealth, Status
-from libra.llm.backends.http import redact_url
 
 
 def check_discord_token(settings: Settings) -> ComponentHealth:

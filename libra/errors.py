@@ -8,13 +8,12 @@ message at the boundary (Discord, console, admin HTTP).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 
 class LibraError(Exception):
     """Root of every error Libra raises on purpose."""
 
-    code: ClassVar[str] = "libra_error"
+    code: str = "libra_error"
+    """Stable, machine-readable name of the failure (per class; a wire error may set its own)."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -5,6 +5,17 @@ Every event is a frozen, keyword-only, typed record. Each carries a
 logs; derive follow-up events with ``correlation_id=cause.correlation_id``.
 Subscribing to a base class (``Event``, ``VoiceEvent`` ...) receives subclasses.
 
+Each event declares its ``kind``:
+
+* **contract** — another feature acts on it (Libra exits on ``CriticalFailure``,
+  storage records ``LLMCallFinished``, ``/stats`` reads ``ReplyFinished``): its fields
+  are an interface, changed only with every subscriber.
+* **telemetry** — published for observers (metrics, logs, tests); nothing may depend
+  on it to behave correctly, so it can gain fields or go away freely.
+
+A feature that starts acting on a telemetry event declares it a contract
+(``tests/unit/core/test_event_catalogue.py`` checks both directions).
+
 Sections: lifecycle · bus · language · chat · llm · translation · voice · discord · admin.
 """
 
@@ -13,6 +24,8 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
 
 
 def new_correlation_id() -> str:
@@ -20,10 +33,33 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+class EventKind(StrEnum):
+    """Whether other features act on an event or only observe it."""
+
+    CONTRACT = "contract"
+    TELEMETRY = "telemetry"
+
+
+class PluginPhase(StrEnum):
+    """The lifecycle step a plugin failed in."""
+
+    START = "start"
+    STOP = "stop"
+
+
+class MessageSource(StrEnum):
+    """The transport a user message came through."""
+
+    DISCORD = "discord"
+    CONSOLE = "console"
+    VOICE = "voice"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every event on the bus."""
 
+    kind: ClassVar[EventKind]
     correlation_id: str = field(default_factory=new_correlation_id)
     created_at: float = field(default_factory=time.monotonic)
 
@@ -35,6 +71,8 @@ class Event:
 class PluginStarted(Event):
     """A plugin finished ``start()``."""
 
+    kind = EventKind.TELEMETRY
+
     name: str
     seconds: float
 
@@ -43,8 +81,10 @@ class PluginStarted(Event):
 class PluginFailed(Event):
     """A plugin failed to start or stop; Libra goes on without it."""
 
+    kind = EventKind.TELEMETRY
+
     name: str
-    phase: str
+    phase: PluginPhase
     error_code: str
     message: str
 
@@ -53,12 +93,16 @@ class PluginFailed(Event):
 class PluginStopped(Event):
     """A plugin finished ``stop()``."""
 
+    kind = EventKind.TELEMETRY
+
     name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppReady(Event):
     """Every plugin that could start has started."""
+
+    kind = EventKind.CONTRACT
 
     seconds: float
     failed: tuple[str, ...] = ()
@@ -72,6 +116,8 @@ class CriticalFailure(Event):
     instead of a process that looks alive and does nothing.
     """
 
+    kind = EventKind.CONTRACT
+
     name: str
     message: str
 
@@ -79,6 +125,8 @@ class CriticalFailure(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppStopping(Event):
     """Shutdown has begun."""
+
+    kind = EventKind.TELEMETRY
 
     reason: str
 
@@ -89,6 +137,8 @@ class AppStopping(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerFailed(Event):
     """A bus handler raised; dispatch to the other handlers went on."""
+
+    kind = EventKind.TELEMETRY
 
     event_type: str
     handler: str
@@ -103,6 +153,8 @@ class HandlerFailed(Event):
 class LanguageDetected(Event):
     """A message's language was detected."""
 
+    kind = EventKind.TELEMETRY
+
     channel_id: int
     language: str
     confidence: float
@@ -111,6 +163,8 @@ class LanguageDetected(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LanguageChanged(Event):
     """The reply language of a channel changed (after hysteresis or a pin)."""
+
+    kind = EventKind.TELEMETRY
 
     channel_id: int
     previous: str | None
@@ -125,16 +179,20 @@ class LanguageChanged(Event):
 class MessageReceived(Event):
     """A user message reached the chat layer (from Discord, the console or voice)."""
 
+    kind = EventKind.TELEMETRY
+
     user_id: int
     channel_id: int
     guild_id: int | None
     text: str
-    source: str
+    source: MessageSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyStarted(Event):
     """The chat layer began answering a message."""
+
+    kind = EventKind.TELEMETRY
 
     channel_id: int
     language: str
@@ -144,6 +202,8 @@ class ReplyStarted(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyFinished(Event):
     """A reply ended: completed, stopped by a user, or failed part-way."""
+
+    kind = EventKind.CONTRACT
 
     channel_id: int
     text: str
@@ -165,6 +225,8 @@ class ReplyFinished(Event):
 class ModelReady(Event):
     """A routed model was warmed up (or failed to)."""
 
+    kind = EventKind.TELEMETRY
+
     model: str
     ready: bool
     seconds: float
@@ -174,6 +236,8 @@ class ModelReady(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LLMCallFinished(Event):
     """One LLM call ended; the storage plugin records it in ``llm_calls``."""
+
+    kind = EventKind.CONTRACT
 
     model: str
     language: str | None
@@ -194,6 +258,8 @@ class LLMCallFinished(Event):
 class CacheFlushed(Event):
     """A cache namespace was flushed."""
 
+    kind = EventKind.TELEMETRY
+
     namespace: str
 
 
@@ -211,6 +277,8 @@ class VoiceEvent(Event):
 class VoiceConnected(VoiceEvent):
     """The voice connection finished its handshake and can send and receive."""
 
+    kind = EventKind.TELEMETRY
+
     channel_id: int
     mode: str
     dave_protocol_version: int
@@ -220,6 +288,8 @@ class VoiceConnected(VoiceEvent):
 class VoiceDisconnected(VoiceEvent):
     """The voice connection closed for good."""
 
+    kind = EventKind.TELEMETRY
+
     reason: str
     close_code: int | None = None
 
@@ -228,6 +298,8 @@ class VoiceDisconnected(VoiceEvent):
 class VoiceSpeakingStarted(VoiceEvent):
     """A member began speaking (first audio after silence)."""
 
+    kind = EventKind.TELEMETRY
+
     user_id: int
     ssrc: int
 
@@ -235,6 +307,8 @@ class VoiceSpeakingStarted(VoiceEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VoiceSpeakingStopped(VoiceEvent):
     """A member stopped speaking (silence or speaking flag cleared)."""
+
+    kind = EventKind.TELEMETRY
 
     user_id: int
     ssrc: int
@@ -248,6 +322,8 @@ class VoiceFailed(VoiceEvent):
     Received audio is not an event: it streams through ``VoiceLink.audio``.
     """
 
+    kind = EventKind.TELEMETRY
+
     code: str
     message: str
 
@@ -259,6 +335,8 @@ class VoiceFailed(VoiceEvent):
 class DiscordReady(Event):
     """The gateway is connected and commands are synced."""
 
+    kind = EventKind.TELEMETRY
+
     user_id: int
     guild_count: int
 
@@ -266,6 +344,8 @@ class DiscordReady(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiscordRateLimited(Event):
     """Discord answered 429 (we count these to prove our pacing works)."""
+
+    kind = EventKind.TELEMETRY
 
     route: str
     retry_after: float

@@ -12,7 +12,7 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.errors import LibraError, PluginError, ServiceUnavailable
-from libra.events import PluginFailed, PluginStarted, PluginStopped
+from libra.events import PluginFailed, PluginPhase, PluginStarted, PluginStopped
 from libra.tasks import Deadlines, TaskGroup
 
 S = TypeVar("S")
@@ -157,7 +157,8 @@ class PluginManager:
                 continue
             missing = [r for r in plugin.requires if r in self.failed]
             if missing:
-                self._fail(plugin, "start", "dependency_failed", f"requires {', '.join(missing)}")
+                self._fail(plugin, PluginPhase.START, "dependency_failed",
+                           f"requires {', '.join(missing)}")
                 continue
             ctx = PluginContext(self.settings, self.bus, self.services, TaskGroup(plugin.name))
             # At INFO so that a start which hangs shows where it hangs.
@@ -184,7 +185,7 @@ class PluginManager:
                 logger.opt(exception=not isinstance(err, LibraError)).error(
                     "plugin {} failed to start: {}", plugin.name, err
                 )
-                self._fail(plugin, "start", code, str(err))
+                self._fail(plugin, PluginPhase.START, code, str(err))
                 await self._stop_one(plugin, ctx)
                 continue
             finally:
@@ -196,7 +197,7 @@ class PluginManager:
             logger.debug("plugin {} started in {:.3f}s", plugin.name, seconds)
             self.bus.publish(PluginStarted(name=plugin.name, seconds=seconds))
 
-    def _fail(self, plugin: Plugin, phase: str, code: str, message: str) -> None:
+    def _fail(self, plugin: Plugin, phase: PluginPhase, code: str, message: str) -> None:
         self.failed[plugin.name] = code
         self.bus.publish(PluginFailed(name=plugin.name, phase=phase, error_code=code,
                                       message=message))
@@ -236,12 +237,12 @@ class PluginManager:
         except TimeoutError:
             logger.error("plugin {} did not stop within {:.0f}s; moving on",
                          plugin.name, 2 * timeout)
-            self.bus.publish(PluginFailed(name=plugin.name, phase="stop",
+            self.bus.publish(PluginFailed(name=plugin.name, phase=PluginPhase.STOP,
                                           error_code="stop_timeout",
                                           message=f"did not stop within {2 * timeout:.0f}s"))
         except Exception as err:
             logger.opt(exception=err).error("plugin {} failed to stop", plugin.name)
-            self.bus.publish(PluginFailed(name=plugin.name, phase="stop",
+            self.bus.publish(PluginFailed(name=plugin.name, phase=PluginPhase.STOP,
                                           error_code="stop_failed", message=str(err)))
         if ctx is not None:
             await ctx.tasks.close(timeout)

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from libra.errors import AdminError
+
 from .nonces import LocalNonces, NonceStore
 
 SECRET_HEADER = "X-Shared-Secret"
@@ -41,13 +43,14 @@ _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 Clock = Callable[[], float]
 
 
-class AuthFailure(Exception):
+class AuthFailure(AdminError):
     """A request failed authentication; ``code`` is returned to the client."""
+
+    code = "auth_failed"
 
     def __init__(self, code: str, message: str, status: int = 401) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
         self.status = status
 
 

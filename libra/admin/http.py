@@ -21,6 +21,7 @@ from aiohttp import web
 from loguru import logger
 
 from libra.config import AdminSettings
+from libra.errors import AdminError
 from libra.health import HealthRegistry
 from libra.plugin import Services
 from libra.tasks import Deadlines
@@ -51,15 +52,16 @@ class AuthPolicy(StrEnum):
     """A logged-in operator session (the HTML pages); otherwise a redirect to login."""
 
 
-class ApiError(Exception):
+class ApiError(AdminError):
     """A refusal with an HTTP status and a stable code, rendered as JSON."""
+
+    code = "api_refused"
 
     def __init__(self, status: int, code: str, message: str,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
         self.headers = headers or {}
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from libra.events import new_correlation_id
+from libra.events import MessageSource, new_correlation_id
 from libra.llm.api import ChatMessage
 from libra.storage.api import Memory, MessageStatus, Place
 
@@ -20,8 +20,7 @@ class ChatTurn:
     channel_id: int
     guild_id: int | None
     text: str
-    source: str = "discord"
-    """``discord``, ``console`` or ``voice``."""
+    source: MessageSource = MessageSource.DISCORD
     context: tuple[ChatMessage, ...] | None = None
     """Explicit context (a Discord reply chain) used instead of the session history."""
     private: bool = False
@@ -34,7 +33,7 @@ class ChatTurn:
     @property
     def place(self) -> Place:
         """Where the turn happens, which decides the memories its prompt may use."""
-        return Place.of(self.guild_id, console=self.source == "console")
+        return Place.of(self.guild_id, console=self.source is MessageSource.CONSOLE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

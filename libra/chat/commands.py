@@ -13,9 +13,9 @@ from libra.chat.api import ChatService
 from libra.chat.console import Console
 from libra.config import Settings
 from libra.config_sources import load_settings
+from libra.config_urls import redact_url
 from libra.errors import LibraError
 from libra.language.api import LanguageService
-from libra.llm.backends.http import redact_url
 from libra.logging import setup_logging
 
 

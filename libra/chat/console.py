@@ -28,9 +28,10 @@ from libra.errors import (
     StreamCut,
     UnknownLanguage,
 )
+from libra.events import MessageSource
 from libra.language.api import LanguageService
 from libra.output import write_data
-from libra.storage.api import MemoryScope, Place
+from libra.storage.api import MemoryScope, MessageStatus, Place
 
 CONSOLE_USER_ID = 0
 """The console's user (0 is never a Discord snowflake, so it cannot collide)."""
@@ -174,7 +175,7 @@ class Console:
 
     async def _turn(self, text: str) -> None:
         turn = ChatTurn(user_id=CONSOLE_USER_ID, channel_id=CONSOLE_CHANNEL_ID, guild_id=None,
-                        text=text, source="console")
+                        text=text, source=MessageSource.CONSOLE)
         current = await self._language.current(CONSOLE_CHANNEL_ID)
         try:
             stream = await self._chat.reply(turn)
@@ -215,7 +216,7 @@ class Console:
                     held.append(shown)
             write_data(self._out, "".join(held))
             held.clear()
-            if stream.result is not None and stream.result.status == "stopped":
+            if stream.result is not None and stream.result.status is MessageStatus.STOPPED:
                 self._out.write(" " + user_message("stopped", stream.language))
             self._out.write("\n")
         except StreamCut:

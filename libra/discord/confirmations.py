@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from libra.discord.bounded import LruDict
+from libra.bounded import LruDict
 
 CONFIRM_SECONDS = 300.0
 """How long a confirmation button works (Discord keeps the message's token 15 min)."""

@@ -14,6 +14,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 import hikari
@@ -23,9 +24,9 @@ from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn, ReplyStream
 from libra.chat.messages import user_message
 from libra.discord.pacing import EditPacer, RenderedReply, StreamRenderer
-from libra.discord.render import DiscordRateLimited
+from libra.discord.render import DiscordRateLimitedError
 from libra.errors import InputError, LibraError, ModelMissing
-from libra.events import DiscordRateLimited as DiscordRateLimitedEvent
+from libra.events import DiscordRateLimited
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMService
 from libra.storage.api import MessageStatus
@@ -55,12 +56,24 @@ class Outlet(Generic[HandleT]):
     """
 
 
+class AnswerStatus(StrEnum):
+    """How a turn ended in Discord: a reply's own ending, or why there was none."""
+
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    CUT = "cut"
+    FAILED = "failed"
+    REFUSED = "refused"
+    """The chat service turned the message away (bad input, a service down)."""
+    DELETED = "deleted"
+    """The reply was deleted, or the channel went out of reach, while being written."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answer:
     """What a turn left in Discord."""
 
-    status: str
-    """``complete``, ``stopped``, ``cut``, ``failed``, ``refused`` or ``deleted``."""
+    status: AnswerStatus
     parts: tuple[str, ...] = ()
     error_code: str | None = None
     first_visible_ms: float | None = None
@@ -120,7 +133,7 @@ class Responder:
                     return await self._guarded(call, *args)
                 async with self._pacer.edit(outlet.channel_id, urgent=True):
                     return await self._guarded(call, *args)
-            except DiscordRateLimited as err:
+            except DiscordRateLimitedError as err:
                 if paced:
                     self._pacer.penalize(outlet.channel_id, err.retry_after)
                 else:
@@ -148,7 +161,7 @@ class Responder:
                 log = logger.info if isinstance(err, InputError) else logger.warning
                 log("reply refused: {} ({}) [{}]", err.code, err, turn.correlation_id)
                 await self.say(outlet, failure_message(err, language, ref=turn.correlation_id))
-                return Answer(status="refused", error_code=err.code)
+                return Answer(status=AnswerStatus.REFUSED, error_code=err.code)
             try:
                 rendered = await self._render(stream, outlet, typing, turn.correlation_id)
             except (hikari.NotFoundError, hikari.ForbiddenError) as err:
@@ -159,7 +172,7 @@ class Responder:
                 # access to the channel, so no notice could be posted there either.
                 logger.info("reply deleted or out of reach while being written: {} [{}]", err,
                             turn.correlation_id)
-                return Answer(status="deleted")
+                return Answer(status=AnswerStatus.DELETED)
             return await self._conclude(turn, stream, rendered, outlet, started)
         finally:
             if typing is not None:
@@ -228,7 +241,7 @@ class Responder:
         outlet: Outlet[HandleT], started: float,
     ) -> Answer:
         result = stream.result
-        status = result.status.value if result is not None else "failed"
+        status = AnswerStatus(result.status) if result is not None else AnswerStatus.FAILED
         first_ms = (None if rendered.first_visible_at is None
                     else (rendered.first_visible_at - started) * 1000)
         error = rendered.error
@@ -256,15 +269,15 @@ class Responder:
         await self._once(outlet, outlet.edit, rendered.handles[0], text, paced=True)
 
     async def _guarded(self, call: Callable[..., Awaitable[T]], *args: object) -> T:
-        """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimited``."""
+        """Run a REST call; a 429 hikari will not wait out becomes ``DiscordRateLimitedError``."""
         try:
             return await call(*args)
         except hikari.RateLimitTooLongError as err:
             # The route template ("PATCH /channels/{channel}/..."), never the compiled
             # path: ids in a metrics label would make one series per channel and message.
-            self._bus.publish(DiscordRateLimitedEvent(route=str(err.route.route),
+            self._bus.publish(DiscordRateLimited(route=str(err.route.route),
                                                       retry_after=err.retry_after))
-            raise DiscordRateLimited(err.retry_after) from err
+            raise DiscordRateLimitedError(err.retry_after) from err
 
     def _start_typing(
         self, outlet: Outlet[HandleT], correlation_id: str

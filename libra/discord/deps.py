@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
 from libra.chat.api import ChatService
 from libra.config import Settings
-from libra.discord.bounded import LruDict, LruSet
 from libra.discord.confirmations import PendingErasures
 from libra.discord.conversation import Responder
 from libra.discord.pacing import EditPacer

@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 from libra.discord.render import (
     DISCORD_MESSAGE_LIMIT,
     FENCE,
-    DiscordRateLimited,
+    DiscordRateLimitedError,
     balanced_fences,
     split_message,
 )
@@ -232,7 +232,7 @@ class StreamRenderer(Generic[HandleT]):
     """Streams text deltas into one or more Discord messages through two callbacks.
 
     ``send(content)`` posts a new message and returns a handle; ``edit(handle,
-    content)`` replaces its content. Either may raise :class:`DiscordRateLimited`,
+    content)`` replaces its content. Either may raise :class:`DiscordRateLimitedError`,
     which is waited out and retried with the latest text.
 
     A send is free of the edit budget unless ``send_is_edit()`` says the next one is
@@ -407,7 +407,7 @@ class StreamRenderer(Generic[HandleT]):
                         await action()
                 else:
                     await action()
-            except DiscordRateLimited as err:
+            except DiscordRateLimitedError as err:
                 self.reply.rate_limited += 1
                 self._pacer.penalize(self._channel, err.retry_after)
                 if not paced:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import hikari
 
+from libra.bounded import LruDict
 from libra.config import DiscordSettings
-from libra.discord.bounded import LruDict
 from libra.errors import RateLimited
 
 Clock = Callable[[], float]

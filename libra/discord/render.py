@@ -21,7 +21,7 @@ _PARAGRAPH_MIN_FRACTION = 0.5
 _LINE_MIN_FRACTION = 0.3
 
 
-class DiscordRateLimited(LibraError):
+class DiscordRateLimitedError(LibraError):
     """Discord answered 429: the transport raises this so the renderer waits and retries."""
 
     code = "discord_rate_limited"

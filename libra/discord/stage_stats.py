@@ -6,6 +6,7 @@ import collections
 import statistics
 from dataclasses import dataclass
 
+from libra.bounded import LruDict
 from libra.events import ReplyFinished
 
 STAGES = ("language", "context", "first_token", "generate")
@@ -22,11 +23,15 @@ class StageFigures:
 
 
 class StageStats:
-    """Keeps the stage timings of the last ``keep`` replies per guild (in memory)."""
+    """Keeps the stage timings of the last ``keep`` replies per guild (in memory).
+
+    Only the most recently active guilds are kept, so memory stays flat as guilds come
+    and go over the bot's life.
+    """
 
     def __init__(self, keep: int = 200) -> None:
         self._keep = keep
-        self._by_guild: dict[int | None, collections.deque[dict[str, float]]] = {}
+        self._by_guild: LruDict[int | None, collections.deque[dict[str, float]]] = LruDict()
 
     async def on_reply_finished(self, event: ReplyFinished) -> None:
         """Bus handler: record the reply's stages under its guild."""

@@ -7,6 +7,10 @@ channel, so a message never waits on the database and bursts coalesce into one
 write. Without a ``Storage`` (or while it fails) everything keeps working from
 memory; failures are logged once per outage, never raised to the caller, and a failed
 write is tried again every ``RETRY_SECONDS`` and at shutdown.
+
+The in-memory cache keeps the ``max_cached_channels`` most recently used channels, so
+memory stays flat however many channels a bot ever sees; a channel pushed out is read
+from storage again (or, without storage, starts afresh) when it next speaks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from libra.bounded import DEFAULT_CAPACITY, LruDict
 from libra.storage.api import ChannelLanguageState, Storage
 from libra.tasks import TaskGroup
 
@@ -30,9 +35,10 @@ class ChannelStateStore:
 
     def __init__(self, storage: Storage | None, *, user_cache_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
-                 max_cached_users: int = 10_000) -> None:
+                 max_cached_users: int = 10_000,
+                 max_cached_channels: int = DEFAULT_CAPACITY) -> None:
         self.storage = storage
-        self._channels: dict[int, ChannelLanguageState] = {}
+        self._channels: LruDict[int, ChannelLanguageState] = LruDict(max_cached_channels)
         self._dirty: dict[int, ChannelLanguageState] = {}
         self._users: dict[int, tuple[str | None, float]] = {}
         # User pins the database has not taken yet: memory is their only record.
@@ -59,7 +65,9 @@ class ChannelStateStore:
 
     async def load(self, channel_id: int) -> ChannelLanguageState:
         """The channel's state: from memory, else from storage, else a fresh one."""
-        state = self._channels.get(channel_id)
+        # A state waiting for its write is newer than the database's, even once the
+        # cache has pushed it out.
+        state = self._channels.get(channel_id) or self._dirty.get(channel_id)
         if state is not None:
             return state
         loaded: ChannelLanguageState | None = None

@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from loguru import logger
 
 from libra.config import LangfuseSettings
+from libra.config_urls import redact_url
 from libra.errors import LLMCancelled
 from libra.llm.api import LLMRequest
 
@@ -82,10 +82,7 @@ def _level(error_code: str | None) -> str:
 
 
 def _without_userinfo(url: str | None) -> str | None:
-    if url is None or "@" not in url:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return None if url is None else redact_url(url, keep_user=False)
 
 
 class LangfuseTracer:

@@ -1,7 +1,7 @@
 """The connection pool, and the embedded server behind it when no URL is configured.
 
 TLS is decided in one place, :func:`with_sslmode`, for both the asyncpg pool and the
-psycopg DSN yoyo uses. DSNs are only ever logged through :func:`redact_dsn`.
+psycopg DSN yoyo uses. DSNs are only ever logged through :func:`~libra.config_urls.redact_url`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncpg
 from loguru import logger
 
 from libra.config import DatabaseSettings
-from libra.config_urls import authority_broken, url_passwords
+from libra.config_urls import redact_url, url_passwords
 from libra.errors import ConfigError, DatabaseUnavailable
 from libra.logging import Redactor
 from libra.storage.breaker import CircuitBreaker
@@ -76,30 +76,6 @@ def with_sslmode(url: str, override: str | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
-def redact_dsn(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe to log).
-
-    libpq and asyncpg also take the password as a ``?password=`` query parameter. A
-    password that breaks the URL (see :func:`~libra.config_urls.authority_broken`) is
-    masked up to the last ``@``: masking too much beats printing a password as a host or path.
-    """
-    if authority_broken(url):
-        scheme, _, rest = url.partition("://")
-        userinfo, _, host_part = rest.rpartition("@")
-        user = quote(userinfo.split(":", 1)[0], safe="")
-        url = f"{scheme}://{user}:***@{host_part}"
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key == "password" for key, _ in query):
-        query = [(key, "***" if key == "password" else value) for key, value in query]
-        parts = parts._replace(query=urlencode(query, quote_via=quote, safe="*"))
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username or ""
-        parts = parts._replace(netloc=f"{quote(user, safe='')}:***@{host}")
-    return urlunsplit(parts)
-
-
 def redact_error(err: BaseException, dsn: str) -> str:
     """A driver's error text without the password of ``dsn`` (libpq quotes it)."""
     return Redactor(url_passwords(dsn))(str(err) or type(err).__name__)
@@ -121,12 +97,12 @@ def _unavailable(dsn: str, err: BaseException) -> DatabaseUnavailable:
     if isinstance(err, asyncpg.PostgresError):
         # The server answered: "cannot reach" would send the operator to the network.
         return DatabaseUnavailable(
-            f"PostgreSQL at {redact_dsn(dsn)} refused the connection: {detail}",
+            f"PostgreSQL at {redact_url(dsn)} refused the connection: {detail}",
             hint="check the user, password and database name in DATABASE_URL, and its "
             "query parameters (unknown ones are sent to the server as settings)",
         )
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)}: {detail}",
+        f"cannot reach PostgreSQL at {redact_url(dsn)}: {detail}",
         hint="check that the server runs and DATABASE_URL (host, port, user, password, "
         "database, sslmode) is right; unset DATABASE_URL to use the embedded server",
     )
@@ -188,7 +164,7 @@ class Database:
     @property
     def redacted_dsn(self) -> str:
         """The DSN without its password."""
-        return redact_dsn(self._dsn)
+        return redact_url(self._dsn)
 
     def dsn_for_yoyo(self) -> str:
         """The same database as a ``postgresql+psycopg://`` URL for yoyo."""
@@ -217,14 +193,14 @@ class Database:
             # Checked and normalised at config load (libra.config_urls).
             url = settings.url.get_secret_value()
         dsn = with_sslmode(url, settings.sslmode)
-        logger.info("connecting to PostgreSQL at {}…", redact_dsn(dsn))
+        logger.info("connecting to PostgreSQL at {}…", redact_url(dsn))
         try:
             pool = await _create_pool(dsn, settings)
         except BaseException:
             if embedded is not None:
                 embedded.stop()
             raise
-        logger.info("database connected: {}", redact_dsn(dsn))
+        logger.info("database connected: {}", redact_url(dsn))
         return cls(pool, dsn, embedded, query_timeout=settings.query_timeout,
                    probe_interval=settings.probe_interval,
                    connect_timeout=settings.connect_timeout)

@@ -28,8 +28,9 @@ from psycopg import sql
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
+from libra.config_urls import redact_url
 from libra.errors import DatabaseUnavailable, MigrationError
-from libra.storage.db import redact_dsn, redact_error
+from libra.storage.db import redact_error
 
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"libra.migrations").digest()[:8], "big", signed=True
@@ -93,7 +94,7 @@ def _libpq_seconds(timeout: float) -> int:
 
 def _unreachable(dsn: str, err: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {redact_dsn(dsn)} to migrate: "
+        f"cannot reach PostgreSQL at {redact_url(dsn)} to migrate: "
         f"{redact_error(err, dsn)}".strip(),
         hint="check DATABASE_URL, or unset it to use the embedded server",
     )
@@ -162,7 +163,7 @@ def apply(dsn: str, migrations_dir: Path | None = None, *,
 
     applied: list[str] = _run(dsn, lock_timeout, connect_timeout, "applying migrations", body)
     if applied:
-        logger.info("applied migrations {} to {}", ", ".join(applied), redact_dsn(dsn))
+        logger.info("applied migrations {} to {}", ", ".join(applied), redact_url(dsn))
     return applied
 
 
@@ -266,7 +267,7 @@ def rollback(dsn: str, count: int = 1, migrations_dir: Path | None = None, *,
 
     undone: list[str] = _run(dsn, lock_timeout, connect_timeout, "rolling back migrations", body)
     if undone:
-        logger.warning("rolled back migrations {} on {}", ", ".join(undone), redact_dsn(dsn))
+        logger.warning("rolled back migrations {} on {}", ", ".join(undone), redact_url(dsn))
     return undone
 
 

@@ -27,7 +27,7 @@ from loguru import logger
 
 from libra.discord.voice.audio import SILENCE_FRAME
 from libra.discord.voice.protocol import VoiceOp
-from libra.errors import VoiceDaveTransitionFailed, VoiceError
+from libra.errors import LibraError, VoiceDaveTransitionFailed, VoiceError
 
 DOWNGRADE_PASSTHROUGH_SECONDS = 120
 UPGRADE_PASSTHROUGH_SECONDS = 10
@@ -37,8 +37,10 @@ SendJson = Callable[[int, Any], Awaitable[None]]
 SendBinary = Callable[[int, bytes], Awaitable[None]]
 
 
-class DaveDecryptFailed(Exception):
+class DaveDecryptFailed(LibraError):
     """A frame could not be end-to-end decrypted; ``kind`` names why."""
+
+    code = "voice_dave_decrypt_failed"
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from libra.config_urls import redact_url
 from libra.errors import (
     LLMError,
     LLMRequestRejected,
@@ -39,15 +39,6 @@ def rejected(server: str, status: int, message: str) -> LLMRequestRejected:
         f"LLM server {server} refused the request ({status}): {message}",
         hint="a shorter conversation (/reset) or smaller llm options (num_ctx, num_predict)",
     )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of its user info replaced by ``***`` (safe to show)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

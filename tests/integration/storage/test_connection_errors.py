@@ -9,9 +9,10 @@ from pydantic import SecretStr
 
 from libra import cli
 from libra.config import DatabaseSettings
+from libra.config_urls import redact_url
 from libra.errors import DatabaseUnavailable, LibraError
 from libra.storage import migrate
-from libra.storage.db import Database, redact_dsn, with_sslmode
+from libra.storage.db import Database, with_sslmode
 
 UNREACHABLE = "postgresql://libra:s3cret-pw@127.0.0.1:1/libra"
 
@@ -77,13 +78,13 @@ async def test_pool_and_yoyo_use_the_same_sslmode(pg_url: str, tmp_path: Path) -
 
 
 def test_redacted_dsn_hides_only_the_password() -> None:
-    assert redact_dsn("postgresql://libra:pa%40ss@db:5432/libra?sslmode=require") == (
+    assert redact_url("postgresql://libra:pa%40ss@db:5432/libra?sslmode=require") == (
         "postgresql://libra:***@db:5432/libra?sslmode=require")
-    assert redact_dsn("postgresql://libra@db/libra") == "postgresql://libra@db/libra"
+    assert redact_url("postgresql://libra@db/libra") == "postgresql://libra@db/libra"
 
 
 def test_redacted_dsn_hides_a_password_given_as_query_parameter() -> None:
-    assert redact_dsn("postgresql://libra@db/libra?password=s3cret&sslmode=require") == (
+    assert redact_url("postgresql://libra@db/libra?password=s3cret&sslmode=require") == (
         "postgresql://libra@db/libra?password=***&sslmode=require")
 
 
@@ -119,12 +120,12 @@ def test_redacted_dsn_hides_a_password_with_unencoded_reserved_characters(
 ) -> None:
     # Generated passwords often hold "/" (base64); pasted unencoded into the URL it
     # ends the authority early, and the password used to be printed as host or path.
-    shown = redact_dsn(f"postgresql://libra:{password}@db:5432/libra?sslmode=require")
+    shown = redact_url(f"postgresql://libra:{password}@db:5432/libra?sslmode=require")
     assert "pw0rd1" not in shown and "s3cret2" not in shown
     assert shown.startswith("postgresql://libra:***@db:5432/libra")
     # An "@" in a query value is not a broken password.
     azure = "postgresql://db:5432/libra?user=libra@myserver"
-    assert redact_dsn(azure) == azure
+    assert redact_url(azure) == azure
 
 
 @pytest.mark.parametrize("password", ["pw0rd1/s3cret2", "pw0rd1#s3cret2", "pw0rd1?s3cret2"])

@@ -203,3 +203,18 @@ def test_a_scheme_error_never_quotes_a_password() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env={"DATABASE_URL": "libra:pw0rd1://x@db/libra"})
     assert "pw0rd1" not in str(info.value)
+
+
+def test_one_redaction_serves_logs_settings_and_llm_servers() -> None:
+    # Database logs, ``libra config show``, LLM server names and traces all go through
+    # one helper: every one of them hides a query-parameter or a broken password too.
+    from libra.config_urls import redact_url
+
+    assert redact_url("http://proxy:s3cret@llm:11434") == "http://proxy:***@llm:11434"
+    assert redact_url("http://llm:11434/?password=s3cret") == "http://llm:11434/?password=***"
+    assert redact_url("redis://:pw@cache:6379/0", mask="********") == (
+        "redis://:********@cache:6379/0")
+    assert redact_url("http://proxy:s3cret@llm:11434", keep_user=False) == "http://llm:11434"
+    broken = redact_url("postgresql://libra:pw0rd1/s3cret2@db/libra", mask="********")
+    assert "pw0rd1" not in broken and "s3cret2" not in broken
+    assert redact_url("http://llm:11434") == "http://llm:11434"

@@ -12,9 +12,9 @@ import hikari
 import pytest
 from hikari.internal.routes import Route
 
+from libra.bounded import DEFAULT_CAPACITY, LruDict, LruSet
 from libra.bus import EventBus
 from libra.config import DiscordSettings
-from libra.discord.bounded import DEFAULT_CAPACITY, LruDict, LruSet
 from libra.discord.conversation import Outlet, Responder
 from libra.discord.pacing import EditPacer
 from libra.discord.permissions import MIN_SWEEP_SIZE, TokenBucket, UsageLimiter, UserRateLimited

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from libra.discord.pacing import EditPacer, StreamRenderer
-from libra.discord.render import DiscordRateLimited, split_message
+from libra.discord.render import DiscordRateLimitedError, split_message
 
 WINDOW = 0.5
 LIMIT = 5
@@ -29,7 +29,7 @@ class ChannelBudgetDiscord:
     """A transport double that enforces Discord's edit budget and records every edit.
 
     It stands for the network boundary only: over budget it raises the same
-    ``DiscordRateLimited`` the real transport raises on a 429.
+    ``DiscordRateLimitedError`` the real transport raises on a 429.
     """
 
     def __init__(self, *, limit: int = LIMIT, window: float = WINDOW) -> None:
@@ -53,7 +53,7 @@ class ChannelBudgetDiscord:
             if self.fail_next_edits > 0 or len(recent) >= self.limit:
                 self.fail_next_edits = max(0, self.fail_next_edits - 1)
                 self.rejected += 1
-                raise DiscordRateLimited(0.05)
+                raise DiscordRateLimitedError(0.05)
             self.edit_times.setdefault(channel, []).append(now)
             message.content = content
             message.history.append(content)
@@ -240,7 +240,7 @@ async def test_a_429_on_send_is_retried() -> None:
 
     async def flaky_send(content: str) -> Message:
         if next(attempts) == 0:
-            raise DiscordRateLimited(0.05)
+            raise DiscordRateLimitedError(0.05)
         return await send(content)
 
     renderer: StreamRenderer[Message] = StreamRenderer(

@@ -1,4 +1,4 @@
-"""Size-capped containers for bot state keyed by ids Discord hands out without end.
+"""Size-capped containers for state keyed by ids handed out without end.
 
 A bot in many busy servers sees an unbounded stream of channel, thread and user
 ids; anything remembered per id must forget the least recently used one once it
