@@ -24,7 +24,6 @@ COMMAND_MODULES = (
     "libra.commands",
     "libra.storage.commands",
     "libra.language.commands",
-    "libra.chat.commands",
     "libra.admin.commands",
     "libra.voice.models.commands",
 )

@@ -1,4 +1,4 @@
-"""Core sub-commands: ``run``, ``config show``."""
+"""Core sub-commands: ``run``, ``chat``, ``doctor``, ``config show``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import tomli_w
 
 from libra.config import Settings
 from libra.config_sources import load_settings
+from libra.errors import LibraError
 from libra.logging import setup_logging
 from libra.output import write_data
 
@@ -44,6 +45,54 @@ def _run(args: argparse.Namespace) -> int:
                          f"token ({token.detail})\nfix: {token.fix}\n")
         return 2
     return asyncio.run(run_app(settings, Mode.RUN))
+
+
+async def _chat(settings: Settings) -> int:
+    from libra.app import LibraApp, Mode, default_plugins  # noqa: PLC0415
+    from libra.chat.api import ChatService  # noqa: PLC0415
+    from libra.console.transport import ConsoleTransport  # noqa: PLC0415
+    from libra.language.api import LanguageService  # noqa: PLC0415
+    from libra.llm.api import LLMService  # noqa: PLC0415
+    from libra.llm.fallback import with_llm_fallback  # noqa: PLC0415
+
+    settings, notice = await with_llm_fallback(settings)
+    app = LibraApp(settings, default_plugins(settings, Mode.CHAT))
+    interactive = sys.stdin.isatty()
+    try:
+        await app.start()
+    except LibraError as err:
+        print(f"libra: {err}", file=sys.stderr)
+        return 1
+    try:
+        if notice:
+            print(notice, file=sys.stdout if interactive else sys.stderr)
+        failed = app.manager.failed
+        for name, code in failed.items():
+            print(f"libra: running without {name} ({code}); see `libra doctor`",
+                  file=sys.stderr)
+        if "chat" in failed:
+            # Nothing to talk to: say why instead of failing on the missing service.
+            print("libra: the console needs the chat, which could not start (the error "
+                  "is logged above)", file=sys.stderr)
+            return 2 if "config_invalid" in failed.values() else 1
+        services = app.manager.services
+        console = ConsoleTransport(
+            chat=services.get(ChatService),  # type: ignore[type-abstract]
+            language=services.get(LanguageService),  # type: ignore[type-abstract]
+            llm=services.get(LLMService),  # type: ignore[type-abstract]
+            interactive=interactive)
+        return await console.run()
+    finally:
+        await app.stop("console closed")
+
+
+def _chat_handler(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    # Keep the terminal for the conversation: only warnings unless asked for more.
+    level = "DEBUG" if args.verbose else "WARNING"
+    setup_logging(level=level, fmt="human" if sys.stderr.isatty() else settings.app.log_format,
+                  secrets=settings.secret_values())
+    return asyncio.run(_chat(settings))
 
 
 def _strip_none(value: Any) -> Any:
@@ -84,9 +133,13 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``run`` and ``config``."""
+    """Add ``run``, ``chat``, ``doctor`` and ``config``."""
     run = sub.add_parser("run", help="run the Discord bot")
     run.set_defaults(handler=_run)
+
+    chat = sub.add_parser("chat", help="talk to Libra in the terminal (no Discord needed)")
+    chat.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
+    chat.set_defaults(handler=_chat_handler)
 
     doctor = sub.add_parser("doctor", help="check configuration, database, LLM, voice, token")
     doctor.set_defaults(handler=_doctor)

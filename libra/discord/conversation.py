@@ -4,7 +4,9 @@ Transport-neutral over an :class:`Outlet` (send a message, edit it, show typing)
 ``/ask`` (editing the deferred interaction response) and chat triggers (replying to a
 message) share every rule: the language-change notice first, the localized
 "(stopped)" marker, 2,000-character continuations, and a short, specific message in
-the channel's language for every failure.
+the channel's language for every failure. The restart, stop and failure rules
+themselves are the transport-neutral ones of :mod:`libra.chat.answer`, which the
+console shares.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -21,15 +23,18 @@ import hikari
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.answer import answer_deltas, failure_message, stopped_marker
 from libra.chat.api import ChatService, ChatTurn, ReplyStream
 from libra.chat.messages import user_message
 from libra.discord.pacing import EditPacer, RenderedReply, StreamRenderer
 from libra.discord.render import DiscordRateLimitedError
-from libra.errors import InputError, LibraError, ModelMissing
+from libra.errors import InputError, LibraError
 from libra.events import DiscordRateLimited
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMService
-from libra.storage.api import MessageStatus
+
+__all__ = ["Answer", "Outlet", "Responder", "failure_message"]
+"""``failure_message`` lives in :mod:`libra.chat.answer`; Discord modules import it from here."""
 
 HandleT = TypeVar("HandleT")
 T = TypeVar("T")
@@ -78,21 +83,6 @@ class Answer:
     error_code: str | None = None
     first_visible_ms: float | None = None
     rate_limited: int = 0
-
-
-def failure_message(
-    err: BaseException, language: str, *, ref: str, model: str | None = None,
-) -> str:
-    """The short, specific message a user sees for ``err`` in ``language``."""
-    if not isinstance(err, LibraError):
-        return user_message("unexpected", language, ref=ref)
-    values: dict[str, object] = {"ref": ref, "model": model or "?"}
-    if isinstance(err, ModelMissing) and model is None:
-        values["model"] = getattr(err, "model", "?")
-    for name in ("seconds", "limit", "length", "memory_id"):
-        if hasattr(err, name):
-            values[name] = getattr(err, name)
-    return user_message(err.code, language, **values)
 
 
 class Responder:
@@ -194,25 +184,15 @@ class Responder:
         renderer: StreamRenderer[HandleT] = StreamRenderer(
             send=send, edit=edit, pacer=self._pacer, channel=outlet.channel_id,
             notice=stream.notice,
-            stopped_marker=" *" + user_message("stopped", stream.language) + "*",
+            stopped_marker=" *" + stopped_marker(stream.language) + "*",
             send_is_edit=outlet.send_is_edit,
         )
-
-        async def deltas() -> AsyncIterator[str]:
-            restarts = stream.restarts
-            async for delta in stream:
-                if stream.restarts != restarts:  # failed over: the text so far is void
-                    restarts = stream.restarts
-                    renderer.restart()
-                yield delta
-            if stream.result is not None and stream.result.status is MessageStatus.STOPPED:
-                renderer.stop()
 
         watcher = asyncio.get_running_loop().create_task(
             self._show_queue_position(renderer, stream.language, correlation_id),
             name=f"discord:queue-position:{correlation_id}")
         try:
-            return await renderer.run(deltas())
+            return await renderer.run(answer_deltas(stream, renderer))
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)

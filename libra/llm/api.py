@@ -97,6 +97,13 @@ class LLMService(Protocol):
         """Per-model warm-up state."""
         ...
 
+    def backend_kind(self) -> str:
+        """Which kind of server answers: ``ollama``, ``openai`` or ``embedded``.
+
+        ``embedded`` also when ``libra chat`` fell back to it because no server answered.
+        """
+        ...
+
     async def flush_cache(self, namespace: str | None = None) -> int:
         """Flush the response cache (one namespace or all); return entries removed."""
         ...

@@ -95,6 +95,10 @@ class PooledLLMService:
         """Per-model warm-up state, in routing order."""
         return list(self.statuses.values())
 
+    def backend_kind(self) -> str:
+        """The configured backend kind (``embedded`` once ``libra chat`` fell back to it)."""
+        return self.settings.backend
+
     async def flush_cache(self, namespace: str | None = None) -> int:
         """Flush every cached answer, or one model's (``namespace`` = model name)."""
         removed = await self.cache.flush(namespace)

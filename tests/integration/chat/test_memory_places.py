@@ -14,8 +14,10 @@ from typing import Any
 
 import psycopg
 
-from libra.chat.console import CONSOLE_USER_ID, Console
+from libra.console.identity import CONSOLE_USER_ID
+from libra.console.transport import ConsoleTransport
 from libra.language.api import LanguageService
+from libra.llm.api import LLMService
 from libra.storage import migrate
 from libra.storage.db import with_sslmode
 from tests.fakes.fake_ollama import FakeOllama
@@ -59,7 +61,8 @@ async def test_the_console_keeps_its_memories_to_itself(
     harness = await make_chat(fake_ollama, pg_url)
     language = harness.app.manager.services.get(LanguageService)  # type: ignore[type-abstract]
     out = io.StringIO()
-    console = Console(harness.chat, language, stdin=io.StringIO(
+    llm = harness.app.manager.services.get(LLMService)  # type: ignore[type-abstract]
+    console = ConsoleTransport(chat=harness.chat, language=language, llm=llm, stdin=io.StringIO(
         "/memory remember My build box is called tartan.\nWhich box do I build on?\n/memory\n"),
         stdout=out, stderr=out, interactive=False)
 

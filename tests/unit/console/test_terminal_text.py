@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libra.chat.terminal import ControlFilter, strip_controls
+from libra.console.terminal import ControlFilter, strip_controls
 
 
 @pytest.mark.parametrize(

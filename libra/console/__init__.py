@@ -1,0 +1,1 @@
+"""The console transport (``libra chat``): a conversation in the terminal, beside Discord."""
