@@ -8,13 +8,11 @@ import sys
 
 import aiohttp
 
-from libra.app import LibraApp, Mode, default_plugins
-from libra.chat.api import ChatService
+from libra.app import LibraApp, Mode, build_graph
 from libra.chat.console import Console
 from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.errors import LibraError
-from libra.language.api import LanguageService
 from libra.llm.backends.http import redact_url
 from libra.logging import setup_logging
 
@@ -60,7 +58,8 @@ async def with_llm_fallback(settings: Settings) -> tuple[Settings, str | None]:
 
 async def _chat(settings: Settings) -> int:
     settings, notice = await with_llm_fallback(settings)
-    app = LibraApp(settings, default_plugins(settings, Mode.CHAT))
+    graph = build_graph(settings, Mode.CHAT)
+    app = LibraApp.of(graph)
     interactive = sys.stdin.isatty()
     try:
         await app.start()
@@ -79,9 +78,7 @@ async def _chat(settings: Settings) -> int:
             print("libra: the console needs the chat, which could not start (the error "
                   "is logged above)", file=sys.stderr)
             return 2 if "config_invalid" in failed.values() else 1
-        services = app.manager.services
-        console = Console(services.get(ChatService),  # type: ignore[type-abstract]
-                          services.get(LanguageService),  # type: ignore[type-abstract]
+        console = Console(graph.chat.service, graph.language.service,
                           interactive=interactive, backend=settings.llm.backend)
         return await console.run()
     finally:

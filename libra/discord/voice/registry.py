@@ -1,7 +1,7 @@
 """The live voice connections, for status pages and metrics.
 
 Dependency neutral on purpose (no hikari, no sockets): the admin metrics collector
-finds a :class:`VoiceConnectionRegistry` in ``ctx.services`` and reads
+is handed this :class:`VoiceConnectionRegistry` by the composition root and reads
 ``snapshots()`` at scrape time. The plugin that joins voice channels registers one
 and hands it to each connection (``connect_to(..., registry=registry)``); a
 connection adds itself once its handshake is done and removes itself when it closes.

@@ -15,7 +15,6 @@ from typing import Any
 import psycopg
 
 from libra.chat.console import CONSOLE_USER_ID, Console
-from libra.language.api import LanguageService
 from libra.storage import migrate
 from libra.storage.db import with_sslmode
 from tests.fakes.fake_ollama import FakeOllama
@@ -57,7 +56,7 @@ async def test_the_console_keeps_its_memories_to_itself(
     make_chat: Any, fake_ollama: FakeOllama, pg_url: str
 ) -> None:
     harness = await make_chat(fake_ollama, pg_url)
-    language = harness.app.manager.services.get(LanguageService)  # type: ignore[type-abstract]
+    language = harness.language
     out = io.StringIO()
     console = Console(harness.chat, language, stdin=io.StringIO(
         "/memory remember My build box is called tartan.\nWhich box do I build on?\n/memory\n"),
