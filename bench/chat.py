@@ -32,16 +32,10 @@ from loguru import logger  # noqa: E402
 
 from bench._fakes import fake_ollama_process  # noqa: E402
 from bench._stats import summary  # noqa: E402
-from libra.admin.plugin import AdminPlugin  # noqa: E402
-from libra.app import LibraApp  # noqa: E402
+from libra.app import LibraApp, Mode, build_graph  # noqa: E402
 from libra.chat.api import ChatService, ChatTurn  # noqa: E402
-from libra.chat.plugin import ChatPlugin  # noqa: E402
 from libra.config import Settings  # noqa: E402
 from libra.events import ReplyFinished  # noqa: E402
-from libra.language.plugin import LanguagePlugin  # noqa: E402
-from libra.llm.plugin import LLMPlugin  # noqa: E402
-from libra.plugin import Plugin  # noqa: E402
-from libra.storage.plugin import StoragePlugin  # noqa: E402
 
 
 async def turn_ms(chat: ChatService, turn: ChatTurn) -> tuple[float, float]:
@@ -71,15 +65,14 @@ async def run(turns: int, delay_ms: float, url: str, data_dir: Path,
         "database": {"url": db} if db else {},
         "llm": {"servers": [url], "warmup": False},
     }
-    plugins: list[Plugin] = [StoragePlugin(), LanguagePlugin(), LLMPlugin(), ChatPlugin()]
     if admin:
         # The admin port on, with its metrics collector subscribed to the bus.
         data["admin"] = {"port": free_port(), "secret": secrets.token_hex(32)}
-        plugins.append(AdminPlugin())
     settings = Settings.model_validate(data)
-    app = LibraApp(settings, plugins)
+    graph = build_graph(settings, Mode.CHAT)
+    app = LibraApp.of(graph)
     await app.start()
-    chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+    chat = graph.chat.service
     stages: dict[str, list[float]] = {}
 
     async def on_finished(event: ReplyFinished) -> None:

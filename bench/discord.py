@@ -32,15 +32,10 @@ sys.path.insert(0, str(ROOT))
 from loguru import logger  # noqa: E402
 
 from bench._stats import summary  # noqa: E402
-from libra.app import LibraApp  # noqa: E402
-from libra.chat.plugin import ChatPlugin  # noqa: E402
+from libra.app import LibraApp, Mode, build_graph  # noqa: E402
 from libra.config import Settings  # noqa: E402
-from libra.discord.plugin import DiscordPlugin  # noqa: E402
 from libra.events import DiscordRateLimited  # noqa: E402
-from libra.language.plugin import LanguagePlugin  # noqa: E402
-from libra.llm.plugin import LLMPlugin  # noqa: E402
-from libra.plugin import Plugin  # noqa: E402
-from libra.storage.plugin import StoragePlugin  # noqa: E402
+from tests.e2e.discord.libra_harness import without_storage  # noqa: E402
 from tests.fakes.fake_discord import (  # noqa: E402
     ChannelType,
     FakeChannel,
@@ -117,11 +112,9 @@ async def run(conversations: int, channels: int, rate: float, tokens: int,
     }
     if db:
         data["database"] = {"url": db}
-    plugins: list[Plugin] = [LanguagePlugin(), LLMPlugin(), ChatPlugin(), DiscordPlugin()]
-    if storage:
-        plugins.insert(0, StoragePlugin())
+    settings = Settings.model_validate(data)
     rss_before = rss_mb()
-    app = LibraApp(Settings.model_validate(data), plugins)
+    app = LibraApp.of(build_graph(settings, Mode.RUN)) if storage else without_storage(settings)
     await app.start()
     rate_limited: list[DiscordRateLimited] = []
 

@@ -1,20 +1,35 @@
-"""The composition root: settings → bus → plugins, and the process lifecycle."""
+"""The composition root: settings → the object graph → plugins, and the process lifecycle."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import time
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.plugin import ChatPlugin
+from libra.chat.service import ChatServiceImpl
 from libra.config import Settings
 from libra.errors import LibraError, PluginError
 from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
+from libra.language.plugin import LanguagePlugin
+from libra.language.service import ChannelLanguageService
+from libra.llm.api import LLMBackend
+from libra.llm.plugin import LLMPlugin, build_llm
+from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginManager
+from libra.storage.plugin import StoragePlugin
+
+if TYPE_CHECKING:
+    from libra.admin.api import VoiceDiagnosticsSource
+    from libra.admin.plugin import AdminPlugin
+    from libra.discord.plugin import DiscordPlugin
 
 
 class Mode(StrEnum):
@@ -26,38 +41,96 @@ class Mode(StrEnum):
     """The local console: no Discord."""
 
 
-def default_plugins(settings: Settings, mode: Mode) -> list[Plugin]:
-    """Build the plugins for ``mode`` from settings (imports stay local to each area)."""
-    from libra.storage.plugin import StoragePlugin  # noqa: PLC0415
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Graph:
+    """The object graph of one process, named part by part (see docs/architecture.md)."""
 
-    plugins: list[Plugin] = [StoragePlugin()]
-    from libra.chat.plugin import ChatPlugin  # noqa: PLC0415
-    from libra.language.plugin import LanguagePlugin  # noqa: PLC0415
-    from libra.llm.plugin import LLMPlugin  # noqa: PLC0415
+    settings: Settings
+    bus: EventBus
+    health: HealthRegistry
+    storage: StoragePlugin
+    language: LanguagePlugin
+    llm: LLMPlugin
+    chat: ChatPlugin
+    admin: AdminPlugin | None
+    """``None`` unless ``admin.port`` is set."""
+    discord: DiscordPlugin | None
+    """``None`` in ``libra chat``."""
 
-    plugins += [LanguagePlugin(), LLMPlugin(), ChatPlugin()]
-    if settings.admin.port is not None:
+    @property
+    def plugins(self) -> list[Plugin]:
+        """The lifecycle holders, in start order."""
+        parts: list[Plugin | None] = [self.storage, self.language, self.llm, self.chat,
+                                      self.admin, self.discord]
+        return [p for p in parts if p is not None]
+
+
+def build_graph(settings: Settings, mode: Mode, *,
+                llm_backends: list[LLMBackend] | None = None) -> Graph:
+    """Build every part by constructor, in start order, handing each the ports it needs.
+
+    No I/O happens here: each plugin acquires its resources in ``start``. This is
+    the one place where implementations are chosen (in-process ``LLMSlots`` and
+    ``RateLimiter`` today; shared ones for several instances would go here).
+    ``llm_backends`` replaces the configured model servers (tests, benchmarks).
+    """
+    bus = EventBus()
+    health = HealthRegistry()
+    admin_on = settings.admin.port is not None
+    metrics = MetricsRegistry() if admin_on else None
+    storage = StoragePlugin(settings, health=health, metrics=metrics)
+    stores = storage.stores
+    language = LanguagePlugin(ChannelLanguageService(settings, bus, stores), health=health)
+    llm = LLMPlugin(build_llm(settings, bus, llm_backends), health=health)
+    chat_service = ChatServiceImpl(
+        settings=settings.chat, bus=bus, language=language.service, llm=llm.service,
+        storage=stores,
+        prompt_window=max(settings.llm.num_ctx - settings.llm.num_predict,
+                          settings.llm.num_ctx // 2),
+    )
+    chat = ChatPlugin(chat_service, needs=(language, llm))
+    voice: VoiceDiagnosticsSource | None = None
+    discord: DiscordPlugin | None = None
+    if mode is Mode.RUN:
+        # Imported here: ``libra chat`` never loads hikari (start-up time).
+        from libra.discord.permissions import UsageLimiter  # noqa: PLC0415
+        from libra.discord.plugin import DiscordPlugin  # noqa: PLC0415
+        from libra.discord.voice.registry import VoiceConnectionRegistry  # noqa: PLC0415
+
+        voice = registry = VoiceConnectionRegistry()
+        discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
+                                limiter=UsageLimiter(settings.discord), voice=registry,
+                                health=health, usage=storage.usage,
+                                needs=(chat, language, llm))
+    admin: AdminPlugin | None = None
+    if admin_on:
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
-        plugins.append(AdminPlugin())
-    if mode is Mode.RUN:
-        from libra.discord.plugin import DiscordPlugin  # noqa: PLC0415
-
-        plugins.append(DiscordPlugin())
-    return plugins
+        admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
+                            usage=storage.usage, voice=voice)
+    return Graph(settings=settings, bus=bus, health=health, storage=storage,
+                 language=language, llm=llm, chat=chat, admin=admin, discord=discord)
 
 
 class LibraApp:
     """Owns the bus, the health registry and the plugin manager of one process."""
 
-    def __init__(self, settings: Settings, plugins: list[Plugin]) -> None:
+    @classmethod
+    def of(cls, graph: Graph) -> LibraApp:
+        """The app running ``graph``'s plugins."""
+        app = cls(graph.settings, graph.plugins, bus=graph.bus, health=graph.health)
+        app.graph = graph
+        return app
+
+    def __init__(self, settings: Settings, plugins: list[Plugin], *,
+                 bus: EventBus | None = None, health: HealthRegistry | None = None) -> None:
+        """``plugins`` in start order; ``bus`` and ``health`` those the parts were built with."""
         self.settings = settings
-        self.bus = EventBus()
-        self.health = HealthRegistry()
+        self.bus = bus if bus is not None else EventBus()
+        self.health = health if health is not None else HealthRegistry()
         self.manager = PluginManager(plugins, settings, self.bus)
-        self.manager.services.register(EventBus, self.bus)
-        self.manager.services.register(HealthRegistry, self.health)
-        self.manager.services.register(Settings, settings)
+        self.graph: Graph | None = None
+        """The object graph the plugins belong to (``None`` for a hand-made list)."""
         self._stopping = asyncio.Event()
         self._started = False
         self.failure: str | None = None
@@ -159,7 +232,7 @@ class LibraApp:
 
 async def run_app(settings: Settings, mode: Mode) -> int:
     """Run Libra in ``mode`` until a signal arrives; return the exit code."""
-    app = LibraApp(settings, default_plugins(settings, mode))
+    app = LibraApp.of(build_graph(settings, mode))
     try:
         await app.run_until_stopped()
     except LibraError as err:

@@ -48,15 +48,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _chat(settings: Settings) -> int:
-    from libra.app import LibraApp, Mode, default_plugins  # noqa: PLC0415
-    from libra.chat.api import ChatService  # noqa: PLC0415
+    from libra.app import LibraApp, Mode, build_graph  # noqa: PLC0415
     from libra.console.transport import ConsoleTransport  # noqa: PLC0415
-    from libra.language.api import LanguageService  # noqa: PLC0415
-    from libra.llm.api import LLMService  # noqa: PLC0415
     from libra.llm.fallback import with_llm_fallback  # noqa: PLC0415
 
     settings, notice = await with_llm_fallback(settings)
-    app = LibraApp(settings, default_plugins(settings, Mode.CHAT))
+    graph = build_graph(settings, Mode.CHAT)
+    app = LibraApp.of(graph)
     interactive = sys.stdin.isatty()
     try:
         await app.start()
@@ -75,12 +73,8 @@ async def _chat(settings: Settings) -> int:
             print("libra: the console needs the chat, which could not start (the error "
                   "is logged above)", file=sys.stderr)
             return 2 if "config_invalid" in failed.values() else 1
-        services = app.manager.services
-        console = ConsoleTransport(
-            chat=services.get(ChatService),  # type: ignore[type-abstract]
-            language=services.get(LanguageService),  # type: ignore[type-abstract]
-            llm=services.get(LLMService),  # type: ignore[type-abstract]
-            interactive=interactive)
+        console = ConsoleTransport(chat=graph.chat.service, language=graph.language.service,
+                                   llm=graph.llm.service, interactive=interactive)
         return await console.run()
     finally:
         await app.stop("console closed")

@@ -1,122 +1,77 @@
-"""Plugins, the services they publish, and their ordered lifecycle."""
+"""Plugins as lifecycle holders, started in the order the composition root lists them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, cast
+from typing import ClassVar
 
 from loguru import logger
 
 from libra.bus import EventBus
 from libra.config import Settings
-from libra.errors import LibraError, PluginError, ServiceUnavailable
+from libra.errors import LibraError, PluginError
 from libra.events import PluginFailed, PluginPhase, PluginStarted, PluginStopped
 from libra.tasks import Deadlines, TaskGroup
-
-S = TypeVar("S")
-
-
-class Services:
-    """Service interfaces plugins publish for each other, keyed by their type."""
-
-    def __init__(self) -> None:
-        self._items: dict[type[Any], Any] = {}
-
-    def register(self, kind: type[S], service: S) -> None:
-        """Publish ``service`` under ``kind`` (a Protocol or class)."""
-        self._items[kind] = service
-
-    def unregister(self, kind: type[Any]) -> None:
-        """Withdraw a service (when its plugin stops)."""
-        self._items.pop(kind, None)
-
-    def get(self, kind: type[S]) -> S:
-        """Return the service published under ``kind``.
-
-        Raises:
-            ServiceUnavailable: no plugin published it (it failed or is disabled).
-        """
-        try:
-            return cast(S, self._items[kind])
-        except KeyError:
-            raise ServiceUnavailable(f"{kind.__name__} is not available") from None
-
-    def find(self, kind: type[S]) -> S | None:
-        """Return the service or ``None``."""
-        return cast("S | None", self._items.get(kind))
 
 
 @dataclass(slots=True)
 class PluginContext:
-    """What a plugin receives at start: settings, bus, services, its task group."""
+    """What a plugin receives at start: settings, bus and its task group.
+
+    Collaborators are not in here: the composition root (:mod:`libra.app`) hands each
+    plugin the parts it needs through its constructor.
+    """
 
     settings: Settings
     bus: EventBus
-    services: Services
     tasks: TaskGroup = field(default_factory=lambda: TaskGroup("plugin"))
 
 
 class Plugin:
-    """Base class: declare ``name`` and ``requires``; implement ``start``/``stop``."""
+    """Base class: a lifecycle holder. Declare ``name``; implement ``start``/``stop``."""
 
     name: ClassVar[str]
-    requires: ClassVar[tuple[str, ...]] = ()
-    """Plugins that must have started; if one failed, this plugin is skipped."""
-    wants: ClassVar[tuple[str, ...]] = ()
-    """Plugins to start before this one when present; their failure is tolerated."""
     critical: ClassVar[bool] = False
     """When a critical plugin fails to start, Libra exits instead of running deaf."""
+    needs: tuple[Plugin, ...] = ()
+    """Plugins (listed before this one) that must have started; if one failed, this
+    plugin is skipped. Set by the constructor from the parts the root hands in."""
 
     async def start(self, ctx: PluginContext) -> None:
-        """Acquire resources and publish services; raise to report failure."""
+        """Acquire resources; raise to report failure."""
 
     async def stop(self) -> None:
         """Release everything ``start`` acquired; must tolerate a partial start."""
 
 
-def start_order(plugins: list[Plugin]) -> list[Plugin]:
-    """Order plugins so each comes after what it requires (stable otherwise).
+def check_order(plugins: list[Plugin]) -> None:
+    """Check that every plugin comes after the plugins it needs.
+
+    The composition root lists plugins in start order; this catches a root that
+    lists one before its dependency (which would start it without it).
 
     Raises:
-        PluginError: a requirement is unknown or the requirements form a cycle.
+        PluginError: a needed plugin is missing or listed later.
     """
-    by_name = {p.name: p for p in plugins}
+    seen: set[int] = set()
     for plugin in plugins:
-        for req in plugin.requires:
-            if req not in by_name:
-                raise PluginError(f"plugin {plugin.name!r} requires unknown plugin {req!r}")
-    ordered: list[Plugin] = []
-    state: dict[str, str] = {}
-
-    def visit(p: Plugin, path: tuple[str, ...]) -> None:
-        if state.get(p.name) == "done":
-            return
-        if state.get(p.name) == "visiting":
-            raise PluginError("plugin requirements form a cycle: " + " -> ".join((*path, p.name)))
-        state[p.name] = "visiting"
-        for req in p.requires:
-            visit(by_name[req], (*path, p.name))
-        for want in p.wants:
-            if want in by_name:
-                visit(by_name[want], (*path, p.name))
-        state[p.name] = "done"
-        ordered.append(p)
-
-    for plugin in plugins:
-        visit(plugin, ())
-    return ordered
+        for needed in plugin.needs:
+            if id(needed) not in seen:
+                raise PluginError(f"plugin {plugin.name!r} needs {needed.name!r}, which is "
+                                  "not listed before it")
+        seen.add(id(plugin))
 
 
 class PluginManager:
-    """Starts plugins in dependency order and stops them in reverse, past failures."""
+    """Starts plugins in the given order and stops them in reverse, past failures."""
 
     def __init__(self, plugins: list[Plugin], settings: Settings, bus: EventBus) -> None:
-        self._plugins = start_order(plugins)
+        check_order(plugins)
+        self._plugins = list(plugins)
         self.settings = settings
         self.bus = bus
-        self.services = Services()
         self.started: list[Plugin] = []
         self.failed: dict[str, str] = {}
         """Plugin name -> error code, for plugins that failed or were skipped."""
@@ -144,7 +99,7 @@ class PluginManager:
         return list(self._plugins)
 
     async def start_all(self) -> None:
-        """Start each plugin; a failure skips it and every plugin that requires it.
+        """Start each plugin; a failure skips it and every plugin that needs it.
 
         After a critical plugin failed nothing more is started.
         """
@@ -155,12 +110,12 @@ class PluginManager:
                 return  # Libra will exit: starting the rest (going online) is pointless
             if plugin in self.started:
                 continue
-            missing = [r for r in plugin.requires if r in self.failed]
+            missing = [p.name for p in plugin.needs if p.name in self.failed]
             if missing:
                 self._fail(plugin, PluginPhase.START, "dependency_failed",
                            f"requires {', '.join(missing)}")
                 continue
-            ctx = PluginContext(self.settings, self.bus, self.services, TaskGroup(plugin.name))
+            ctx = PluginContext(self.settings, self.bus, TaskGroup(plugin.name))
             # At INFO so that a start which hangs shows where it hangs.
             logger.info("starting {}…", plugin.name)
             t0 = time.perf_counter()

@@ -3,16 +3,13 @@
 Per-type event counts come from ``EventBus.published`` rather than from a handler
 on the ``Event`` base: such a handler would start one task per event only to count it.
 Everything else is driven by handlers on the specific events below. Live voice
-connections are read at scrape time from the ``VoiceConnectionRegistry`` service
+connections are read at scrape time from the ``VoiceDiagnosticsSource`` port
 (dependency neutral: no hikari import here), one series set per guild.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from libra.bus import EventBus, Subscription
-from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.events import (
     CacheFlushed,
     DiscordRateLimited,
@@ -27,9 +24,9 @@ from libra.events import (
     VoiceSpeakingStarted,
 )
 from libra.metrics import Histogram, MetricsRegistry
-from libra.plugin import Services
+from libra.storage.api import UsageStats
 
-from .probes import PoolStats, find_pool
+from .api import VoiceDiagnosticsSource
 
 REPLY_STAGES = ("first_token", "total")
 """Stages of a reply whose latency is recorded (``ReplyFinished`` fields)."""
@@ -38,9 +35,13 @@ REPLY_STAGES = ("first_token", "total")
 class MetricsCollector:
     """Owns Libra's metric families and keeps them current from the bus."""
 
-    def __init__(self, bus: EventBus, services: Services, registry: MetricsRegistry) -> None:
+    def __init__(self, bus: EventBus, registry: MetricsRegistry, *,
+                 usage: UsageStats | None = None,
+                 voice: VoiceDiagnosticsSource | None = None) -> None:
+        """``usage`` gives the database pool sizes, ``voice`` the live connections."""
         self._bus = bus
-        self._services = services
+        self._usage = usage
+        self._voice = voice
         self.registry = registry
         self._subs: list[Subscription] = []
         r = registry
@@ -145,17 +146,16 @@ class MetricsCollector:
         for event_type, total in self._bus.published.items():
             self.events.set_total(total, type=event_type)
         self.pending.set(self._bus.pending)
-        pool: Any = find_pool(self._services)
+        sizes = self._usage.pool_sizes() if self._usage is not None else None
         self.db_pool.clear()
-        if isinstance(pool, PoolStats):
-            size, idle = pool.get_size(), pool.get_idle_size()
-            self.db_pool.set(size - idle, state="busy")
-            self.db_pool.set(idle, state="idle")
-            self.db_pool.set(pool.get_max_size(), state="max")
+        if sizes is not None:
+            self.db_pool.set(sizes.busy, state="busy")
+            self.db_pool.set(sizes.idle, state="idle")
+            self.db_pool.set(sizes.max, state="max")
         self._probe_voice()
 
     def _probe_voice(self) -> None:
-        voice = self._services.find(VoiceConnectionRegistry)
+        voice = self._voice
         families = (self.voice_packets, self.voice_bytes, self.voice_dropped,
                     self.voice_decrypt_failures, self.voice_lost, self.voice_concealed,
                     self.voice_loss, self.voice_jitter, self.voice_dave_epoch, self.voice_dave)

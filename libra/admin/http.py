@@ -23,7 +23,8 @@ from loguru import logger
 from libra.config import AdminSettings
 from libra.errors import AdminError
 from libra.health import HealthRegistry
-from libra.plugin import Services
+from libra.llm.api import LLMService
+from libra.storage.api import UsageStats
 from libra.tasks import Deadlines
 
 from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
@@ -86,7 +87,8 @@ class AdminState:
     passwords: PasswordChecker
     collector: MetricsCollector
     health: HealthRegistry | None
-    services: Services
+    llm: LLMService | None
+    usage: UsageStats | None
     policies: dict[tuple[str, str], AuthPolicy]
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Requests cut off at ``request_timeout`` that are still unwinding."""

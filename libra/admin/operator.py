@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
 from loguru import logger
 
 from libra.errors import LibraError
-from libra.llm.api import LLMService
-from libra.storage import stats
 
 from . import page
 from .http import (
@@ -25,7 +23,6 @@ from .http import (
     count_failure,
     request_body,
 )
-from .probes import QueryPool, find_pool
 from .routes import RouteSpec, readiness
 from .sessions import (
     DEVICE_COOKIE,
@@ -166,7 +163,7 @@ async def flush(request: web.Request) -> web.StreamResponse:
     session = _session(state, request)
     if not state.sessions.csrf_ok(f"session:{session.sid}", _form(request).get("csrf")):
         raise ApiError(403, "csrf_invalid", "the form's CSRF token is wrong")
-    llm = state.services.find(cast(type[Any], LLMService))
+    llm = state.llm
     if llm is None:
         return _see_other("/admin?notice=llm-unavailable")
     try:
@@ -178,13 +175,13 @@ async def flush(request: web.Request) -> web.StreamResponse:
 
 
 async def _usage(state: AdminState) -> list[tuple[str, int, int, list[int]]] | None:
-    pool = find_pool(state.services)
-    if not isinstance(pool, QueryPool):
+    usage = state.usage
+    if usage is None or not usage.connected:
         return None
     since = datetime.now(UTC) - timedelta(days=7)
     try:
-        totals = await stats.guild_usage(pool, since, limit=20)
-        daily = await stats.guild_daily_usage(pool, since)
+        totals = await usage.guild_usage(since, limit=20)
+        daily = await usage.guild_daily_usage(since)
     except LibraError:
         return None
     days = [(since + timedelta(days=i + 1)).date() for i in range(7)]
@@ -212,7 +209,7 @@ async def status(request: web.Request) -> web.Response:
     state = request.app[STATE]
     session = _session(state, request)
     ready, components = await readiness(state)
-    llm = state.services.find(cast(type[Any], LLMService))
+    llm = state.llm
     models = ([(m.model, m.ready, m.detail) for m in llm.readiness()]
               if llm is not None else None)
     stages = [(f"reply {stage.replace('_', ' ')}",

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from libra.health import HealthRegistry
+from libra.llm.api import LLMService
 from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginContext
+from libra.storage.api import UsageStats
 
+from .api import VoiceDiagnosticsSource
 from .collector import MetricsCollector
 from .server import AdminServer
 
@@ -21,10 +24,22 @@ class AdminPlugin(Plugin):
     """
 
     name = "admin"
-    wants: ClassVar[tuple[str, ...]] = ("storage", "llm")
     critical: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, metrics: MetricsRegistry | None = None,
+                 health: HealthRegistry | None = None, llm: LLMService | None = None,
+                 usage: UsageStats | None = None,
+                 voice: VoiceDiagnosticsSource | None = None) -> None:
+        """The ports admin reads; each absent one turns its endpoints to 503.
+
+        ``metrics`` is the registry other parts add their families to (storage); a
+        fresh one without it.
+        """
+        self.metrics = metrics if metrics is not None else MetricsRegistry()
+        self._health = health
+        self._llm = llm
+        self._usage = usage
+        self._voice = voice
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -48,17 +63,16 @@ class AdminPlugin(Plugin):
         settings = ctx.settings.admin
         if settings.port is None:
             return
-        collector = MetricsCollector(ctx.bus, ctx.services, MetricsRegistry())
+        collector = MetricsCollector(ctx.bus, self.metrics, usage=self._usage, voice=self._voice)
         redis_url = ctx.settings.redis.url
-        server = AdminServer(settings, services=ctx.services,
-                             health=ctx.services.find(HealthRegistry), collector=collector,
+        server = AdminServer(settings, health=self._health, collector=collector, llm=self._llm,
+                             usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
                              data_dir=ctx.settings.app.data_dir)
         collector.start()
         self._collector = collector
         await server.start()
         self._server = server
-        ctx.services.register(MetricsRegistry, collector.registry)
 
     async def stop(self) -> None:
         """Close the port and unsubscribe (tolerates a partial start)."""

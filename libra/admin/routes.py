@@ -6,19 +6,16 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
 from libra.errors import LibraError
 from libra.health import ComponentHealth, Status
-from libra.llm.api import LLMService
 from libra.metrics import CONTENT_TYPE
-from libra.storage import stats
 
 from .http import STATE, AdminState, ApiError, AuthPolicy, Handler, request_body
 from .openapi import openapi_document
-from .probes import QueryPool, find_pool
 
 NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,99}")
 """Cache namespaces the flush endpoint accepts (kept in step with the OpenAPI schema)."""
@@ -97,7 +94,7 @@ async def cache_flush(request: web.Request) -> web.Response:
     """Flush the LLM response cache, all of it or one namespace."""
     state = request.app[STATE]
     namespace = parse_flush_body(request_body(request))
-    llm = state.services.find(cast(type[Any], LLMService))
+    llm = state.llm
     if llm is None:
         raise ApiError(503, "llm_unavailable", "the LLM service is not running")
     try:
@@ -137,14 +134,14 @@ async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
     Raises:
         ApiError: 503 ``stats_unavailable`` when the database is not running.
     """
-    pool = find_pool(state.services)
-    if not isinstance(pool, QueryPool):
+    usage = state.usage
+    if usage is None or not usage.connected:
         raise ApiError(503, "stats_unavailable", "the database is not running")
     since = datetime.now(UTC) - timedelta(days=days)
     try:
-        guilds = await stats.guild_usage(pool, since)
-        daily = await stats.guild_daily_usage(pool, since)
-        models = await stats.model_latency(pool, since)
+        guilds = await usage.guild_usage(since)
+        daily = await usage.guild_daily_usage(since)
+        models = await usage.model_latency(since)
     except LibraError as err:
         raise ApiError(503, "stats_unavailable", err.message) from err
     return {

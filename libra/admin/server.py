@@ -18,7 +18,8 @@ from loguru import logger
 from libra.config import AdminSettings
 from libra.errors import AdminError, AdminSecretInvalid, ConfigError
 from libra.health import HealthRegistry
-from libra.plugin import Services
+from libra.llm.api import LLMService
+from libra.storage.api import UsageStats
 
 from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
@@ -153,14 +154,16 @@ class AdminServer:
     """Owns the listening socket; ``start`` binds, ``stop`` closes (idempotent)."""
 
     def __init__(
-        self, settings: AdminSettings, *, services: Services, health: HealthRegistry | None,
-        collector: MetricsCollector, clock: Clock = time.time,
+        self, settings: AdminSettings, *, health: HealthRegistry | None,
+        collector: MetricsCollector, llm: LLMService | None = None,
+        usage: UsageStats | None = None, clock: Clock = time.time,
         redis_url: str | None = None, data_dir: Path | None = None,
     ) -> None:
         """Check the settings and build the state; nothing is bound yet.
 
-        ``redis_url`` set: HMAC nonces are shared through Redis; otherwise they are kept
-        in ``data_dir`` (or in memory only, without it).
+        ``llm`` and ``usage`` are the ports the endpoints read (``None``: that part is
+        off, and its endpoints answer 503). ``redis_url`` set: HMAC nonces are shared
+        through Redis; otherwise they are kept in ``data_dir`` (or in memory only, without it).
 
         Raises:
             AdminError: ``admin.port`` is not set.
@@ -187,7 +190,7 @@ class AdminServer:
             failure_log=FailureLog(),
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
             passwords=PasswordChecker(dict(settings.operator_password_hashes)),
-            collector=collector, health=health, services=services, policies={},
+            collector=collector, health=health, llm=llm, usage=usage, policies={},
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from libra.events import MessageSource, new_correlation_id
 from libra.llm.api import ChatMessage
-from libra.storage.api import Memory, MessageStatus, Place
+from libra.storage.api import ChatStore, Memory, MemoryStore, MessageStatus, Place, PrivacyStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,8 +67,12 @@ class ReplyStream(Protocol):
         ...
 
 
+class ConversationStore(ChatStore, MemoryStore, PrivacyStore, Protocol):
+    """The store ports chat needs: conversations, memories, a user's data."""
+
+
 class ChatService(Protocol):
-    """What the chat plugin publishes in ``ctx.services``."""
+    """What the chat feature offers (the transports use it)."""
 
     async def reply(self, turn: ChatTurn) -> ReplyStream:
         """Validate, route and start answering ``turn``.

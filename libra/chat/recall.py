@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
+from libra.chat.api import ConversationStore
 from libra.llm.api import ChatMessage
-from libra.storage.api import Memory, Storage
+from libra.storage.api import Memory
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -54,7 +55,7 @@ class LRU(Generic[K, V]):
 class Recall:
     """Per-user and per-session state a turn needs, cached in front of storage."""
 
-    def __init__(self, storage: Storage, *, max_turns: int, size: int = 2_000) -> None:
+    def __init__(self, storage: ConversationStore, *, max_turns: int, size: int = 2_000) -> None:
         self._storage = storage
         self._max_turns = max_turns
         self._user_ids: LRU[int, int] = LRU(size * 5)

@@ -11,7 +11,7 @@ from typing import Any
 from loguru import logger
 
 from libra.bus import EventBus
-from libra.chat.api import ChatTurn
+from libra.chat.api import ChatTurn, ConversationStore
 from libra.chat.context import build_prompt, estimate_tokens
 from libra.chat.privacy import export_document
 from libra.chat.recall import Recall
@@ -35,7 +35,6 @@ from libra.storage.api import (
     MessageStatus,
     Place,
     Role,
-    Storage,
 )
 from libra.text import clean_text
 
@@ -57,7 +56,7 @@ class ChatServiceImpl:
         bus: EventBus,
         language: LanguageService,
         llm: LLMService,
-        storage: Storage | None,
+        storage: ConversationStore | None,
         prompt_window: int | None = None,
     ) -> None:
         """``prompt_window``: tokens the model reads (``num_ctx - num_predict``), if known."""
@@ -267,7 +266,7 @@ class ChatServiceImpl:
 
     # -- sessions and memory ---------------------------------------------------------
 
-    def _need(self) -> tuple[Storage, Recall]:
+    def _need(self) -> tuple[ConversationStore, Recall]:
         if self._storage is None or self._recall is None:
             raise ServiceUnavailable("memory needs the database, which is not available")
         return self._storage, self._recall

@@ -9,14 +9,15 @@ from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
 from libra.chat.api import ChatService
 from libra.config import Settings
+from libra.discord.api import RateLimiter
 from libra.discord.confirmations import PendingErasures
 from libra.discord.conversation import Responder
 from libra.discord.pacing import EditPacer
-from libra.discord.permissions import AccessPolicy, UsageLimiter
+from libra.discord.permissions import AccessPolicy
 from libra.discord.stage_stats import StageStats
 from libra.language.api import LanguageService
 from libra.llm.api import LLMService
-from libra.plugin import Services
+from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
 
 
@@ -33,16 +34,17 @@ class DiscordDeps:
 
     settings: Settings
     bus: EventBus
-    services: Services
     chat: ChatService
     language: LanguageService
     llm: LLMService
     pacer: EditPacer
     policy: AccessPolicy
-    limiter: UsageLimiter
+    limiter: RateLimiter
     responder: Responder
     stage_stats: StageStats
     tasks: TaskGroup
+    usage: UsageStats | None = None
+    """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

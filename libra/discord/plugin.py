@@ -8,7 +8,10 @@ import hikari
 import lightbulb
 from loguru import logger
 
+from libra.bus import EventBus
 from libra.chat.api import ChatService
+from libra.config import Settings
+from libra.discord.api import RateLimiter
 from libra.discord.commands import extensions
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder, failure_message
@@ -21,7 +24,7 @@ from libra.discord.onboarding import (
     is_disallowed_intents,
 )
 from libra.discord.pacing import EditPacer
-from libra.discord.permissions import AccessPolicy, UsageLimiter
+from libra.discord.permissions import AccessPolicy
 from libra.discord.ratelimits import RateLimitWatcher
 from libra.discord.stage_stats import StageStats
 from libra.discord.triggers import MessageTriggers
@@ -32,17 +35,33 @@ from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
+from libra.storage.api import UsageStats
+from libra.tasks import TaskGroup
 
 
 class DiscordPlugin(Plugin):
     """Connects to Discord, syncs slash commands and answers conversations."""
 
     name = "discord"
-    requires = ("chat", "language", "llm")
-    wants = ("storage",)
     critical = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, chat: ChatService, language: LanguageService, llm: LLMService,
+                 limiter: RateLimiter, voice: VoiceConnectionRegistry,
+                 health: HealthRegistry | None = None, usage: UsageStats | None = None,
+                 needs: tuple[Plugin, ...] = ()) -> None:
+        """The parts the bot answers with, handed in by the composition root.
+
+        ``voice`` is where voice connections list themselves (admin reads it);
+        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``.
+        """
+        self._chat = chat
+        self._language = language
+        self._llm = llm
+        self._limiter = limiter
+        self.voice = voice
+        self._health = health
+        self._usage = usage
+        self.needs = needs
         self.bot: hikari.GatewayBot | None = None
         self.client: lightbulb.Client | None = None
         self.deps: DiscordDeps | None = None
@@ -62,7 +81,7 @@ class DiscordPlugin(Plugin):
         if settings.token is None:
             raise ConfigError("no Discord bot token", hint="run `libra run` for the setup steps")
         self._ctx = ctx
-        deps = self.deps = self._build_deps(ctx)
+        deps = self.deps = self._build_deps(ctx.settings, ctx.bus, ctx.tasks)
         try:
             # The optimisation-level warning is about asserts in hikari itself: nothing
             # an operator of Libra can or should act on at every start.
@@ -106,12 +125,10 @@ class DiscordPlugin(Plugin):
                               hint="see the traceback above") from err
         me = bot.get_me()
         guilds = len(bot.cache.get_guilds_view())
-        ctx.services.register(hikari.GatewayBot, bot)
-        # Voice connections add themselves here (connect_to(..., registry=...)); the
-        # admin metrics collector reads their diagnostics from it at scrape time.
-        ctx.services.register(VoiceConnectionRegistry, VoiceConnectionRegistry())
-        if (health := ctx.services.find(HealthRegistry)) is not None:
-            health.register("discord", self._check_health)
+        # Voice connections add themselves to ``self.voice`` (connect_to(...,
+        # registry=...)); the admin metrics collector reads their diagnostics from it.
+        if self._health is not None:
+            self._health.register("discord", self._check_health)
         ctx.tasks.spawn(self._watch_gateway(bot), name="discord:gateway")
         logger.info("Discord connected as {} in {} guild(s)", me.username if me else "?", guilds)
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
@@ -161,19 +178,14 @@ class DiscordPlugin(Plugin):
             # Running on deaf helps nobody: exit so a supervisor (or the operator) sees it.
             self._ctx.bus.publish(CriticalFailure(name=self.name, message=self._lost))
 
-    def _build_deps(self, ctx: PluginContext) -> DiscordDeps:
-        chat = ctx.services.get(ChatService)  # type: ignore[type-abstract]
-        language = ctx.services.get(LanguageService)  # type: ignore[type-abstract]
-        pacer = EditPacer(limit=ctx.settings.discord.edit_limit,
-                          window=ctx.settings.discord.edit_window)
-        llm = ctx.services.get(LLMService)  # type: ignore[type-abstract]
+    def _build_deps(self, settings: Settings, bus: EventBus, tasks: TaskGroup) -> DiscordDeps:
+        chat, language, llm = self._chat, self._language, self._llm
+        pacer = EditPacer(limit=settings.discord.edit_limit, window=settings.discord.edit_window)
         return DiscordDeps(
-            settings=ctx.settings, bus=ctx.bus, services=ctx.services, chat=chat,
-            language=language, llm=llm, pacer=pacer, policy=AccessPolicy(ctx.settings.discord),
-            limiter=UsageLimiter(ctx.settings.discord),
-            responder=Responder(chat=chat, language=language, pacer=pacer, bus=ctx.bus,
-                                llm=llm),
-            stage_stats=StageStats(), tasks=ctx.tasks,
+            settings=settings, bus=bus, chat=chat, language=language, llm=llm, pacer=pacer,
+            policy=AccessPolicy(settings.discord), limiter=self._limiter,
+            responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
+            stage_stats=StageStats(), tasks=tasks, usage=self._usage,
         )
 
     async def _on_command_error(
@@ -222,10 +234,8 @@ class DiscordPlugin(Plugin):
         """Close the lightbulb client and the gateway; tolerates a partial start."""
         ctx, self._ctx = self._ctx, None
         if ctx is not None:
-            ctx.services.unregister(hikari.GatewayBot)
-            ctx.services.unregister(VoiceConnectionRegistry)
-            if (health := ctx.services.find(HealthRegistry)) is not None:
-                health.unregister("discord")
+            if self._health is not None:
+                self._health.unregister("discord")
             # Replies still streaming end now, before the connection they write to.
             await ctx.tasks.close()
         if self.client is not None:

@@ -29,7 +29,7 @@ class ReplyLanguage:
 
 
 class LanguageService(Protocol):
-    """What the language plugin publishes in ``ctx.services``."""
+    """What the language feature offers (chat and the transports use it)."""
 
     def detect(self, text: str) -> Detection:
         """Detect the language of ``text`` among the configured languages."""

@@ -1,4 +1,4 @@
-"""The language plugin: publishes the ``LanguageService``."""
+"""The language plugin: the lifecycle of the ``LanguageService``."""
 
 from __future__ import annotations
 
@@ -7,55 +7,48 @@ from typing import ClassVar
 from loguru import logger
 
 from libra.health import ComponentHealth, HealthRegistry, Status
-from libra.language.api import LanguageService
 from libra.language.service import ChannelLanguageService
 from libra.plugin import Plugin, PluginContext
-from libra.storage.api import Storage
 
 
 class LanguagePlugin(Plugin):
     """Detection, reply-language hysteresis, model routing and system prompts.
 
-    Uses ``Storage`` to persist channel state when the storage plugin is up, and
-    keeps state in memory otherwise.
+    Persists channel state through the ``LanguageStore`` the service was built with,
+    and keeps state in memory without one.
     """
 
     name: ClassVar[str] = "language"
-    wants: ClassVar[tuple[str, ...]] = ("storage",)
 
-    def __init__(self) -> None:
-        self.service: ChannelLanguageService | None = None
-        self._ctx: PluginContext | None = None
+    def __init__(self, service: ChannelLanguageService, *,
+                 health: HealthRegistry | None = None) -> None:
+        """``service``: built by the composition root with its store."""
+        self.service = service
+        self._health_registry = health
+        self._started = False
 
     async def start(self, ctx: PluginContext) -> None:
-        """Build the service and publish it as ``LanguageService``."""
-        storage = ctx.services.find(Storage)  # type: ignore[type-abstract]
-        service = ChannelLanguageService(ctx.settings, ctx.bus, storage)
+        """Start persisting channel state and report health."""
+        service = self.service
         await service.start(ctx.tasks)
-        self.service = service
-        self._ctx = ctx
-        ctx.services.register(LanguageService, service)  # type: ignore[type-abstract]
-        health = ctx.services.find(HealthRegistry)
-        if health is not None:
-            health.register(self.name, self._health)
+        self._started = True
+        if self._health_registry is not None:
+            self._health_registry.register(self.name, self._health)
         logger.info("language: {} languages, state {}", len(service.languages),
-                    "in the database" if storage is not None else "in memory")
+                    "in the database" if service.store.storage is not None else "in memory")
 
     async def stop(self) -> None:
-        """Withdraw the service and write pending channel state."""
-        ctx, service = self._ctx, self.service
-        self._ctx = self.service = None
-        if ctx is not None:
-            ctx.services.unregister(LanguageService)
-            health = ctx.services.find(HealthRegistry)
-            if health is not None:
-                health.unregister(self.name)
-        if service is not None:
-            await service.close()
+        """Write pending channel state (idempotent)."""
+        if not self._started:
+            return
+        self._started = False
+        if self._health_registry is not None:
+            self._health_registry.unregister(self.name)
+        await self.service.close()
 
     async def _health(self) -> ComponentHealth:
         service = self.service
-        if service is None:
+        if not self._started:
             return ComponentHealth(name=self.name, status=Status.OFF, detail="not started")
         if service.store.storage is not None and not service.store.persistent:
             return ComponentHealth(

@@ -15,7 +15,7 @@ from libra.language.notices import change_notice
 from libra.language.prompts import PromptLibrary
 from libra.language.routing import ModelRouter
 from libra.language.state import ChannelStateStore
-from libra.storage.api import Storage
+from libra.storage.api import LanguageStore
 from libra.tasks import TaskGroup
 
 AUTO = "auto"
@@ -32,7 +32,7 @@ class ChannelLanguageService:
     messages still move the channel's hysteresis like anyone else's.
     """
 
-    def __init__(self, settings: Settings, bus: EventBus, storage: Storage | None = None,
+    def __init__(self, settings: Settings, bus: EventBus, storage: LanguageStore | None = None,
                  *, detector: LanguageDetector | None = None) -> None:
         lang = settings.language
         self.bus = bus

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from loguru import logger
 
 from libra.bounded import DEFAULT_CAPACITY, LruDict
-from libra.storage.api import ChannelLanguageState, Storage
+from libra.storage.api import ChannelLanguageState, LanguageStore
 from libra.tasks import TaskGroup
 
 RETRY_SECONDS = 30.0
@@ -33,7 +33,7 @@ RETRY_SECONDS = 30.0
 class ChannelStateStore:
     """The language state of every channel seen, backed by ``Storage`` when present."""
 
-    def __init__(self, storage: Storage | None, *, user_cache_seconds: float = 300.0,
+    def __init__(self, storage: LanguageStore | None, *, user_cache_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
                  max_cached_users: int = 10_000,
                  max_cached_channels: int = DEFAULT_CAPACITY) -> None:
@@ -196,7 +196,7 @@ class ChannelStateStore:
             self._users.pop(user_id, None)
             self._unsaved_users.pop(user_id, None)
 
-    async def _write_user(self, storage: Storage, user_id: int, language: str | None) -> bool:
+    async def _write_user(self, storage: LanguageStore, user_id: int, language: str | None) -> bool:
         """Write one user pin; return whether the database took it."""
         self.writes += 1
         try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from libra.llm.pool import PooledServer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +82,7 @@ class ModelStatus:
 
 
 class LLMService(Protocol):
-    """What the LLM plugin publishes in ``ctx.services``."""
+    """What the LLM feature offers (chat, the transports and admin use it)."""
 
     def stream(self, request: LLMRequest) -> AsyncIterator[Token]:
         """Coalesced, cached, queued, failover-protected stream of the answer.
@@ -106,4 +109,41 @@ class LLMService(Protocol):
 
     async def flush_cache(self, namespace: str | None = None) -> int:
         """Flush the response cache (one namespace or all); return entries removed."""
+        ...
+
+
+class LLMSlots(Protocol):
+    """Per-server LLM concurrency and the queue in front of it.
+
+    :class:`~libra.llm.pool.ServerPool` is the in-process implementation; the
+    composition root is where a shared one (several instances) would be chosen.
+    """
+
+    servers: list[PooledServer]
+    """The servers behind the slots (their backends, for warm-up and health)."""
+
+    async def acquire(self, correlation_id: str, *, exclude: frozenset[int] = frozenset(),
+                      retry: bool = False) -> PooledServer:
+        """Wait for a slot and return its server; ``release`` it when done."""
+        ...
+
+    def release(self, server: PooledServer, correlation_id: str) -> None:
+        """Give the slot back (the next waiter gets it)."""
+        ...
+
+    def mark_failed(self, server: PooledServer, error: str) -> None:
+        """Skip ``server`` for the back-off period."""
+        ...
+
+    def mark_ok(self, server: PooledServer) -> None:
+        """``server`` answered: use it again."""
+        ...
+
+    def position(self, correlation_id: str) -> int | None:
+        """0 when running, n when n-th in the queue, None when unknown."""
+        ...
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a slot."""
         ...

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
+from libra.bus import EventBus
 from libra.config import Settings
 from libra.health import ComponentHealth, HealthRegistry
-from libra.llm.api import LLMBackend, LLMService, ModelStatus
+from libra.llm.api import LLMBackend, ModelStatus
 from libra.llm.backends.embedded import EmbeddedBackend
 from libra.llm.backends.http import HTTPTimeouts
 from libra.llm.backends.ollama import OllamaBackend
@@ -36,42 +37,50 @@ def build_backends(settings: Settings) -> list[LLMBackend]:
             for url in llm.servers]
 
 
+def build_llm(settings: Settings, bus: EventBus, backends: list[LLMBackend] | None = None,
+              ) -> PooledLLMService:
+    """The LLM service with its slots and cache (no I/O: connections open on first use).
+
+    The in-process :class:`ServerPool` is chosen here as the ``LLMSlots``; a shared
+    one for several instances would be chosen in its place.
+    """
+    llm = settings.llm
+    slots = ServerPool(backends or build_backends(settings), max_concurrency=llm.max_concurrency,
+                       max_queue=llm.max_queue, backoff=llm.failover_backoff)
+    redis_url = settings.redis.url
+    cache = ResponseCache(
+        ttl=llm.cache_ttl, redis_url=redis_url.get_secret_value() if redis_url else None
+    )
+    return PooledLLMService(llm, slots, cache, bus)
+
+
 class LLMPlugin(Plugin):
-    """Publishes :class:`LLMService`; its warm-up runs in the background."""
+    """Runs :class:`LLMService`: tracer, health and the background warm-up."""
 
     name: ClassVar[str] = "llm"
 
-    def __init__(self, backends: list[LLMBackend] | None = None) -> None:
-        self._given_backends = backends
-        self.service: PooledLLMService | None = None
-        self._backends: list[LLMBackend] = []
-        self._ctx: PluginContext | None = None
+    def __init__(self, service: PooledLLMService, *,
+                 health: HealthRegistry | None = None) -> None:
+        """``service``: built by :func:`build_llm` in the composition root."""
+        self.service = service
+        self._health = health
         self._warmup: asyncio.Task[None] | None = None
+        self._started = False
 
     async def start(self, ctx: PluginContext) -> None:
-        """Build pool, cache and service; register them; start the warm-up task."""
-        self._ctx = ctx
+        """Build the tracer, register health, start the warm-up task."""
         llm = ctx.settings.llm
-        self._backends = self._given_backends or build_backends(ctx.settings)
-        pool = ServerPool(self._backends, max_concurrency=llm.max_concurrency,
-                          max_queue=llm.max_queue, backoff=llm.failover_backoff)
-        redis_url = ctx.settings.redis.url
-        cache = ResponseCache(
-            ttl=llm.cache_ttl, redis_url=redis_url.get_secret_value() if redis_url else None
-        )
+        service = self.service
+        self._started = True
         # Importing the Langfuse SDK and building its client takes ~1 s: off the loop.
-        tracer = await asyncio.to_thread(langfuse_tracer, ctx.settings.langfuse)
-        service = PooledLLMService(llm, pool, cache, ctx.bus, tracer=tracer)
-        self.service = service
-        ctx.services.register(LLMService, service)  # type: ignore[type-abstract]
+        service.tracer = await asyncio.to_thread(langfuse_tracer, ctx.settings.langfuse)
         models = routed_models(llm.default_model, llm.routes)
 
         async def health() -> ComponentHealth:
             return await check_health(service, models)
 
-        registry = ctx.services.find(HealthRegistry)
-        if registry is not None:
-            registry.register("llm", health)
+        if self._health is not None:
+            self._health.register("llm", health)
         for model in models:
             detail = WARMING if llm.warmup else NOT_WARMED
             service.statuses[model] = ModelStatus(model=model, ready=False, detail=detail)
@@ -80,20 +89,18 @@ class LLMPlugin(Plugin):
                                            name="warmup")
 
     async def stop(self) -> None:
-        """Cancel the warm-up, withdraw the service, close connections (idempotent)."""
+        """Cancel the warm-up, close connections (idempotent)."""
         if self._warmup is not None and not self._warmup.done():
             self._warmup.cancel()
             await asyncio.gather(self._warmup, return_exceptions=True)
         self._warmup = None
-        if self._ctx is not None:
-            self._ctx.services.unregister(LLMService)
-            registry = self._ctx.services.find(HealthRegistry)
-            if registry is not None:
-                registry.unregister("llm")
-        if self.service is not None:
-            await self.service.cache.close()
-            if self.service.tracer is not None:
-                await self.service.tracer.close()  # bounded: never hangs the stop
-        for backend in self._backends:
-            await backend.close()
-        self.service = None
+        if not self._started:
+            return
+        self._started = False
+        if self._health is not None:
+            self._health.unregister("llm")
+        await self.service.cache.close()
+        if self.service.tracer is not None:
+            await self.service.tracer.close()  # bounded: never hangs the stop
+        for server in self.service.pool.servers:
+            await server.backend.close()

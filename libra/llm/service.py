@@ -28,9 +28,9 @@ from libra.errors import (
     ModelMissing,
 )
 from libra.events import CacheFlushed, LLMCallFinished, new_correlation_id
-from libra.llm.api import LLMRequest, ModelStatus, Token
+from libra.llm.api import LLMRequest, LLMSlots, ModelStatus, Token
 from libra.llm.cache import ROOT_NAMESPACE, CachedAnswer, ResponseCache, cache_key
-from libra.llm.pool import PooledServer, ServerPool
+from libra.llm.pool import PooledServer
 from libra.llm.streaming import closing_stream, coalesce
 from libra.llm.tracing import CallTracer, TracedCall
 
@@ -71,7 +71,7 @@ class PooledLLMService:
     def __init__(
         self,
         settings: LLMSettings,
-        pool: ServerPool,
+        pool: LLMSlots,
         cache: ResponseCache,
         bus: EventBus,
         *,

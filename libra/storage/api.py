@@ -1,14 +1,15 @@
 """Storage models and the repository interface other plugins use.
 
-Implemented by :mod:`libra.storage.repositories` over asyncpg; published in
-``ctx.services`` as ``Storage`` by the storage plugin. Discord ids are ``int``
+Implemented by :mod:`libra.storage.repositories` over asyncpg (behind the
+write-behind :class:`~libra.storage.durable.DurableStorage`); the composition root
+hands each feature the narrow store port it needs. Discord ids are ``int``
 (``BIGINT`` in SQL); internal ids are ``int`` (``INTEGER`` keys).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -176,7 +177,7 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UsageStats:
+class UsageTotals:
     """Row counts and LLM call figures, for ``/stats``, doctor and metrics."""
 
     users: int
@@ -204,16 +205,88 @@ class UserData:
     llm_calls: list[dict[str, Any]]
 
 
-class Storage(Protocol):
-    """Typed repository functions; every query is parameterised."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildUsage:
+    """LLM usage of one guild since a point in time."""
+
+    guild_id: int | None
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cache_hits: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildDay:
+    """LLM usage of one guild on one UTC day."""
+
+    guild_id: int | None
+    day: date
+    calls: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLatency:
+    """Latency percentiles of one model's successful, uncached calls."""
+
+    model: str
+    calls: int
+    first_token_p50_ms: float | None
+    first_token_p95_ms: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolSizes:
+    """How many database connections are busy and idle, and the pool's bound."""
+
+    busy: int
+    idle: int
+    max: int
+
+
+class UsageStats(Protocol):
+    """LLM usage and latency read from ``llm_calls`` (``/stats``, the admin API).
+
+    Every method raises :class:`~libra.errors.StorageError` (a ``LibraError``) when
+    the database is not connected or fails.
+    """
+
+    @property
+    def connected(self) -> bool:
+        """Whether a database is connected now (the figures can be read)."""
+        ...
+
+    def pool_sizes(self) -> PoolSizes | None:
+        """The connection pool's sizes (``None`` while not connected)."""
+        ...
+
+    async def guild_usage(self, since: datetime, *, limit: int = 50) -> list[GuildUsage]:
+        """Calls and tokens per guild since ``since``, busiest first."""
+        ...
+
+    async def guild_daily_usage(self, since: datetime) -> list[GuildDay]:
+        """Calls and tokens per guild and UTC day since ``since``."""
+        ...
+
+    async def model_latency(self, since: datetime) -> list[ModelLatency]:
+        """Latency percentiles per model since ``since``."""
+        ...
+
+
+class UserStore(Protocol):
+    """Users by Discord id (every conversation and language pin starts here)."""
 
     async def ensure_user(self, discord_id: int) -> User:
         """Return the user, creating it on first sight."""
         ...
 
-    async def set_user_language(self, discord_id: int, language: str | None) -> None:
-        """Pin (or with ``None`` unpin) a user's preferred language."""
-        ...
+
+class ChatStore(UserStore, Protocol):
+    """Sessions and messages of conversations (chat)."""
 
     async def open_session(self, user_id: int, channel_id: int, guild_id: int | None) -> int:
         """Return the user's open session in the channel, starting one if needed."""
@@ -249,6 +322,10 @@ class Storage(Protocol):
         """Store one message of a turn (queued, not lost, while the database is out)."""
         ...
 
+
+class MemoryStore(Protocol):
+    """What users asked Libra to remember (chat)."""
+
     async def add_memory(
         self, user_id: int, content: str, *, place: Place,
         metadata: dict[str, Any] | None = None,
@@ -264,26 +341,9 @@ class Storage(Protocol):
         """Delete one memory (or all with ``None``); return how many were deleted."""
         ...
 
-    async def get_channel_language(self, channel_id: int) -> ChannelLanguageState | None:
-        """The channel's saved language state."""
-        ...
 
-    async def save_channel_language(self, state: ChannelLanguageState) -> None:
-        """Upsert the channel's language state."""
-        ...
-
-    async def record_translation(
-        self, *, user_id: int, source_language: str, target_language: str,
-        source_text: str, translated_text: str, model: str,
-    ) -> int:
-        """Store one translation."""
-        ...
-
-    async def record_llm_call(self, record: LLMCallRecord) -> None:
-        """Store one LLM call (queued like ``record_message`` while the database is out)."""
-        ...
-
-    # --- added by the storage plugin (additive) ---------------------------------------
+class PrivacyStore(Protocol):
+    """Everything stored about one user, for ``/privacy export`` and ``delete``."""
 
     async def delete_user(self, discord_id: int) -> bool:
         """Delete a user and, by cascade, everything stored about them.
@@ -296,6 +356,54 @@ class Storage(Protocol):
         """Every row stored about a user (``None`` when there is none)."""
         ...
 
-    async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:
+
+class LanguageStore(UserStore, Protocol):
+    """Channel language state and users' pinned languages (language)."""
+
+    async def set_user_language(self, discord_id: int, language: str | None) -> None:
+        """Pin (or with ``None`` unpin) a user's preferred language."""
+        ...
+
+    async def get_channel_language(self, channel_id: int) -> ChannelLanguageState | None:
+        """The channel's saved language state."""
+        ...
+
+    async def save_channel_language(self, state: ChannelLanguageState) -> None:
+        """Upsert the channel's language state."""
+        ...
+
+
+class TranslationStore(Protocol):
+    """The ``translations`` table (the translation feature writes here)."""
+
+    async def record_translation(
+        self, *, user_id: int, source_language: str, target_language: str,
+        source_text: str, translated_text: str, model: str,
+    ) -> int:
+        """Store one translation."""
+        ...
+
+
+class LLMCallLog(Protocol):
+    """One row per LLM call, for usage statistics."""
+
+    async def record_llm_call(self, record: LLMCallRecord) -> None:
+        """Store one LLM call (queued like ``record_message`` while the database is out)."""
+        ...
+
+
+class StoreTotals(Protocol):
+    """Row counts for doctor and metrics."""
+
+    async def usage_stats(self, since_seconds: float | None = None) -> UsageTotals:
         """Counts of stored rows and LLM call figures (``since_seconds`` limits llm_calls)."""
         ...
+
+
+class Storage(ChatStore, MemoryStore, PrivacyStore, LanguageStore, TranslationStore,
+              LLMCallLog, StoreTotals, Protocol):
+    """Every store port at once: what the storage plugin implements.
+
+    Consumers take the narrow port they use (``ChatStore``, ``LanguageStore``, ...),
+    so a feature's dependencies can be read off its constructor.
+    """

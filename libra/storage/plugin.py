@@ -1,9 +1,10 @@
-"""The storage plugin: database, migrations, the ``Storage`` service, ``llm_calls``.
+"""The storage plugin: database, migrations, the store ports, ``llm_calls``.
 
-A database that is down at start does not keep Libra from starting: ``Storage`` is
-published at once (reads fail fast, a turn's writes are queued), and the plugin keeps
-trying to connect with a capped, doubling backoff; once it connects it applies the
-migrations and stores what was queued. Health says ``degraded`` until then.
+A database that is down at start does not keep Libra from starting: the stores exist
+from construction (the composition root hands them to chat and language; reads fail
+fast, a turn's writes are queued), and the plugin keeps trying to connect with a
+capped, doubling backoff; once it connects it applies the migrations and stores what
+was queued. Health says ``degraded`` until then.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import ClassVar
 
 import asyncpg
 from loguru import logger
 
 from libra.bus import Subscription
+from libra.config import Settings
 from libra.errors import DatabaseUnavailable, LibraError, StorageError
-from libra.events import AppReady, LLMCallFinished
+from libra.events import LLMCallFinished
 from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.metrics import MetricsRegistry
-from libra.plugin import Plugin, PluginContext, Services
+from libra.plugin import Plugin, PluginContext
 from libra.storage import migrate
-from libra.storage.api import LLMCallRecord, Storage
+from libra.storage.api import LLMCallRecord, UsageStats
 from libra.storage.db import Database
 from libra.storage.durable import DurableStorage
 from libra.storage.repositories import PgStorage
+from libra.storage.stats import DatabaseUsageStats
 from libra.storage.writebehind import WriteBehindQueue
 
 _HEALTH_CHECKS = ("database", "migrations")
@@ -34,13 +37,22 @@ _FIRST_RETRY = 1.0
 
 
 class StoragePlugin(Plugin):
-    """Opens PostgreSQL, applies migrations and publishes ``Storage`` and ``Database``."""
+    """Opens PostgreSQL, applies migrations and backs the store ports with it."""
 
     name: ClassVar[str] = "storage"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings, *, health: HealthRegistry | None = None,
+                 metrics: MetricsRegistry | None = None) -> None:
+        """Build the stores (no I/O: the queue file and the database open in ``start``)."""
+        database = settings.database
+        self._queue = WriteBehindQueue(settings.app.data_dir, max_writes=database.write_queue_max)
+        self.stores = DurableStorage(self._queue, write_timeout=database.query_timeout)
+        """Every store port (``ChatStore``, ``LanguageStore``, ...), write-behind."""
+        self.usage: UsageStats = DatabaseUsageStats(lambda: self.database)
+        """The ``UsageStats`` port over the connected database."""
         self._durable: DurableStorage | None = None
-        self._services: Services | None = None
+        self._health_registry = health
+        self._metrics = metrics
         self._health: HealthRegistry | None = None
         self._subscriptions: list[Subscription] = []
         self._migration_ids: list[str] = []
@@ -56,34 +68,30 @@ class StoragePlugin(Plugin):
 
     @property
     def storage(self) -> DurableStorage | None:
-        """The published ``Storage`` (``None`` before start and after stop)."""
+        """The running stores (``None`` before start and after stop)."""
         return self._durable
 
     async def start(self, ctx: PluginContext) -> None:
         """Publish storage, then connect and migrate now or, if the database is down, later."""
         settings = ctx.settings.database
         self._migration_ids = migrate.migration_ids(settings.migrations_dir)
-        queue = WriteBehindQueue(ctx.settings.app.data_dir, max_writes=settings.write_queue_max)
-        self._durable = DurableStorage(queue, write_timeout=settings.query_timeout)
-        self._services = ctx.services
-        await queue.open()
+        self._durable = self.stores
+        await self._queue.open()
         try:
             await self._connect(ctx)
         except DatabaseUnavailable as err:
             self._failed_attempt(err, _FIRST_RETRY)
             self._connector = asyncio.get_running_loop().create_task(
                 self._connect_later(ctx), name="storage:connect")
-        # Storage is a Protocol: mypy only accepts concrete classes for type[...] keys.
-        ctx.services.register(cast(type[Any], Storage), self._durable)
-        self._health = ctx.services.find(HealthRegistry)
+        self._health = self._health_registry
         if self._health is not None:
             self._health.register("database", self._check_database)
             self._health.register("migrations", self._check_migrations)
         self._subscriptions = [
             ctx.bus.subscribe(LLMCallFinished, self._record_llm_call,
                               name="storage.record_llm_call"),
-            ctx.bus.subscribe(AppReady, self._add_metrics, name="storage.metrics"),
         ]
+        self._add_metrics()
 
     async def _connect(self, ctx: PluginContext) -> None:
         assert self._durable is not None
@@ -98,7 +106,6 @@ class StoragePlugin(Plugin):
             await db.close()
             raise
         self._durable.attach(db, PgStorage(db.pool.raw, settings.query_timeout))
-        ctx.services.register(Database, db)
 
     def _failed_attempt(self, err: DatabaseUnavailable, retry_in: float) -> None:
         assert self._durable is not None
@@ -127,7 +134,7 @@ class StoragePlugin(Plugin):
             return
 
     async def stop(self) -> None:
-        """Withdraw services, keep queued writes on disk, close the pool. Idempotent."""
+        """Keep queued writes on disk, close the pool. Idempotent."""
         for subscription in self._subscriptions:
             subscription.unsubscribe()
         self._subscriptions = []
@@ -139,10 +146,6 @@ class StoragePlugin(Plugin):
             for name in _HEALTH_CHECKS:
                 self._health.unregister(name)
             self._health = None
-        if self._services is not None:
-            self._services.unregister(cast(type[Any], Storage))
-            self._services.unregister(Database)
-            self._services = None
         durable, self._durable = self._durable, None
         if durable is not None:
             db = durable.database
@@ -166,8 +169,8 @@ class StoragePlugin(Plugin):
             # Losing one statistics row must never disturb the reply it describes.
             logger.warning("could not record LLM call ({}): {}", event.correlation_id, err)
 
-    async def _add_metrics(self, event: AppReady) -> None:
-        registry = self._services.find(MetricsRegistry) if self._services else None
+    def _add_metrics(self) -> None:
+        registry, self._metrics = self._metrics, None  # once: a family is registered once
         durable = self._durable
         if registry is None or durable is None:
             return

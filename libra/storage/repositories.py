@@ -28,7 +28,7 @@ from libra.storage.api import (
     Place,
     Role,
     StoredMessage,
-    UsageStats,
+    UsageTotals,
     User,
     UserData,
 )
@@ -358,7 +358,7 @@ class PgStorage:
                 record.cache_hit, record.error_code, record.created_at, record.user_id)
 
     @_bounded
-    async def usage_stats(self, since_seconds: float | None = None) -> UsageStats:
+    async def usage_stats(self, since_seconds: float | None = None) -> UsageTotals:
         """Counts of stored rows and LLM call figures (``since_seconds`` limits llm_calls)."""
         async with _translated("read usage statistics"):
             row = await self._pool.fetchrow(
@@ -374,7 +374,7 @@ class PgStorage:
                 "percentile_cont(0.95) WITHIN GROUP (ORDER BY c.latency_ms) AS p95 "
                 "FROM llm_calls c WHERE $1::double precision IS NULL "
                 "OR c.created_at >= now() - make_interval(secs => $1)", since_seconds)
-        return UsageStats(
+        return UsageTotals(
             users=row["users"], sessions=row["sessions"], messages=row["messages"],
             memories=row["memories"], translations=row["translations"],
             llm_calls=row["llm_calls"], llm_errors=row["llm_errors"],

@@ -1,19 +1,22 @@
 """Usage and latency figures read from ``llm_calls`` (for ``/stats`` and the admin API).
 
-Read-only, parameterised queries over an asyncpg pool; the schema is the one in
+:class:`DatabaseUsageStats` implements the ``UsageStats`` port; the functions below
+are its queries. Read-only, parameterised queries over an asyncpg pool; the schema is the one in
 ``migrations/0001_schema.sql``. Calls without a guild (DMs, the console) are grouped
 under ``guild_id = None``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 
 from libra.errors import DatabaseUnavailable, StorageError
+from libra.storage.api import GuildDay, GuildUsage, ModelLatency, PoolSizes
+from libra.storage.db import Database
 
 
 class StatsPool(Protocol):
@@ -22,40 +25,6 @@ class StatsPool(Protocol):
     async def fetch(self, query: str, *args: object) -> list[Any]:
         """Run ``query`` and return its rows."""
         ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GuildUsage:
-    """LLM usage of one guild since a point in time."""
-
-    guild_id: int | None
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cache_hits: int
-    errors: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GuildDay:
-    """LLM usage of one guild on one UTC day."""
-
-    guild_id: int | None
-    day: date
-    calls: int
-    tokens: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelLatency:
-    """Latency percentiles of one model's successful, uncached calls."""
-
-    model: str
-    calls: int
-    first_token_p50_ms: float | None
-    first_token_p95_ms: float | None
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
 
 
 _GUILD_USAGE = """
@@ -135,3 +104,46 @@ async def model_latency(pool: StatsPool, since: datetime) -> list[ModelLatency]:
                          first_token_p95_ms=_ms(r["first_token_p95_ms"]),
                          latency_p50_ms=_ms(r["latency_p50_ms"]),
                          latency_p95_ms=_ms(r["latency_p95_ms"])) for r in rows]
+
+
+class DatabaseUsageStats:
+    """The ``UsageStats`` port over whichever database storage has connected.
+
+    ``database`` is asked at every call: storage may connect after start (an outage
+    at start) and the figures become available then, without rewiring anything.
+    """
+
+    def __init__(self, database: Callable[[], Database | None]) -> None:
+        """``database``: the open database now, or ``None`` while not connected."""
+        self._database = database
+
+    @property
+    def connected(self) -> bool:
+        """Whether a database is connected now."""
+        return self._database() is not None
+
+    def _pool(self) -> StatsPool:
+        db = self._database()
+        if db is None:
+            raise DatabaseUnavailable("the database is not running")
+        return db.pool
+
+    def pool_sizes(self) -> PoolSizes | None:
+        """The pool's busy, idle and maximum connections (``None`` while not connected)."""
+        db = self._database()
+        if db is None:
+            return None
+        size, idle = db.pool.get_size(), db.pool.get_idle_size()
+        return PoolSizes(busy=size - idle, idle=idle, max=db.pool.get_max_size())
+
+    async def guild_usage(self, since: datetime, *, limit: int = 50) -> list[GuildUsage]:
+        """The ``limit`` busiest guilds since ``since``."""
+        return await guild_usage(self._pool(), since, limit=limit)
+
+    async def guild_daily_usage(self, since: datetime) -> list[GuildDay]:
+        """Calls and tokens per guild per UTC day since ``since``."""
+        return await guild_daily_usage(self._pool(), since)
+
+    async def model_latency(self, since: datetime) -> list[ModelLatency]:
+        """Latency percentiles per model since ``since``."""
+        return await model_latency(self._pool(), since)

@@ -18,10 +18,10 @@ from libra.bus import EventBus
 from libra.config import LangfuseSettings, LLMSettings, RedisSettings, Settings
 from libra.events import LLMCallFinished, ModelReady
 from libra.health import HealthRegistry
-from libra.llm.api import ChatMessage, LLMRequest, LLMService, Token
-from libra.llm.plugin import LLMPlugin
+from libra.llm.api import ChatMessage, LLMRequest, Token
+from libra.llm.plugin import LLMPlugin, build_llm
 from libra.llm.service import PooledLLMService
-from libra.plugin import PluginContext, Services
+from libra.plugin import PluginContext
 from libra.tasks import TaskGroup
 
 
@@ -31,7 +31,6 @@ class LLMStack:
 
     plugin: LLMPlugin
     bus: EventBus
-    services: Services
     health: HealthRegistry
     calls: list[LLMCallFinished] = field(default_factory=list)
     ready: list[ModelReady] = field(default_factory=list)
@@ -39,9 +38,7 @@ class LLMStack:
     @property
     def service(self) -> PooledLLMService:
         """The published service (the concrete class, for introspection)."""
-        service = self.services.get(LLMService)  # type: ignore[type-abstract]
-        assert isinstance(service, PooledLLMService)
-        return service
+        return self.plugin.service
 
     async def ask(self, text: str, **kwargs: Any) -> tuple[str, list[Token]]:
         """Stream one answer to ``text`` and return (final text, tokens received)."""
@@ -77,12 +74,9 @@ async def llm_stack(
     settings = Settings(llm=LLMSettings(**llm), redis=RedisSettings(url=redis_url),
                         langfuse=langfuse or LangfuseSettings())
     bus = EventBus()
-    services = Services()
     health = HealthRegistry()
-    services.register(HealthRegistry, health)
-    services.register(EventBus, bus)
-    plugin = LLMPlugin()
-    stack = LLMStack(plugin=plugin, bus=bus, services=services, health=health)
+    plugin = LLMPlugin(build_llm(settings, bus), health=health)
+    stack = LLMStack(plugin=plugin, bus=bus, health=health)
 
     async def on_call(event: LLMCallFinished) -> None:
         stack.calls.append(event)
@@ -93,7 +87,7 @@ async def llm_stack(
     bus.subscribe(LLMCallFinished, on_call)
     bus.subscribe(ModelReady, on_ready)
     tasks = TaskGroup("llm")
-    await plugin.start(PluginContext(settings, bus, services, tasks))
+    await plugin.start(PluginContext(settings, bus, tasks))
     try:
         yield stack
     finally:

@@ -11,8 +11,6 @@ from libra.discord.commands.common import admin_admitted
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import StorageError
-from libra.storage import stats
-from libra.storage.db import Database
 
 loader = lightbulb.Loader()
 
@@ -43,16 +41,15 @@ async def guild_report(deps: DiscordDeps, guild_id: int | None) -> str:
     lines += [f"{f.stage}: median {f.median_ms:.0f} ms, max {f.max_ms:.0f} ms "
               f"({f.samples} replies)" for f in figures] or ["no replies yet"]
     lines.append("**LLM usage (last 24 h)**")
-    database = deps.services.find(Database)
-    pool = getattr(database, "pool", None) if database is not None else None
-    if pool is None:
+    usage_stats = deps.usage
+    if usage_stats is None or not usage_stats.connected:
         lines.append("unavailable: the database is not connected")
         return "\n".join(lines)
     try:
         # Bounded like every storage call: a dark database host must not leave the
         # command "thinking" until TCP gives up.
         rows = await deps.deadlines.within(
-            stats.guild_usage(pool, datetime.now(tz=UTC) - STATS_WINDOW, limit=1000),
+            usage_stats.guild_usage(datetime.now(tz=UTC) - STATS_WINDOW, limit=1000),
             deps.settings.database.query_timeout)
     except (StorageError, TimeoutError) as err:
         logger.warning("/stats usage query failed: {}", err or "no answer in time")

@@ -2,7 +2,8 @@
 
 Implements :class:`~libra.voice.api.VoiceRegistry`. Dependency neutral on purpose
 (no hikari, no sockets): the admin metrics collector reads ``snapshots()`` at scrape
-time. The plugin that joins voice channels creates one and hands it to each
+time. The composition root creates one, hands it to the admin metrics collector and to
+the plugin that joins voice channels, which hands it to each
 connection (``connect_to(..., registry=registry)``); a connection adds itself once
 its handshake is done and removes itself when it closes.
 """

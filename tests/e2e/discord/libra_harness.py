@@ -7,6 +7,7 @@ Import the fixture into a test module (or conftest)::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,18 +18,41 @@ import asyncpg
 import psycopg
 import pytest_asyncio
 
-from libra.app import LibraApp
-from libra.chat.api import ChatService
+from libra.app import LibraApp, Mode, build_graph
 from libra.chat.plugin import ChatPlugin
+from libra.chat.service import ChatServiceImpl
 from libra.config import Settings
+from libra.discord.permissions import UsageLimiter
 from libra.discord.plugin import DiscordPlugin
 from libra.events import Event
 from libra.language.plugin import LanguagePlugin
-from libra.llm.plugin import LLMPlugin
-from libra.storage.plugin import StoragePlugin
+from libra.language.service import ChannelLanguageService
+from libra.llm.plugin import LLMPlugin, build_llm
 from tests.conftest import url_with_database
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
+
+
+def without_storage(settings: Settings) -> LibraApp:
+    """The ``run`` graph with no store at all (tests of Libra without a database)."""
+    graph = build_graph(settings, Mode.RUN)
+    assert graph.discord is not None
+    bus, health = graph.bus, graph.health
+    language = LanguagePlugin(ChannelLanguageService(settings, bus), health=health)
+    llm = LLMPlugin(build_llm(settings, bus), health=health)
+    chat = ChatServiceImpl(settings=settings.chat, bus=bus, language=language.service,
+                           llm=llm.service, storage=None,
+                           prompt_window=max(settings.llm.num_ctx - settings.llm.num_predict,
+                                             settings.llm.num_ctx // 2))
+    chat_plugin = ChatPlugin(chat, needs=(language, llm))
+    discord = DiscordPlugin(chat=chat, language=language.service, llm=llm.service,
+                            limiter=UsageLimiter(settings.discord), voice=graph.discord.voice,
+                            health=health, needs=(chat_plugin, language, llm))
+    bare = dataclasses.replace(graph, language=language, llm=llm, chat=chat_plugin,
+                               discord=discord)
+    app = LibraApp(settings, bare.plugins[1:], bus=bus, health=health)  # no storage
+    app.graph = bare
+    return app
 
 
 class LibraBot:
@@ -44,6 +68,18 @@ class LibraBot:
         self.events: list[Event] = []
         app.bus.subscribe(Event, self._record)
 
+    @property
+    def chat(self) -> ChatServiceImpl:
+        """The chat service the bot answers with."""
+        assert self.app.graph is not None
+        return self.app.graph.chat.service
+
+    @property
+    def language(self) -> ChannelLanguageService:
+        """The language service the bot answers with."""
+        assert self.app.graph is not None
+        return self.app.graph.language.service
+
     async def _record(self, event: Event) -> None:
         self.events.append(event)
 
@@ -53,8 +89,7 @@ class LibraBot:
 
     async def settle(self) -> None:
         """Wait until finished replies are stored and their events handled."""
-        chat = self.app.manager.services.get(ChatService)  # type: ignore[type-abstract]
-        await chat.drain()  # type: ignore[attr-defined]
+        await self.chat.drain()
         await self.app.bus.drain(5)
 
     async def query(self, sql: str, *args: object) -> list[asyncpg.Record]:
@@ -93,12 +128,10 @@ async def start_libra(tmp_path: Path) -> AsyncIterator[StartLibra]:
     async def start(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, *,
                     llm: dict[str, Any] | None = None, **discord: Any) -> LibraBot:
         settings = libra_settings(fake, ollama, pg_url, tmp_path, llm=llm, **discord)
-        plugin = DiscordPlugin()
-        plugins = [LanguagePlugin(), LLMPlugin(), ChatPlugin(), plugin]
-        if pg_url is not None:
-            plugins.insert(0, StoragePlugin())
-        app = LibraApp(settings, plugins)
-        bot = LibraBot(app, plugin, fake, ollama, pg_url)
+        app = (LibraApp.of(build_graph(settings, Mode.RUN)) if pg_url is not None
+               else without_storage(settings))
+        assert app.graph is not None and app.graph.discord is not None
+        bot = LibraBot(app, app.graph.discord, fake, ollama, pg_url)
         await app.start()
         apps.append(app)
         return bot

@@ -12,7 +12,6 @@ from loguru import logger
 from libra.chat.messages import user_message
 from libra.discord.onboarding import disallowed_intents_explanation
 from libra.errors import PluginError
-from libra.language.api import LanguageService
 from tests.e2e.discord.libra_harness import StartLibra
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
@@ -42,7 +41,7 @@ async def test_a_language_change_notice_comes_first_on_its_own_line(
         await fake_discord.user_message(text, mention_bot=True)
         await fake_discord.wait_until(lambda n=n: len(fake_discord.bot_messages(channel)) >= n)
 
-    language = libra.app.manager.services.get(LanguageService)  # type: ignore[type-abstract]
+    language = libra.language
     expected = language.change_notice("ko") + "\n" + fake_ollama.default_answer
     await fake_discord.wait_for_bot_content(channel, expected)
 

@@ -13,7 +13,6 @@ from libra.admin.collector import MetricsCollector
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.events import VoiceFailed, VoiceSpeakingStopped
 from libra.metrics import MetricsRegistry
-from libra.plugin import Services
 from tests.e2e.voice.conftest import GUILD_ID, Harness, tone, wait_until
 from tests.fakes.fake_voice import FakeVoiceServer
 
@@ -31,10 +30,8 @@ def _series(text: str, name: str) -> dict[str, float]:
 async def test_live_connections_are_exported_as_prometheus_series(
     harness: Harness, server: FakeVoiceServer
 ) -> None:
-    services = Services()
     voice = VoiceConnectionRegistry()
-    services.register(VoiceConnectionRegistry, voice)
-    collector = MetricsCollector(harness.bus, services, MetricsRegistry())
+    collector = MetricsCollector(harness.bus, MetricsRegistry(), voice=voice)
     collector.start()
     alice = await server.add_peer(1001)
     conn = await harness.connect(server, registry=voice)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from libra.plugin import Plugin
+from libra.storage.api import UsageStats
 
 from .harness import AdminHarness, admin_settings, start_harness
 
@@ -17,16 +17,17 @@ StartAdmin = Callable[..., Awaitable[AdminHarness]]
 @pytest.fixture
 async def start_admin(tmp_path_factory: pytest.TempPathFactory
                       ) -> AsyncIterator[StartAdmin]:
-    """``await start_admin(auth_mode="simple", plugins=[...], **admin_settings)``.
+    """``await start_admin(auth_mode="simple", parts=("llm",), **admin_settings)``.
 
     Each server keeps its state in a fresh temporary folder unless ``data_dir`` is given
     (two servers given the same folder share it, like two runs of one install).
     """
     started: list[AdminHarness] = []
 
-    async def start(plugins: list[Plugin] | None = None, **admin: Any) -> AdminHarness:
+    async def start(parts: tuple[str, ...] = (), usage: UsageStats | None = None,
+                    **admin: Any) -> AdminHarness:
         admin.setdefault("data_dir", tmp_path_factory.mktemp("admin"))
-        harness = await start_harness(admin_settings(**admin), plugins)
+        harness = await start_harness(admin_settings(**admin), parts, usage=usage)
         started.append(harness)
         return harness
 

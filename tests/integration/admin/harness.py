@@ -7,7 +7,7 @@ import json
 import secrets
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import Morsel
@@ -21,10 +21,10 @@ from yarl import URL
 
 from libra.admin.auth import SECRET_HEADER, signed_headers
 from libra.admin.plugin import AdminPlugin
-from libra.app import LibraApp
+from libra.app import LibraApp, Mode, build_graph
 from libra.config import AdminSettings, AppSettings, LLMSettings, RedisSettings, Settings
 from libra.health import ComponentHealth, HealthRegistry, Status
-from libra.plugin import Plugin
+from libra.storage.api import UsageStats
 
 
 def free_port() -> int:
@@ -59,7 +59,7 @@ class AdminHarness:
     settings: Settings
     secret: bytes
     http: aiohttp.ClientSession
-    extra_plugins: list[Plugin] = field(default_factory=list)
+    parts: tuple[str, ...] = ()
 
     @property
     def port(self) -> int:
@@ -164,14 +164,22 @@ def captured_logs(level: str = "INFO") -> Iterator[list[str]]:
         logger.remove(sink)
 
 
-async def start_harness(settings: Settings, extra_plugins: list[Plugin] | None = None,
-                        ) -> AdminHarness:
-    plugin = AdminPlugin()
-    plugins = [*(extra_plugins or []), plugin]
-    app = LibraApp(settings, plugins)
+async def start_harness(settings: Settings, parts: Sequence[str] = (), *,
+                        usage: UsageStats | None = None) -> AdminHarness:
+    """Admin plus the graph's ``parts`` (plugin names); ``usage`` stands for storage's."""
+    graph = build_graph(settings, Mode.CHAT)
+    chosen = [p for p in graph.plugins if p.name in parts]
+    if usage is None and "storage" in parts:
+        usage = graph.storage.usage
+    # The registry storage adds its families to (the root made it for the admin).
+    metrics = graph.admin.metrics if graph.admin is not None else None
+    plugin = AdminPlugin(metrics=metrics, health=graph.health, usage=usage,
+                         llm=graph.llm.service if "llm" in parts else None)
+    app = LibraApp(settings, [*chosen, plugin], bus=graph.bus, health=graph.health)
+    app.graph = graph
     await app.start()
     secret = settings.admin.secret
     assert secret is not None
     http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     return AdminHarness(app, plugin, settings, secret.get_secret_value().encode(), http,
-                        list(extra_plugins or []))
+                        tuple(parts))

@@ -22,7 +22,6 @@ from libra.events import (
     VoiceFailed,
 )
 from libra.health import Status
-from libra.llm.plugin import LLMPlugin
 
 from .conftest import StartAdmin
 from .harness import free_port, ok_check
@@ -85,7 +84,7 @@ async def test_readiness_is_503_when_a_required_component_is_down(
 @pytest.mark.parametrize("mode", ["simple", "hmac"])
 async def test_flush_goes_through_the_real_llm_service(start_admin: StartAdmin,
                                                        mode: str) -> None:
-    h = await start_admin(plugins=[LLMPlugin()], auth_mode=mode)
+    h = await start_admin(parts=("llm",), auth_mode=mode)
     flushed = asyncio.ensure_future(h.app.bus.wait_for(CacheFlushed, timeout=5))
     await asyncio.sleep(0)
     reply = await h.request("POST", FLUSH, body=b'{"namespace": "qwen2.5:7b-instruct"}')
@@ -214,5 +213,5 @@ async def test_off_without_a_port() -> None:
 
 def _context(settings: Settings):  # type: ignore[no-untyped-def]
     from libra.bus import EventBus
-    from libra.plugin import PluginContext, Services
-    return PluginContext(settings, EventBus(), Services())
+    from libra.plugin import PluginContext
+    return PluginContext(settings, EventBus())

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from libra.config import RedisSettings
-from libra.llm.plugin import LLMPlugin
 
 from .harness import AdminHarness, admin_settings, free_port, start_harness
 from .test_operator_page import HASH, _get, _post, _sign_in
@@ -23,7 +22,7 @@ async def redis_down() -> AsyncIterator[AdminHarness]:
     # Nothing listens on this port: every Redis command is refused.
     settings = settings.model_copy(update={
         "redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{free_port()}/0"})})
-    h = await start_harness(settings, [LLMPlugin()])
+    h = await start_harness(settings, ("llm",))
     yield h
     await h.stop()
 
@@ -54,7 +53,7 @@ async def test_api_flush_with_a_dark_redis_host_answers_before_the_request_timeo
     port = server.sockets[0].getsockname()[1]
     settings = admin_settings(auth_mode="simple").model_copy(update={
         "redis": RedisSettings.model_validate({"url": f"redis://127.0.0.1:{port}/0"})})
-    h = await start_harness(settings, [LLMPlugin()])
+    h = await start_harness(settings, ("llm",))
     try:
         started = time.monotonic()
         reply = await h.request("POST", "/api/cache/flush")

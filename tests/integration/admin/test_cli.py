@@ -10,8 +10,6 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from libra.llm.plugin import LLMPlugin
-
 from .conftest import StartAdmin
 from .harness import AdminHarness, ok_check
 
@@ -57,7 +55,7 @@ async def test_hash_password_refuses_an_empty_password() -> None:
 @pytest.mark.parametrize("mode", ["simple", "hmac"])
 async def test_status_and_flush_sign_requests(start_admin: StartAdmin, tmp_path: Path,
                                               mode: str) -> None:
-    h = await start_admin(plugins=[LLMPlugin()], auth_mode=mode)
+    h = await start_admin(parts=("llm",), auth_mode=mode)
     h.health.register("database", ok_check("database"))
     h.health.register("migrations", ok_check("migrations"))
     config = _config(tmp_path, h)

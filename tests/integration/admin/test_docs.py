@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from libra.admin.nonces import NonceStoreUnavailable
-from libra.llm.api import LLMService
 from libra.llm.cache import CacheUnavailable
-from libra.llm.plugin import LLMPlugin
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.llm_stack import request
 
@@ -63,9 +61,10 @@ def _example() -> str:
 
 async def test_the_documented_flush_example_flushes_a_cached_answer(
         start_admin: StartAdmin, fake_ollama: FakeOllama) -> None:
-    h = await start_admin(plugins=[LLMPlugin()], auth_mode="hmac",
+    h = await start_admin(parts=("llm",), auth_mode="hmac",
                           llm={"servers": (fake_ollama.url,)})
-    service: Any = h.app.manager.services.find(LLMService)  # type: ignore[type-abstract]
+    assert h.app.graph is not None
+    service: Any = h.app.graph.llm.service
     assert service is not None
     # One answer of the default model, now in the cache.
     async for _ in service.stream(request("What is the capital of France?",

@@ -19,9 +19,9 @@ from pydantic import SecretStr
 
 from libra.admin.auth import signed_headers
 from libra.config import DatabaseSettings
-from libra.llm.plugin import LLMPlugin
 from libra.storage import migrate
 from libra.storage.db import Database
+from libra.storage.stats import DatabaseUsageStats
 from tests.conftest import url_with_database
 
 from .harness import AdminHarness, admin_settings, ok_check, start_harness
@@ -65,8 +65,8 @@ class LiveAdmin:
             self.database = await Database.open(
                 DatabaseSettings(url=SecretStr(self.database_url)), data_dir=self.data_dir)
             await migrate.apply_async(self.database.dsn_for_yoyo())
-            h = await start_harness(admin_settings(auth_mode="hmac"), [LLMPlugin()])
-            h.app.manager.services.register(Database, self.database)
+            h = await start_harness(admin_settings(auth_mode="hmac"), ("llm",),
+                                  usage=DatabaseUsageStats(lambda: self.database))
             # No model server here: the llm check would make readiness 503 (a 5xx).
             for name in ("database", "migrations", "llm"):
                 h.health.register(name, ok_check(name))

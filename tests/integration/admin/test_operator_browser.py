@@ -11,8 +11,8 @@ import pytest
 
 from libra.events import LLMCallFinished, ReplyFinished
 from libra.health import Status
-from libra.llm.plugin import LLMPlugin
 from libra.storage.db import Database
+from libra.storage.stats import DatabaseUsageStats
 
 from .conftest import StartAdmin
 from .harness import ok_check
@@ -111,9 +111,9 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
         print(f"SKIPPED browser test: {missing}")
         pytest.skip(missing)
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
-    h = await start_admin(plugins=[LLMPlugin()], operator_password_hashes={"ops": hashed},
-                          failed_auth_limit=3, cookie_secure=True)
-    h.app.manager.services.register(Database, database)
+    h = await start_admin(parts=("llm",), operator_password_hashes={"ops": hashed},
+                          failed_auth_limit=3, cookie_secure=True,
+                          usage=DatabaseUsageStats(lambda: database))
     for name in ("database", "migrations", "llm"):
         h.health.register(name, ok_check(name))
     h.health.register("discord", ok_check("discord", Status.OFF))

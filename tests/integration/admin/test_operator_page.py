@@ -8,8 +8,6 @@ from urllib.parse import urlencode
 
 import bcrypt
 
-from libra.llm.plugin import LLMPlugin
-
 from .conftest import StartAdmin
 from .harness import AdminHarness, Reply
 
@@ -53,7 +51,7 @@ async def _sign_in(h: AdminHarness) -> tuple[str, str]:
 
 
 async def test_login_flow_and_status_page(start_admin: StartAdmin) -> None:
-    h = await start_admin(plugins=[LLMPlugin()], operator_password_hashes={"ops": HASH})
+    h = await start_admin(parts=("llm",), operator_password_hashes={"ops": HASH})
     first = await _get(h, "/admin")
     assert (first.status, first.headers["Location"]) == (303, "/admin/login")
 

@@ -12,6 +12,7 @@ from libra.config import DatabaseSettings
 from libra.events import ReplyFinished
 from libra.storage import migrate
 from libra.storage.db import Database
+from libra.storage.stats import DatabaseUsageStats
 from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
 from .conftest import StartAdmin
@@ -35,8 +36,7 @@ async def test_stats_report_usage_and_latency(start_admin: StartAdmin,
     await database.pool.execute(
         "INSERT INTO llm_calls (model, guild_id, latency_ms, created_at) "
         "VALUES ('old', 333, 1, now() - interval '30 days')")
-    h = await start_admin()
-    h.app.manager.services.register(Database, database)
+    h = await start_admin(usage=DatabaseUsageStats(lambda: database))
     await h.app.bus.emit(ReplyFinished(channel_id=1, text="x", language="en", model="llama3",
                                        first_token_ms=250.0, total_ms=1500.0))
 
@@ -85,8 +85,7 @@ async def test_stats_answer_within_the_query_timeout_when_the_database_stops_ans
                              data_dir=tmp_path)
     try:
         await migrate.apply_async(db.dsn_for_yoyo())
-        h = await start_admin(request_timeout=5.0)
-        h.app.manager.services.register(Database, db)
+        h = await start_admin(request_timeout=5.0, usage=DatabaseUsageStats(lambda: db))
         proxy.frozen.set()
         t0 = time.monotonic()
         reply = await asyncio.wait_for(h.request("GET", "/api/stats?days=7"), 10)

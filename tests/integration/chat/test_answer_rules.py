@@ -20,8 +20,6 @@ from libra.chat.api import ChatTurn
 from libra.console.transport import ConsoleTransport
 from libra.discord.conversation import Outlet, Responder
 from libra.discord.pacing import EditPacer
-from libra.language.api import LanguageService
-from libra.llm.api import LLMService
 from tests.fakes.fake_ollama import FakeOllama
 
 VOID = "this first answer dies on its server and never counts"
@@ -74,20 +72,16 @@ def crash_the_first_answer(servers: list[FakeOllama]) -> None:
 
 
 def responder(harness: Any) -> Responder:
-    services = harness.app.manager.services
-    return Responder(chat=harness.chat,
-                     language=services.get(LanguageService),  # type: ignore[type-abstract]
+    return Responder(chat=harness.chat, language=harness.language,
                      pacer=EditPacer(limit=1000, window=1.0, smooth=False),
                      bus=harness.app.bus)
 
 
 def console(harness: Any, lines: str, *, interactive: bool = False,
             stdout: io.StringIO | None = None) -> tuple[ConsoleTransport, io.StringIO, io.StringIO]:
-    services = harness.app.manager.services
     out, err = stdout or io.StringIO(), io.StringIO()
     transport = ConsoleTransport(
-        chat=harness.chat, language=services.get(LanguageService),  # type: ignore[type-abstract]
-        llm=services.get(LLMService),  # type: ignore[type-abstract]
+        chat=harness.chat, language=harness.language, llm=harness.llm,
         stdin=io.StringIO(lines), stdout=out, stderr=err, interactive=interactive)
     return transport, out, err
 

@@ -43,9 +43,8 @@ async def test_reply_streams_and_both_messages_are_stored(
     assert finished.first_token_ms is not None
     assert {"language", "context", "generate"} <= finished.stages.keys()
     # The call is recorded for per-guild usage (/stats, the admin page).
-    from libra.storage.db import Database
 
-    pool = harness.app.manager.services.get(Database).pool
+    pool = harness.database.pool
     row = await pool.fetchrow("SELECT model, guild_id, language, cache_hit, error_code, "
                               "completion_tokens FROM llm_calls")
     assert dict(row) == {"model": "llama3:8b-instruct-q4_K_M", "guild_id": 3003,

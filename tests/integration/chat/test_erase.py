@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from libra.language.api import LanguageService
 from libra.storage.api import Place
-from libra.storage.db import Database
 from tests.fakes.fake_ollama import FakeOllama
 
 
@@ -14,7 +12,7 @@ async def test_after_erase_the_next_prompt_is_built_from_nothing_of_theirs(
     make_chat: Any, fake_ollama: FakeOllama, pg_url: str
 ) -> None:
     harness = await make_chat(fake_ollama, pg_url)
-    language: Any = harness.app.manager.services.get(LanguageService)  # type: ignore[type-abstract]
+    language: Any = harness.language
     await harness.chat.remember(1001, "My cat is called Miso.", place=Place.of(3003))
     await language.pin_user(1001, "ko")  # a language preference is theirs too
     await harness.ask("Hello there, how are you?")
@@ -24,7 +22,7 @@ async def test_after_erase_the_next_prompt_is_built_from_nothing_of_theirs(
 
     assert await harness.chat.erase(1001) is True
 
-    pool = harness.app.manager.services.get(Database).pool
+    pool = harness.database.pool
     for table in ("users", "sessions", "messages", "memories", "llm_calls"):
         assert await pool.fetchval(f"SELECT count(*) FROM {table}") == 0, table
     await harness.ask("Do you remember me?")

@@ -16,8 +16,6 @@ import psycopg
 
 from libra.console.identity import CONSOLE_USER_ID
 from libra.console.transport import ConsoleTransport
-from libra.language.api import LanguageService
-from libra.llm.api import LLMService
 from libra.storage import migrate
 from libra.storage.db import with_sslmode
 from tests.fakes.fake_ollama import FakeOllama
@@ -59,9 +57,9 @@ async def test_the_console_keeps_its_memories_to_itself(
     make_chat: Any, fake_ollama: FakeOllama, pg_url: str
 ) -> None:
     harness = await make_chat(fake_ollama, pg_url)
-    language = harness.app.manager.services.get(LanguageService)  # type: ignore[type-abstract]
+    language = harness.language
     out = io.StringIO()
-    llm = harness.app.manager.services.get(LLMService)  # type: ignore[type-abstract]
+    llm = harness.llm
     console = ConsoleTransport(chat=harness.chat, language=language, llm=llm, stdin=io.StringIO(
         "/memory remember My build box is called tartan.\nWhich box do I build on?\n/memory\n"),
         stdout=out, stderr=out, interactive=False)

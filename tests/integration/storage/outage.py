@@ -8,13 +8,11 @@ from typing import Any
 
 import asyncpg
 
-from libra.app import LibraApp
-from libra.chat.api import ChatService, ChatTurn
-from libra.chat.plugin import ChatPlugin
+from libra.app import LibraApp, Mode, build_graph
+from libra.chat.api import ChatTurn
 from libra.chat.stream import ChatReplyStream
 from libra.config import Settings
-from libra.language.plugin import LanguagePlugin
-from libra.llm.plugin import LLMPlugin
+from libra.health import HealthRegistry
 from libra.storage.plugin import StoragePlugin
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.freezable_proxy import FreezableProxy
@@ -32,14 +30,22 @@ def chat_settings(url: str, ollama: FakeOllama, data_dir: Path, **database: Any)
     })
 
 
+def storage_app(settings: Settings) -> tuple[LibraApp, StoragePlugin]:
+    """Storage alone, reporting to the app's health registry."""
+    health = HealthRegistry()
+    plugin = StoragePlugin(settings, health=health)
+    return LibraApp(settings, [plugin], health=health), plugin
+
+
 def chat_app(settings: Settings) -> LibraApp:
     """Storage, language, LLM and chat, as ``libra chat`` runs them."""
-    return LibraApp(settings, [StoragePlugin(), LanguagePlugin(), LLMPlugin(), ChatPlugin()])
+    return LibraApp.of(build_graph(settings, Mode.CHAT))
 
 
 async def say(app: LibraApp, text: str, *, user: int = USER, channel: int = CHANNEL) -> str:
     """Send one message and return the whole reply."""
-    chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+    assert app.graph is not None
+    chat = app.graph.chat.service
     stream = await chat.reply(ChatTurn(user_id=user, channel_id=channel, guild_id=GUILD,
                                        text=text))
     assert isinstance(stream, ChatReplyStream)

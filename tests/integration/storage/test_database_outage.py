@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from libra.chat.api import ChatService
 from libra.errors import DatabaseUnavailable
 from libra.health import Status
 from libra.storage.writebehind import SPILL_FILE
@@ -35,7 +34,7 @@ DURING = ["First message while the database is out.",
 
 async def _settle(app: object) -> None:
     """Wait until the turns' writes were handled (stored or queued) and events ran."""
-    chat = app.manager.services.get(ChatService)  # type: ignore[attr-defined]
+    chat = app.graph.chat.service  # type: ignore[attr-defined]
     await chat.drain()
     await app.bus.drain(10)  # type: ignore[attr-defined]
 
@@ -206,7 +205,8 @@ async def test_an_erasure_asked_during_an_outage_is_not_undone_by_queued_turns(
         for text in DURING:
             await say(app, text)
         await _settle(app)
-        chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+        assert app.graph is not None
+        chat = app.graph.chat.service
         with pytest.raises(DatabaseUnavailable):
             await chat.erase(USER)
         proxy.restore()

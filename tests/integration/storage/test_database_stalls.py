@@ -9,20 +9,16 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from libra.app import LibraApp
-from libra.chat.api import ChatService, ChatTurn
-from libra.chat.plugin import ChatPlugin
+from libra.chat.api import ChatTurn
 from libra.chat.stream import ChatReplyStream
 from libra.config import DatabaseSettings, Settings
 from libra.errors import DatabaseUnavailable
 from libra.health import Status
-from libra.language.plugin import LanguagePlugin
-from libra.llm.plugin import LLMPlugin
 from libra.storage import migrate
-from libra.storage.api import Storage
-from libra.storage.plugin import StoragePlugin
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
+
+from .outage import chat_app, storage_app
 
 
 async def test_health_answers_in_time_when_the_database_stops_answering(
@@ -32,7 +28,7 @@ async def test_health_answers_in_time_when_the_database_stops_answering(
     port = await proxy.start()
     settings = Settings(database=DatabaseSettings(
         url=SecretStr(proxied_url(pg_url, port)), connect_timeout=2))
-    app = LibraApp(settings, [StoragePlugin()])
+    app, _ = storage_app(settings)
     await app.start()
     try:
         proxy.frozen.set()
@@ -65,11 +61,12 @@ async def test_a_chat_reply_answers_without_history_when_the_database_stops_answ
         "llm": {"servers": [fake_ollama.url], "warmup": False, "coalesce_ms": 0,
                 "coalesce_chars": 1},
     })
-    app = LibraApp(settings, [StoragePlugin(), LanguagePlugin(), LLMPlugin(), ChatPlugin()])
+    app = chat_app(settings)
     await app.start()
     try:
         proxy.frozen.set()
-        chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
+        assert app.graph is not None
+        chat = app.graph.chat.service
         t0 = time.monotonic()
 
         async def reply() -> str:
@@ -94,10 +91,10 @@ async def test_storage_reports_a_database_that_stops_answering(
     port = await proxy.start()
     settings = Settings(database=DatabaseSettings(
         url=SecretStr(proxied_url(pg_url, port)), connect_timeout=2, query_timeout=1))
-    app = LibraApp(settings, [StoragePlugin()])
+    app, plugin = storage_app(settings)
     await app.start()
     try:
-        storage = app.manager.services.get(Storage)  # type: ignore[type-abstract]
+        storage = plugin.stores
         await storage.ensure_user(7)
         proxy.frozen.set()
         t0 = time.monotonic()

@@ -11,16 +11,14 @@ from libra.bus import EventBus
 from libra.config import AppSettings, DatabaseSettings, Settings
 from libra.events import HandlerFailed, LLMCallFinished
 from libra.health import HealthRegistry, Status
-from libra.plugin import PluginContext, Services
+from libra.plugin import PluginContext
 from libra.storage.api import (
     ChannelLanguageState,
     MemoryScope,
     MessageStatus,
     Place,
     Role,
-    Storage,
 )
-from libra.storage.db import Database
 from libra.storage.plugin import StoragePlugin
 from libra.storage.repositories import PgStorage
 from libra.tasks import TaskGroup
@@ -137,20 +135,18 @@ async def test_llm_calls_recorded_from_events_through_the_plugin(
     settings = Settings(app=AppSettings(data_dir=tmp_path),
                         database=DatabaseSettings(url=SecretStr(pg_url)))
     bus = EventBus()
-    services = Services()
     health = HealthRegistry()
-    services.register(HealthRegistry, health)
     failures: list[HandlerFailed] = []
 
     async def on_failure(event: HandlerFailed) -> None:
         failures.append(event)
 
     bus.subscribe(HandlerFailed, on_failure, name="test.failures")
-    plugin = StoragePlugin()
-    await plugin.start(PluginContext(settings, bus, services, TaskGroup("storage")))
+    plugin = StoragePlugin(settings, health=health)
+    await plugin.start(PluginContext(settings, bus, TaskGroup("storage")))
     try:
-        storage = services.get(Storage)  # type: ignore[type-abstract]
-        assert services.get(Database).is_embedded is False
+        storage = plugin.stores
+        assert plugin.database is not None and plugin.database.is_embedded is False
         checks = {c.name: c for c in await health.run()}
         assert checks["database"].status is Status.OK
         assert checks["migrations"].status is Status.OK
@@ -175,7 +171,7 @@ async def test_llm_calls_recorded_from_events_through_the_plugin(
     finally:
         await plugin.stop()
         await plugin.stop()
-    assert services.find(Database) is None
+    assert plugin.database is None
     assert {c.name for c in await health.run()} == set()
     await bus.emit(LLMCallFinished(model="after", language=None, prompt_tokens=1,
                                    completion_tokens=1, first_token_ms=None, latency_ms=1.0,
@@ -188,11 +184,9 @@ async def test_pending_migrations_make_the_health_check_degraded(
 ) -> None:
     settings = Settings(app=AppSettings(data_dir=tmp_path),
                         database=DatabaseSettings(url=SecretStr(pg_url), migrate_on_start=False))
-    services = Services()
     health = HealthRegistry()
-    services.register(HealthRegistry, health)
-    plugin = StoragePlugin()
-    await plugin.start(PluginContext(settings, EventBus(), services, TaskGroup("storage")))
+    plugin = StoragePlugin(settings, health=health)
+    await plugin.start(PluginContext(settings, EventBus(), TaskGroup("storage")))
     try:
         checks = {c.name: c for c in await health.run()}
         assert checks["database"].status is Status.OK

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from libra.app import LibraApp
 from libra.config import Settings
 from libra.events import LLMCallFinished
-from libra.storage.plugin import StoragePlugin
 
-from .outage import count_rows
+from .outage import count_rows, storage_app
 
 
 async def test_bus_handlers_still_running_at_shutdown_store_their_rows(
@@ -20,7 +18,7 @@ async def test_bus_handlers_still_running_at_shutdown_store_their_rows(
     # process is told to stop (a burst of replies ending at shutdown).
     settings = Settings.model_validate({"app": {"data_dir": str(tmp_path)},
                                         "database": {"url": pg_url, "pool_max": 1}})
-    app = LibraApp(settings, [StoragePlugin()])
+    app, _ = storage_app(settings)
     await app.start()
     for n in range(20):
         app.bus.publish(LLMCallFinished(model="llama3", language="en", prompt_tokens=n,

@@ -10,12 +10,7 @@ from typing import Any
 from loguru import logger
 from pydantic import SecretStr
 
-from libra.chat.api import ChatService
-from libra.chat.plugin import ChatPlugin
 from libra.config import AdminSettings
-from libra.language.plugin import LanguagePlugin
-from libra.llm.plugin import LLMPlugin
-from libra.storage.plugin import StoragePlugin
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 from tests.integration.admin.harness import AdminHarness, free_port, start_harness
@@ -48,8 +43,7 @@ async def test_a_database_down_at_start_is_connected_and_migrated_later(
     settings = chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path).model_copy(
         update={"admin": AdminSettings(port=free_port(),
                                        secret=SecretStr(secrets.token_hex(32)))})
-    admin = await start_harness(settings, [StoragePlugin(), LanguagePlugin(), LLMPlugin(),
-                                           ChatPlugin()])
+    admin = await start_harness(settings, ("storage", "language", "llm", "chat"))
     app = admin.app
     try:
         assert "storage" not in app.manager.failed
@@ -59,8 +53,9 @@ async def test_a_database_down_at_start_is_connected_and_migrated_later(
         assert components["migrations"]["status"] == "degraded"
         # Chat works meanwhile, and the turn is kept for the database.
         assert await say(app, "Hello, is anybody there?") == fake_ollama.default_answer
-        chat = app.manager.services.get(ChatService)  # type: ignore[type-abstract]
-        await chat.drain()  # type: ignore[attr-defined]
+        assert app.graph is not None
+        chat = app.graph.chat.service
+        await chat.drain()
         await app.bus.drain(10)
         # Its message, the answer and the LLM call row wait for the database.
         assert await _queued_writes_metric(admin) == "3"

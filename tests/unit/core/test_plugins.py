@@ -7,9 +7,9 @@ import pytest
 from libra.app import LibraApp
 from libra.bus import EventBus
 from libra.config import Settings
-from libra.errors import PluginError, ServiceUnavailable
+from libra.errors import PluginError
 from libra.events import PluginFailed
-from libra.plugin import Plugin, PluginContext, PluginManager, start_order
+from libra.plugin import Plugin, PluginContext, PluginManager
 
 
 class Recorder:
@@ -17,22 +17,19 @@ class Recorder:
         self.calls: list[str] = []
 
 
-def make(name: str, rec: Recorder, *, requires: tuple[str, ...] = (),
-         wants: tuple[str, ...] = (), fail_start: bool = False, fail_stop: bool = False,
+def make(name: str, rec: Recorder, *, needs: tuple[Plugin, ...] = (),
+         fail_start: bool = False, fail_stop: bool = False,
          critical: bool = False) -> Plugin:
     class _P(Plugin):
         pass
 
     _P.name = name  # type: ignore[misc]
-    _P.requires = requires  # type: ignore[misc]
-    _P.wants = wants  # type: ignore[misc]
     _P.critical = critical  # type: ignore[misc]
 
     async def start(self: Plugin, ctx: PluginContext) -> None:
         rec.calls.append(f"start:{name}")
         if fail_start:
             raise RuntimeError(f"{name} cannot start")
-        ctx.services.register(str, name)
 
     async def stop(self: Plugin) -> None:
         rec.calls.append(f"stop:{name}")
@@ -41,29 +38,30 @@ def make(name: str, rec: Recorder, *, requires: tuple[str, ...] = (),
 
     _P.start = start  # type: ignore[method-assign]
     _P.stop = stop  # type: ignore[method-assign]
-    return _P()
+    plugin = _P()
+    plugin.needs = needs
+    return plugin
 
 
-def test_start_order_respects_requires_and_wants() -> None:
+def test_plugins_listed_before_what_they_need_are_refused() -> None:
+    # The root lists plugins in start order; a plugin before its dependency (or one
+    # needing a plugin that is not listed) would start without it.
     rec = Recorder()
-    chat = make("chat", rec, requires=("llm", "storage"))
-    llm = make("llm", rec, wants=("storage",))
     storage = make("storage", rec)
-    assert [p.name for p in start_order([chat, llm, storage])] == ["storage", "llm", "chat"]
-
-
-def test_cycles_and_unknown_requirements_are_refused() -> None:
-    rec = Recorder()
-    with pytest.raises(PluginError, match="cycle"):
-        start_order([make("a", rec, requires=("b",)), make("b", rec, requires=("a",))])
-    with pytest.raises(PluginError, match="unknown plugin 'ghost'"):
-        start_order([make("a", rec, requires=("ghost",))])
+    chat = make("chat", rec, needs=(storage,))
+    assert [p.name for p in PluginManager([storage, chat], Settings(), EventBus()).plugins] == [
+        "storage", "chat"]
+    with pytest.raises(PluginError, match="'chat' needs 'storage', which is not listed"):
+        PluginManager([chat, storage], Settings(), EventBus())
+    with pytest.raises(PluginError, match="needs 'storage'"):
+        PluginManager([chat], Settings(), EventBus())
 
 
 async def test_stop_in_reverse_past_failures_and_idempotent() -> None:
     rec = Recorder()
-    plugins = [make("a", rec), make("b", rec, requires=("a",), fail_stop=True),
-               make("c", rec, requires=("b",))]
+    a = make("a", rec)
+    b = make("b", rec, needs=(a,), fail_stop=True)
+    plugins = [a, b, make("c", rec, needs=(b,))]
     manager = PluginManager(plugins, Settings(), EventBus())
     await manager.start_all()
     await manager.stop_all()
@@ -80,8 +78,8 @@ async def test_failed_plugin_skips_dependents_but_not_others() -> None:
         failures.append(event)
 
     bus.subscribe(PluginFailed, on_fail)
-    plugins = [make("storage", rec, fail_start=True), make("memory", rec, requires=("storage",)),
-               make("language", rec, wants=("storage",))]
+    storage = make("storage", rec, fail_start=True)
+    plugins = [storage, make("memory", rec, needs=(storage,)), make("language", rec)]
     manager = PluginManager(plugins, Settings(), bus)
     await manager.start_all()
     await bus.drain(1)
@@ -99,15 +97,6 @@ async def test_critical_failure_stops_the_app_loudly() -> None:
     with pytest.raises(PluginError, match="cannot run without: discord"):
         await app.start()
     assert rec.calls == ["start:a", "start:discord", "stop:discord", "stop:a"]
-
-
-async def test_services_registry_reports_missing_service() -> None:
-    app = LibraApp(Settings(), [])
-    services = app.manager.services
-    assert services.get(EventBus) is app.bus
-    with pytest.raises(ServiceUnavailable, match="int is not available"):
-        services.get(int)
-    assert services.find(int) is None
 
 
 async def test_stop_during_start_releases_the_half_started_plugin() -> None:

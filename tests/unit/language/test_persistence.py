@@ -13,7 +13,6 @@ from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.language.state import ChannelStateStore
 from libra.plugin import PluginManager
-from libra.storage.api import Storage
 from libra.storage.db import Database
 from libra.storage.repositories import PgStorage
 
@@ -63,8 +62,8 @@ async def test_a_user_pin_saved_in_storage_decides_their_replies(storage: PgStor
 
 async def test_the_plugin_persists_in_the_background(storage: PgStorage) -> None:
     bus = EventBus()
-    manager = PluginManager([LanguagePlugin()], Settings(), bus)
-    manager.services.register(Storage, storage)  # type: ignore[type-abstract]
+    manager = PluginManager([LanguagePlugin(ChannelLanguageService(Settings(), bus, storage))],
+                            Settings(), bus)
     await manager.start_all()
     plugin = manager.plugins[0]
     assert isinstance(plugin, LanguagePlugin) and plugin.service is not None

@@ -134,20 +134,20 @@ async def test_low_confidence_messages_are_detected_but_do_not_count(
 
 
 async def test_the_plugin_publishes_the_service_and_health(bus: EventBus) -> None:
-    manager = PluginManager([LanguagePlugin()], Settings(), bus)
     health = HealthRegistry()
-    manager.services.register(HealthRegistry, health)
+    plugin = LanguagePlugin(ChannelLanguageService(Settings(), bus), health=health)
+    manager = PluginManager([plugin], Settings(), bus)
     await manager.start_all()
     try:
         assert manager.failed == {}
-        language = manager.services.get(LanguageService)  # type: ignore[type-abstract]
+        language: LanguageService = plugin.service
         assert language.detect("danke schön").language == "de"
         (report,) = await health.run()
         assert (report.name, report.status) == ("language", Status.OK)
         assert "memory" in report.detail
     finally:
         await manager.stop_all()
-    assert manager.services.find(LanguageService) is None  # type: ignore[type-abstract]
+    assert await health.run() == []  # its health check is withdrawn with it
 
 
 async def test_a_user_pin_without_a_database_never_expires(bus: EventBus) -> None:
