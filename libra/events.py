@@ -102,7 +102,9 @@ class PluginStopped(Event):
 class AppReady(Event):
     """Every plugin that could start has started."""
 
-    kind = EventKind.CONTRACT
+    # Telemetry since the root hands storage its metrics registry at construction:
+    # no feature waits for this event any more.
+    kind = EventKind.TELEMETRY
 
     seconds: float
     failed: tuple[str, ...] = ()
