@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -19,6 +18,7 @@ from tests.e2e.voice.conftest import (
     snr_db,
     state_update,
     tone,
+    tone_until,
     wait_until,
 )
 from tests.fakes.fake_voice import FakeVoiceServer
@@ -187,18 +187,6 @@ async def test_rate_limited_4021_is_fatal_with_an_error_event(
     assert "rate limited" in harness.recorder.of(VoiceError)[0].message
     assert server.gateway.record.identifies == 1 and server.gateway.record.resumes == 0
     assert harness.closes == [conn]
-
-
-async def tone_until(done: asyncio.Event, freq: float) -> AsyncIterator[bytes]:
-    """A reply of unknown length: whole seconds of tone until ``done`` is set.
-
-    The player pulls from it in real time, so the audio lasts as long as the test
-    needs it to, however long a reconnect takes on a busy machine.
-    """
-    second = tone(1.0, freq)  # whole periods of tone and envelope: seconds join cleanly
-    while not done.is_set():
-        for i in range(0, len(second), 7680):  # 40 ms chunks, as a TTS engine yields
-            yield second[i : i + 7680]
 
 
 async def test_playback_survives_a_reidentify(harness: Harness, server: FakeVoiceServer) -> None:
