@@ -29,11 +29,6 @@ from libra.storage.repositories import PgStorage
 # Fake LLM servers (fake_ollama, fake_ollama_factory, fake_openai) for every test.
 pytest_plugins = ["tests.fakes.conftest_llm"]
 
-CHECKOUT = str(Path(__file__).resolve().parent.parent)
-"""This checkout: the PYTHONPATH of every ``python -m libra`` child given a clean
-environment. The venv's editable install points at one checkout (git worktrees share
-the main tree's venv); without it a child would run that checkout's code, not this one."""
-
 
 def url_with_database(url: str, database: str) -> str:
     """``url`` pointing at another database on the same server."""

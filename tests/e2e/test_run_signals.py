@@ -8,8 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.conftest import CHECKOUT
-
 
 async def test_sigterm_while_discord_is_connecting_exits_promptly(
     pg_url: str, tmp_path: Path
@@ -23,8 +21,7 @@ async def test_sigterm_while_discord_is_connecting_exits_promptly(
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
         "LIBRA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
         "DISCORD_TOKEN": "MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789",
         "LIBRA_DISCORD__REST_URL": f"http://127.0.0.1:{port}/api/v10",

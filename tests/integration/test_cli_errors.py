@@ -7,12 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import CHECKOUT
-
 
 async def libra(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
             "LIBRA_DATA_DIR": str(tmp_path / "data")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", *args, stdin=asyncio.subprocess.DEVNULL,
@@ -81,8 +78,7 @@ async def test_lang_detect_reads_lines_that_are_not_utf8(tmp_path: Path) -> None
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "lang", "detect", stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-             "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
              "PYTHONIOENCODING": "utf-8:strict"})
     out, err = await asyncio.wait_for(
         proc.communicate(b"caf\xe9 au lait, s'il vous pla\xeet\nbonjour tout le monde\n"), 60)
@@ -119,8 +115,7 @@ async def test_output_cut_short_by_a_closed_pipe_ends_quietly(tmp_path: Path) ->
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "lang", "detect", stdin=asyncio.subprocess.PIPE,
         stdout=write_end, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-             "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path)})
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)})
     os.close(write_end)
     os.close(read_end)  # nobody reads: every write fails with EPIPE
     _, err = await asyncio.wait_for(proc.communicate(b"hello there\n" * 5000), 60)

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import CHECKOUT
 from tests.fakes.fake_ollama import FakeOllama
 
 GOOD_TOKEN = base64.urlsafe_b64encode(b"123456789012345678").decode().rstrip("=") + \
@@ -16,8 +15,7 @@ GOOD_TOKEN = base64.urlsafe_b64encode(b"123456789012345678").decode().rstrip("="
 
 
 async def doctor(tmp_path: Path, **env: str) -> tuple[int, str]:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
             "LIBRA_DATA_DIR": str(tmp_path / "data")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "doctor", stdout=asyncio.subprocess.PIPE,

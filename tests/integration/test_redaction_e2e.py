@@ -13,7 +13,6 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import CHECKOUT
 from tests.fakes.fake_ollama import FakeOllama
 
 DB_PASSWORD = "Db-Pa55word-7c1f0e"
@@ -35,8 +34,7 @@ async def test_secrets_never_appear_in_any_log_line(
     secret_file = tmp_path / "admin_secret"
     secret_file.write_text(ADMIN_SECRET, encoding="utf-8")
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
         "LIBRA_DATA_DIR": str(tmp_path / "data"),
         # An unreachable database whose URL carries a password: storage fails loudly.
         "DATABASE_URL": f"postgresql://libra:{DB_PASSWORD}@127.0.0.1:1/libra",

@@ -8,7 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.conftest import CHECKOUT
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -17,8 +16,7 @@ async def start_libra_run(fake_discord: FakeDiscord, fake_ollama: FakeOllama, tm
                           **env: str) -> asyncio.subprocess.Process:
     """``libra run`` as a child process against the fakes; ``env`` adds variables."""
     base = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
         "LIBRA_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": fake_discord.token,
         "LIBRA_DISCORD__REST_URL": fake_discord.rest_url, "LIBRA_LLM__SERVERS": fake_ollama.url,
         "LIBRA_APP__LOG_FORMAT": "json",

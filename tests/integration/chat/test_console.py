@@ -7,14 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import CHECKOUT
 from tests.fakes.fake_ollama import FakeOllama
 
 
 async def run_console(lines: list[str], env: dict[str, str], cwd: Path,
                       timeout: float = 60) -> tuple[int, str, str]:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": CHECKOUT, "HOME": str(cwd),
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
             "LIBRA_DATA_DIR": str(cwd / "data"), "LIBRA_LLM__WARMUP": "false"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "libra", "chat", stdin=asyncio.subprocess.PIPE,

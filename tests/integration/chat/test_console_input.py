@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHECKOUT
 from tests.fakes.fake_ollama import FakeOllama
 
 
@@ -21,8 +20,7 @@ async def test_a_line_that_is_not_utf8_does_not_crash_or_hang_the_console(
     # A Latin-1 "café" piped in from an old file. In the C locale Python hands the
     # console lone surrogates; in a UTF-8 locale decoding fails in the reader thread.
     fake_ollama.answers = {"What is 2 + 2?": "2 + 2 is 4."}
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
            "LIBRA_DATA_DIR": str(tmp_path / "data"), "LIBRA_LLM__WARMUP": "false",
            "DATABASE_URL": pg_url, "LIBRA_LLM__SERVERS": fake_ollama.url}
     if io_encoding:
@@ -49,8 +47,7 @@ async def test_a_line_that_is_not_utf8_does_not_crash_or_hang_the_console(
 async def test_command_errors_are_specific_and_never_show_unfilled_placeholders(
     fake_ollama: FakeOllama, pg_url: str, tmp_path: Path
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "PYTHONPATH": CHECKOUT, "HOME": str(tmp_path),
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
            "LIBRA_DATA_DIR": str(tmp_path / "data"), "LIBRA_LLM__WARMUP": "false",
            "DATABASE_URL": pg_url, "LIBRA_LLM__SERVERS": fake_ollama.url}
     lines = ["/memory remember", "/memory forget 99999999999999999999999",

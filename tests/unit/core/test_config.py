@@ -9,7 +9,6 @@ import pytest
 from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.errors import ConfigError
-from tests.conftest import CHECKOUT
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -140,7 +139,7 @@ def test_settings_are_frozen_and_documented() -> None:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
             ) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": CHECKOUT}
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     return subprocess.run([sys.executable, "-m", "libra", *args], capture_output=True,
                           text=True, env={**base, **(env or {})}, cwd=cwd, check=False)
 
