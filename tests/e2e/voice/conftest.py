@@ -212,6 +212,18 @@ async def pcm_source(pcm: bytes, chunk: int = 7777) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
+async def tone_until(done: asyncio.Event, freq: float) -> AsyncIterator[bytes]:
+    """A reply of unknown length: whole seconds of tone until ``done`` is set.
+
+    The player pulls from it in real time, so the audio lasts as long as the test
+    needs it to, however long a reconnect takes on a busy machine.
+    """
+    second = tone(1.0, freq)  # whole periods of tone and envelope: seconds join cleanly
+    while not done.is_set():
+        for i in range(0, len(second), 7680):  # 40 ms chunks, as a TTS engine yields
+            yield second[i : i + 7680]
+
+
 # Fixtures of the fake voice server itself: fake_voice_server, fake_peer, ...
 from tests.fakes.fake_voice.fixtures import (  # noqa: E402, F401
     fake_peer,

@@ -100,9 +100,12 @@ async def test_a_pause_between_utterances_is_not_reported_as_jitter(
     conn = await harness.connect(server)
     await server.wait_for(server.dave_settled, what="DAVE settled")
     for spurt in (1, 2):
-        await alice.speak(tone(0.3, 440))
+        if spurt == 2:
+            await asyncio.sleep(2.0)  # silence: nothing is sent, RTP timestamps need not advance
+        await alice.speak(tone(0.1, 440))
         ended = lambda n=spurt: len(harness.recorder.of(VoiceSpeakingStopped)) == n  # noqa: E731
         await wait_until(ended, what="end of speech")
-        await asyncio.sleep(1.0)  # silence: nothing is sent, RTP timestamps need not advance
-    # Loopback delivers every packet on time: a second of silence is no network jitter.
-    assert conn.snapshot()["jitter_ms_max"] < 5
+    # Counted as jitter, the pause would show as ~70 ms here (2 s / 16 in RFC 3550's
+    # filter, decayed over the 10 packets after it). Loopback has no network jitter,
+    # only the scheduling noise of a busy test machine: up to ~11 ms was seen.
+    assert conn.snapshot()["jitter_ms_max"] < 25

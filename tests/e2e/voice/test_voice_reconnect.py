@@ -18,6 +18,7 @@ from tests.e2e.voice.conftest import (
     snr_db,
     state_update,
     tone,
+    tone_until,
     wait_until,
 )
 from tests.fakes.fake_voice import FakeVoiceServer
@@ -192,15 +193,23 @@ async def test_playback_survives_a_reidentify(harness: Harness, server: FakeVoic
     alice = await server.add_peer(1001)
     conn = await harness.connect(server)
     await server.wait_for(server.dave_settled, what="DAVE settled")
-    handle = await conn.play(pcm_source(tone(3.0, 400)))
-    await asyncio.sleep(0.5)
+    finished = asyncio.Event()
+    handle = await conn.play(tone_until(finished, 400))
+    await wait_until(lambda: len(alice.heard.get(BOT_ID, [])) >= 10, what="playback under way")
+    # Alice acknowledges the re-key late, so frames surely come due while the new
+    # transport is keyed and DAVE is not (a fast re-key could otherwise beat a frame).
+    alice.ready_delay = 0.2
     await server.close_bot(4006)
     await server.wait_for(lambda: server.gateway.record.identifies == 2, what="re-identify")
     heard_before = len(alice.heard.get(BOT_ID, []))
+    # Audio resumes on the new SSRC (announced again with op 5) once DAVE re-keyed.
+    await wait_until(
+        lambda: len(alice.heard.get(BOT_ID, [])) > heard_before + 20,
+        timeout=15, what="audio after the re-identify",
+    )
+    finished.set()
     await asyncio.wait_for(handle.wait(), 8)
     await wait_until(lambda: alice.log.silence_frames >= 5, what="closing silence")
-    # Audio resumed on the new SSRC (announced again with op 5) once DAVE re-keyed.
-    assert len(alice.heard.get(BOT_ID, [])) > heard_before + 20
     assert server.udp.record.refused_before_speaking == 0
     assert server.udp.record.unencrypted_frames == 0
     assert conn.diagnostics.frames_unsent_not_keyed > 0  # dropped, never sent in clear

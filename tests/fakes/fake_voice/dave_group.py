@@ -348,7 +348,15 @@ class DaveDeliveryService:
                     self.links[uid].dave_binary(OP_PROPOSALS, payload)
 
     def _sole_member_reset(self, staying: list[int]) -> None:
+        # A member still waiting to join (its new session's key package came while a
+        # transition was pending) is told nothing by op 24, so it never sends another
+        # key package: it must keep the one it sent, or the new group is never made.
+        joining = {
+            uid: info for uid, info in self._key_packages.items()
+            if uid in self.links and uid not in staying
+        }
         self._reset()
+        self._key_packages.update(joining)
         for uid in staying:
             version = self.protocol_version
             self.links[uid].dave_json(OP_PREPARE_EPOCH, {"epoch": 1, "protocol_version": version})

@@ -103,6 +103,8 @@ class FakePeer:
         self._commit_delay = commit_delay
         self.ready_delay = 0.0
         """Seconds this peer takes to send op 23 (a slow client stretches a transition)."""
+        self._wire_time: float | None = None
+        """When the packet being sent leaves, on the loop clock (``None``: now)."""
         self._external_sender = b""
         self._decoders: dict[int, opuslib_next.Decoder] = {}
         self._encoder = opuslib_next.Encoder(48000, 2, opuslib_next.APPLICATION_AUDIO)
@@ -228,8 +230,9 @@ class FakePeer:
         ]
         opus += [transport.OPUS_SILENCE] * trailing_silence
         for index, frame in enumerate(opus):
-            if realtime:
-                await asyncio.sleep(max(0.0, start + index * 0.02 - loop.time()))
+            self._wire_time = due = start + index * 0.02 if realtime else None
+            if due is not None:
+                await asyncio.sleep(max(0.0, due - loop.time()))
             # davey 0.1.7 switches keys when it processes a commit, not at op 22, so
             # a real client's "old key until execute" is approximated by pausing.
             await self._settled.wait()
@@ -303,8 +306,14 @@ class FakePeer:
         delay = self._rng.uniform(0, self.conditions.jitter_ms) / 1000
         if delay <= 0:
             transmit(*packet)
-        else:
-            asyncio.get_running_loop().call_later(delay, transmit, *packet)
+            return
+        loop = asyncio.get_running_loop()
+        # Jitter counts from the frame's place in real time, not from when this
+        # coroutine woke up: on a busy machine a late wake-up sends several frames at
+        # once, and jitter measured from "now" would reorder them by chance. With
+        # ``call_at`` the arrival order is the seed's, however late the sender runs.
+        wire_time = loop.time() if self._wire_time is None else self._wire_time
+        loop.call_at(wire_time + delay, transmit, *packet)
 
 
 def _sequence_order(frames: list[HeardFrame]) -> list[HeardFrame]:
