@@ -33,7 +33,9 @@ def _run(args: argparse.Namespace) -> int:
         # Before anything starts: without a token there is nothing useful to run.
         from libra.discord.onboarding import missing_token_instructions  # noqa: PLC0415
 
-        sys.stderr.write(missing_token_instructions())
+        # Data, not a log line: the placeholder token and the invite scopes ("bot
+        # applications.commands") have secret shapes but are what the operator copies.
+        write_data(sys.stderr, missing_token_instructions())
         return 2
     from libra.doctor import check_discord_token  # noqa: PLC0415
     from libra.health import Status  # noqa: PLC0415

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pytest
 from loguru import logger
@@ -60,3 +61,28 @@ def test_logs_and_standard_streams_share_one_redactor(
     # The log sink writes to the real stream, not through the wrapper a second time.
     assert err.getvalue().count("logged") == 1
     assert sys.stdout.isatty() is False and sys.stdout.encoding == out.encoding
+
+
+def test_run_without_token_prints_its_instructions_unmasked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # The instructions go through the redacting stderr: the placeholder token and the
+    # invite scopes ("bot applications.commands") are shapes a secret could have, but
+    # they are the words the operator must copy, and no configured secret is in them.
+    from libra.cli import main
+    from libra.discord.onboarding import INVITE_SCOPES
+
+    for name in ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "LIBRA_DISCORD__TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    config = tmp_path / "libra.toml"
+    config.write_text("")
+    try:
+        assert main(["run", "--config", str(config)]) == 2
+        err = sys.stderr.inner.getvalue()  # type: ignore[attr-defined]
+    finally:
+        logger.remove()
+    assert "export DISCORD_TOKEN='paste-the-token-here'" in err
+    assert f"Scopes: {' '.join(INVITE_SCOPES)};" in err
+    assert "***" not in err
