@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from libra.config import Settings
 from libra.health import HealthRegistry
 from libra.storage.plugin import StoragePlugin
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.freezable_proxy import FreezableProxy
+from tests.fakes.freezable_proxy import FreezableProxy, proxied_url
 
 USER, CHANNEL, GUILD = 1001, 2002, 3003
 
@@ -87,3 +89,21 @@ async def all_stored(app: LibraApp, timeout: float = 20) -> None:
     [plugin] = [p for p in app.manager.plugins if isinstance(p, StoragePlugin)]
     assert plugin.storage is not None
     await asyncio.wait_for(plugin.storage.wait_stored(), timeout)
+
+
+@asynccontextmanager
+async def proxied_chat(pg_url: str, ollama: FakeOllama, data_dir: Path,
+                       **database: Any) -> AsyncIterator[tuple[LibraApp, FreezableProxy]]:
+    """A started chat app whose database sits behind a proxy the test can cut."""
+    proxy = FreezableProxy(pg_url)
+    port = await proxy.start()
+    try:
+        app = chat_app(chat_settings(proxied_url(pg_url, port), ollama, data_dir, **database))
+        await app.start()
+        try:
+            yield app, proxy
+        finally:
+            proxy.restore()
+            await asyncio.wait_for(app.stop(), 30)
+    finally:
+        await proxy.close()

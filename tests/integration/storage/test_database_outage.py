@@ -23,6 +23,7 @@ from .outage import (
     chat_settings,
     count_rows,
     cut,
+    proxied_chat,
     say,
     stored_conversation,
 )
@@ -43,12 +44,7 @@ async def _settle(app: object) -> None:
 async def test_turns_during_an_outage_are_stored_in_order_once_the_database_returns(
     outage: str, pg_url: str, tmp_path: Path, fake_ollama: FakeOllama,
 ) -> None:
-    proxy = FreezableProxy(pg_url)
-    port = await proxy.start()
-    app = chat_app(chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path,
-                                 query_timeout=1.5))
-    await app.start()
-    try:
+    async with proxied_chat(pg_url, fake_ollama, tmp_path, query_timeout=1.5) as (app, proxy):
         assert await say(app, BEFORE) == fake_ollama.default_answer
         await _settle(app)
         cut(proxy, outage)
@@ -64,22 +60,14 @@ async def test_turns_during_an_outage_are_stored_in_order_once_the_database_retu
             ("user", DURING[0]), ("assistant", answer),
             ("user", DURING[1]), ("assistant", answer)]
         assert await count_rows(pg_url, "llm_calls") == 3
-    finally:
-        proxy.restore()
-        await asyncio.wait_for(app.stop(), 30)
-        await proxy.close()
 
 
 async def test_turns_do_not_wait_for_a_dark_database(
     pg_url: str, tmp_path: Path, fake_ollama: FakeOllama,
 ) -> None:
     query_timeout = 2.0
-    proxy = FreezableProxy(pg_url)
-    port = await proxy.start()
-    app = chat_app(chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path,
-                                 query_timeout=query_timeout))
-    await app.start()
-    try:
+    async with proxied_chat(pg_url, fake_ollama, tmp_path,
+                            query_timeout=query_timeout) as (app, proxy):
         await say(app, BEFORE)
         await _settle(app)
         proxy.frozen.set()
@@ -96,10 +84,6 @@ async def test_turns_do_not_wait_for_a_dark_database(
         checks = {c.name: c for c in await app.health.run(timeout=1)}
         assert checks["database"].status is Status.DEGRADED
         assert checks["database"].extra["queued_writes"] >= 6
-    finally:
-        proxy.restore()
-        await asyncio.wait_for(app.stop(), 30)
-        await proxy.close()
 
 
 async def test_writes_queued_when_libra_stops_are_stored_by_the_next_start(
@@ -156,12 +140,15 @@ async def test_a_full_queue_keeps_the_oldest_writes_and_says_so(
 ) -> None:
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
-    proxy = FreezableProxy(pg_url)
-    port = await proxy.start()
-    app = chat_app(chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path,
-                                 write_queue_max=4))
-    await app.start()
     try:
+        await _full_queue(pg_url, tmp_path, fake_ollama, warnings)
+    finally:
+        logger.remove(sink)
+
+
+async def _full_queue(pg_url: str, tmp_path: Path, fake_ollama: FakeOllama,
+                      warnings: list[str]) -> None:
+    async with proxied_chat(pg_url, fake_ollama, tmp_path, write_queue_max=4) as (app, proxy):
         await say(app, BEFORE)
         await _settle(app)
         proxy.go_down()
@@ -181,11 +168,6 @@ async def test_a_full_queue_keeps_the_oldest_writes_and_says_so(
             ("user", BEFORE), ("assistant", answer), ("user", DURING[0]), ("assistant", answer),
             ("user", DURING[1])]
         assert await count_rows(pg_url, "llm_calls") == 2
-    finally:
-        logger.remove(sink)
-        proxy.restore()
-        await asyncio.wait_for(app.stop(), 30)
-        await proxy.close()
 
 
 async def test_an_erasure_asked_during_an_outage_is_not_undone_by_queued_turns(
@@ -193,12 +175,7 @@ async def test_an_erasure_asked_during_an_outage_is_not_undone_by_queued_turns(
 ) -> None:
     # The user's turns wait in the queue; they ask to be erased (which cannot reach the
     # database yet). Replaying their queued turns afterwards would create them again.
-    proxy = FreezableProxy(pg_url)
-    port = await proxy.start()
-    app = chat_app(chat_settings(proxied_url(pg_url, port), fake_ollama, tmp_path,
-                                 query_timeout=1.5))
-    await app.start()
-    try:
+    async with proxied_chat(pg_url, fake_ollama, tmp_path, query_timeout=1.5) as (app, proxy):
         await say(app, BEFORE, user=7000)  # someone else, so the database has rows
         await _settle(app)
         cut(proxy, "down")
@@ -214,7 +191,3 @@ async def test_an_erasure_asked_during_an_outage_is_not_undone_by_queued_turns(
         assert await stored_conversation(pg_url) == []
         conn_users = await count_rows(pg_url, "users")
         assert conn_users == 1  # only the other user
-    finally:
-        proxy.restore()
-        await asyncio.wait_for(app.stop(), 30)
-        await proxy.close()
