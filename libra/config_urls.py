@@ -158,7 +158,8 @@ def url_passwords(text: str) -> list[str]:
             password: str | None = password_part or None
         else:
             try:
-                user, password = urlsplit(url).username, urlsplit(url).password
+                parts = urlsplit(url)
+                user, password = parts.username, parts.password
             except ValueError:
                 user = password = None
         # A password that is the user name is shown wherever the user name is (by

@@ -73,11 +73,6 @@ def redact_standard_streams(redactor: Redactor | None = None) -> Redactor:
     return redactor
 
 
-def unwrapped(stream: TextIO) -> TextIO:
-    """The real stream behind a :class:`RedactingWriter` (or ``stream`` itself)."""
-    return stream.inner if isinstance(stream, RedactingWriter) else stream
-
-
 def write_data(stream: TextIO, text: str) -> None:
     """Write output that is data: only configured secret values are masked (see module)."""
     if isinstance(stream, RedactingWriter):
