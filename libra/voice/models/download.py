@@ -83,7 +83,7 @@ class Fetcher:
                         f"{label}: {reason}; gave up after {attempt} attempts",
                         hint="run the same command again: it continues where it stopped",
                     ) from err
-                held = _held(part)
+                held = part_size(part)
                 self._note(f"{label}: {reason}; retrying in {delay:g} s "
                            f"(attempt {attempt + 1} of {self._policy.attempts}, "
                            f"{held} bytes kept)")
@@ -92,7 +92,7 @@ class Fetcher:
 
     async def _attempt(self, url: str, part: Path, size: int,
                        on_bytes: Callable[[int], None]) -> None:
-        have = _held(part)
+        have = part_size(part)
         if have > size:
             _discard(part)
             have = 0
@@ -136,7 +136,8 @@ class Fetcher:
             raise _Retry(f"the connection closed after {have} of {size} bytes")
 
 
-def _held(part: Path) -> int:
+def part_size(part: Path) -> int:
+    """Bytes ``part`` holds (0 when it does not exist yet)."""
     try:
         return part.stat().st_size
     except FileNotFoundError:

@@ -34,7 +34,7 @@ from libra.errors import (
     ModelUnverified,
 )
 from libra.voice.models.catalogue import ModelSpec, Packing
-from libra.voice.models.download import DownloadPolicy, Fetcher
+from libra.voice.models.download import DownloadPolicy, Fetcher, part_size
 from libra.voice.models.progress import PullProgress, human_size
 from libra.voice.models.state import Installation, InstalledFile, write_manifest
 from libra.voice.models.store import ModelStore, sha256_file
@@ -108,7 +108,7 @@ class ModelInstaller:
         partial = self._store.partial_folder(spec)
         partial.mkdir(parents=True, exist_ok=True)
         _check_free_space(self._store.root, spec, self._store.partial_bytes(spec))
-        held = {f.name: _size(partial / f"{f.name}.part") for f in spec.files}
+        held = {f.name: part_size(partial / f"{f.name}.part") for f in spec.files}
         self._progress.begin(spec.name, spec.download_size, sum(held.values()))
         headers = {"User-Agent": f"libra/{__version__} (libra models pull)"}
         try:
@@ -181,13 +181,6 @@ def _already(found: Installation) -> PullResult:
     outcome = (PullOutcome.PROVIDED_BY_PACKAGE if found.package is not None
                else PullOutcome.ALREADY_INSTALLED)
     return PullResult(outcome=outcome, installation=found)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _check_free_space(root: Path, spec: ModelSpec, held: int) -> None:
