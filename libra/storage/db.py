@@ -214,8 +214,6 @@ class Database:
         t0 = time.perf_counter()
         try:
             await self.pool.fetchval("SELECT 1")
-        except DatabaseUnavailable:
-            raise
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise _unavailable(self._dsn, err) from err
         return (time.perf_counter() - t0) * 1000
