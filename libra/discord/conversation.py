@@ -33,9 +33,6 @@ from libra.events import DiscordRateLimited
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMService
 
-__all__ = ["Answer", "Outlet", "Responder", "failure_message"]
-"""``failure_message`` lives in :mod:`libra.chat.answer`; Discord modules import it from here."""
-
 HandleT = TypeVar("HandleT")
 T = TypeVar("T")
 TYPING_REFRESH_SECONDS = 8.0
