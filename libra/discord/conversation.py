@@ -253,7 +253,7 @@ class Responder:
             # The route template ("PATCH /channels/{channel}/..."), never the compiled
             # path: ids in a metrics label would make one series per channel and message.
             self._bus.publish(DiscordRateLimited(route=str(err.route.route),
-                                                      retry_after=err.retry_after))
+                                                 retry_after=err.retry_after))
             raise DiscordRateLimitedError(err.retry_after) from err
 
     def _start_typing(
