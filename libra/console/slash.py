@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
 from libra.chat.messages import has_message, user_message
 from libra.console.identity import CONSOLE_CHANNEL_ID, CONSOLE_PLACE, CONSOLE_USER_ID
@@ -48,10 +49,9 @@ class SlashCommands:
                 self._screen.error(f"unknown command {name}; /help lists them")
         except UnknownLanguage as err:
             self._screen.error(str(err))
-        except InputTooLong as err:
-            self._screen.error(user_message(err.code, "en", length=err.length, limit=err.limit))
-        except MemoryIdInvalid as err:
-            self._screen.error(user_message(err.code, "en", memory_id=err.memory_id))
+        except (InputTooLong, MemoryIdInvalid) as err:
+            # The shared mapper fills in the error's fields (length, limit, memory_id).
+            self._screen.error(failure_message(err, "en", ref=""))
         except LibraError as err:
             if has_message(err.code):
                 self._screen.error(user_message(err.code, "en") + f" ({err})")

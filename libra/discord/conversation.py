@@ -33,9 +33,6 @@ from libra.events import DiscordRateLimited
 from libra.language.api import LanguageService
 from libra.llm.api import ChatMessage, LLMService
 
-__all__ = ["Answer", "Outlet", "Responder", "failure_message"]
-"""``failure_message`` lives in :mod:`libra.chat.answer`; Discord modules import it from here."""
-
 HandleT = TypeVar("HandleT")
 T = TypeVar("T")
 TYPING_REFRESH_SECONDS = 8.0
@@ -256,7 +253,7 @@ class Responder:
             # The route template ("PATCH /channels/{channel}/..."), never the compiled
             # path: ids in a metrics label would make one series per channel and message.
             self._bus.publish(DiscordRateLimited(route=str(err.route.route),
-                                                      retry_after=err.retry_after))
+                                                 retry_after=err.retry_after))
             raise DiscordRateLimitedError(err.retry_after) from err
 
     def _start_typing(

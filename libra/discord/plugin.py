@@ -9,12 +9,13 @@ import lightbulb
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
 from libra.config import Settings
 from libra.discord.api import RateLimiter
 from libra.discord.commands import extensions
 from libra.discord.commands.deferral import defer_if_slow
-from libra.discord.conversation import Responder, failure_message
+from libra.discord.conversation import Responder
 from libra.discord.deps import DiscordDeps
 from libra.discord.onboarding import (
     AUTHENTICATION_FAILED_CLOSE_CODE,

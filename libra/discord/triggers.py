@@ -15,9 +15,10 @@ from typing import Literal
 import hikari
 from loguru import logger
 
+from libra.chat.answer import failure_message
 from libra.chat.api import ChatTurn
 from libra.chat.messages import user_message
-from libra.discord.conversation import Outlet, failure_message
+from libra.discord.conversation import Outlet
 from libra.discord.deps import DiscordDeps
 from libra.discord.permissions import Caller, UserRateLimited
 from libra.errors import RateLimited

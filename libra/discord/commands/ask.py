@@ -6,10 +6,11 @@ import hikari
 import lightbulb
 from loguru import logger
 
+from libra.chat.answer import failure_message
 from libra.chat.api import ChatTurn
 from libra.discord.commands.common import admitted
 from libra.discord.commands.deferral import defer_if_slow
-from libra.discord.conversation import Outlet, failure_message
+from libra.discord.conversation import Outlet
 from libra.discord.deps import AskedPrompt, DiscordDeps
 from libra.discord.pacing import EditPacer
 from libra.errors import RateLimited

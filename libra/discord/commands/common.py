@@ -9,8 +9,8 @@ import hikari
 import lightbulb
 from loguru import logger
 
+from libra.chat.answer import failure_message
 from libra.chat.messages import user_message
-from libra.discord.conversation import failure_message
 from libra.discord.deps import DiscordDeps
 from libra.discord.permissions import Caller, is_admin
 from libra.errors import LibraError

@@ -16,9 +16,9 @@ import hikari
 import lightbulb
 from loguru import logger
 
+from libra.chat.answer import failure_message
 from libra.chat.messages import user_message
 from libra.discord.confirmations import CONFIRM_SECONDS, Claim
-from libra.discord.conversation import failure_message
 from libra.discord.deps import DiscordDeps
 from libra.errors import LibraError
 from libra.events import new_correlation_id
