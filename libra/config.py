@@ -252,10 +252,27 @@ class VoiceSettings(_Section):
 
     enabled: bool = True
     """Allow joining voice channels."""
-    stt_engine: Literal["vosk", "whisper", "pocketsphinx"] = "vosk"
-    """Speech-to-text engine."""
-    tts_voice: str | None = None
-    """Piper voice model path (unset = the packaged English voice)."""
+    languages: tuple[str, ...] = ("en",)
+    """Languages voice conversation serves (ISO 639-1); ``libra doctor`` checks that each
+    has a speech-to-text model and a voice."""
+    stt_engine: Literal["auto", "vosk", "whisper"] = "auto"
+    """Speech-to-text engine: ``auto`` = Vosk where a Vosk model for the language is
+    installed (streaming partials, light), else Whisper; or force one."""
+    whisper_model: str | None = None
+    """Whisper model (catalogue name or a CTranslate2 folder); unset = the best installed
+    one for the language (``tiny.en`` from its package for English)."""
+    tts_voices: dict[str, str] = Field(default_factory=dict)
+    """Piper voice per language, e.g. ``{ en = "en_US-lessac-medium" }`` (a catalogue name
+    or an ``.onnx`` path); unset languages use an installed Piper voice, else espeak-ng."""
+    vad_engine: Literal["silero", "webrtc"] = "silero"
+    """Voice activity detector (see docs/voice-pipeline.md for the measurement)."""
+    endpoint_silence_ms: int = Field(500, ge=100, le=5000)
+    """Trailing silence that ends a turn; shortened when the words so far are plainly a
+    finished sentence, lengthened mid-sentence."""
+    min_utterance_ms: int = Field(300, ge=0, le=5000)
+    """Speech shorter than this is not a turn (coughs, clicks, keyboard noise)."""
+    max_utterance_s: float = Field(30.0, ge=1.0, le=300.0)
+    """A turn longer than this is ended and answered."""
     dave_max_version: int = Field(1, ge=0)
     """Highest DAVE protocol version announced (Discord requires DAVE since 2026-03)."""
     receive_chunk_ms: int = Field(100, ge=20, le=1000, multiple_of=20)

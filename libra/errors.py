@@ -343,3 +343,31 @@ class ModelNotInstalled(ModelError):
 
 
 # --- end voice models ----------------------------------------------------------------
+
+
+# --- voice pipeline (libra/voice) ----------------------------------------------------
+
+
+class SpeechModelMissing(VoiceError):
+    """No installed model or voice serves a language; the hint names the pull command."""
+
+    code = "speech_model_missing"
+
+    def __init__(self, message: str, *, language: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.language = language
+
+
+class SpeechEngineFailed(VoiceError):
+    """A speech engine could not load its model or failed while running."""
+
+    code = "speech_engine_failed"
+
+
+class AudioInvalid(VoiceError):
+    """Audio input that cannot be used: not audio, empty, silence only, or too long."""
+
+    code = "audio_invalid"
+
+
+# --- end voice pipeline --------------------------------------------------------------

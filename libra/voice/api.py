@@ -9,7 +9,7 @@ async iterable of PCM, and the bus carries only the facts around them
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -124,4 +124,153 @@ class VoiceRegistry(Protocol):
 
     def __len__(self) -> int:
         """How many links are live."""
+        ...
+
+
+# --- speech: the transport-free pipeline's ports --------------------------------------
+
+SPEECH_RATE = 16_000
+"""Sample rate (mono s16le) that voice activity detection and speech-to-text take."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    """What a speech-to-text engine heard so far (partial) or in the end (final)."""
+
+    text: str
+    final: bool
+    language: str | None = None
+    """ISO 639-1 code when the engine knows it (a Vosk model is one language; Whisper
+    detects); ``None`` = ask Libra's own detector."""
+
+
+class VoiceActivityDetector(Protocol):
+    """Judges 16 kHz mono s16le frames as speech or not; one instance per speaker."""
+
+    @property
+    def engine(self) -> str:
+        """The engine's name (``silero``, ``webrtc``)."""
+        ...
+
+    @property
+    def frame_ms(self) -> int:
+        """Milliseconds of audio each call to :meth:`speech_probability` takes."""
+        ...
+
+    def speech_probability(self, frame: bytes) -> float:
+        """Probability in ``[0, 1]`` that ``frame`` (exactly ``frame_ms`` long) is speech.
+
+        Cheap enough to call on the event loop (well under 1 ms per frame).
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget the state of the previous utterance."""
+        ...
+
+
+class SpeechToText(Protocol):
+    """One loaded speech-to-text model. Thread-safe to share; each stream is its own."""
+
+    @property
+    def engine(self) -> str:
+        """The engine's name (``vosk``, ``whisper``)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model's catalogue name (for status pages and logs)."""
+        ...
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        """Languages the model recognises; ``None`` = many (it detects the language)."""
+        ...
+
+    def stream(self, pcm: AsyncIterable[bytes], *,
+               language: str | None = None) -> AsyncIterator[Transcript]:
+        """16 kHz mono s16le chunks in; partials as they change, then exactly one final.
+
+        The final comes once ``pcm`` ends. Heavy work runs off the event loop.
+        ``language`` is a hint for multilingual models (``None`` = detect).
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechAudio:
+    """Synthesised speech for one sentence (or part of one): mono s16le PCM."""
+
+    pcm: bytes
+    sample_rate: int
+    text: str
+    """What this audio says (for mirroring and for storing what was actually spoken)."""
+
+
+class TextToSpeech(Protocol):
+    """One loaded voice. Thread-safe to share."""
+
+    @property
+    def engine(self) -> str:
+        """The engine's name (``piper``, ``espeak-ng``)."""
+        ...
+
+    @property
+    def voice(self) -> str:
+        """The voice's name (for status pages and logs)."""
+        ...
+
+    @property
+    def language(self) -> str:
+        """The language the voice speaks (ISO 639-1)."""
+        ...
+
+    def synthesize(self, text: str) -> AsyncIterator[SpeechAudio]:
+        """Speech for ``text`` (plain, speakable text), one chunk per sentence as it is made.
+
+        Heavy work runs off the event loop; the first sentence is yielded before the
+        next is synthesised.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineChoice:
+    """Which engine and model serve one language, or why none can (``libra doctor``)."""
+
+    language: str
+    stt: str | None
+    """``engine:model`` that recognises the language, or None."""
+    tts: str | None
+    """``engine:voice`` that speaks the language, or None."""
+    missing: tuple[str, ...] = ()
+    """What to run to fix what is missing (``libra models pull …``), in order."""
+
+
+class SpeechEngines(Protocol):
+    """The engines chosen by configuration per language, loaded once and shared."""
+
+    def new_vad(self) -> VoiceActivityDetector:
+        """A fresh detector (they keep per-speaker state)."""
+        ...
+
+    async def stt(self, language: str | None) -> SpeechToText:
+        """The recogniser for ``language`` (``None`` = one that detects the language).
+
+        Raises:
+            SpeechModelMissing: no installed model serves it (the error names the
+                ``libra models pull`` command).
+        """
+        ...
+
+    async def tts(self, language: str) -> TextToSpeech:
+        """The voice for ``language``: the configured Piper voice, else espeak-ng.
+
+        Raises:
+            SpeechModelMissing: neither a Piper voice nor espeak-ng can speak it.
+        """
+        ...
+
+    def choices(self, languages: Iterable[str]) -> list[EngineChoice]:
+        """What serves each language, without loading anything (``libra doctor``)."""
         ...
