@@ -17,8 +17,10 @@ look-ahead that settles it:
 * A sentence that runs long is cut at a clause mark (``,;:`` or ``，、；：``) once it
   passes ``soft_limit``, and at the last space (or anywhere, for text without spaces)
   at ``hard_limit``. East Asian characters weigh more (each is about a syllable).
-* The first unit of an answer may be a clause: once ``first_clause_chars`` of it are
-  there, a clause mark ends it, so the first audio does not wait for a long sentence.
+* The opening units of an answer may be clauses: until ``2 * first_clause_chars`` have
+  been emitted, a clause mark ends a unit once it is ``first_clause_chars`` long, so the
+  first audio does not wait for a long sentence, and a short first sentence ("Good
+  question!") is not followed by a stall while a long second one is written.
 
 Units are slices of the input with surrounding whitespace removed, so nothing but
 whitespace is ever lost. See ``bench/tts.py`` for how the first-clause length was chosen.
@@ -72,8 +74,9 @@ class SentenceSplitter:
         """Set the cut lengths (in weighted characters; see the module docstring).
 
         Args:
-            first_clause_chars: The first unit may end at a clause mark once it is this
-                long; ``None`` = only at a sentence end (or the limits).
+            first_clause_chars: Opening units (until twice this much was emitted) may
+                end at a clause mark once this long; ``None`` = only at a sentence end
+                (or the limits).
             soft_limit: Past this, a clause mark ends the unit.
             hard_limit: Past this, the last space ends the unit.
         """
@@ -96,6 +99,7 @@ class SentenceSplitter:
         """Length of the backtick run that opened the inline code span we are in."""
         self._overlong = False
         self._emitted = 0
+        """Weighted length of the units emitted so far."""
 
     @property
     def in_code_block(self) -> bool:
@@ -192,7 +196,7 @@ class SentenceSplitter:
         unit = self._buf[:end].strip()
         if unit:
             out.append(unit)
-            self._emitted += 1
+            self._emitted += sum(_weight(c) for c in unit)
         self._buf = self._buf[end:]
         self._weight = 0
         self._overlong = False
@@ -309,8 +313,9 @@ class SentenceSplitter:
             if not buf[i + 1].isspace():
                 return 0  # 1,000 and 12:30 and https:
         length = self._weight + _weight(buf[i])
-        first = self._first_clause if self._emitted == 0 else None
-        if length >= self._soft or (first is not None and length >= first):
+        first = self._first_clause
+        opening = first is not None and self._emitted < 2 * first
+        if length >= self._soft or (opening and length >= (first or 0)):
             return i + 1
         return 0
 
