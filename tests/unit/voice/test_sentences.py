@@ -163,7 +163,7 @@ def chunked(draw: st.DrawFn) -> tuple[str, list[str]]:
     return text, [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def _feed(chunks: list[str], first: int | None = 40) -> list[str]:
+def _feed(chunks: list[str], first: int | None = 20) -> list[str]:
     splitter = SentenceSplitter(first_clause_chars=first)
     units = [u for chunk in chunks for u in splitter.push(chunk)]
     rest = splitter.flush()
