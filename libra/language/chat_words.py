@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from libra.language.signals import WORD_LANGUAGES, unaccented
+
 _SLANG: dict[str, str] = {
     "en": """fr frfr cap nocap bruh ngl ong deadass fam lowkey highkey sus based mid rizz
         bet ight aight tysm tyvm nvm wdym hbu wyd tn rn istg idc idgaf omw sry afk gimme
@@ -70,7 +72,7 @@ _EVERYDAY: dict[str, str] = {
         unmute screen share link send sent message text reply what's where's who's how's
         won't wouldn't couldn't shouldn't ain't y'know yup uh huh hmm oops yikes damn dang
         heck hell crazy insane wild weird nice sweet thanks tho though lemme gotta gonna""",
-    "es": """uy ta tá bien mal pex crack muero risa asco durmieron vete estás cómo como
+    "es": """wea weá uy ta tá bien mal pex crack muero risa asco durmieron vete estás cómo como
         hoy puedo sí si eres
         oye mira miren dormir duermo voy vamos vámonos
         juega juegan jugamos alguien nadie nunca siempre ahora luego después despues
@@ -99,7 +101,7 @@ _EVERYDAY: dict[str, str] = {
         sono stato stata fatto detto visto vista successo niente nulla qualcosa qualcuno
         nessuno tutti tutto bello bella brutto brutta cavolo accidenti mannaggia uffa
         evvai dajee oddio mamma bellaa""",
-    "fr": """attends attend attendez mal pas flemme dispo dis ouf t'es là quoi tranquille
+    "fr": """y oe c g t attends attend attendez mal pas flemme dispo dis ouf t'es là quoi tranquille
         matin midi demain hier
         aujourd'hui maintenant tout à l'heure t'es t'as j'ai j'suis c'est chaud grave
         dormir dors dodo mort rire fou folle ouf trop vraiment carrément carrement
@@ -175,9 +177,14 @@ def _build(source: dict[str, str]) -> dict[str, frozenset[str]]:
     for language, words in (*source.items(), *_EVERYDAY.items()):
         for word in words.split():
             table.setdefault(word, set()).add(language)
+            table.setdefault(unaccented(word), set()).add(language)
     for word in VI_TONELESS:
         table.setdefault(word, set()).add("vi")
-    return {word: frozenset(langs) for word, langs in table.items()}
+    # A word the function-word table already shares among languages ("bien", "la")
+    # must not tip the balance by being listed again under one of them here.
+    return {word: frozenset(langs - WORD_LANGUAGES.get(word, frozenset()))
+            if len(WORD_LANGUAGES.get(word, ())) >= 2 else frozenset(langs)
+            for word, langs in table.items()}
 
 
 SLANG_LANGUAGES: dict[str, frozenset[str]] = _build(_SLANG)

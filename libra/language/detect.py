@@ -185,10 +185,16 @@ class LanguageDetector:
             return Detection(language=fallback, confidence=UNCONFIGURED_CONFIDENCE,
                              method="script")
         confidence = _script_confidence(share)
+        # Kanji-only text with no Chinese-only character or particle could be Japanese:
+        # its Chinese variant may still be clear, but it is not confident.
+        chinese = chinese_evidence(text)
+        could_be_japanese = "ja" in self.languages and not chinese
         if "ja" in self.languages:
-            japanese = self._japanese(text, confidence, prefer)
+            japanese = self._japanese(text, confidence, prefer, chinese)
             if japanese is not None:
                 return japanese
+        if could_be_japanese:
+            confidence = min(confidence, UNSURE_CONFIDENCE)
         if len(variants) == 1:
             return Detection(language=variants[0], confidence=confidence, method="script")
         simplified = float(sum(ch in SIMPLIFIED_ONLY for ch in text))
@@ -200,19 +206,19 @@ class LanguageDetector:
             language = "zh-cn" if simplified > traditional else "zh-tw"
             return Detection(language=language, confidence=confidence, method="script")
         language = prefer if prefer in variants else self.zh_default
-        ceiling = AMBIGUOUS_ZH_CONFIDENCE
-        if "ja" in self.languages and not chinese_evidence(text):
-            ceiling = UNSURE_CONFIDENCE  # "好家伙", "最高": Chinese or Japanese alike
         return Detection(language=language or "zh-cn",
-                         confidence=min(confidence, ceiling), method="script")
+                         confidence=min(confidence, AMBIGUOUS_ZH_CONFIDENCE), method="script")
 
-    def _japanese(self, text: str, confidence: float, prefer: str | None) -> Detection | None:
-        """Japanese for kanji-only text that reads as Japanese, else ``None``."""
+    @staticmethod
+    def _japanese(text: str, confidence: float, prefer: str | None,
+                  chinese: float) -> Detection | None:
+        """Japanese for kanji-only text that reads as Japanese, else ``None``.
+
+        ``chinese`` is the text's :func:`chinese_evidence`.
+        """
         japanese, proven = japanese_evidence(text)
-        chinese = chinese_evidence(text)
         if japanese <= chinese:
-            if prefer == "ja" and japanese == chinese == 0 and not any(
-                    ch in SIMPLIFIED_ONLY for ch in text):
+            if prefer == "ja" and chinese == 0:
                 # Nothing tells Japanese from Chinese: keep the channel's language.
                 return Detection(language="ja", confidence=min(confidence, UNSURE_CONFIDENCE),
                                  method="script")

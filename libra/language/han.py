@@ -44,8 +44,18 @@ JAPANESE_WORDS: frozenset[str] = frozenset(_JAPANESE_WORDS.split())
 
 SHARED_WITH_SIMPLIFIED: frozenset[str] = frozenset(
     "会学来当万与号体声宝礼条独画写点猪灯残浅将尽断辞静湿昼触届寝径数楼国区医旧乱双参恋"
+    "随湾麦机欧"
 )
 """Simplified-Chinese forms Japanese writes the same way (traditional Chinese does not)."""
+
+TRADITIONAL_NOT_JAPANESE: frozenset[str] = frozenset(
+    "來兒兩單嚴國圖壞學實寫寶對廣從惡應戲條樂樣歐歡歲氣沒滿灣燈燒獨畫當發禮絕經總續纔聲聽腦"
+    "臉臺與萬藥處號裡覺觀說證讀讓豬賣轉這邊錢鐵關雖雜雞顏顯驗體髮鬆麥麵麼點們嗎囉喲幫讚廢斷"
+    "尷鬧醬淨參辦髒擺贏盡隨"
+)
+"""Traditional-Chinese forms Japanese writes otherwise (國 is 国, 說 is 説, 這 is not
+used). The rest of the traditional-only table (時, 語, 電, 東 ...) Japanese writes
+exactly so, which is why "東京" or "電車" alone cannot tell zh-tw from Japanese."""
 
 CHINESE_MARKERS: frozenset[str] = frozenset(
     "的吗嗎呢吧这這那么麼什没沒很还说說啊呀哦嗯哈啦嘛个给你我她们們咱怎谁誰吃喝让讓"
@@ -71,5 +81,12 @@ def japanese_evidence(text: str) -> tuple[float, bool]:
 
 
 def chinese_evidence(text: str) -> float:
-    """How strongly Han ``text`` reads as Chinese rather than Japanese."""
-    return float(sum(ch in CHINESE_MARKERS for ch in text))
+    """How strongly Han ``text`` reads as Chinese rather than Japanese.
+
+    Chinese particles count, and so do the forms of either standard Japanese never
+    writes (头, 说, 們, 國): "今日头条" is Chinese although 今日 is a Japanese word.
+    Zero means Japanese could have written every character.
+    """
+    return float(sum(ch in CHINESE_MARKERS or ch in TRADITIONAL_NOT_JAPANESE
+                     or (ch in SIMPLIFIED_ONLY and ch not in SHARED_WITH_SIMPLIFIED)
+                     for ch in text))

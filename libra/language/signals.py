@@ -11,6 +11,7 @@ balance by themselves. Tables were written before the benchmark set existed.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # --- Latin-script words ----------------------------------------------------------------
 # Function words, greetings and chat words. A word listed under several languages is
@@ -111,11 +112,19 @@ _MORE_WORDS: dict[str, str] = {
 }
 
 
+def unaccented(word: str) -> str:
+    """``word`` without its accents ("está" -> "esta"): how chat often types it."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def _build_word_table(source: dict[str, str]) -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
     for language, words in source.items():
         for word in words.split():
             table.setdefault(word, set()).add(language)
+            if language != "vi":  # toneless Vietnamese has its own table
+                table.setdefault(unaccented(word), set()).add(language)
     return {word: frozenset(langs) for word, langs in table.items()}
 
 
