@@ -89,13 +89,10 @@ CONFIDENT = [
 """Detected right and confident enough to count."""
 
 RIGHT_BUT_UNSURE = [
-    ("tqm", "es"), ("no manches", "es"), ("tmj", "pt"), ("xke", "it"), ("tvb", "it"),
-    ("lmaooo", "en"), ("wsh", "fr"),
+    ("tqm", "es"), ("no manches", "es"), ("tmj", "pt"), ("vamo la", "pt"), ("xke", "it"),
+    ("tvb", "it"), ("lmaooo", "en"), ("wsh", "fr"),
 ]
-"""Detected right, reported below min_confidence: three letters are little evidence."""
-
-UNSURE = ["vamo la"]
-"""pt "vamo lá" without its accent: reported below min_confidence (read as es)."""
+"""Detected right, reported below min_confidence: a few letters are little evidence."""
 
 
 @pytest.mark.parametrize(("text", "language"), CONFIDENT)
@@ -113,13 +110,6 @@ def test_the_issues_chat_abbreviations_are_right_but_unsure(
     detection = detector.detect(text)
     assert detection.language == language
     assert detection.confidence < MIN_CONFIDENCE
-
-
-@pytest.mark.parametrize("text", UNSURE)
-def test_the_issues_other_examples_are_reported_unsure(
-    detector: LanguageDetector, text: str,
-) -> None:
-    assert detector.detect(text).confidence < MIN_CONFIDENCE
 
 
 # --- kanji-only Japanese against Chinese ------------------------------------------------
