@@ -45,6 +45,15 @@ class LanguageService(Protocol):
         """
         ...
 
+    async def message_language(self, channel_id: int, text: str) -> str:
+        """The language of one message, for a decision about it alone (translation).
+
+        Its detected language when confident, else the channel's reply language: a
+        low-confidence guess ("tqm", "了解") never decides. The channel's state is
+        not advanced (``observe`` does that).
+        """
+        ...
+
     async def pin(self, channel_id: int, language: str | None) -> ReplyLanguage:
         """Pin the channel's reply language; ``None`` (``auto``) unpins.
 

@@ -7,14 +7,19 @@ Three layers, cheapest and surest first:
    Chinese variants are told apart by characters that exist in only one standard
    (这/這, 们/們 ...); text with none of them (你好, 哈哈) is *ambiguous* and gets the
    caller's preferred variant when it is Chinese, else ``zh_default`` (``zh-cn``
-   unless configured), at a confidence just above the default threshold.
+   unless configured), at a confidence just above the default threshold. Han-only
+   text may also be Japanese: Japanese-only character forms and words
+   (:mod:`libra.language.han`) settle it, and Han text with no evidence either way
+   ("好家伙", "最高") is reported at low confidence, so the channel's language stands.
 2. **Character n-grams** from langdetect's profiles, restricted to the candidate
    languages. langdetect samples n-grams at random (hence its seed); we score every
    n-gram once instead, which uses the same profiles and smoothing, is deterministic
    by construction and ten times faster on chat-sized text.
-3. **Word and letter signals** (:mod:`libra.language.signals`): function words,
-   chat words and language-specific letters, which settle "danke!" or "merci
-   beaucoup" where three-letter statistics cannot.
+3. **Word and letter signals** (:mod:`libra.language.signals`,
+   :mod:`libra.language.chat_words`): function words, chat slang and abbreviations
+   (elongations squeezed: "lmaooo" is "lmao"), toneless Vietnamese syllables and
+   language-specific letters, which settle "danke!", "tqm" or "cam on ban" where
+   three-letter statistics cannot.
 
 Scores are log-domain and summed; the confidence is the softmax share of the winner.
 """
@@ -33,6 +38,8 @@ from langdetect.utils.ngram import NGram
 
 from libra.errors import ConfigError
 from libra.language.api import Detection
+from libra.language.chat_words import SLANG_LANGUAGES, squeeze_variants, vietnamese_syllable
+from libra.language.han import chinese_evidence, japanese_evidence
 from libra.language.names import KNOWN_CODES, normalize_code
 from libra.language.scripts import (
     NON_LATIN_LANGUAGES,
@@ -44,6 +51,7 @@ from libra.language.scripts import (
 from libra.language.signals import (
     LETTER_LANGUAGES,
     SIMPLIFIED_ONLY,
+    TAIWAN_LATIN_RE,
     TAIWAN_PARTICLES,
     TRADITIONAL_ONLY,
     VIETNAMESE_RANGE,
@@ -64,6 +72,14 @@ LETTER_BONUS = 2.0
 """Log-score of a distinctive letter, split among the languages that use it."""
 VIETNAMESE_BONUS = 3.0
 """Log-score per stacked-tone Vietnamese letter."""
+SLANG_BONUS = 2.5
+"""Log-score per chat word: mostly of one language, and often the whole message."""
+VIETNAMESE_SHAPE_BONUS = 0.75
+"""Log-score per word when every word of a multi-word message is a Vietnamese syllable."""
+JAPANESE_WORD_CONFIDENCE = 0.85
+"""Kanji-only text with Japanese words and no Chinese particles: Japanese, fairly sure."""
+UNSURE_CONFIDENCE = 0.6
+"""Below the default ``min_confidence``: reported, but never moves a channel."""
 AMBIGUOUS_ZH_CONFIDENCE = 0.8
 """Chinese without variant-specific characters: surely Chinese, variant a default."""
 UNCONFIGURED_CONFIDENCE = 0.05
@@ -169,11 +185,22 @@ class LanguageDetector:
             return Detection(language=fallback, confidence=UNCONFIGURED_CONFIDENCE,
                              method="script")
         confidence = _script_confidence(share)
+        # Kanji-only text with no Chinese-only character or particle could be Japanese:
+        # its Chinese variant may still be clear, but it is not confident.
+        chinese = chinese_evidence(text)
+        could_be_japanese = "ja" in self.languages and not chinese
+        if "ja" in self.languages:
+            japanese = self._japanese(text, confidence, prefer, chinese)
+            if japanese is not None:
+                return japanese
+        if could_be_japanese:
+            confidence = min(confidence, UNSURE_CONFIDENCE)
         if len(variants) == 1:
             return Detection(language=variants[0], confidence=confidence, method="script")
         simplified = float(sum(ch in SIMPLIFIED_ONLY for ch in text))
         traditional = float(sum(ch in TRADITIONAL_ONLY for ch in text))
         traditional += 0.5 * sum(ch in TAIWAN_PARTICLES for ch in text)
+        traditional += 0.5 * len(TAIWAN_LATIN_RE.findall(text))
         traditional += 2.0 * sum("\u3100" <= ch <= "\u312f" for ch in text)  # Bopomofo
         if simplified != traditional:
             language = "zh-cn" if simplified > traditional else "zh-tw"
@@ -181,6 +208,28 @@ class LanguageDetector:
         language = prefer if prefer in variants else self.zh_default
         return Detection(language=language or "zh-cn",
                          confidence=min(confidence, AMBIGUOUS_ZH_CONFIDENCE), method="script")
+
+    @staticmethod
+    def _japanese(text: str, confidence: float, prefer: str | None,
+                  chinese: float) -> Detection | None:
+        """Japanese for kanji-only text that reads as Japanese, else ``None``.
+
+        ``chinese`` is the text's :func:`chinese_evidence`.
+        """
+        japanese, proven = japanese_evidence(text)
+        if japanese <= chinese:
+            if prefer == "ja" and chinese == 0:
+                # Nothing tells Japanese from Chinese: keep the channel's language.
+                return Detection(language="ja", confidence=min(confidence, UNSURE_CONFIDENCE),
+                                 method="script")
+            return None
+        if chinese == 0 and proven:
+            sure = confidence
+        elif chinese == 0 and japanese >= 1:
+            sure = min(confidence, JAPANESE_WORD_CONFIDENCE)
+        else:
+            sure = min(confidence, UNSURE_CONFIDENCE)
+        return Detection(language="ja", confidence=sure, method="script")
 
     # -- statistics and signals --------------------------------------------------------
 
@@ -203,13 +252,15 @@ class LanguageDetector:
         scores = dict.fromkeys(candidates, 0.0)
         self._add_ngram_scores(text, scores)
         lowered = text.lower()
-        for word in WORD_RE.findall(lowered):
-            for language in WORD_LANGUAGES.get(word, ()):
-                if language in scores:
-                    scores[language] += WORD_BONUS
-            for pattern, language in _LAUGHS:
-                if language in scores and pattern.match(word):
-                    scores[language] += WORD_BONUS
+        words = WORD_RE.findall(lowered)
+        for word in words:
+            self._add_word_scores(word, scores)
+        if "vi" in scores and len(words) >= 2 and all(
+                vietnamese_syllable(word) for word in words):
+            # Only words no other language claims: "mi sa di no" is Italian, and
+            # every one of its words also has the shape of a Vietnamese syllable.
+            unclaimed = sum(not _claimed_by_others(word) for word in words)
+            scores["vi"] += VIETNAMESE_SHAPE_BONUS * unclaimed
         for letter in set(lowered):
             users = LETTER_LANGUAGES.get(letter)
             if users:
@@ -219,6 +270,26 @@ class LanguageDetector:
             elif "vi" in scores and VIETNAMESE_RANGE[0] <= ord(letter) <= VIETNAMESE_RANGE[1]:
                 scores["vi"] += VIETNAMESE_BONUS
         return scores
+
+    @staticmethod
+    def _add_word_scores(word: str, scores: dict[str, float]) -> None:
+        """Function-word, chat-word and laughter bonuses of one lower-cased word."""
+        for spelling in (word, *squeeze_variants(word)):
+            known = WORD_LANGUAGES.get(spelling, ())
+            slang = SLANG_LANGUAGES.get(spelling, ())
+            laughs = [language for pattern, language in _LAUGHS if pattern.match(spelling)]
+            if not (known or slang or laughs):
+                continue  # try the squeezed spelling of "lmaooo", "siii", "mdrrr"
+            for language in known:
+                if language in scores:
+                    scores[language] += WORD_BONUS
+            for language in slang:
+                if language in scores:
+                    scores[language] += SLANG_BONUS
+            for language in laughs:
+                if language in scores:
+                    scores[language] += WORD_BONUS
+            return
 
     def _add_ngram_scores(self, text: str, scores: dict[str, float]) -> None:
         columns = [(code, self._index[code]) for code in scores if code in self._index]
@@ -243,6 +314,12 @@ class LanguageDetector:
                     sums[k] += log(probs[i] + NGRAM_SMOOTHING)
         for (code, _), total in zip(columns, sums, strict=True):
             scores[code] += total * NGRAM_WEIGHT
+
+
+def _claimed_by_others(word: str) -> bool:
+    """Whether a word is in the tables of a Latin-script language other than Vietnamese."""
+    return bool((WORD_LANGUAGES.get(word, frozenset()) | SLANG_LANGUAGES.get(word, frozenset()))
+                - {"vi"})
 
 
 def _script_confidence(share: float) -> float:

@@ -19,6 +19,10 @@ Rules (each is a decision users notice, so they are written down here):
 - Unpinning (``auto``) keeps the pinned language as the current one, so the reply
   language does not jump back to whatever was spoken before the pin; hysteresis
   moves it from there.
+- Per-message decisions (which languages to translate one message into) take the
+  message's own detection only when it is confident; a low-confidence message ("tqm",
+  "lol", kanji that Chinese and Japanese share) is taken to be in the channel's
+  language rather than guessed (:meth:`Hysteresis.message_language`).
 """
 
 from __future__ import annotations
@@ -82,6 +86,14 @@ class Hysteresis:
             return Step(state=unpinned, reply=current, changed=False, previous=current)
         pinned = replace(state, pinned_language=language, candidate=None, candidate_count=0)
         return Step(state=pinned, reply=language, changed=language != current, previous=current)
+
+    def message_language(self, state: ChannelLanguageState, detection: Detection) -> str:
+        """The language one message is in, for decisions about that message alone.
+
+        Its detected language when confident, else the channel's reply language: a
+        guess on "tqm" or "了解" must not decide what a message is translated into.
+        """
+        return detection.language if self.counts(detection) else self.reply_language(state)
 
     def counts(self, detection: Detection) -> bool:
         """Whether ``detection`` is confident enough to move the channel's language."""

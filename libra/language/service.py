@@ -96,6 +96,12 @@ class ChannelLanguageService:
                              previous=step.previous if step.changed else None,
                              pinned=step.state.pinned_language is not None)
 
+    async def message_language(self, channel_id: int, text: str) -> str:
+        """The message's confident language, else the channel's (state is not advanced)."""
+        state = await self.store.load(channel_id)
+        detection = self.detector.detect(text, prefer=self.hysteresis.reply_language(state))
+        return self.hysteresis.message_language(state, detection)
+
     async def pin(self, channel_id: int, language: str | None) -> ReplyLanguage:
         """Pin the channel's reply language; ``None`` or ``"auto"`` unpins.
 

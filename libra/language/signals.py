@@ -11,6 +11,7 @@ balance by themselves. Tables were written before the benchmark set existed.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # --- Latin-script words ----------------------------------------------------------------
 # Function words, greetings and chat words. A word listed under several languages is
@@ -111,11 +112,19 @@ _MORE_WORDS: dict[str, str] = {
 }
 
 
+def unaccented(word: str) -> str:
+    """``word`` without its accents ("está" -> "esta"): how chat often types it."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def _build_word_table(source: dict[str, str]) -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
     for language, words in source.items():
         for word in words.split():
             table.setdefault(word, set()).add(language)
+            if language != "vi":  # toneless Vietnamese has its own table
+                table.setdefault(unaccented(word), set()).add(language)
     return {word: frozenset(langs) for word, langs in table.items()}
 
 
@@ -162,7 +171,9 @@ _ZH_PAIRS = (
     "观觀 视視 计計 讨討 讲講 许許 论論 设設 证證 试試 谁誰 谈談 贵貴 费費 资資 赛賽 转轉 "
     "较較 输輸 达達 运運 进進 远遠 连連 选選 钟鐘 铁鐵 银銀 闻聞 队隊 阳陽 难難 须須 顾顧 "
     "预預 领領 颜顏 风風 飞飛 馆館 验驗 鸡雞 麦麥 龙龍 挂掛 务務 啰囉 哟喲 态態 恶惡 "
-    "满滿 欧歐 猪豬 员員 爷爺 奋奮 紧緊 严嚴 烧燒 馒饅 饺餃 梦夢 写寫 声聲 厉厲 没沒 啥啥"
+    "满滿 欧歐 猪豬 员員 爷爺 奋奮 紧緊 严嚴 烧燒 馒饅 饺餃 梦夢 写寫 声聲 厉厲 没沒 啥啥 "
+    "赞讚 废廢 刚剛 断斷 尴尷 夸誇 饱飽 闹鬧 酱醬 决決 净淨 参參 办辦 惊驚 "
+    "虑慮 脏髒 帅帥 吓嚇 坚堅 尽盡 层層 岛島 摆擺 杀殺 负負 责責 贴貼 赢贏 陆陸 随隨"
 )
 
 SIMPLIFIED_ONLY: frozenset[str] = frozenset(p[0] for p in _ZH_PAIRS.split() if p[0] != p[1])
@@ -172,5 +183,10 @@ TRADITIONAL_ONLY: frozenset[str] = frozenset(
 """Traditional-only characters, including forms whose simplified partner (里, 后, 台,
 干 ...) is also a valid traditional character and so proves nothing itself."""
 
-TAIWAN_PARTICLES: frozenset[str] = frozenset("喔欸囉耶")
-"""Sentence particles far more common in Taiwanese chat than in mainland chat."""
+TAIWAN_PARTICLES: frozenset[str] = frozenset("喔欸囉耶齁蛤揪掰")
+"""Particles and chat words far more common in Taiwanese chat than in mainland chat
+(齁 and 蛤 as interjections, 揪 "get a group together", 掰掰 "bye")."""
+
+TAIWAN_LATIN_RE = re.compile(r"(?<![A-Za-z])(?:XD+|QQ|der)(?![A-Za-z])")
+"""Latin chat tokens that, in Chinese text, are typical of Taiwanese forums (PTT,
+Dcard): "XD" and "QQ" (crying); mainland chat laughs "hhh" or "233" instead."""
