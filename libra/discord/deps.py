@@ -19,6 +19,7 @@ from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
+from libra.translate.api import TranslationFeature
 
 
 class AskedPrompt(NamedTuple):
@@ -45,6 +46,8 @@ class DiscordDeps:
     tasks: TaskGroup
     usage: UsageStats | None = None
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
+    translation: TranslationFeature | None = None
+    """``/translate``, the Translate menu, ``/translations``, ``/glossary`` (``None``: off)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

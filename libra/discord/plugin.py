@@ -38,6 +38,7 @@ from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 from libra.tasks import TaskGroup
+from libra.translate.api import TranslationFeature
 
 
 class DiscordPlugin(Plugin):
@@ -49,6 +50,7 @@ class DiscordPlugin(Plugin):
     def __init__(self, *, chat: ChatService, language: LanguageService, llm: LLMService,
                  limiter: RateLimiter, voice: VoiceConnectionRegistry,
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
+                 translation: TranslationFeature | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
@@ -62,6 +64,7 @@ class DiscordPlugin(Plugin):
         self.voice = voice
         self._health = health
         self._usage = usage
+        self._translation = translation
         self.needs = needs
         self.bot: hikari.GatewayBot | None = None
         self.client: lightbulb.Client | None = None
@@ -187,6 +190,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
+            translation=self._translation,
         )
 
     async def _on_command_error(
