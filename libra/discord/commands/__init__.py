@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import lightbulb
 
-from libra.discord.commands import admin, ask, help, language, privacy, session
+from libra.discord import translate_optin
+from libra.discord.commands import (
+    admin,
+    ask,
+    glossary,
+    help,
+    language,
+    privacy,
+    session,
+    translate,
+    translations,
+)
 
 
 def extensions() -> list[lightbulb.Loader]:
     """Every command area's loader (imported directly: a broken one fails loudly)."""
     return [ask.loader, language.loader, session.loader, admin.loader, help.loader,
-            privacy.loader]
+            privacy.loader, translate.loader, translations.loader, glossary.loader,
+            translate_optin.loader]
