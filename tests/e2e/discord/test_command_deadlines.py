@@ -30,6 +30,9 @@ COMMANDS: list[tuple[str, str | None, dict[str, str | int | bool | float]]] = [
     ("stats", None, {}),
     ("privacy", "export", {}),
     ("privacy", "delete", {}),
+    ("translations", "history", {}),
+    ("translations", "me", {"state": "on"}),
+    ("glossary", "list", {}),
 ]
 
 

@@ -205,6 +205,7 @@ class FakeDiscord:
         *,
         channel: FakeChannel | None = None,
         user: FakeUser | None = None,
+        locale: str = "en-US",
     ) -> str:
         """A user runs ``/group subcommand`` (type-1 option wrapping the options)."""
         channel = channel or self.text_channel
@@ -212,7 +213,7 @@ class FakeDiscord:
         data["options"] = [
             {"name": subcommand, "type": 1, "options": events.slash_options(options or {})}
         ]
-        return await self._interact(channel, user or self.user("alice"), data, "en-US")
+        return await self._interact(channel, user or self.user("alice"), data, locale)
 
     async def message_command(
         self,
@@ -221,14 +222,18 @@ class FakeDiscord:
         *,
         channel: FakeChannel | None = None,
         user: FakeUser | None = None,
+        locale: str = "en-US",
     ) -> str:
-        """A user runs a message context-menu command on a message; returns the token."""
+        """A user runs a message context-menu command on a message; returns the token.
+
+        ``locale`` is the user's Discord language, as the interaction carries it.
+        """
         channel = channel or self.text_channel
         data = events.command_data(
             self.world, name=name, channel=channel, command_type=events.COMMAND_MESSAGE
         )
         data |= events.message_target(self.world, target_message_id)
-        return await self._interact(channel, user or self.user("alice"), data, "en-US")
+        return await self._interact(channel, user or self.user("alice"), data, locale)
 
     async def press_button(
         self, message: StoredMessage, custom_id: str, *, user: FakeUser | None = None
