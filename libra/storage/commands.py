@@ -1,4 +1,7 @@
-"""``libra migrate``, ``libra migrate status``, ``libra migrate rollback [--count N] [--yes]``."""
+"""``libra migrate [status | rollback [--count N] [--yes]]``, and ``libra db``.
+
+``libra db backup / restore`` live in :mod:`libra.storage.backup_cli`, registered here.
+"""
 
 from __future__ import annotations
 
@@ -72,10 +75,12 @@ def backup_hint(db: Database) -> str:
     if db.embedded is None:
         # The database as Libra reaches it, whatever variable or file named it; "$DATABASE_URL"
         # was empty when it came from DATABASE_URL_FILE, and pg_dump refuses asyncpg's ssl=.
-        return ("Back up first (pg_dump asks for the password, or reads PGPASSWORD):\n"
+        return ("Back up first: libra db backup\n"
+                "or by hand (pg_dump asks for the password, or reads PGPASSWORD):\n"
                 f"  {shlex.join([*dump, without_password(db.dsn)])}")
     command = shlex.join(db.embedded.pg_dump_command("libra-backup.dump", EMBEDDED_DATABASE))
-    return (f"Back up first, while Libra runs (it starts the embedded server):\n  {command}\n"
+    return ("Back up first: libra db backup\n"
+            f"or by hand, while Libra runs (it starts the embedded server):\n  {command}\n"
             f"or, with Libra stopped, copy the folder {db.embedded.pgdata}")
 
 
