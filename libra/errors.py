@@ -61,6 +61,12 @@ class MigrationError(StorageError):
     code = "migration_failed"
 
 
+class BackupFailed(StorageError):
+    """A backup or restore could not be made (no ``pg_dump``, a bad archive, a refusal)."""
+
+    code = "backup_failed"
+
+
 class IntegrityViolation(StorageError):
     """A write broke a constraint (missing user, bad role ...)."""
 
