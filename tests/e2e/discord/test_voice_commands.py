@@ -246,3 +246,25 @@ async def test_dave_refused_is_said_with_the_fix(
     assert "voice.dave_max_version = 1" in refused
     await fake_discord.wait_until(lambda: bot_in_voice(fake_discord) is None)
     assert await voice_row(libra) == []
+
+
+async def test_a_lost_connection_is_said_in_the_channel_language(
+    fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str, start_libra: StartLibra,
+    voice_servers: VoiceServers,
+) -> None:
+    lounge = fake_discord.channel_named("Lounge")
+    libra = await start_libra(fake_discord, fake_ollama, pg_url)
+    await answer(fake_discord, await fake_discord.slash_subcommand(
+        "lang", "set", {"language": "ko"}))
+    await fake_discord.user_voice(fake_discord.user("alice"), lounge)
+    joined = await answer(fake_discord, await fake_discord.slash_subcommand("voice", "join"))
+    assert joined == user_message("voice_listening", "ko", channel=f"<#{lounge.id}>")
+
+    # A fatal close: the voice server will not take this session back.
+    await voice_servers.by_channel[lounge.id].close_bot(4011)
+
+    lost = await fake_discord.wait_for_bot_content(
+        lounge.id, lambda text: text.startswith(f"<#{lounge.id}> 연결이 끊겨"))
+    assert "4011" in lost.content and "`/voice join`" in lost.content
+    await fake_discord.wait_until(lambda: bot_in_voice(fake_discord) is None)
+    assert await voice_row(libra) == []
