@@ -313,6 +313,9 @@ class VoiceSettings(_Section):
     """Milliseconds of a member's decoded audio per chunk of ``VoiceLink.audio`` (whole
     20 ms frames; 100 ms is what speech-to-text consumes, and handing over fewer, larger
     chunks costs less CPU than one per frame)."""
+    leave_when_alone_s: float = Field(60.0, gt=0, le=86_400)
+    """Seconds Libra stays in a voice channel with nobody else in it (bots are no
+    company) before it leaves on its own."""
     diagnostics_log_seconds: float = Field(60.0, ge=1.0)
     """Seconds between each voice connection's diagnostics log line (also logged at
     disconnect): packets, decrypt failures, loss, jitter, DAVE epoch."""
