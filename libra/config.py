@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -53,7 +53,12 @@ class AppSettings(_Section):
 class DatabaseSettings(_Section):
     """PostgreSQL. Unset ``url`` starts the embedded server in ``app.data_dir``."""
 
-    url: SecretStr | None = None
+    password: SecretStr | None = None
+    """Password for a ``url`` that carries none, as written (no encoding needed); meant
+    for Docker secrets: ``LIBRA_DATABASE__PASSWORD_FILE`` can name the same file the
+    postgres image reads through ``POSTGRES_PASSWORD_FILE``."""
+    # Validated when unset too: a password without a URL is a mistake to report.
+    url: SecretStr | None = Field(None, validate_default=True)
     """``postgresql://user:pass@host:port/db``; env ``DATABASE_URL``. Unset = embedded.
     Percent-encode ``/ ? # @`` in the password (``/`` as ``%2F``)."""
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
@@ -87,11 +92,40 @@ class DatabaseSettings(_Section):
 
     @field_validator("url")
     @classmethod
-    def _one_url_for_both_drivers(cls, url: SecretStr | None) -> SecretStr | None:
+    def _one_url_for_both_drivers(
+        cls, url: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
         # Once here, so asyncpg and psycopg (yoyo) read the same, encoded password.
+        password = info.data.get("password")
+        if password is not None and password.get_secret_value():
+            # Errors here are reported against `url`, a secret: never shown.
+            if url is None or not url.get_secret_value():
+                raise ValueError("database.password is set but database.url is not: the "
+                                 "embedded server needs no password; set DATABASE_URL to "
+                                 "postgresql://USER@HOST:5432/DB")
+            url = SecretStr(_with_password(url.get_secret_value(),
+                                           password.get_secret_value()))
         if url is None or not url.get_secret_value():
             return url
         return SecretStr(database_url(url.get_secret_value()))
+
+
+def _with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (percent-encoded) after its user name.
+
+    Raises:
+        ValueError: the URL already has a password, or names no user.
+    """
+    parts = urlsplit(url.strip())
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if ":" in userinfo or any(key == "password" for key, _ in parse_qsl(parts.query)):
+        raise ValueError("both database.url and database.password hold a password: keep "
+                         "it in one place (remove it from the URL)")
+    if not at or not userinfo:
+        raise ValueError("database.password needs a user name in database.url "
+                         "(postgresql://USER@HOST:5432/DB)")
+    netloc = f"{userinfo}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisSettings(_Section):
@@ -299,6 +333,9 @@ class VoiceSettings(_Section):
     """Milliseconds of a member's decoded audio per chunk of ``VoiceLink.audio`` (whole
     20 ms frames; 100 ms is what speech-to-text consumes, and handing over fewer, larger
     chunks costs less CPU than one per frame)."""
+    leave_when_alone_s: float = Field(60.0, gt=0, le=86_400)
+    """Seconds Libra stays in a voice channel with nobody else in it (bots are no
+    company) before it leaves on its own."""
     diagnostics_log_seconds: float = Field(60.0, ge=1.0)
     """Seconds between each voice connection's diagnostics log line (also logged at
     disconnect): packets, decrypt failures, loss, jitter, DAVE epoch."""

@@ -17,6 +17,7 @@ from libra.config import Settings
 from libra.config_urls import redact_url
 from libra.errors import LibraError
 from libra.health import ComponentHealth, Status
+from libra.llm.fit import check_model_fit
 
 
 def check_discord_token(settings: Settings) -> ComponentHealth:
@@ -295,6 +296,7 @@ async def run_checks(settings: Settings) -> list[ComponentHealth]:
     ]
     rows += await check_database(settings)
     rows += await check_llm(settings)
+    rows += await check_model_fit(settings)
     rows.append(await check_redis(settings))
     rows += [check_voice(settings), check_discord_token(settings), check_admin(settings)]
     return rows

@@ -61,6 +61,12 @@ class MigrationError(StorageError):
     code = "migration_failed"
 
 
+class BackupFailed(StorageError):
+    """A backup or restore could not be made (no ``pg_dump``, a bad archive, a refusal)."""
+
+    code = "backup_failed"
+
+
 class IntegrityViolation(StorageError):
     """A write broke a constraint (missing user, bad role ...)."""
 
@@ -305,6 +311,39 @@ class VoiceSendBlocked(VoiceError):
 
 
 # --- end voice connection ------------------------------------------------------------
+
+
+# --- voice channels (/voice join, leave; libra/discord/voice_sessions.py) -------------
+
+
+class VoiceChannelRequired(VoiceError):
+    """``/voice join`` without a channel from someone who is in no voice channel."""
+
+    code = "voice_channel_required"
+
+
+class VoiceChannelInvalid(VoiceError):
+    """The channel given to ``/voice join`` is not a voice channel of this server."""
+
+    code = "voice_channel_invalid"
+
+
+class VoicePermissionMissing(VoiceError):
+    """Libra lacks a permission it needs in a voice channel (``missing`` names them)."""
+
+    code = "voice_permission_missing"
+
+    def __init__(self, message: str, *, channel: str, missing: tuple[str, ...],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.channel = channel
+        self.missing = missing
+
+
+class VoiceJoinFailed(VoiceError):
+    """Discord did not let Libra into the voice channel in time."""
+
+    code = "voice_join_failed"
 
 
 class AdminError(LibraError):

@@ -321,10 +321,11 @@ class VoiceFailed(VoiceEvent):
     """A voice failure that users and operators must see (never silent).
 
     ``code`` is the stable code of the :class:`~libra.errors.VoiceError` behind it.
-    Received audio is not an event: it streams through ``VoiceLink.audio``.
+    Received audio is not an event: it streams through ``VoiceLink.audio``. A contract:
+    the Discord side says each one in the voice channel's text chat.
     """
 
-    kind = EventKind.TELEMETRY
+    kind = EventKind.CONTRACT
 
     code: str
     message: str

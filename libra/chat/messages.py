@@ -260,6 +260,190 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ja": "モデルの回答が空でした。言い換えてみてください。",
         "zh-cn": "模型返回了空回答,请换个说法再试。",
     },
+    # --- voice channels (/voice; {channel} is a channel mention) -------------------------
+    "voice_listening": {
+        "en": "🎙️ I'm in {channel} and listening: what you say here may be transcribed and "
+              "answered aloud. `/voice leave` makes me leave.",
+        "ko": "🎙️ {channel}에 들어와 듣고 있습니다. 여기서 하는 말은 받아 적고 음성으로 답할 수 "
+              "있습니다. `/voice leave`로 내보낼 수 있습니다.",
+        "ja": "🎙️ {channel} に参加して聞いています。ここでの発言は文字起こしされ、音声で答えることが"
+              "あります。`/voice leave` で退出させられます。",
+        "zh-cn": "🎙️ 我已进入 {channel} 并在聆听:这里说的话可能会被转写并语音回答。"
+                 "用 `/voice leave` 让我离开。",
+    },
+    "voice_rejoined": {
+        "en": "🎙️ Back in {channel} after a restart and listening again. "
+              "`/voice leave` makes me leave.",
+        "ko": "🎙️ 재시작 후 {channel}에 다시 들어와 듣고 있습니다. `/voice leave`로 내보낼 수 있습니다.",
+        "ja": "🎙️ 再起動後、{channel} に戻って再び聞いています。`/voice leave` で退出させられます。",
+        "zh-cn": "🎙️ 重启后已回到 {channel},继续聆听。用 `/voice leave` 让我离开。",
+    },
+    "voice_left": {
+        "en": "Left {channel}.",
+        "ko": "{channel}에서 나왔습니다.",
+        "ja": "{channel} から退出しました。",
+        "zh-cn": "已离开 {channel}。",
+    },
+    "voice_left_alone": {
+        "en": "Left {channel}: nobody else was there for {seconds} s. "
+              "`/voice join` brings me back.",
+        "ko": "{channel}에 {seconds}초 동안 아무도 없어서 나왔습니다. `/voice join`으로 다시 부를 수 "
+              "있습니다.",
+        "ja": "{channel} に {seconds} 秒間だれもいなかったので退出しました。`/voice join` で呼び戻せます。",
+        "zh-cn": "{channel} 已无人 {seconds} 秒,我已离开。用 `/voice join` 叫我回来。",
+    },
+    "voice_kicked": {
+        "en": "I was disconnected from {channel}. `/voice join` brings me back.",
+        "ko": "{channel}에서 연결이 끊겼습니다(관리자). `/voice join`으로 다시 부를 수 있습니다.",
+        "ja": "{channel} から切断されました。`/voice join` で呼び戻せます。",
+        "zh-cn": "我已被断开 {channel} 的连接。用 `/voice join` 叫我回来。",
+    },
+    "voice_lost": {
+        "en": "I lost the connection to {channel} and could not get it back ({detail}). "
+              "`/voice join` brings me back.",
+        "ko": "{channel} 연결이 끊겨 복구하지 못했습니다 ({detail}). `/voice join`으로 다시 부를 수 "
+              "있습니다.",
+        "ja": "{channel} への接続が切れ、復旧できませんでした({detail})。`/voice join` で呼び戻せます。",
+        "zh-cn": "与 {channel} 的连接中断且无法恢复({detail})。用 `/voice join` 叫我回来。",
+    },
+    "voice_not_joined": {
+        "en": "I'm not in a voice channel in this server. `/voice join` brings me in.",
+        "ko": "이 서버의 음성 채널에 있지 않습니다. `/voice join`으로 부를 수 있습니다.",
+        "ja": "このサーバーのボイスチャンネルにいません。`/voice join` で呼べます。",
+        "zh-cn": "我不在本服务器的语音频道中。用 `/voice join` 叫我进来。",
+    },
+    "voice_already_here": {
+        "en": "I'm already in {channel}.",
+        "ko": "이미 {channel}에 있습니다.",
+        "ja": "すでに {channel} にいます。",
+        "zh-cn": "我已经在 {channel} 了。",
+    },
+    "voice_channel_required": {
+        "en": "You're not in a voice channel. Join one first, or name it: "
+              "`/voice join channel:` followed by the voice channel.",
+        "ko": "음성 채널에 있지 않습니다. 먼저 음성 채널에 들어가거나 `/voice join channel:`로 채널을 "
+              "지정하세요.",
+        "ja": "ボイスチャンネルにいません。先に参加するか、`/voice join channel:` でチャンネルを"
+              "指定してください。",
+        "zh-cn": "你不在语音频道中。请先加入一个,或用 `/voice join channel:` 指定语音频道。",
+    },
+    "voice_channel_invalid": {
+        "en": "{channel} is not a voice channel of this server. Name a voice channel.",
+        "ko": "{channel}은(는) 이 서버의 음성 채널이 아닙니다. 음성 채널을 지정하세요.",
+        "ja": "{channel} はこのサーバーのボイスチャンネルではありません。ボイスチャンネルを指定してください。",
+        "zh-cn": "{channel} 不是本服务器的语音频道。请指定语音频道。",
+    },
+    "voice_permission_missing": {
+        "en": "I can't join {channel}: I'm missing the {missing} permission there. A server "
+              "admin can grant it to my role in the channel's settings → Permissions.",
+        "ko": "{channel}에 들어갈 수 없습니다: 그 채널에서 {missing} 권한이 없습니다. 서버 관리자가 "
+              "채널 설정 → 권한에서 제 역할에 권한을 줄 수 있습니다.",
+        "ja": "{channel} に参加できません。そのチャンネルで {missing} 権限がありません。サーバー管理者が"
+              "チャンネル設定 → 権限で私のロールに付与できます。",
+        "zh-cn": "我无法加入 {channel}:我在那里缺少 {missing} 权限。服务器管理员可以在频道设置 → "
+                 "权限中给我的角色授予。",
+    },
+    "voice_join_failed": {
+        "en": "Discord did not let me into {channel} in time. Please try again; if it keeps "
+              "failing, check my Connect permission there.",
+        "ko": "Discord가 제때 {channel}에 들여보내 주지 않았습니다. 다시 시도해 주세요. 계속 실패하면 "
+              "그 채널의 연결 권한을 확인하세요.",
+        "ja": "Discord が時間内に {channel} へ入れてくれませんでした。もう一度お試しください。続く場合は"
+              "そのチャンネルの接続権限を確認してください。",
+        "zh-cn": "Discord 没有及时让我进入 {channel}。请重试;若仍失败,请检查我在那里的连接权限。",
+    },
+    "voice_dave_required": {
+        "en": "Discord refused the voice connection to {channel}: voice needs end-to-end "
+              "encryption (DAVE), which is switched off in my settings. An admin can fix it: "
+              "set `voice.dave_max_version = 1` and restart me.",
+        "ko": "Discord가 {channel} 음성 연결을 거부했습니다: 음성에는 종단간 암호화(DAVE)가 필요한데 "
+              "설정에서 꺼져 있습니다. 관리자가 `voice.dave_max_version = 1`로 설정하고 재시작하면 "
+              "됩니다.",
+        "ja": "Discord が {channel} への音声接続を拒否しました。音声にはエンドツーエンド暗号化(DAVE)が"
+              "必要ですが、設定で無効です。管理者が `voice.dave_max_version = 1` にして再起動してください。",
+        "zh-cn": "Discord 拒绝了到 {channel} 的语音连接:语音需要端到端加密(DAVE),而它在我的设置中"
+                 "被关闭。管理员可设置 `voice.dave_max_version = 1` 并重启我。",
+    },
+    "voice_decrypt_failures": {
+        "en": "I can't decrypt what people say in {channel}: the call's encryption keys are out "
+              "of step. `/voice leave` then `/voice join` re-keys the call.",
+        "ko": "{channel}에서 하는 말을 복호화할 수 없습니다(암호화 키 불일치). `/voice leave` 후 "
+              "`/voice join`하면 키를 다시 맞춥니다.",
+        "ja": "{channel} の発言を復号できません(暗号鍵が不一致)。`/voice leave` のあと `/voice join` "
+              "で鍵を更新できます。",
+        "zh-cn": "我无法解密 {channel} 中的语音(加密密钥不同步)。先 `/voice leave` 再 `/voice join` "
+                 "可重新协商密钥。",
+    },
+    "voice_send_blocked": {
+        "en": "Nobody can hear me in {channel}: the encrypted call is not keyed. "
+              "`/voice leave` then `/voice join` usually fixes it.",
+        "ko": "{channel}에서 아무도 제 목소리를 들을 수 없습니다(암호화 키 미설정). `/voice leave` 후 "
+              "`/voice join`하면 보통 해결됩니다.",
+        "ja": "{channel} で私の声が誰にも届いていません(暗号化の鍵が未設定)。`/voice leave` のあと "
+              "`/voice join` で通常直ります。",
+        "zh-cn": "{channel} 中没人能听到我(加密通话未完成密钥协商)。先 `/voice leave` 再 "
+                 "`/voice join` 通常可解决。",
+    },
+    "voice_dave_transition_failed": {
+        "en": "The end-to-end encryption of {channel} failed to update; some people may not be "
+              "heard. `/voice leave` then `/voice join` re-keys the call.",
+        "ko": "{channel}의 종단간 암호화 갱신에 실패했습니다. 일부 사람의 말이 들리지 않을 수 있습니다. "
+              "`/voice leave` 후 `/voice join`하면 키를 다시 맞춥니다.",
+        "ja": "{channel} のエンドツーエンド暗号化の更新に失敗しました。一部の人の声が届かない可能性が"
+              "あります。`/voice leave` のあと `/voice join` で鍵を更新できます。",
+        "zh-cn": "{channel} 的端到端加密更新失败,部分人的声音可能听不到。先 `/voice leave` 再 "
+                 "`/voice join` 可重新协商密钥。",
+    },
+    "voice_problem": {
+        "en": "Voice problem in {channel}: {detail}",
+        "ko": "{channel} 음성 문제: {detail}",
+        "ja": "{channel} の音声の問題: {detail}",
+        "zh-cn": "{channel} 语音问题:{detail}",
+    },
+    "voice_mode_set": {
+        "en": "Voice mode in this server: **{mode}** ({meaning}).",
+        "ko": "이 서버의 음성 모드: **{mode}** ({meaning}).",
+        "ja": "このサーバーの音声モード: **{mode}**({meaning})。",
+        "zh-cn": "本服务器的语音模式:**{mode}**({meaning})。",
+    },
+    "voice_mode_open": {
+        "en": "I answer everything said to me",
+        "ko": "모든 말에 답합니다",
+        "ja": "すべての発言に答えます",
+        "zh-cn": "回答所有发言",
+    },
+    "voice_mode_wake-word": {
+        "en": "I answer only what starts with my name",
+        "ko": "제 이름으로 시작하는 말에만 답합니다",
+        "ja": "私の名前で始まる発言にだけ答えます",
+        "zh-cn": "只回答以我的名字开头的话",
+    },
+    "voice_mode_off": {
+        "en": "I only listen and write transcripts, without speaking",
+        "ko": "말하지 않고 듣고 받아 적기만 합니다",
+        "ja": "話さずに聞いて文字起こしだけします",
+        "zh-cn": "只聆听并转写,不说话",
+    },
+    "voice_voice_set": {
+        "en": "Voice in this server: **{voice}**.",
+        "ko": "이 서버의 목소리: **{voice}**.",
+        "ja": "このサーバーの声: **{voice}**。",
+        "zh-cn": "本服务器的声音:**{voice}**。",
+    },
+    "voice_voice_unknown": {
+        "en": "There is no voice named `{voice}`. Installed voices: {choices}. "
+              "(`libra models list` shows them; `libra models pull` adds one.)",
+        "ko": "`{voice}`라는 목소리가 없습니다. 설치된 목소리: {choices}.",
+        "ja": "`{voice}` という声はありません。インストール済みの声: {choices}。",
+        "zh-cn": "没有名为 `{voice}` 的声音。已安装的声音:{choices}。",
+    },
+    "voice_not_saved": {
+        "en": "(I couldn't save this — the database is unavailable — so it lasts until I "
+              "restart.)",
+        "ko": "(데이터베이스를 사용할 수 없어 저장하지 못했습니다. 재시작 전까지만 유지됩니다.)",
+        "ja": "(データベースが使えないため保存できませんでした。再起動までの設定です。)",
+        "zh-cn": "(数据库不可用,未能保存;重启前有效。)",
+    },
     "permission_denied": {
         "en": "You don't have permission to do that here.",
         "ko": "여기서 그 작업을 할 권한이 없습니다.",

@@ -6,8 +6,13 @@ a Redis-backed one for several instances would be chosen in the root instead.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
+
+from libra.storage.api import VoicePreferences
+from libra.voice.api import VoiceLink
 
 
 class RateLimiter(Protocol):
@@ -25,4 +30,52 @@ class RateLimiter(Protocol):
             UserRateLimited: the user is over their rate.
             GuildBusy: the guild already runs its maximum of replies.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceSessionInfo:
+    """A voice channel Libra has just joined (or rejoined after a restart)."""
+
+    guild_id: int
+    channel_id: int
+    """The voice channel; its own text chat is where voice exchanges are mirrored."""
+    text_channel_id: int | None
+    """Where ``/voice join`` was run (``None`` for an unknown origin)."""
+    link: VoiceLink
+    preferences: VoicePreferences
+    """The guild's ``/voice mode`` and ``/voice voice``."""
+
+
+class VoiceConversations(Protocol):
+    """What holds the spoken conversation in each voice channel Libra is in.
+
+    ``/voice join`` and friends (``discord/voice_sessions.py``) own the connection's
+    lifecycle; an implementation of this port listens and answers on each link. Every
+    call is made on the event loop and must return promptly (spawn the conversation,
+    don't run it here); an exception is logged and does not stop the voice session.
+    """
+
+    async def started(self, session: VoiceSessionInfo) -> None:
+        """Libra is in a voice channel and can hear and speak: start the conversation."""
+        ...
+
+    async def ended(self, guild_id: int) -> None:
+        """The guild's voice session ended (left, kicked, alone, lost, shutdown)."""
+        ...
+
+    async def moved(self, guild_id: int, channel_id: int) -> None:
+        """An admin moved Libra to ``channel_id`` (the link stays the same)."""
+        ...
+
+    async def preferences_changed(self, guild_id: int, preferences: VoicePreferences) -> None:
+        """``/voice mode`` or ``/voice voice`` changed the guild's preferences."""
+        ...
+
+    def known_voices(self) -> Collection[str] | None:
+        """Voices ``/voice voice`` may choose (``None``: any name is accepted)."""
+        ...
+
+    def status_lines(self, guild_id: int, language: str) -> list[str]:
+        """Extra lines for ``/voice status``: engines and models, the last turn's latency."""
         ...

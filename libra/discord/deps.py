@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
@@ -20,6 +20,9 @@ from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
 from libra.translate.api import TranslationFeature
+
+if TYPE_CHECKING:
+    from libra.discord.voice_sessions import VoiceSessions
 
 
 class AskedPrompt(NamedTuple):
@@ -46,6 +49,8 @@ class DiscordDeps:
     tasks: TaskGroup
     usage: UsageStats | None = None
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
+    voice: VoiceSessions | None = None
+    """Libra's voice sessions (``/voice``), set once the bot exists."""
     translation: TranslationFeature | None = None
     """``/translate``, the Translate menu, ``/translations``, ``/glossary`` (``None``: off)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)

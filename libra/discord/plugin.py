@@ -12,7 +12,7 @@ from libra.bus import EventBus
 from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
 from libra.config import Settings
-from libra.discord.api import RateLimiter
+from libra.discord.api import RateLimiter, VoiceConversations
 from libra.discord.commands import extensions
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder
@@ -30,13 +30,14 @@ from libra.discord.ratelimits import RateLimitWatcher
 from libra.discord.stage_stats import StageStats
 from libra.discord.triggers import MessageTriggers
 from libra.discord.voice.registry import VoiceConnectionRegistry
+from libra.discord.voice_sessions import VoiceSessions
 from libra.errors import ConfigError, LibraError, PluginError
 from libra.events import CriticalFailure, DiscordReady, ReplyFinished, new_correlation_id
 from libra.health import ComponentHealth, HealthRegistry, Status
 from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
-from libra.storage.api import UsageStats
+from libra.storage.api import UsageStats, VoiceChannelStore
 from libra.tasks import TaskGroup
 from libra.translate.api import TranslationFeature
 
@@ -50,11 +51,16 @@ class DiscordPlugin(Plugin):
     def __init__(self, *, chat: ChatService, language: LanguageService, llm: LLMService,
                  limiter: RateLimiter, voice: VoiceConnectionRegistry,
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
+                 voice_store: VoiceChannelStore | None = None,
+                 conversations: VoiceConversations | None = None,
                  translation: TranslationFeature | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
         ``voice`` is where voice connections list themselves (admin reads it);
+        ``voice_store`` remembers the voice channels Libra is in (rejoined at start)
+        and guild voice preferences; ``conversations`` holds the spoken conversation
+        in each joined channel (``None``: Libra joins and listens, nothing more);
         ``needs`` are the plugins of ``chat``, ``language`` and ``llm``.
         """
         self._chat = chat
@@ -64,6 +70,9 @@ class DiscordPlugin(Plugin):
         self.voice = voice
         self._health = health
         self._usage = usage
+        self._voice_store = voice_store
+        self._conversations = conversations
+        self.voice_sessions: VoiceSessions | None = None
         self._translation = translation
         self.needs = needs
         self.bot: hikari.GatewayBot | None = None
@@ -113,6 +122,11 @@ class DiscordPlugin(Plugin):
 
         bot.subscribe(hikari.StartingEvent, start_client)
         bot.subscribe(hikari.MessageCreateEvent, MessageTriggers(bot, deps).on_message)
+        sessions = self.voice_sessions = deps.voice = VoiceSessions(
+            bot=bot, bus=ctx.bus, settings=ctx.settings, registry=self.voice, tasks=ctx.tasks,
+            language=deps.responder.channel_language, store=self._voice_store,
+            conversations=self._conversations)
+        sessions.install()
         ctx.bus.subscribe(ReplyFinished, deps.stage_stats.on_reply_finished,
                           name="discord:stage-stats")
         self._watcher = RateLimitWatcher(ctx.bus)
@@ -134,6 +148,8 @@ class DiscordPlugin(Plugin):
         if self._health is not None:
             self._health.register("discord", self._check_health)
         ctx.tasks.spawn(self._watch_gateway(bot), name="discord:gateway")
+        if ctx.settings.voice.enabled:
+            ctx.tasks.spawn(sessions.restore(), name="discord:voice-rejoin")
         logger.info("Discord connected as {} in {} guild(s)", me.username if me else "?", guilds)
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
@@ -238,6 +254,11 @@ class DiscordPlugin(Plugin):
     async def stop(self) -> None:
         """Close the lightbulb client and the gateway; tolerates a partial start."""
         ctx, self._ctx = self._ctx, None
+        if self.voice_sessions is not None:
+            # First, while the gateway and the bus still work: the channels stay
+            # remembered, so the next start rejoins them.
+            await self.voice_sessions.shutdown()
+            self.voice_sessions = None
         if ctx is not None:
             if self._health is not None:
                 self._health.unregister("discord")

@@ -491,3 +491,64 @@ class Storage(ChatStore, MemoryStore, PrivacyStore, LanguageStore, TranslationSt
     Consumers take the narrow port they use (``ChatStore``, ``LanguageStore``, ...),
     so a feature's dependencies can be read off its constructor.
     """
+
+
+# --- voice channels (``/voice``; not part of ``Storage``: its own table and store) ------
+
+
+class VoiceMode(StrEnum):
+    """How Libra answers in a guild's voice channel (``/voice mode``)."""
+
+    OPEN = "open"
+    """Every finished utterance is answered."""
+    WAKE_WORD = "wake-word"
+    """Only utterances that start with Libra's name are answered (busy channels)."""
+    OFF = "off"
+    """Listen only: transcripts are mirrored in text, nothing is said aloud."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoicePreferences:
+    """A guild's voice settings; ``None`` fields follow the configuration."""
+
+    mode: VoiceMode = VoiceMode.OPEN
+    voice: str | None = None
+    """The Piper voice (``/voice voice``); ``None``: the language's configured voice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RememberedVoiceChannel:
+    """A voice channel Libra is in, kept so that a restart rejoins it."""
+
+    guild_id: int
+    channel_id: int
+    text_channel_id: int | None
+    """Where ``/voice join`` was run: the language of Libra's notices follows it."""
+
+
+class VoiceChannelStore(Protocol):
+    """Which voice channels Libra is in and each guild's voice preferences.
+
+    Every call raises :class:`~libra.errors.DatabaseUnavailable` while no database is
+    connected (callers degrade: Libra stays in voice, it just will not rejoin).
+    """
+
+    async def remembered_voice_channels(self) -> list[RememberedVoiceChannel]:
+        """Every remembered voice channel, by guild id."""
+        ...
+
+    async def remember_voice_channel(self, channel: RememberedVoiceChannel) -> None:
+        """Remember (or move) the guild's voice channel."""
+        ...
+
+    async def forget_voice_channel(self, guild_id: int) -> None:
+        """Libra left the guild's voice channel (``/voice leave``, kicked, alone, lost)."""
+        ...
+
+    async def voice_preferences(self, guild_id: int) -> VoicePreferences:
+        """The guild's voice mode and voice (defaults when never set)."""
+        ...
+
+    async def set_voice_preferences(self, guild_id: int, preferences: VoicePreferences) -> None:
+        """Store the guild's voice mode and voice."""
+        ...

@@ -1,4 +1,7 @@
-"""``libra migrate``, ``libra migrate status``, ``libra migrate rollback [--count N] [--yes]``."""
+"""``libra migrate [status | rollback [--count N] [--yes]]``, and ``libra db``.
+
+``libra db backup / restore`` live in :mod:`libra.storage.backup_cli`, registered here.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ import shlex
 import sys
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from libra.commands import load
 from libra.config import Settings
-from libra.storage import migrate
+from libra.storage import backup_cli, migrate
+from libra.storage.backup import without_password
 from libra.storage.db import EMBEDDED_DATABASE, Database
 
 T = TypeVar("T")
@@ -66,26 +69,18 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _without_password(dsn: str) -> str:
-    """``dsn`` (already in libpq's spelling: ``sslmode``, not ``ssl``) without its password."""
-    parts = urlsplit(dsn)
-    userinfo, at, host = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}{at}{host}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k != "password"]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, quote_via=quote)))
-
-
 def backup_hint(db: Database) -> str:
     """How to back up ``db`` with ``pg_dump`` (no password in it)."""
     dump = ["pg_dump", "--format=custom", "--file=libra-backup.dump"]
     if db.embedded is None:
         # The database as Libra reaches it, whatever variable or file named it; "$DATABASE_URL"
         # was empty when it came from DATABASE_URL_FILE, and pg_dump refuses asyncpg's ssl=.
-        return ("Back up first (pg_dump asks for the password, or reads PGPASSWORD):\n"
-                f"  {shlex.join([*dump, _without_password(db.dsn)])}")
+        return ("Back up first: libra db backup\n"
+                "or by hand (pg_dump asks for the password, or reads PGPASSWORD):\n"
+                f"  {shlex.join([*dump, without_password(db.dsn)])}")
     command = shlex.join(db.embedded.pg_dump_command("libra-backup.dump", EMBEDDED_DATABASE))
-    return (f"Back up first, while Libra runs (it starts the embedded server):\n  {command}\n"
+    return ("Back up first: libra db backup\n"
+            f"or by hand, while Libra runs (it starts the embedded server):\n  {command}\n"
             f"or, with Libra stopped, copy the folder {db.embedded.pgdata}")
 
 
@@ -164,3 +159,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback.add_argument("--yes", action="store_true",
                           help="do not ask: roll back even without a terminal")
     rollback.set_defaults(handler=_rollback)
+    backup_cli.register(sub)

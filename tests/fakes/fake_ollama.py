@@ -34,8 +34,18 @@ def _stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
 
 
+DEFAULT_MODEL_SIZE = 4_000_000_000
+"""Bytes ``/api/tags`` and ``/api/ps`` report for a model (a 7B q4 model's download)."""
+
+
 class FakeOllama(FakeLLMServer):
     """Fake Ollama; see the module docstring."""
+
+    def __init__(self, *, model_sizes: dict[str, int] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_sizes: dict[str, int] = dict(model_sizes or {})
+        """Size per model in ``/api/tags`` and ``/api/ps`` (default
+        :data:`DEFAULT_MODEL_SIZE`)."""
 
     def routes(self, app: web.Application) -> None:
         """Ollama's API routes."""
@@ -127,14 +137,16 @@ class FakeOllama(FakeLLMServer):
     async def _tags(self, request: web.Request) -> web.Response:
         await self.record(request)
         return web.json_response({"models": [
-            {"name": m, "model": m, "modified_at": _stamp(), "size": 4_000_000_000,
+            {"name": m, "model": m, "modified_at": _stamp(),
+             "size": self.model_sizes.get(m, DEFAULT_MODEL_SIZE),
              "digest": "0" * 64, "details": {"format": "gguf"}} for m in sorted(self.models)
         ]})
 
     async def _ps(self, request: web.Request) -> web.Response:
         await self.record(request)
         return web.json_response({"models": [
-            {"name": m, "model": m, "size": 4_000_000_000, "digest": "0" * 64,
+            {"name": m, "model": m, "size": self.model_sizes.get(m, DEFAULT_MODEL_SIZE),
+             "digest": "0" * 64,
              "expires_at": "2099-01-01T00:00:00Z", "size_vram": 0}
             for m in sorted(self.loaded)
         ]})

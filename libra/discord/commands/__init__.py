@@ -15,11 +15,12 @@ from libra.discord.commands import (
     session,
     translate,
     translations,
+    voice,
 )
 
 
 def extensions() -> list[lightbulb.Loader]:
     """Every command area's loader (imported directly: a broken one fails loudly)."""
     return [ask.loader, language.loader, session.loader, admin.loader, help.loader,
-            privacy.loader, translate.loader, translations.loader, glossary.loader,
-            translate_optin.loader]
+            privacy.loader, voice.loader, translate.loader, translations.loader,
+            glossary.loader, translate_optin.loader]

@@ -21,6 +21,8 @@ started{chat_channels}.
 `/lang show|set|auto` see or pin the reply language here
 `/memory show|remember|forget` what I remember about you (here, or everywhere)
 `/privacy export|delete` get a file of everything I store about you, or delete it all
+`/voice join|leave|status` talk with me in your voice channel, send me away, or check the call
+`/voice mode|voice` how and with which voice I answer in voice (server admins)
 `/model`, `/stats` model routing and usage (server admins)"""
 
 

@@ -106,14 +106,16 @@ StartLibra = Callable[..., Awaitable[LibraBot]]
 
 
 def libra_settings(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, data_dir: Path,
-                   *, llm: dict[str, Any] | None = None, **discord: Any) -> Settings:
-    """Settings pointing every plugin at the fakes; ``llm``/``discord`` override sections."""
+                   *, llm: dict[str, Any] | None = None, voice: dict[str, Any] | None = None,
+                   **discord: Any) -> Settings:
+    """Settings pointing every plugin at the fakes; ``llm``/``voice``/``discord`` override."""
     data: dict[str, Any] = {
         "app": {"data_dir": str(data_dir)},
         "llm": {"servers": [ollama.url], "warmup": False, "coalesce_ms": 0,
                 "coalesce_chars": 1, **(llm or {})},
         "discord": {"token": fake.token, "rest_url": fake.rest_url,
                     "guild_ids": [g.id for g in fake.world.guilds], **discord},
+        "voice": voice or {},
     }
     if pg_url is not None:
         data["database"] = {"url": pg_url}
@@ -126,8 +128,10 @@ async def start_libra(tmp_path: Path) -> AsyncIterator[StartLibra]:
     apps: list[LibraApp] = []
 
     async def start(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, *,
-                    llm: dict[str, Any] | None = None, **discord: Any) -> LibraBot:
-        settings = libra_settings(fake, ollama, pg_url, tmp_path, llm=llm, **discord)
+                    llm: dict[str, Any] | None = None, voice: dict[str, Any] | None = None,
+                    **discord: Any) -> LibraBot:
+        settings = libra_settings(fake, ollama, pg_url, tmp_path, llm=llm, voice=voice,
+                                  **discord)
         app = (LibraApp.of(build_graph(settings, Mode.RUN)) if pg_url is not None
                else without_storage(settings))
         assert app.graph is not None and app.graph.discord is not None

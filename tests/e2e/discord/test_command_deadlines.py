@@ -30,6 +30,8 @@ COMMANDS: list[tuple[str, str | None, dict[str, str | int | bool | float]]] = [
     ("stats", None, {}),
     ("privacy", "export", {}),
     ("privacy", "delete", {}),
+    ("voice", "status", {}),
+    ("voice", "mode", {"mode": "open"}),
     ("translations", "history", {}),
     ("translations", "me", {"state": "on"}),
     ("glossary", "list", {}),
@@ -75,6 +77,11 @@ async def test_commands_touching_a_dark_database_are_acknowledged_in_time(
     assert not pinned.payload["flags"] & EPHEMERAL
     model = answers[("model", None)]
     assert model is not None and model.content == user_message("admin_only", "en")
+    for key in [("voice", "status"), ("voice", "mode")]:
+        answer = answers[key]
+        assert answer is not None, key
+    assert answers[("voice", "status")].content == (  # type: ignore[union-attr]
+        user_message("voice_not_joined", "en"))
     confirm = answers[("privacy", "delete")]  # asking needs no database
     assert confirm is not None and confirm.payload["components"]
     deferred = [c for c in fake_discord.rest_calls("POST", CALLBACK)

@@ -160,12 +160,24 @@ def command_data(
     return data
 
 
-def slash_options(options: dict[str, str | int | bool | float]) -> list[dict[str, Any]]:
+OptionValue = str | int | bool | float | FakeChannel
+"""A slash option's value; a channel (option type 7) is sent by id and resolved."""
+
+
+def slash_options(options: dict[str, OptionValue]) -> list[dict[str, Any]]:
     """Interaction options from plain values (type inferred from the Python type)."""
     return [
-        {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
+        {"name": name, "type": 7, "value": str(value.id)} if isinstance(value, FakeChannel)
+        else {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
         for name, value in options.items()
     ]
+
+
+def resolved(options: dict[str, OptionValue], world: World) -> dict[str, Any] | None:
+    """``data.resolved`` for the channels among ``options`` (as Discord sends it)."""
+    channels = {str(v.id): _interaction_channel(v, world) for v in options.values()
+                if isinstance(v, FakeChannel)}
+    return {"channels": channels} if channels else None
 
 
 def message_target(world: World, message_id: int) -> dict[str, Any]:

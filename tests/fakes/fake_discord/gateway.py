@@ -11,13 +11,16 @@ import asyncio
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.fakes.fake_discord import payloads
-from tests.fakes.fake_discord.world import GatewayOp, World
+from tests.fakes.fake_discord.world import CONNECT, VIEW_CHANNEL, FakeVoiceState, GatewayOp, World
+
+VoiceEndpoint = Callable[[int, int, str, str], Awaitable[str]]
+"""``(guild_id, channel_id, session_id, token) -> host:port`` of the voice server."""
 
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_VOICE_STATE, OP_RESUME = 0, 1, 2, 4, 6
 MESSAGE_CONTENT_INTENT = 1 << 15
@@ -61,7 +64,7 @@ class GatewaySession:
         heartbeat_interval_ms: int,
         gateway_url: str,
         token: str,
-        voice_endpoint: Callable[[], str],
+        voice_endpoint: VoiceEndpoint,
     ) -> None:
         self.world = world
         self.ws = ws
@@ -158,34 +161,40 @@ class GatewaySession:
         self.identified.set()
 
     async def _voice_state(self, data: dict[str, Any]) -> None:
+        """Op 4: join, move or leave a voice channel, as Discord answers it.
+
+        Discord ignores a join the bot may not make (no View Channel or Connect in
+        that channel): no event comes back, and the client's wait times out.
+        """
         guild_id = int(data["guild_id"])
-        channel_id = data.get("channel_id")
+        channel_id = int(data["channel_id"]) if data.get("channel_id") is not None else None
         guild = self.world.guild(guild_id)
-        state: dict[str, Any] = {
-            "guild_id": str(guild_id),
-            "channel_id": channel_id,
-            "user_id": str(self.world.bot_user.id),
-            "session_id": f"voice-{self.session_id}",
-            "deaf": False,
-            "mute": False,
-            "self_deaf": bool(data.get("self_deaf")),
-            "self_mute": bool(data.get("self_mute")),
-            "self_video": False,
-            "suppress": False,
-            "request_to_speak_timestamp": None,
-        }
-        if guild is not None:
-            state["member"] = payloads.member(guild.member(self.world.bot_user.id), guild_id)
-        await self.dispatch("VOICE_STATE_UPDATE", state)
+        bot_id = self.world.bot_user.id
+        if guild is None:
+            return
         if channel_id is not None:
-            await self.dispatch(
-                "VOICE_SERVER_UPDATE",
-                {
-                    "token": f"voice-token-{guild_id}",
-                    "guild_id": str(guild_id),
-                    "endpoint": self._voice_endpoint(),
-                },
-            )
+            channel = next((c for c in guild.channels if c.id == channel_id), None)
+            if channel is None:
+                return
+            needed = VIEW_CHANNEL | CONNECT
+            if guild.permissions_in(guild.member(bot_id), channel) & needed != needed:
+                return
+            joined = FakeVoiceState(bot_id, channel_id, f"voice-{self.session_id}")
+            guild.voice_states[bot_id] = joined
+            state: FakeVoiceState | None = joined
+        else:
+            state = None
+            guild.voice_states.pop(bot_id, None)
+        payload = payloads.voice_state(state, guild, user_id=bot_id)
+        payload["self_deaf"] = bool(data.get("self_deaf"))
+        payload["self_mute"] = bool(data.get("self_mute"))
+        await self.dispatch("VOICE_STATE_UPDATE", payload)
+        if state is not None:
+            token = f"voice-token-{guild_id}"
+            endpoint = await self._voice_endpoint(guild_id, state.channel_id, state.session_id,
+                                                  token)
+            await self.dispatch("VOICE_SERVER_UPDATE",
+                                {"token": token, "guild_id": str(guild_id), "endpoint": endpoint})
 
     async def close_for_reconnect(self) -> None:
         """Ask the bot to reconnect (op 7) so it resumes on a new connection."""

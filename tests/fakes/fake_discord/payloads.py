@@ -16,6 +16,7 @@ from tests.fakes.fake_discord.world import (
     FakeMember,
     FakeRole,
     FakeUser,
+    FakeVoiceState,
     World,
 )
 
@@ -101,7 +102,10 @@ def channel(c: FakeChannel, world: World) -> dict[str, Any]:
         "guild_id": str(c.guild_id),
         "name": c.name,
         "position": 0,
-        "permission_overwrites": [],
+        "permission_overwrites": [
+            {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+            for o in c.overwrites
+        ],
         "parent_id": str(c.parent_id) if c.parent_id else None,
         "nsfw": False,
         "flags": 0,
@@ -148,6 +152,32 @@ def member(m: FakeMember, guild_id: int | None = None) -> dict[str, Any]:
     return payload
 
 
+def voice_state(state: FakeVoiceState | None, g: FakeGuild, *, user_id: int | None = None,
+                with_guild: bool = True) -> dict[str, Any]:
+    """A voice state: VOICE_STATE_UPDATE's data, or (``with_guild=False``) one in GUILD_CREATE.
+
+    ``state`` ``None`` with ``user_id``: that user left voice (``channel_id`` null).
+    """
+    uid = state.user_id if state is not None else user_id
+    assert uid is not None
+    payload: dict[str, Any] = {
+        "channel_id": str(state.channel_id) if state is not None else None,
+        "user_id": str(uid),
+        "session_id": state.session_id if state is not None else f"voice-gone-{uid}",
+        "deaf": False,
+        "mute": False,
+        "self_deaf": False,
+        "self_mute": False,
+        "self_video": False,
+        "suppress": False,
+        "request_to_speak_timestamp": None,
+        "member": member(g.member(uid), g.id),
+    }
+    if with_guild:
+        payload["guild_id"] = str(g.id)
+    return payload
+
+
 def guild_create(g: FakeGuild, world: World) -> dict[str, Any]:
     """GUILD_CREATE's data: a full gateway guild."""
     channels = [c for c in g.channels if c.type is not ChannelType.PUBLIC_THREAD]
@@ -189,7 +219,7 @@ def guild_create(g: FakeGuild, world: World) -> dict[str, Any]:
         "large": False,
         "unavailable": False,
         "member_count": len(g.members),
-        "voice_states": [],
+        "voice_states": [voice_state(s, g, with_guild=False) for s in g.voice_states.values()],
         "members": [member(m) for m in g.members],
         "channels": [channel(c, world) for c in channels],
         "threads": [channel(c, world) for c in threads],

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.fake_discord import components, events, payloads
-from tests.fakes.fake_discord.gateway import GatewaySession
+from tests.fakes.fake_discord.gateway import GatewaySession, VoiceEndpoint
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.rest import (
     API_PREFIX,
@@ -25,6 +25,7 @@ from tests.fakes.fake_discord.tokens import make_token
 from tests.fakes.fake_discord.world import (
     FakeChannel,
     FakeUser,
+    FakeVoiceState,
     GatewayOp,
     RestCall,
     StoredMessage,
@@ -52,6 +53,10 @@ class FakeDiscord:
         self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window)
         self.voice_endpoint = "127.0.0.1:1"
         """``host:port`` sent in VOICE_SERVER_UPDATE; tests point it at a fake voice server."""
+        self.voice_servers: VoiceEndpoint | None = None
+        """Called at each voice join or move with ``(guild_id, channel_id, session_id,
+        token)``; returns the endpoint (a test starts a fake voice server per channel).
+        Unset: ``voice_endpoint`` is sent."""
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewaySession] = []
         self._heartbeat_interval_ms = heartbeat_interval_ms
@@ -104,11 +109,17 @@ class FakeDiscord:
             heartbeat_interval_ms=self._heartbeat_interval_ms,
             gateway_url=self._rest.gateway_url,
             token=self.token,
-            voice_endpoint=lambda: self.voice_endpoint,
+            voice_endpoint=self._voice_endpoint_for,
         )
         self.connections.append(session)
         await session.run(self.sessions)
         return ws
+
+    async def _voice_endpoint_for(self, guild_id: int, channel_id: int, session_id: str,
+                                  token: str) -> str:
+        if self.voice_servers is not None:
+            return await self.voice_servers(guild_id, channel_id, session_id, token)
+        return self.voice_endpoint
 
     # -- driving the bot ---------------------------------------------------------------
 
@@ -201,7 +212,7 @@ class FakeDiscord:
         self,
         group: str,
         subcommand: str,
-        options: dict[str, str | int | bool | float] | None = None,
+        options: dict[str, events.OptionValue] | None = None,
         *,
         channel: FakeChannel | None = None,
         user: FakeUser | None = None,
@@ -213,6 +224,8 @@ class FakeDiscord:
         data["options"] = [
             {"name": subcommand, "type": 1, "options": events.slash_options(options or {})}
         ]
+        if (resolved := events.resolved(options or {}, self.world)) is not None:
+            data["resolved"] = resolved
         return await self._interact(channel, user or self.user("alice"), data, locale)
 
     async def message_command(
@@ -275,6 +288,53 @@ class FakeDiscord:
             self._rest.interactions[token]["message_id"] = message.id
         await self.dispatch("INTERACTION_CREATE", payload)
         return token
+
+    async def user_voice(self, user: FakeUser, channel: FakeChannel | None, *,
+                         guild_id: int | None = None) -> None:
+        """``user`` joins (or moves to) voice ``channel``, or leaves voice (``None``).
+
+        Updates the world (later GUILD_CREATEs list it) and sends VOICE_STATE_UPDATE, as
+        Discord does for every member's voice state with the voice-states intent.
+        """
+        gid = channel.guild_id if channel is not None else guild_id
+        guild = self.world.guild(gid) if gid is not None else None
+        assert guild is not None, "a guild channel (or guild_id to leave) is needed"
+        state = None
+        if channel is None:
+            guild.voice_states.pop(user.id, None)
+        else:
+            state = guild.voice_states[user.id] = FakeVoiceState(
+                user.id, channel.id, f"voice-{user.id}-{self.world.snowflakes.next()}")
+        await self.dispatch("VOICE_STATE_UPDATE",
+                            payloads.voice_state(state, guild, user_id=user.id))
+
+    async def move_bot(self, channel: FakeChannel) -> None:
+        """An admin drags the bot into another voice channel of the same guild.
+
+        Discord sends the bot's new voice state, then a VOICE_SERVER_UPDATE for the new
+        channel's call (the old voice server closes the bot's socket with 4014: the test
+        does that on its fake voice server).
+        """
+        assert channel.guild_id is not None
+        guild = self.world.guild(channel.guild_id)
+        assert guild is not None
+        bot_id = self.world.bot_user.id
+        old = guild.voice_states[bot_id]
+        state = guild.voice_states[bot_id] = FakeVoiceState(bot_id, channel.id, old.session_id)
+        await self.dispatch("VOICE_STATE_UPDATE", payloads.voice_state(state, guild))
+        token = f"voice-token-{guild.id}"
+        endpoint = await self._voice_endpoint_for(guild.id, channel.id, state.session_id, token)
+        await self.dispatch("VOICE_SERVER_UPDATE",
+                            {"token": token, "guild_id": str(guild.id), "endpoint": endpoint})
+
+    async def disconnect_bot_from_voice(self, guild_id: int) -> None:
+        """An admin uses "Disconnect" on the bot in voice: its voice state goes null."""
+        guild = self.world.guild(guild_id)
+        assert guild is not None
+        bot_id = self.world.bot_user.id
+        guild.voice_states.pop(bot_id, None)
+        await self.dispatch("VOICE_STATE_UPDATE",
+                            payloads.voice_state(None, guild, user_id=bot_id))
 
     async def request_reconnect(self) -> None:
         """Send op 7 so the bot reconnects and RESUMEs."""

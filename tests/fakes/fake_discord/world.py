@@ -15,6 +15,14 @@ from typing import Any
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
+VIEW_CHANNEL = 1 << 10
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+ADMINISTRATOR = 1 << 3
+ALL_BITS = (1 << 50) - 1
+BOT_PERMISSIONS = 0x4_0000_0800 | VIEW_CHANNEL | CONNECT | SPEAK
+"""What the bot's managed role gets: its invite asks for these (``REQUIRED_PERMISSIONS``)."""
+
 
 class ChannelType(IntEnum):
     """The channel kinds the fake knows (values are Discord's)."""
@@ -59,6 +67,16 @@ class FakeRole:
 
 
 @dataclass
+class FakeOverwrite:
+    """A channel permission overwrite for a role (``type`` 0) or a member (``type`` 1)."""
+
+    id: int
+    type: int = 0
+    allow: int = 0
+    deny: int = 0
+
+
+@dataclass
 class FakeChannel:
     """A text, voice, thread or DM channel."""
 
@@ -68,6 +86,16 @@ class FakeChannel:
     guild_id: int | None = None
     parent_id: int | None = None
     recipient_id: int | None = None
+    overwrites: list[FakeOverwrite] = field(default_factory=list)
+
+
+@dataclass
+class FakeVoiceState:
+    """Someone in a guild's voice channel (Discord keeps one per user per guild)."""
+
+    user_id: int
+    channel_id: int
+    session_id: str
 
 
 @dataclass
@@ -88,6 +116,8 @@ class FakeGuild:
     roles: list[FakeRole] = field(default_factory=list)
     channels: list[FakeChannel] = field(default_factory=list)
     members: list[FakeMember] = field(default_factory=list)
+    voice_states: dict[int, FakeVoiceState] = field(default_factory=dict)
+    """Who is in which voice channel, by user id (sent in GUILD_CREATE's ``voice_states``)."""
 
     def member(self, user_id: int) -> FakeMember:
         """The member with this user id."""
@@ -101,6 +131,31 @@ class FakeGuild:
             if role.id in wanted:
                 bits |= role.permissions
         return bits
+
+    def permissions_in(self, member: FakeMember, channel: FakeChannel) -> int:
+        """The member's permissions in ``channel``, overwrites applied as Discord does.
+
+        Owner and Administrator have everything; then the @everyone overwrite, the
+        member's roles' overwrites (denies, then allows) and the member's own overwrite.
+        """
+        base = self.permissions_of(member)
+        if member.user.id == self.owner_id or base & ADMINISTRATOR:
+            return ALL_BITS
+        by_id = {o.id: o for o in channel.overwrites}
+        everyone = by_id.get(self.id)
+        if everyone is not None:
+            base = (base & ~everyone.deny) | everyone.allow
+        allow = deny = 0
+        for role_id in member.role_ids:
+            overwrite = by_id.get(role_id)
+            if overwrite is not None and overwrite.type == 0:
+                allow |= overwrite.allow
+                deny |= overwrite.deny
+        base = (base & ~deny) | allow
+        own = by_id.get(member.user.id)
+        if own is not None and own.type == 1:
+            base = (base & ~own.deny) | own.allow
+        return base
 
 
 @dataclass(frozen=True)
@@ -224,7 +279,7 @@ def build_default_world() -> World:
     moderator = FakeRole(id=snowflakes.next(), name="moderator", permissions=0x2000, position=1)
     # Discord gives every bot a managed role named after it; users often mention it
     # (autocomplete offers it first) instead of the bot user.
-    bot_role = FakeRole(id=snowflakes.next(), name=bot.username, permissions=0x4_0000_0800,
+    bot_role = FakeRole(id=snowflakes.next(), name=bot.username, permissions=BOT_PERMISSIONS,
                         position=2, bot_id=bot.id)
     guild = FakeGuild(
         id=guild_id,
@@ -260,7 +315,7 @@ def add_guild(world: World, name: str) -> FakeChannel:
     bot = world.bot_user
     everyone = FakeRole(id=guild_id, name="@everyone", permissions=0x4_0000_0800)
     bot_role = FakeRole(id=world.snowflakes.next(), name=bot.username,
-                        permissions=0x4_0000_0800, position=1, bot_id=bot.id)
+                        permissions=BOT_PERMISSIONS, position=1, bot_id=bot.id)
     members = [FakeMember(user=bot, role_ids=[bot_role.id])]
     members += [FakeMember(user=user) for user in world.users.values() if not user.bot]
     world.guilds.append(FakeGuild(id=guild_id, name=name, owner_id=world.owner.id,
