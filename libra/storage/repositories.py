@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
@@ -34,6 +34,7 @@ from libra.storage.api import (
 )
 from libra.storage.guarded import UNAVAILABLE_ERRORS
 from libra.storage.personal import read_user_data
+from libra.storage.translations import TranslationRows
 from libra.tasks import Deadlines
 from libra.text import clean_text
 
@@ -114,7 +115,7 @@ _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, languag
                     "status, created_at")
 
 
-class PgStorage:
+class PgStorage(TranslationRows):
     """Repository functions on one asyncpg pool (implements ``Storage``)."""
 
     def __init__(self, pool: asyncpg.Pool, query_timeout: float = 5.0) -> None:
@@ -122,6 +123,22 @@ class PgStorage:
         self.query_timeout = query_timeout
         """Seconds one operation may take (``database.query_timeout``)."""
         self._deadlines = Deadlines()
+
+    # --- for the mixins (their methods cannot take the decorator above) ----------------
+
+    def translated(self, action: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Driver errors inside the block as Libra's storage errors (see ``_translated``)."""
+        return _translated(action)
+
+    async def bounded(self, operation: Awaitable[T], action: str) -> T:
+        """Await ``operation`` within the query timeout (as ``DatabaseUnavailable``)."""
+        try:
+            return await self._deadlines.within(operation, self.query_timeout)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"cannot {action}: the database did not answer within {self.query_timeout:g}s",
+                hint="check that PostgreSQL runs and its host is reachable "
+                "(database.query_timeout sets this limit)") from None
 
     # --- users -------------------------------------------------------------------------
 
@@ -319,21 +336,7 @@ class PgStorage:
                 state.channel_id, state.language, state.pinned_language, state.candidate,
                 state.candidate_count)
 
-    # --- translations and LLM calls ----------------------------------------------------
-
-    @_bounded
-    async def record_translation(
-        self, *, user_id: int, source_language: str, target_language: str,
-        source_text: str, translated_text: str, model: str,
-    ) -> int:
-        """Store one translation."""
-        async with _translated("store translation"):
-            translation_id = await self._pool.fetchval(
-                "INSERT INTO translations (user_id, source_language, target_language, "
-                "source_text, translated_text, model) VALUES ($1, $2, $3, $4, $5, $6) "
-                "RETURNING id", user_id, source_language, target_language,
-                clean_text(source_text), clean_text(translated_text), model)
-        return int(translation_id)
+    # --- LLM calls (translations: libra/storage/translations.py) -------------------------
 
     @_bounded
     async def record_llm_call(self, record: LLMCallRecord, *, if_absent: bool = False) -> None:

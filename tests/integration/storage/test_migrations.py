@@ -11,7 +11,7 @@ from libra.storage import migrate
 from libra.storage.db import with_sslmode
 
 TABLES = {"users", "guild_settings", "channel_settings", "sessions", "messages", "memories",
-          "translations", "llm_calls"}
+          "translations", "llm_calls", "glossary_entries", "translate_opt_ins"}
 ALL = migrate.migration_ids()
 """Every migration of the checkout, in apply order."""
 
