@@ -96,11 +96,13 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.discord.permissions import UsageLimiter  # noqa: PLC0415
         from libra.discord.plugin import DiscordPlugin  # noqa: PLC0415
         from libra.discord.voice.registry import VoiceConnectionRegistry  # noqa: PLC0415
+        from libra.translate.links_store import PgLinkStore  # noqa: PLC0415
 
         voice = registry = VoiceConnectionRegistry()
         discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
                                 limiter=UsageLimiter(settings.discord), voice=registry,
                                 health=health, usage=storage.usage,
+                                links=PgLinkStore(lambda: storage.database),
                                 needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:

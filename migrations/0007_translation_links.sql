@@ -1,7 +1,7 @@
 -- Linked and auto-translated channels (issue 13): which channels translate into which,
 -- and which posted message mirrors which original, so that edits re-translate and
 -- deletes delete even after a restart.
--- depends: 0003_llm_call_user
+-- depends: 0006_translation
 
 -- A group of channels that translate into each other: ``linked`` (two or more channels,
 -- one language each) or ``auto`` (one channel, several languages, translations posted
@@ -26,7 +26,8 @@ CREATE TABLE translation_channels (
 CREATE INDEX translation_channels_group_idx ON translation_channels (group_id);
 
 -- One message Libra posted with translations (through a webhook, or as itself when
--- ``webhook_id`` is NULL) into ``target_channel_id``.
+-- ``webhook_id`` is NULL) into ``target_channel_id``; ``author_name`` and ``reply_to_id``
+-- (the message it points to in the target channel) let an edit render it again.
 CREATE TABLE translation_posts (
     id                 INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     group_id           INTEGER NOT NULL REFERENCES translation_groups(id) ON DELETE CASCADE,
@@ -35,6 +36,8 @@ CREATE TABLE translation_posts (
     target_message_id  BIGINT NOT NULL UNIQUE,
     webhook_id         BIGINT,
     languages          TEXT[] NOT NULL CHECK (cardinality(languages) >= 1),
+    author_name        TEXT NOT NULL DEFAULT '',
+    reply_to_id        BIGINT,
     created_at         TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
@@ -19,6 +19,10 @@ from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
+from libra.translate.api import Translator
+
+if TYPE_CHECKING:
+    from libra.discord.translate_relay import TranslationRelay
 
 
 class AskedPrompt(NamedTuple):
@@ -45,6 +49,11 @@ class DiscordDeps:
     tasks: TaskGroup
     usage: UsageStats | None = None
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
+    translator: Translator | None = None
+    """Translation (``None``: the translate commands say it is unavailable)."""
+    relay: TranslationRelay | None = None
+    """Linked and auto-translated channels (set once connected; ``None`` without a
+    translator or a store)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

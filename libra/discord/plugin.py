@@ -28,6 +28,7 @@ from libra.discord.pacing import EditPacer
 from libra.discord.permissions import AccessPolicy
 from libra.discord.ratelimits import RateLimitWatcher
 from libra.discord.stage_stats import StageStats
+from libra.discord.translate_relay import TranslationRelay
 from libra.discord.triggers import MessageTriggers
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.errors import ConfigError, LibraError, PluginError
@@ -38,6 +39,8 @@ from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 from libra.tasks import TaskGroup
+from libra.translate.api import Translator
+from libra.translate.links import LinkStore
 
 
 class DiscordPlugin(Plugin):
@@ -49,12 +52,17 @@ class DiscordPlugin(Plugin):
     def __init__(self, *, chat: ChatService, language: LanguageService, llm: LLMService,
                  limiter: RateLimiter, voice: VoiceConnectionRegistry,
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
+                 translator: Translator | None = None, links: LinkStore | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
         ``voice`` is where voice connections list themselves (admin reads it);
-        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``.
+        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
+        ``translator`` and ``links`` (the linked-channel store), linked and
+        auto-translated channels work.
         """
+        self._translator = translator
+        self._links = links
         self._chat = chat
         self._language = language
         self._llm = llm
@@ -110,6 +118,7 @@ class DiscordPlugin(Plugin):
 
         bot.subscribe(hikari.StartingEvent, start_client)
         bot.subscribe(hikari.MessageCreateEvent, MessageTriggers(bot, deps).on_message)
+        relay = self._build_relay(bot, deps, ctx.tasks)
         ctx.bus.subscribe(ReplyFinished, deps.stage_stats.on_reply_finished,
                           name="discord:stage-stats")
         self._watcher = RateLimitWatcher(ctx.bus)
@@ -125,6 +134,8 @@ class DiscordPlugin(Plugin):
             raise PluginError(f"slash commands could not be set up: {err}",
                               hint="see the traceback above") from err
         me = bot.get_me()
+        if relay is not None and me is not None:
+            relay.webhooks.application_id = int(me.id)
         guilds = len(bot.cache.get_guilds_view())
         # Voice connections add themselves to ``self.voice`` (connect_to(...,
         # registry=...)); the admin metrics collector reads their diagnostics from it.
@@ -179,6 +190,25 @@ class DiscordPlugin(Plugin):
             # Running on deaf helps nobody: exit so a supervisor (or the operator) sees it.
             self._ctx.bus.publish(CriticalFailure(name=self.name, message=self._lost))
 
+    def _build_relay(self, bot: hikari.GatewayBot, deps: DiscordDeps,
+                     tasks: TaskGroup) -> TranslationRelay | None:
+        """The linked-channel relay, subscribed to message events (needs both parts)."""
+        if self._translator is None or self._links is None:
+            return None
+
+        def me() -> int | None:
+            user = bot.get_me()
+            return int(user.id) if user is not None else None
+
+        relay = deps.relay = TranslationRelay(
+            rest=bot.rest, me=me, translator=self._translator, language=self._language,
+            store=self._links, edit_pacer=deps.pacer, tasks=tasks)
+        bot.subscribe(hikari.GuildMessageCreateEvent, relay.on_create)
+        bot.subscribe(hikari.GuildMessageUpdateEvent, relay.on_update)
+        bot.subscribe(hikari.GuildMessageDeleteEvent, relay.on_delete)
+        bot.subscribe(hikari.GuildBulkMessageDeleteEvent, relay.on_bulk_delete)
+        return relay
+
     def _build_deps(self, settings: Settings, bus: EventBus, tasks: TaskGroup) -> DiscordDeps:
         chat, language, llm = self._chat, self._language, self._llm
         pacer = EditPacer(limit=settings.discord.edit_limit, window=settings.discord.edit_window)
@@ -187,6 +217,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
+            translator=self._translator,
         )
 
     async def _on_command_error(

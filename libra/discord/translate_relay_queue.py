@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from libra.tasks import TaskGroup
+from libra.translate.api import ContextMessage
 from libra.translate.links import PostSource, RelayPost
 
 MAX_COALESCED = 10
@@ -48,14 +49,22 @@ class PostJob:
     avatar_url: str | None
     reply_to: int | None
     """The original this message replies to (mapped into the target when posting)."""
+    context: tuple[ContextMessage, ...] = ()
+    """The channel's previous few messages, for the model."""
     received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True, kw_only=True)
 class EditJob:
-    """Re-translate a post whose originals changed."""
+    """Re-translate a post whose originals were edited or deleted.
+
+    ``edited``: new texts by message id; ``deleted``: gone originals. A post left with
+    no original is deleted.
+    """
 
     post: RelayPost
+    edited: dict[int, str] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -167,7 +176,7 @@ class RelayQueues:
 
     async def _run(self, queue: _ChannelQueue, job: Job) -> None:
         if isinstance(job, EditJob):
-            await self._edit(job.post, {s.message_id: s.text for s in job.post.sources}, set())
+            await self._edit(job.post, job.edited, job.deleted)
             return
         if isinstance(job, DeleteJob):
             await self._delete(job.post)
@@ -195,12 +204,15 @@ class RelayQueues:
         chars = len(first.source.text)
         while queue.jobs and len(taken) + 1 < MAX_COALESCED:
             nxt = queue.jobs[0]
-            if not (isinstance(nxt, PostJob) and nxt.source.author_id == first.source.author_id
+            if not isinstance(nxt, PostJob):
+                break
+            if not (nxt.source.author_id == first.source.author_id
                     and nxt.source_channel_id == first.source_channel_id
                     and nxt.languages == first.languages and nxt.reply_to is None
                     and nxt.source_language == first.source_language
                     and chars + len(nxt.source.text) <= MAX_COALESCED_CHARS):
                 break
             chars += len(nxt.source.text)
-            taken.append(queue.jobs.popleft())
+            queue.jobs.popleft()
+            taken.append(nxt)
         return taken

@@ -37,7 +37,8 @@ class WebhookDirectory:
 
     def __init__(self, rest: hikari.api.RESTClient, application_id: int) -> None:
         self._rest = rest
-        self._application_id = application_id
+        self.application_id = application_id
+        """Whose webhooks are Libra's (the bot's id, known once connected)."""
         self._webhooks: LruDict[int, RelayWebhook] = LruDict()
         self._refused: LruDict[int, float] = LruDict()
         self._locks: LruDict[int, asyncio.Lock] = LruDict()
@@ -83,7 +84,7 @@ class WebhookDirectory:
     async def _find_or_create(self, channel_id: int) -> RelayWebhook | None:
         for existing in await self._rest.fetch_channel_webhooks(channel_id):
             if (isinstance(existing, hikari.IncomingWebhook) and existing.token
-                    and existing.application_id == self._application_id
+                    and existing.application_id == self.application_id
                     and existing.name == WEBHOOK_NAME):
                 return RelayWebhook(int(existing.id), existing.token, channel_id)
         created = await self._rest.create_webhook(channel_id, WEBHOOK_NAME,

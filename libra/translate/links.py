@@ -105,6 +105,9 @@ class RelayPost:
     """The webhook that posted it (``None``: posted by the bot as itself)."""
     languages: tuple[str, ...]
     sources: tuple[PostSource, ...]
+    author_name: str = ""
+    reply_to_id: int | None = None
+    """The message the post points to in its own channel (a mapped reply)."""
 
 
 class LinkStore(Protocol):
@@ -120,8 +123,10 @@ class LinkStore(Protocol):
 
     async def link(self, guild_id: int, channel_id: int, language: str, *, to: int,
                    to_language: str | None, by: int | None) -> TranslationGroup:
-        """Put ``to`` (with ``to_language``, if it is not in a group yet) and ``channel_id``
-        (with ``language``) in one linked group; returns the group as it is now.
+        """Put ``to`` and ``channel_id`` in one linked group; returns the group as it is now.
+
+        ``to`` gets ``to_language`` if it is not in a group yet; ``channel_id`` gets
+        ``language``.
 
         Raises:
             LinkInvalid: a channel is already auto-translated, or in another group.
@@ -138,14 +143,21 @@ class LinkStore(Protocol):
         ...
 
     async def unlink(self, channel_id: int) -> TranslationGroup | None:
-        """Take a channel out of its group (a group left with one linked channel, or an
-        auto channel, is removed); returns the group before, ``None`` when it had none."""
+        """Take a channel out of its group; returns the group before (``None``: none).
+
+        A group left with one linked channel, or an auto channel, is removed.
+        """
         ...
 
     async def add_post(self, *, group_id: int, source_channel_id: int, target_channel_id: int,
                        target_message_id: int, webhook_id: int | None,
-                       languages: Sequence[str], sources: Sequence[PostSource]) -> int:
+                       languages: Sequence[str], sources: Sequence[PostSource],
+                       author_name: str = "", reply_to_id: int | None = None) -> int:
         """Record a posted translation of ``sources``; returns its id."""
+        ...
+
+    async def delete_post(self, post_id: int) -> None:
+        """Forget a post (it was deleted)."""
         ...
 
     async def posts_of(self, source_message_id: int) -> list[RelayPost]:
@@ -161,6 +173,8 @@ class LinkStore(Protocol):
         ...
 
     async def remove_source(self, post_id: int, source_message_id: int) -> int:
-        """An original was deleted: forget it; returns how many originals the post keeps
-        (the post row itself is removed when none is left)."""
+        """An original was deleted: forget it; returns how many originals the post keeps.
+
+        The post row itself is removed when none is left.
+        """
         ...

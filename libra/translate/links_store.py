@@ -37,8 +37,9 @@ ORDER BY g.id, c.created_at, c.channel_id
 _ADD_POST = """
 WITH post AS (
     INSERT INTO translation_posts (group_id, source_channel_id, target_channel_id,
-                                   target_message_id, webhook_id, languages)
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                                   target_message_id, webhook_id, languages, author_name,
+                                   reply_to_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $10, $11) RETURNING id
 ), sources AS (
     INSERT INTO translation_post_sources (post_id, source_message_id, position, author_id,
                                           source_text)
@@ -51,7 +52,7 @@ SELECT id FROM post
 
 _POSTS = """
 SELECT p.id, p.group_id, p.source_channel_id, p.target_channel_id, p.target_message_id,
-       p.webhook_id, p.languages,
+       p.webhook_id, p.languages, p.author_name, p.reply_to_id,
        array_agg(s.source_message_id ORDER BY s.position) AS source_ids,
        array_agg(s.author_id ORDER BY s.position) AS author_ids,
        array_agg(s.source_text ORDER BY s.position) AS texts
@@ -69,7 +70,8 @@ def _post(row: Any) -> RelayPost:
                      source_channel_id=row["source_channel_id"],
                      target_channel_id=row["target_channel_id"],
                      target_message_id=row["target_message_id"], webhook_id=row["webhook_id"],
-                     languages=tuple(row["languages"]), sources=sources)
+                     languages=tuple(row["languages"]), sources=sources,
+                     author_name=row["author_name"], reply_to_id=row["reply_to_id"])
 
 
 class PgLinkStore:
@@ -200,13 +202,19 @@ class PgLinkStore:
 
     async def add_post(self, *, group_id: int, source_channel_id: int, target_channel_id: int,
                        target_message_id: int, webhook_id: int | None,
-                       languages: Sequence[str], sources: Sequence[PostSource]) -> int:
+                       languages: Sequence[str], sources: Sequence[PostSource],
+                       author_name: str = "", reply_to_id: int | None = None) -> int:
         """See :meth:`LinkStore.add_post`."""
         rows = await self._fetch(
             _ADD_POST, group_id, source_channel_id, target_channel_id, target_message_id,
             webhook_id, list(languages), [s.message_id for s in sources],
-            [s.author_id for s in sources], [s.text for s in sources])
+            [s.author_id for s in sources], [s.text for s in sources], author_name,
+            reply_to_id)
         return int(rows[0]["id"])
+
+    async def delete_post(self, post_id: int) -> None:
+        """See :meth:`LinkStore.delete_post`."""
+        await self._fetch("DELETE FROM translation_posts WHERE id = $1", post_id)
 
     async def posts_of(self, source_message_id: int) -> list[RelayPost]:
         """See :meth:`LinkStore.posts_of`."""
