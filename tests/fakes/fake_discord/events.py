@@ -200,12 +200,31 @@ def command_data(
     return data
 
 
-def slash_options(options: dict[str, str | int | bool | float]) -> list[dict[str, Any]]:
-    """Interaction options from plain values (type inferred from the Python type)."""
+OPTION_CHANNEL = 7
+
+
+def slash_options(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interaction options from plain values (type inferred from the Python type).
+
+    A :class:`FakeChannel` value is a channel option (its id; see :func:`resolved`).
+    """
     return [
-        {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
+        {"name": name, "type": OPTION_CHANNEL, "value": str(value.id)}
+        if isinstance(value, FakeChannel)
+        else {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
         for name, value in options.items()
     ]
+
+
+def resolved(options: dict[str, Any]) -> dict[str, Any] | None:
+    """``data.resolved`` for the channel options among ``options``, as Discord sends it."""
+    channels = {
+        str(value.id): {"id": str(value.id), "name": value.name, "type": int(value.type),
+                        "permissions": str(ALL_PERMISSIONS),
+                        "parent_id": str(value.parent_id) if value.parent_id else None}
+        for value in options.values() if isinstance(value, FakeChannel)
+    }
+    return {"channels": channels} if channels else None
 
 
 def message_target(world: World, message_id: int) -> dict[str, Any]:

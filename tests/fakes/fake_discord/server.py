@@ -240,7 +240,7 @@ class FakeDiscord:
         self,
         group: str,
         subcommand: str,
-        options: dict[str, str | int | bool | float] | None = None,
+        options: dict[str, str | int | bool | float | FakeChannel] | None = None,
         *,
         channel: FakeChannel | None = None,
         user: FakeUser | None = None,
@@ -251,6 +251,8 @@ class FakeDiscord:
         data["options"] = [
             {"name": subcommand, "type": 1, "options": events.slash_options(options or {})}
         ]
+        if (resolved := events.resolved(options or {})) is not None:
+            data["resolved"] = resolved
         return await self._interact(channel, user or self.user("alice"), data, "en-US")
 
     async def message_command(
