@@ -24,7 +24,12 @@ from libra.llm.api import LLMBackend
 from libra.llm.plugin import LLMPlugin, build_llm
 from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginManager
+from libra.storage.api import TranslationStore
 from libra.storage.plugin import StoragePlugin
+from libra.translate.api import TranslationFeature
+from libra.translate.glossary import GuildGlossary
+from libra.translate.records import TranslationRecords
+from libra.translate.service import LLMTranslator
 
 if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
@@ -52,6 +57,8 @@ class Graph:
     language: LanguagePlugin
     llm: LLMPlugin
     chat: ChatPlugin
+    translation: TranslationFeature
+    """No plugin: nothing to start (its parts only call the LLM and the stores)."""
     admin: AdminPlugin | None
     """``None`` unless ``admin.port`` is set."""
     discord: DiscordPlugin | None
@@ -89,6 +96,7 @@ def build_graph(settings: Settings, mode: Mode, *,
                           settings.llm.num_ctx // 2),
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
+    translation = build_translation(settings, llm=llm, language=language, stores=stores)
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -101,7 +109,7 @@ def build_graph(settings: Settings, mode: Mode, *,
         voice = registry = VoiceConnectionRegistry()
         discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
                                 limiter=UsageLimiter(settings.discord), voice=registry,
-                                health=health, usage=storage.usage,
+                                health=health, usage=storage.usage, translation=translation,
                                 links=PgLinkStore(lambda: storage.database),
                                 needs=(chat, language, llm))
     admin: AdminPlugin | None = None
@@ -111,7 +119,19 @@ def build_graph(settings: Settings, mode: Mode, *,
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
                             usage=storage.usage, voice=voice)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
-                 language=language, llm=llm, chat=chat, admin=admin, discord=discord)
+                 language=language, llm=llm, chat=chat, translation=translation, admin=admin,
+                 discord=discord)
+
+
+def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,
+                      stores: TranslationStore | None) -> TranslationFeature:
+    """The translator, glossary, history and opt-ins over the LLM, language and stores."""
+    glossary = GuildGlossary(stores, max_entries=settings.translate.glossary_max_entries)
+    records = TranslationRecords(stores)
+    translator = LLMTranslator(settings.translate, settings.language, llm=llm.service,
+                               language=language.service, store=stores, glossary=glossary)
+    return TranslationFeature(translator=translator, glossary=glossary, history=records,
+                              opt_in=records)
 
 
 class LibraApp:

@@ -19,7 +19,7 @@ from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
-from libra.translate.api import Translator
+from libra.translate.api import TranslationFeature
 
 if TYPE_CHECKING:
     from libra.discord.translate_relay import TranslationRelay
@@ -49,11 +49,11 @@ class DiscordDeps:
     tasks: TaskGroup
     usage: UsageStats | None = None
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
-    translator: Translator | None = None
-    """Translation (``None``: the translate commands say it is unavailable)."""
+    translation: TranslationFeature | None = None
+    """``/translate``, the Translate menu, ``/translations``, ``/glossary`` (``None``: off)."""
     relay: TranslationRelay | None = None
-    """Linked and auto-translated channels (set once connected; ``None`` without a
-    translator or a store)."""
+    """Linked and auto-translated channels (set once connected; ``None`` without
+    translation or a store)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

@@ -39,7 +39,7 @@ from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 from libra.tasks import TaskGroup
-from libra.translate.api import Translator
+from libra.translate.api import TranslationFeature
 from libra.translate.links import LinkStore
 
 
@@ -52,16 +52,15 @@ class DiscordPlugin(Plugin):
     def __init__(self, *, chat: ChatService, language: LanguageService, llm: LLMService,
                  limiter: RateLimiter, voice: VoiceConnectionRegistry,
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
-                 translator: Translator | None = None, links: LinkStore | None = None,
+                 translation: TranslationFeature | None = None, links: LinkStore | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
         ``voice`` is where voice connections list themselves (admin reads it);
         ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
-        ``translator`` and ``links`` (the linked-channel store), linked and
+        ``translation`` and ``links`` (the linked-channel store), linked and
         auto-translated channels work.
         """
-        self._translator = translator
         self._links = links
         self._chat = chat
         self._language = language
@@ -70,6 +69,7 @@ class DiscordPlugin(Plugin):
         self.voice = voice
         self._health = health
         self._usage = usage
+        self._translation = translation
         self.needs = needs
         self.bot: hikari.GatewayBot | None = None
         self.client: lightbulb.Client | None = None
@@ -193,7 +193,7 @@ class DiscordPlugin(Plugin):
     def _build_relay(self, bot: hikari.GatewayBot, deps: DiscordDeps,
                      tasks: TaskGroup) -> TranslationRelay | None:
         """The linked-channel relay, subscribed to message events (needs both parts)."""
-        if self._translator is None or self._links is None:
+        if self._translation is None or self._links is None:
             return None
 
         def me() -> int | None:
@@ -201,7 +201,8 @@ class DiscordPlugin(Plugin):
             return int(user.id) if user is not None else None
 
         relay = deps.relay = TranslationRelay(
-            rest=bot.rest, me=me, translator=self._translator, language=self._language,
+            rest=bot.rest, me=me, translator=self._translation.translator,
+            language=self._language,
             store=self._links, edit_pacer=deps.pacer, tasks=tasks)
         bot.subscribe(hikari.GuildMessageCreateEvent, relay.on_create)
         bot.subscribe(hikari.GuildMessageUpdateEvent, relay.on_update)
@@ -217,7 +218,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
-            translator=self._translator,
+            translation=self._translation,
         )
 
     async def _on_command_error(

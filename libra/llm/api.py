@@ -47,6 +47,8 @@ class Token:
     completion_tokens: int | None = None
     retry: bool = False
     """The stream failed over to another server: discard the text so far, it restarts."""
+    cached: bool = False
+    """The text came from the response cache, not from a model (set on a hit's tokens)."""
 
 
 class LLMBackend(Protocol):

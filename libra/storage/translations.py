@@ -104,7 +104,8 @@ class TranslationRows:
         async with self.translated("read glossary"):
             rows = await self.bounded(self._pool.fetch(
                 "SELECT term, language, rendering, created_by, created_at "
-                "FROM glossary_entries WHERE guild_id = $1 ORDER BY lower(term), language",
+                "FROM glossary_entries WHERE guild_id = $1 "
+                "ORDER BY lower(term), language NULLS FIRST",
                 guild_id), "read glossary")
         return [GlossaryRow(**dict(row)) for row in rows]
 

@@ -88,6 +88,10 @@ class Translator(Protocol):
         """
         ...
 
+    async def preferred_language(self, user_id: int) -> str | None:
+        """The language the user chose for themselves (``/lang``), if any and supported."""
+        ...
+
     async def translate(
         self,
         text: str,
@@ -228,3 +232,13 @@ class PersonalOptIn(Protocol):
     async def opted_in(self, user_id: int, channel_id: int) -> bool:
         """Whether the user opted in for the channel."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationFeature:
+    """The translation parts the composition root hands to transports."""
+
+    translator: Translator
+    glossary: Glossary
+    history: TranslationHistory
+    opt_in: PersonalOptIn

@@ -74,7 +74,7 @@ class Link(lightbulb.SlashCommand, name="link",
         async with defer_if_slow(ctx, ephemeral=True):
             if not await admin_admitted(ctx, deps):
                 return
-            if deps.relay is None or deps.translator is None or ctx.guild_id is None:
+            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
                 await ctx.respond(NOT_SET_UP, ephemeral=True)
                 return
             other = int(self.channel.id)
@@ -82,8 +82,8 @@ class Link(lightbulb.SlashCommand, name="link",
                 await ctx.respond("Pick another channel to link this one to.", ephemeral=True)
                 return
             try:
-                language = deps.translator.parse_language(self.language)
-                here = (deps.translator.parse_language(self.here) if self.here
+                language = deps.translation.translator.parse_language(self.language)
+                here = (deps.translation.translator.parse_language(self.here) if self.here
                         else (await deps.language.current(ctx.channel_id)).language)
                 linked = await deps.relay.store.link(
                     ctx.guild_id, other, language, to=ctx.channel_id, to_language=here,
@@ -118,12 +118,13 @@ class On(lightbulb.SlashCommand, name="on",
         async with defer_if_slow(ctx, ephemeral=True):
             if not await admin_admitted(ctx, deps):
                 return
-            if deps.relay is None or deps.translator is None or ctx.guild_id is None:
+            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
                 await ctx.respond(NOT_SET_UP, ephemeral=True)
                 return
             try:
                 names = [n for n in re.split(r"[\s,]+", self.languages) if n]
-                codes = list(dict.fromkeys(deps.translator.parse_language(n) for n in names))
+                parse = deps.translation.translator.parse_language
+                codes = list(dict.fromkeys(parse(n) for n in names))
                 if len(codes) < 2:
                     await ctx.respond("Name at least two languages, e.g. `en ko`.",
                                       ephemeral=True)

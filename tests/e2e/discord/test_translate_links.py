@@ -62,10 +62,11 @@ def _channels(fake: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChannel]
     return english, korean, japanese
 
 
+_FAKE: list[FakeDiscord] = []
+
+
 async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
+    await _FAKE[-1].wait_until(predicate, timeout)
 
 
 async def _link(fake: FakeDiscord, english: FakeChannel, korean: FakeChannel,
@@ -81,6 +82,11 @@ async def _link(fake: FakeDiscord, english: FakeChannel, korean: FakeChannel,
 
 def _texts(fake: FakeDiscord, channel: FakeChannel) -> list[str]:
     return [m.content for m in fake.webhook_messages(channel.id)]
+
+
+@pytest.fixture(autouse=True)
+def _current_fake(fake_discord: FakeDiscord) -> None:
+    _FAKE[:] = [fake_discord]
 
 
 @pytest.fixture

@@ -38,16 +38,23 @@ async def test_execute_edit_delete_and_the_gateway_events(fake_discord: FakeDisc
                                                           bot_runner: BotRunner) -> None:
     _grant_webhooks(fake_discord)
     seen: list[tuple[str, Any]] = []
+    three = asyncio.Event()
 
     def setup(bot: hikari.GatewayBot, _: object) -> None:
         async def created(event: hikari.GuildMessageCreateEvent) -> None:
             seen.append(("create", event.message))
+            if len(seen) >= 3:
+                three.set()
 
         async def updated(event: hikari.GuildMessageUpdateEvent) -> None:
             seen.append(("update", event.message))
+            if len(seen) >= 3:
+                three.set()
 
         async def deleted(event: hikari.GuildMessageDeleteEvent) -> None:
             seen.append(("delete", event.message_id))
+            if len(seen) >= 3:
+                three.set()
 
         bot.subscribe(hikari.GuildMessageCreateEvent, created)
         bot.subscribe(hikari.GuildMessageUpdateEvent, updated)
@@ -68,9 +75,7 @@ async def test_execute_edit_delete_and_the_gateway_events(fake_discord: FakeDisc
     assert stored is not None and stored.avatar_url == "https://x/a.png"
     await bot.rest.edit_webhook_message(webhook.id, webhook.token, sent.id, "hola!")
     await bot.rest.delete_webhook_message(webhook.id, webhook.token, sent.id)
-    async with asyncio.timeout(5):
-        while len(seen) < 3:
-            await asyncio.sleep(0.02)
+    await asyncio.wait_for(three.wait(), 5)
     kinds = [kind for kind, _ in seen]
     assert kinds == ["create", "update", "delete"]
     assert seen[0][1].webhook_id == webhook.id  # the bot can tell a webhook's message apart
