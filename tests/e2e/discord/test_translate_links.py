@@ -71,13 +71,21 @@ async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 
 async def _link(fake: FakeDiscord, english: FakeChannel, korean: FakeChannel,
                 japanese: FakeChannel) -> None:
-    owner = fake.world.owner
+    admin = fake.user("alice")  # a moderator, an admin role for Libra
     for channel, language in ((korean, "ko"), (japanese, "ja")):
         token = await fake.slash_subcommand(
             "autotranslate", "link", {"channel": channel, "language": language,
-                                      "here": "en"}, channel=english, user=owner)
+                                      "here": "en"}, channel=english, user=admin)
         await _until(lambda t=token: (m := fake.original_response(t)) is not None
                      and "Linked channels" in m.content)
+
+
+async def _recorded(bot: LibraBot, posts: int) -> None:
+    """Wait until ``posts`` translations are recorded (a post shows before it is stored)."""
+    async with asyncio.timeout(10):
+        # Polled: the database has no change event to wait for.
+        while (await bot.query("SELECT count(*) AS n FROM translation_posts"))[0]["n"] < posts:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 def _texts(fake: FakeDiscord, channel: FakeChannel) -> list[str]:
@@ -97,7 +105,8 @@ def world(fake_discord: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChan
 async def _start(start_libra: StartLibra, fake: FakeDiscord, ollama: FakeOllama,
                  pg_url: str) -> LibraBot:
     ollama.answer_fn = phrase_book
-    return await start_libra(fake, ollama, pg_url)
+    moderator = next(r for r in fake.world.guilds[0].roles if r.name == "moderator")
+    return await start_libra(fake, ollama, pg_url, admin_role_ids=[moderator.id])
 
 
 async def test_linked_channels_across_three_languages(
@@ -117,6 +126,7 @@ async def test_linked_channels_across_three_languages(
     assert ko.content == "여러분 좋은 아침이에요, 오늘 어떻게 지내세요?"
     assert ko.payload["author"]["username"] == "alice"
     assert _texts(fake_discord, japanese) == ["皆さんおはようございます、今日はお元気ですか？"]
+    await _recorded(bot, 2)
 
     # A Korean message in the Korean channel: English and Japanese get it; a reply maps.
     owner = fake_discord.world.owner
@@ -131,6 +141,7 @@ async def test_linked_channels_across_three_languages(
     ja_reply = fake_discord.webhook_messages(japanese.id)[1]
     ja_hello = fake_discord.webhook_messages(japanese.id)[0]
     assert f"/{japanese.id}/{ja_hello.id}" in ja_reply.content
+    await _recorded(bot, 4)
 
     # Nothing worth translating is not posted; Libra's own posts never loop.
     await fake_discord.user_message("lol", channel=english, author=alice)
@@ -160,7 +171,7 @@ async def test_without_manage_webhooks_the_bot_posts_naming_the_author(
     await _start(start_libra, fake_discord, fake_ollama, pg_url)
     token = await fake_discord.slash_subcommand(
         "autotranslate", "link", {"channel": korean, "language": "ko", "here": "en"},
-        channel=english, user=fake_discord.world.owner)
+        channel=english, user=fake_discord.user("alice"))
     await _until(lambda: (m := fake_discord.original_response(token)) is not None
                  and "Manage Webhooks" in m.content)  # the admin is told, once, here
     await fake_discord.user_message("I am fine, thank you very much for asking!",
@@ -178,7 +189,7 @@ async def test_auto_translated_channel_posts_beneath_skipping_its_language(
     await _start(start_libra, fake_discord, fake_ollama, pg_url)
     token = await fake_discord.slash_subcommand("autotranslate", "on",
                                                 {"languages": "en ko ja"}, channel=channel,
-                                                user=fake_discord.world.owner)
+                                                user=fake_discord.user("alice"))
     await _until(lambda: (m := fake_discord.original_response(token)) is not None
                  and "auto-translated" in m.content)
     said = await fake_discord.user_message("오늘 저녁에 같이 게임할 사람 있나요?", channel=channel)
