@@ -105,6 +105,7 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.discord.plugin import DiscordPlugin  # noqa: PLC0415
         from libra.discord.voice.registry import VoiceConnectionRegistry  # noqa: PLC0415
         from libra.storage.voice import DatabaseVoiceStore  # noqa: PLC0415
+        from libra.translate.links_store import PgLinkStore  # noqa: PLC0415
 
         voice = registry = VoiceConnectionRegistry()
         discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
@@ -113,6 +114,7 @@ def build_graph(settings: Settings, mode: Mode, *,
                                 voice_store=DatabaseVoiceStore(
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
+                                links=PgLinkStore(lambda: storage.database),
                                 needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:

@@ -22,6 +22,7 @@ from libra.tasks import Deadlines, TaskGroup
 from libra.translate.api import TranslationFeature
 
 if TYPE_CHECKING:
+    from libra.discord.translate_relay import TranslationRelay
     from libra.discord.voice_sessions import VoiceSessions
 
 
@@ -53,6 +54,9 @@ class DiscordDeps:
     """Libra's voice sessions (``/voice``), set once the bot exists."""
     translation: TranslationFeature | None = None
     """``/translate``, the Translate menu, ``/translations``, ``/glossary`` (``None``: off)."""
+    relay: TranslationRelay | None = None
+    """Linked and auto-translated channels (set once connected; ``None`` without
+    translation or a store)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

@@ -8,6 +8,7 @@ from libra.discord import translate_optin
 from libra.discord.commands import (
     admin,
     ask,
+    autotranslate,
     glossary,
     help,
     language,
@@ -23,4 +24,4 @@ def extensions() -> list[lightbulb.Loader]:
     """Every command area's loader (imported directly: a broken one fails loudly)."""
     return [ask.loader, language.loader, session.loader, admin.loader, help.loader,
             privacy.loader, voice.loader, translate.loader, translations.loader,
-            glossary.loader, translate_optin.loader]
+            glossary.loader, translate_optin.loader, autotranslate.loader]
