@@ -30,8 +30,7 @@ from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn
 from libra.errors import AudioInvalid, LibraError, SpeechEngineFailed
 from libra.events import MessageSource
-from libra.voice.api import SPEECH_RATE, SpeechToText, Transcript
-from libra.voice.engines import LocalSpeechEngines
+from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock, breakdown
 from libra.voice.speaker import SpokenAnswer
 
@@ -140,7 +139,7 @@ class VoiceReply:
 class VoicePipeline:
     """Speech in, chat, speech out; see the module docstring."""
 
-    def __init__(self, *, engines: LocalSpeechEngines, chat: ChatService, bus: EventBus) -> None:
+    def __init__(self, *, engines: SpeechEngines, chat: ChatService, bus: EventBus) -> None:
         """No I/O: models load on the first turn that needs them."""
         self.engines = engines
         self._chat = chat
