@@ -22,33 +22,25 @@ Each returns or drives a :class:`VoiceReply`: the transcript, the spoken answer 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn
+from libra.config import VoiceSettings
 from libra.errors import AudioInvalid, LibraError, SpeechEngineFailed
 from libra.events import MessageSource
-from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript
+from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript, VoiceLink
 from libra.voice.latency import TurnClock, breakdown
 from libra.voice.speaker import SpokenAnswer
+from libra.voice.utterance import LanguageGuess, Utterance, no_guess
+
+if TYPE_CHECKING:
+    from libra.voice.conversation import ErrorHandler, ReplyHandler
 
 FEED_MS = 100
 """Audio handed to speech-to-text per chunk (what Vosk is measured with)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Utterance:
-    """One speaker's finished turn, transcribed."""
-
-    text: str
-    language: str | None
-    """The engine's language, else Libra's detector's; None when neither could tell."""
-    audio_ms: float
-    """How long the utterance's audio was."""
-    clock: TurnClock
-    """Its marks so far (speech end, turn end, final transcript)."""
 
 
 class VoiceReply:
@@ -139,11 +131,18 @@ class VoiceReply:
 class VoicePipeline:
     """Speech in, chat, speech out; see the module docstring."""
 
-    def __init__(self, *, engines: SpeechEngines, chat: ChatService, bus: EventBus) -> None:
-        """No I/O: models load on the first turn that needs them."""
+    def __init__(self, *, engines: SpeechEngines, chat: ChatService, bus: EventBus,
+                 settings: VoiceSettings, guess: LanguageGuess = no_guess) -> None:
+        """No I/O: models load on the first turn that needs them.
+
+        ``guess`` names a transcript's language when the engine does not (Libra's
+        detector); the reply language is the chat service's, as for a text message.
+        """
         self.engines = engines
+        self.settings = settings
         self._chat = chat
         self._bus = bus
+        self._guess = guess
 
     async def reply_to(self, pcm: bytes, *, user_id: int, channel_id: int,
                        guild_id: int | None, language: str | None = None,
@@ -168,7 +167,8 @@ class VoicePipeline:
             raise AudioInvalid("no words were recognised in the audio",
                                hint="speak closer to the microphone, or check the language "
                                     "(--language) and the engine (--stt)")
-        utterance = Utterance(text=final.text.strip(), language=final.language,
+        text = final.text.strip()
+        utterance = Utterance(text=text, language=final.language or self._guess(text),
                               audio_ms=len(pcm) / 2 / SPEECH_RATE * 1000, clock=clock)
         return await self.answer(utterance, user_id=user_id, channel_id=channel_id,
                                  guild_id=guild_id, voice=voice)
@@ -187,6 +187,18 @@ class VoicePipeline:
         answer = SpokenAnswer(stream, self.engines.tts(stream.language, voice=voice),
                               utterance.clock, name=f"voice:{turn.correlation_id}")
         return VoiceReply(utterance=utterance, answer=answer, turn=turn, bus=self._bus)
+
+    async def converse(self, link: VoiceLink, *, channel_id: int | None = None,
+                       voice: str | None = None, on_error: ErrorHandler | None = None,
+                       on_reply: ReplyHandler | None = None) -> None:
+        """Listen to every speaker of ``link`` and answer aloud, one at a time, until it closes.
+
+        Failures go to ``on_error`` (speaker, error) and never stop the others.
+        """
+        from libra.voice.conversation import Conversation  # noqa: PLC0415 - a cycle
+
+        await Conversation(self, link, channel_id=channel_id, voice=voice, on_error=on_error,
+                           on_reply=on_reply).run()
 
 
 async def transcribe(recogniser: SpeechToText, pcm: AsyncIterable[bytes], *,

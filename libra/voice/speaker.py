@@ -139,7 +139,7 @@ class SpokenAnswer:
         try:
             async for delta in answer_deltas(self.stream, _View()):
                 self._clock.mark("first_token")
-                for sentence in splitter.feed(delta):
+                for sentence in splitter.push(delta):
                     self._put_sentence(sentence)
             for sentence in _as_list(splitter.flush()):
                 self._put_sentence(sentence)
