@@ -130,17 +130,21 @@ def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoiceP
     try:
         # Imported here: the pipeline needs numpy (the voice extra); ``libra chat``
         # without voice never pays for it.
+        from libra.voice.backends.language import TranscriptLanguage  # noqa: PLC0415
         from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
         from libra.voice.models.store import ModelStore  # noqa: PLC0415
         from libra.voice.pipeline import VoicePipeline  # noqa: PLC0415
-        from libra.voice.transcript_language import guess_for  # noqa: PLC0415
     except ImportError as err:
         logger.info("voice pipeline off: {} (pip install 'libra[voice]')", err)
         return None
     store = ModelStore(models_root(settings.voice, settings.app.data_dir))
     engines = LocalSpeechEngines(settings.voice, store)
+    # One transcript-language rule for every engine: the one Whisper settles with,
+    # here for transcripts whose engine names no language.
+    languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,
+                                   zh_default=settings.language.zh_default)
     return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
-                         guess=guess_for(settings))
+                         guess=languages.settle)
 
 
 class LibraApp:

@@ -122,9 +122,10 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_the_shared_history(
     assert any("capital of france" in m.lower() for m in prompt[:-1]), prompt
     assert "The capital of France is Paris." in prompt
     pool = stack.app.graph.storage.database.pool  # type: ignore[union-attr]
-    rows = await pool.fetch("SELECT role, content FROM messages WHERE channel_id = 42 "
-                            "ORDER BY id")
-    assert [r["role"] for r in rows[:2]] == ["user", "assistant"]
+    rows = await pool.fetch("SELECT role, content, source FROM messages "
+                            "WHERE channel_id = 42 ORDER BY id")
+    assert [(r["role"], r["source"]) for r in rows] == [
+        ("user", "voice"), ("assistant", "voice"), ("user", "discord"), ("assistant", "discord")]
     assert "capital of france" in rows[0]["content"].lower()
 
     latency = stack.of(VoiceTurnLatency)
