@@ -9,6 +9,19 @@ closed and its final transcript becomes an :class:`~libra.voice.pipeline.Utteran
 A discarded turn (a cough, a click) has its stream cancelled: it never reaches a final
 transcript, let alone the LLM.
 
+**Transcribing during the endpoint wait.** An engine that transcribes only whole
+utterances (Whisper: no partials, one pass over the audio once it ends) would start
+working only after the turn is over, and the speaker would wait out the endpoint
+silence *and* the transcription. Instead, when the speaker has paused for
+:data:`PAUSE_MS`, the listener transcribes the turn so far in the background (a
+*speculative final*). If the turn then ends with no new speech (only trailing silence,
+which does not change Whisper's words) that result is the final and the whole-turn
+pass never runs; if speech resumes it is thrown away, and the next pause tries again.
+A speaker has one such job at a time, and a model one across all speakers (Whisper
+runs one transcription at a time on both cores anyway: a second queued job would only
+delay someone's real final). Its text also feeds :meth:`TurnDetector.hint`, so a
+finished question (Whisper writes the "?") ends the turn sooner, as Vosk partials do.
+
 The detector keeps *audio* time; the listener pairs it with the wall clock of the chunk
 being processed, so the latency report's "endpoint wait" is what the speaker waited.
 """
@@ -17,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -27,6 +41,8 @@ from libra.errors import LibraError, SpeechEngineFailed
 from libra.voice.api import SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock
 from libra.voice.turns import (
+    PauseStarted,
+    SpeechResumed,
     SpeechStarted,
     TurnDetector,
     TurnDiscarded,
@@ -36,10 +52,38 @@ from libra.voice.turns import (
 )
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
 
+BATCH_ENGINES = frozenset({"whisper"})
+"""Engines that transcribe only once their input ends (no partials): worth a speculative
+final during the endpoint wait. A streaming engine (Vosk) has its final a few ms after
+the audio ends, so speculating would only cost CPU."""
+PAUSE_MS = 150
+"""Silence inside a turn that starts a speculative final. Long enough that the short
+gaps between words do not start a Whisper pass each (~1 s of both cores), short
+enough to leave most of the 500 ms endpoint wait for the transcription."""
+SPECULATIVE_JOBS_PER_MODEL = 1
+
+_speculating: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
+"""Speculative jobs in flight per loaded model (all speakers of this process)."""
+
+
+@dataclass(slots=True)
+class SpeculationStats:
+    """How a listener's speculative finals fared (benchmarks, logs)."""
+
+    started: int = 0
+    used: int = 0
+    """Turns whose final was the speculative result (the whole-turn pass never ran)."""
+    wasted: int = 0
+    """Jobs thrown away: speech resumed, or the turn was discarded."""
+    refused: int = 0
+    """Pauses that started no job: the model was busy with another speaker's."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Partial:
     text: str
+    turn: int
+    """The turn it belongs to: a late partial of a finished turn must not end the next."""
 
 
 _AUDIO_END = object()
@@ -50,7 +94,7 @@ class _SttStream:
     """One turn's speech-to-text stream: audio pushed in, partials reported, one final."""
 
     def __init__(self, recogniser: SpeechToText, language: str | None,
-                 on_partial: Callable[[str], None], name: str) -> None:
+                 on_partial: Callable[[str], None] | None, name: str) -> None:
         self._feed: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._recogniser = recogniser
         self._language = language
@@ -77,7 +121,7 @@ class _SttStream:
             async for result in self._recogniser.stream(self._pcm(), language=self._language):
                 if result.final:
                     final = result
-                elif result.text:
+                elif result.text and self._on_partial is not None:
                     self._on_partial(result.text)
         except LibraError:
             raise
@@ -95,11 +139,12 @@ class SpeakerListener:
     def __init__(self, engines: SpeechEngines, settings: VoiceSettings, *,
                  language: str | None = None, stt: str | None = None, name: str = "voice",
                  on_speech_started: Callable[[], None] | None = None,
-                 guess: LanguageGuess = no_guess) -> None:
+                 guess: LanguageGuess = no_guess, speculate: bool = True) -> None:
         """Listen with the configured engines.
 
         ``on_speech_started`` is called as each turn opens (barge-in detection);
-        ``guess`` names a transcript's language when the engine does not.
+        ``guess`` names a transcript's language when the engine does not;
+        ``speculate=False`` turns off speculative finals (benchmarks compare both).
         """
         self._engines = engines
         self._settings = settings
@@ -108,6 +153,8 @@ class SpeakerListener:
         self._name = name
         self._on_speech_started = on_speech_started
         self._guess = guess
+        self._speculate = speculate
+        self.speculation = SpeculationStats()
 
     async def utterances(self, pcm: AsyncIterable[bytes]) -> AsyncIterator[Utterance]:
         """Each transcribed turn of ``pcm`` (16 kHz mono s16le), in order; empty ones skipped.
@@ -116,12 +163,15 @@ class SpeakerListener:
             SpeechModelMissing, SpeechEngineFailed: no engine can transcribe the speaker.
         """
         recogniser = await self._engines.stt(self._language, engine=self._stt)
-        detector = TurnDetector.from_settings(self._engines.new_vad(), self._settings)
+        speculative = self._speculate and recogniser.engine in BATCH_ENGINES
+        detector = TurnDetector.from_settings(self._engines.new_vad(), self._settings,
+                                              pause_ms=PAUSE_MS if speculative else None)
         inbox: asyncio.Queue[object] = asyncio.Queue()
         out: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
         pump = asyncio.create_task(_pump(pcm, inbox), name=f"{self._name}:audio")
         state = _TurnState(recogniser, self._language, inbox=inbox, out=out, name=self._name,
-                           guess=self._guess)
+                           guess=self._guess,
+                           stats=self.speculation if speculative else None)
         finisher = asyncio.create_task(state.finish_loop(), name=f"{self._name}:final")
         arrived = time.perf_counter()
         try:
@@ -132,7 +182,8 @@ class SpeakerListener:
                 if item is _WAKE:
                     events = []
                 elif isinstance(item, _Partial):
-                    events = detector.hint(item.text, state.language_hint)
+                    events = (detector.hint(item.text, state.language_hint)
+                              if item.turn == state.turn else [])
                 else:
                     assert isinstance(item, bytes)
                     arrived = time.perf_counter()
@@ -165,6 +216,10 @@ class SpeakerListener:
                 self._on_speech_started()
         elif isinstance(event, UtteranceAudio):
             state.feed(event.pcm)
+        elif isinstance(event, PauseStarted):
+            state.pause(event.speech_end_ms)
+        elif isinstance(event, SpeechResumed):
+            state.resume()
         elif isinstance(event, TurnDiscarded):
             state.discard_soon()
         elif isinstance(event, TurnEnded):
@@ -172,7 +227,18 @@ class SpeakerListener:
             behind = (detector.position_ms - event.speech_end_ms) / 1000
             now = time.perf_counter()
             clock = TurnClock(speech_end=arrived - behind, turn_end=now)
-            state.close(clock, speech_ms=event.speech_ms)
+            state.close(clock, speech_ms=event.speech_ms, speech_end_ms=event.speech_end_ms)
+
+
+@dataclass(slots=True)
+class _Speculation:
+    """One speculative final: the turn's audio up to a pause, being transcribed."""
+
+    stream: _SttStream
+    turn: int
+    speech_end_ms: int
+    stale: bool = False
+    """Speech resumed (or the turn went away): the result must not be used."""
 
 
 class _TurnState:
@@ -181,7 +247,9 @@ class _TurnState:
     def __init__(self, recogniser: SpeechToText, language: str | None, *,
                  inbox: asyncio.Queue[object],
                  out: asyncio.Queue[Utterance | BaseException | None],
-                 name: str, guess: LanguageGuess) -> None:
+                 name: str, guess: LanguageGuess,
+                 stats: SpeculationStats | None = None) -> None:
+        """``stats``: speculate (batch engines), counting into it; ``None`` = never."""
         self._recogniser = recogniser
         self._guess = guess
         self._language = language
@@ -193,26 +261,118 @@ class _TurnState:
         self.language_hint = language
         self.finishing: asyncio.Queue[tuple[_SttStream, TurnClock, int] | None] = asyncio.Queue()
         self._discards: list[asyncio.Task[None]] = []
+        self._stats = stats
+        self._audio = bytearray()
+        """The open turn's audio so far (kept only when speculating)."""
+        self._speculation: _Speculation | None = None
+        self._paused_at: int | None = None
+        """``speech_end_ms`` of the pause going on in the open turn, if any."""
+
+    @property
+    def turn(self) -> int:
+        """The number of the open (or last) turn."""
+        return self._count
 
     def open(self, audio: bytes) -> None:
         self._count += 1
+        turn = self._count
         self._stream = _SttStream(self._recogniser, self._language,
-                                  lambda text: self._inbox.put_nowait(_Partial(text)),
-                                  name=f"{self._name}:stt-{self._count}")
+                                  lambda text: self._inbox.put_nowait(_Partial(text, turn)),
+                                  name=f"{self._name}:stt-{turn}")
         self._stream.push(audio)
+        if self._stats is not None:
+            self._audio = bytearray(audio)
 
     def feed(self, pcm: bytes) -> None:
         if self._stream is not None:
             self._stream.push(pcm)
+            if self._stats is not None:
+                self._audio += pcm
 
-    def close(self, clock: TurnClock, *, speech_ms: int) -> None:
+    # --- speculative finals -------------------------------------------------------------
+
+    def pause(self, speech_end_ms: int) -> None:
+        """The speaker paused: transcribe the turn so far, unless a job is still running."""
+        if self._stats is None or self._stream is None:
+            return
+        self._paused_at = speech_end_ms
+        if self._speculation is not None and not self._speculation.stream.task.done():
+            return  # one job per speaker: a stale one still running restarts us when done
+        self._speculate()
+
+    def resume(self) -> None:
+        """Speech came back: whatever the running job hears is not the whole turn."""
+        self._paused_at = None
+        if self._speculation is not None:
+            self._speculation.stale = True
+
+    def _speculate(self) -> None:
+        assert self._stats is not None and self._paused_at is not None
+        busy = _speculating.get(self._recogniser, 0)
+        if busy >= SPECULATIVE_JOBS_PER_MODEL:
+            self._stats.refused += 1
+            return
+        _speculating[self._recogniser] = busy + 1
+        stream = _SttStream(self._recogniser, self._language, None,
+                            name=f"{self._name}:stt-{self._count}-speculative")
+        stream.push(bytes(self._audio))
+        stream.close()
+        job = _Speculation(stream=stream, turn=self._count, speech_end_ms=self._paused_at)
+        self._speculation = job
+        self._stats.started += 1
+        stream.task.add_done_callback(lambda task: self._speculated(job, task))
+
+    def _speculated(self, job: _Speculation, task: asyncio.Task[Transcript]) -> None:
+        _speculating[self._recogniser] = max(0, _speculating.get(self._recogniser, 1) - 1)
+        failed = _failed(task)
+        assert self._stats is not None
+        current = self._speculation is job and self._stream is not None
+        if job.stale or failed:
+            if not failed:
+                self._stats.wasted += 1
+            if current and self._paused_at is not None:
+                self._speculate()  # paused again while the stale job ran: try again
+            return
+        if current:
+            # Whisper writes punctuation: a finished question ends the wait sooner.
+            self._inbox.put_nowait(_Partial(task.result().text, job.turn))
+
+    def _drop_speculation(self) -> None:
+        job, self._speculation = self._speculation, None
+        self._paused_at = None
+        if job is not None and not job.stale:
+            job.stale = True
+            if not job.stream.task.done():
+                # Queued jobs are cancelled before they start; a running one finishes
+                # in its thread (CTranslate2 cannot be interrupted) and is ignored.
+                job.stream.task.cancel()
+
+    # --- the end of a turn --------------------------------------------------------------
+
+    def close(self, clock: TurnClock, *, speech_ms: int, speech_end_ms: int) -> None:
         if self._stream is None:
             return
         stream, self._stream = self._stream, None
+        job, self._speculation = self._speculation, None
+        self._paused_at = None
+        self._audio = bytearray()
+        if job is not None and not job.stale and job.speech_end_ms == speech_end_ms \
+                and not _failed(job.stream.task):
+            # Nothing but silence since the job's snapshot: its words are the turn's.
+            assert self._stats is not None
+            self._stats.used += 1
+            self._discards.append(asyncio.create_task(stream.abort(),
+                                                      name=f"{self._name}:unneeded"))
+            self.finishing.put_nowait((job.stream, clock, speech_ms))
+            return
+        if job is not None:
+            job.stale = True
         stream.close()
         self.finishing.put_nowait((stream, clock, speech_ms))
 
     def discard_soon(self) -> None:
+        self._drop_speculation()
+        self._audio = bytearray()
         if self._stream is not None:
             stream, self._stream = self._stream, None
             self._discards.append(asyncio.create_task(stream.abort(),
@@ -242,6 +402,11 @@ class _TurnState:
                                            audio_ms=float(speech_ms), clock=clock))
             self._inbox.put_nowait(_WAKE)  # wake the listener to hand it out now
         self._out.put_nowait(None)
+
+
+def _failed(task: asyncio.Task[Transcript]) -> bool:
+    """Whether ``task`` ended without a transcript (retrieving its error: no warning)."""
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 async def _pump(pcm: AsyncIterable[bytes], inbox: asyncio.Queue[object]) -> None:

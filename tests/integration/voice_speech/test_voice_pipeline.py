@@ -10,10 +10,12 @@ the composition root shares one per process).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import pytest_asyncio
 
@@ -22,10 +24,13 @@ from libra.chat.api import ChatTurn
 from libra.config import Settings
 from libra.errors import SpeechModelMissing
 from libra.events import Event, MessageReceived, MessageSource, VoiceTurnLatency
+from libra.voice.api import SpeechToText, Transcript, VoiceActivityDetector
 from libra.voice.audio import stereo48k_to_mono16k
 from libra.voice.engines import LocalSpeechEngines, models_root
+from libra.voice.listener import SpeakerListener
 from libra.voice.models.store import ModelStore
 from libra.voice.pipeline import VoicePipeline, transcribe
+from tests.fakes import noise
 from tests.fakes.audio_fixtures import speech
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -181,3 +186,84 @@ async def test_a_language_without_a_model_names_the_pull_command(tmp_path: Path)
         await asyncio.wait_for(engines.stt("fr"), 5)
 
     assert caught.value.hint == "libra models pull vosk-model-small-fr-0.22"
+
+
+def trimmed(text: str) -> np.ndarray:
+    """Piper speech without its own leading and trailing silence (exact pauses)."""
+    samples = noise.speech16k(text)
+    blocks = samples[: samples.size // 160 * 160].reshape(-1, 160)
+    power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-9)
+    active = np.flatnonzero(power > power.max() - 45)
+    return samples[active[0] * 160 : (active[-1] + 1) * 160]
+
+
+async def live(*parts: np.ndarray) -> AsyncIterator[bytes]:
+    """The parts one after another, paced like a microphone (100 ms chunks)."""
+    pcm = noise.to_pcm(np.concatenate(parts))
+    step, start = 3200, time.perf_counter()
+    for i, offset in enumerate(range(0, len(pcm), step)):
+        await asyncio.sleep(max(0.0, start + (i + 1) * 0.1 - time.perf_counter()))
+        yield pcm[offset:offset + step]
+
+
+async def test_a_pause_that_resumes_is_one_turn_and_a_final_pause_is_transcribed_early(
+        engines: LocalSpeechEngines) -> None:
+    """Whisper starts on the pause; a resumed sentence is not cut at the pause.
+
+    The 400 ms pause is long enough to start a speculative transcription of "I would
+    like to order" and shorter than the 500 ms endpoint: the turn goes on, so that
+    result must be thrown away, not spoken to the LLM as a turn or as the final.
+    """
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}}).voice
+    listener = SpeakerListener(engines, settings, language="en")
+    first, second = trimmed("I would like to order"), trimmed("a large pizza with mushrooms.")
+
+    said = [u async for u in listener.utterances(
+        live(noise.silence(0.3), first, noise.silence(0.4), second, noise.silence(1.5)))]
+
+    assert len(said) == 1, [u.text for u in said]
+    words = said[0].text.lower()
+    assert "order" in words and "pizza" in words and "mushroom" in words, words
+    stats = listener.speculation
+    assert stats.started >= 2 and stats.wasted >= 1, stats  # the pause's job was dropped
+    # The final pause's job became the final: no whole-turn pass after the turn ended
+    # (how much sooner that makes the answer is bench/voice_pipeline.py's business).
+    assert stats.used == 1, stats
+
+
+class Busy:
+    """The packaged Whisper on a machine so busy that each pass takes 1.5 s longer."""
+
+    def __init__(self, engines: LocalSpeechEngines, recogniser: SpeechToText) -> None:
+        self._engines = engines
+        self._recogniser = recogniser
+        self.engine, self.model = recogniser.engine, recogniser.model
+        self.languages = recogniser.languages
+
+    def new_vad(self) -> VoiceActivityDetector:
+        return self._engines.new_vad()
+
+    async def stt(self, language: str | None, *, engine: str | None = None) -> Busy:
+        return self
+
+    async def stream(self, pcm: AsyncIterator[bytes], *,
+                     language: str | None = None) -> AsyncIterator[Transcript]:
+        async for result in self._recogniser.stream(pcm, language=language):
+            await asyncio.sleep(1.5)
+            yield result
+
+
+async def test_a_pause_heard_too_late_never_stands_for_the_whole_turn(
+        engines: LocalSpeechEngines) -> None:
+    """The pause's transcription is still running when the turn ends: not used."""
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}}).voice
+    busy = Busy(engines, await engines.stt("en"))
+    listener = SpeakerListener(busy, settings, language="en")  # type: ignore[arg-type]
+    first, second = trimmed("I would like to order"), trimmed("pizza.")
+
+    said = [u async for u in listener.utterances(
+        live(noise.silence(0.3), first, noise.silence(0.4), second, noise.silence(1.0)))]
+
+    assert len(said) == 1, [u.text for u in said]
+    assert "order" in said[0].text.lower() and "pizza" in said[0].text.lower(), said[0].text
+    assert listener.speculation.used == 0, listener.speculation
