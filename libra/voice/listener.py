@@ -267,6 +267,8 @@ class _TurnState:
         self._speculation: _Speculation | None = None
         self._paused_at: int | None = None
         """``speech_end_ms`` of the pause going on in the open turn, if any."""
+        self._jobs: set[asyncio.Task[Transcript]] = set()
+        """Speculative jobs not finished yet, stale ones included."""
 
     @property
     def turn(self) -> int:
@@ -320,10 +322,12 @@ class _TurnState:
         job = _Speculation(stream=stream, turn=self._count, speech_end_ms=self._paused_at)
         self._speculation = job
         self._stats.started += 1
+        self._jobs.add(stream.task)
         stream.task.add_done_callback(lambda task: self._speculated(job, task))
 
     def _speculated(self, job: _Speculation, task: asyncio.Task[Transcript]) -> None:
         _speculating[self._recogniser] = max(0, _speculating.get(self._recogniser, 1) - 1)
+        self._jobs.discard(task)
         failed = _failed(task)
         assert self._stats is not None
         current = self._speculation is job and self._stream is not None
@@ -379,8 +383,12 @@ class _TurnState:
                                                       name=f"{self._name}:discard"))
 
     async def discard(self) -> None:
+        """Drop the open turn and every speculative job still running (listener ends)."""
         self.discard_soon()
-        await asyncio.gather(*self._discards, return_exceptions=True)
+        jobs = [task for task in self._jobs if not task.done()]
+        for task in jobs:
+            task.cancel()  # stale ones too: nobody will read them now
+        await asyncio.gather(*self._discards, *jobs, return_exceptions=True)
 
     async def finish_loop(self) -> None:
         """Wait for each closed turn's final transcript, in order, and hand it out."""
