@@ -365,6 +365,7 @@ class _TurnState:
             # Nothing but silence since the job's snapshot: its words are the turn's.
             assert self._stats is not None
             self._stats.used += 1
+            self._jobs.discard(job.stream.task)  # the turn's final now: never cancel it
             self._discards.append(asyncio.create_task(stream.abort(),
                                                       name=f"{self._name}:unneeded"))
             self.finishing.put_nowait((job.stream, clock, speech_ms))
@@ -395,8 +396,12 @@ class _TurnState:
         while (item := await self.finishing.get()) is not None:
             stream, clock, speech_ms = item
             clock.stt = f"{self._recogniser.engine}:{self._recogniser.model}"
+            await asyncio.wait([stream.task])  # (a cancelled task must not end this loop)
+            if stream.task.cancelled():
+                logger.debug("{}: a turn's transcription was cancelled", self._name)
+                continue
             try:
-                final = await stream.task
+                final = stream.task.result()
             except LibraError as err:
                 self._out.put_nowait(err)
                 continue
