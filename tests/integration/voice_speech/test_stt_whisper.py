@@ -19,6 +19,10 @@ from tests.fakes.audio_fixtures import speech
 
 MODEL = "whisper-tiny.en"
 QUESTION = "What is the capital of France?"
+STALL_P95 = 0.02
+"""Seconds: 95 % of 5 ms ticks must come within this of their time during a decode."""
+STALL_MAX = 0.25
+"""Seconds: the worst tick (bounded loosely: the machine is shared)."""
 CHUNK = SPEECH_RATE * 2 // 10  # 100 ms
 
 
@@ -82,7 +86,13 @@ async def test_the_event_loop_keeps_running_while_whisper_transcribes(
         await ticking
     assert "capital" in transcripts[-1].text.lower()
     assert len(stalls) > 20, "the ticker barely ran: the loop was blocked"
-    assert max(stalls) < 0.05, f"the event loop stalled {max(stalls) * 1000:.0f} ms"
+    # Decoding on the loop stalls it for whole chunks (p95 ~1 s, measured); off it,
+    # p95 is 1-8 ms. The max also catches other processes on this shared 2-core box
+    # (up to ~140 ms measured with no decode at all), so it only bounds disasters.
+    ordered = sorted(stalls)
+    p95 = ordered[int(len(ordered) * 0.95)]
+    assert p95 < STALL_P95, f"loop stall p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
+    assert ordered[-1] < STALL_MAX, f"the event loop stalled {ordered[-1] * 1000:.0f} ms"
 
 
 async def test_a_missing_model_folder_names_the_pull_command(tmp_path: Path) -> None:
