@@ -21,8 +21,9 @@ MODEL = "whisper-tiny.en"
 QUESTION = "What is the capital of France?"
 STALL_P95 = 0.02
 """Seconds: 95 % of 5 ms ticks must come within this of their time during a decode."""
-STALL_MAX = 0.25
-"""Seconds: the worst tick (bounded loosely: the machine is shared)."""
+STALL_MAX = 0.15
+"""Seconds: the worst tick (other processes on the shared box alone cost up to ~65 ms;
+decoding on the loop costs ~1 s)."""
 CHUNK = SPEECH_RATE * 2 // 10  # 100 ms
 
 
@@ -86,9 +87,8 @@ async def test_the_event_loop_keeps_running_while_whisper_transcribes(
         await ticking
     assert "capital" in transcripts[-1].text.lower()
     assert len(stalls) > 20, "the ticker barely ran: the loop was blocked"
-    # Decoding on the loop stalls it for whole chunks (p95 ~1 s, measured); off it,
-    # p95 is 1-8 ms. The max also catches other processes on this shared 2-core box
-    # (up to ~140 ms measured with no decode at all), so it only bounds disasters.
+    # Transcribing on the loop would stall it for the whole pass (~1 s); off it, p95
+    # is a few ms. The max also counts other processes on this shared 2-core box.
     ordered = sorted(stalls)
     p95 = ordered[int(len(ordered) * 0.95)]
     assert p95 < STALL_P95, f"loop stall p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
