@@ -151,8 +151,10 @@ class VoskRecognizer:
         yield Transcript(text=text, final=True, language=self._language)
 
     def _release(self, decoder: _Decoder) -> None:
-        # Freeing a recogniser that has decoded speech takes Kaldi 100-175 ms
-        # (measured): done wherever the last reference drops, that would be the loop.
+        # Freeing a recogniser that has decoded speech takes Kaldi 10-175 ms, growing
+        # with the utterance (measured): left to the last reference, it is the loop's.
+        # A feed still running on another worker keeps its own reference, so this
+        # never frees under it.
         try:
             self._executor.submit(decoder.release)
         except RuntimeError:  # closed: nothing else runs any more, free it here
