@@ -50,6 +50,10 @@ class LocalSpeechEngines:
         self._planner = EnginePlanner(settings, store, catalogue,
                                       espeak_languages or _espeak_languages)
         self._loaded: dict[str, object] = {}
+        self._served: dict[tuple[str, str | None, str | None], object] = {}
+        """What each (kind, language, override) request got: once a model serves it, it
+        keeps serving it without re-reading the models folder (a package reinstalled
+        under a running process must not take a loaded model away)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._labels: list[str] = []
 
@@ -84,11 +88,16 @@ class LocalSpeechEngines:
             SpeechModelMissing: nothing installed serves it (the hint names the fix).
             SpeechEngineFailed: the model is there but would not load.
         """
+        served = self._served.get(("stt", language, engine))
+        if served is not None:
+            return served  # type: ignore[return-value]
         plan = self._planner.stt(language, engine=engine)
         if plan.path is None or plan.engine is None or plan.model is None:
             raise _missing("speech-to-text", language, plan.missing)
-        return await self._shared(f"stt:{plan.engine}:{plan.path}", plan.label or "?",
-                                  lambda: _load_stt(plan))
+        recogniser: SpeechToText = await self._shared(
+            f"stt:{plan.engine}:{plan.path}", plan.label or "?", lambda: _load_stt(plan))
+        self._served[("stt", language, engine)] = recogniser
+        return recogniser
 
     async def tts(self, language: str, *, voice: str | None = None) -> TextToSpeech:
         """The voice for ``language``: ``voice``, the configured Piper voice, any, espeak-ng.
@@ -97,11 +106,17 @@ class LocalSpeechEngines:
             SpeechModelMissing: nothing can speak it (the hint names the fix).
             SpeechEngineFailed: the voice is there but would not load.
         """
+        served = self._served.get(("tts", language, voice))
+        if served is not None:
+            return served  # type: ignore[return-value]
         plan = self._planner.tts(language, voice=voice)
         if plan.engine is None:
             raise _missing("voice", language, plan.missing)
         key = f"tts:{plan.engine}:{plan.onnx or plan.language}"
-        return await self._shared(key, plan.label or "?", lambda: _load_tts(plan))
+        speaker: TextToSpeech = await self._shared(key, plan.label or "?",
+                                                   lambda: _load_tts(plan))
+        self._served[("tts", language, voice)] = speaker
+        return speaker
 
     def loaded(self) -> list[str]:
         """``engine:model`` of every model loaded so far (status pages, benchmarks)."""

