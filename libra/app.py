@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.api import ChatService
 from libra.chat.plugin import ChatPlugin
 from libra.chat.service import ChatServiceImpl
 from libra.config import Settings
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
     from libra.admin.plugin import AdminPlugin
     from libra.discord.plugin import DiscordPlugin
+    from libra.voice.pipeline import VoicePipeline
 
 
 class Mode(StrEnum):
@@ -63,6 +65,9 @@ class Graph:
     """``None`` unless ``admin.port`` is set."""
     discord: DiscordPlugin | None
     """``None`` in ``libra chat``."""
+    speech: VoicePipeline | None = None
+    """Speech in and out over chat (``None`` when voice is disabled or its extra is not
+    installed); models load on the first turn that needs them."""
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -97,6 +102,7 @@ def build_graph(settings: Settings, mode: Mode, *,
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
+    speech = build_speech(settings, bus, chat_service)
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -124,7 +130,7 @@ def build_graph(settings: Settings, mode: Mode, *,
                             usage=storage.usage, voice=voice)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
-                 discord=discord)
+                 discord=discord, speech=speech)
 
 
 def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,
@@ -136,6 +142,34 @@ def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguageP
                                language=language.service, store=stores, glossary=glossary)
     return TranslationFeature(translator=translator, glossary=glossary, history=records,
                               opt_in=records)
+
+
+def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoicePipeline | None:
+    """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
+
+    Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
+    seconds to load), so start-up time does not depend on the voice models.
+    """
+    if not settings.voice.enabled:
+        return None
+    try:
+        # Imported here: the pipeline needs numpy (the voice extra); ``libra chat``
+        # without voice never pays for it.
+        from libra.voice.backends.language import TranscriptLanguage  # noqa: PLC0415
+        from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
+        from libra.voice.models.store import ModelStore  # noqa: PLC0415
+        from libra.voice.pipeline import VoicePipeline  # noqa: PLC0415
+    except ImportError as err:
+        logger.info("voice pipeline off: {} (pip install 'libra[voice]')", err)
+        return None
+    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
+    engines = LocalSpeechEngines(settings.voice, store)
+    # One transcript-language rule for every engine: the one Whisper settles with,
+    # here for transcripts whose engine names no language.
+    languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,
+                                   zh_default=settings.language.zh_default)
+    return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
+                         guess=languages.settle)
 
 
 class LibraApp:

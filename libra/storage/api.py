@@ -104,6 +104,8 @@ class StoredMessage:
     model: str | None
     status: MessageStatus
     created_at: datetime
+    source: str | None = None
+    """The transport of the turn (``discord``, ``console``, ``voice``), if recorded."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +176,9 @@ class MessageRecord:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     status: MessageStatus = MessageStatus.COMPLETE
+    source: str | None = None
+    """The transport of the turn (``discord``, ``console``, ``voice``; a reply carries
+    its question's); ``None`` when unknown (queued before migration 0004)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

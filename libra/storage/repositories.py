@@ -105,14 +105,14 @@ def _message(row: asyncpg.Record) -> StoredMessage:
         id=row["id"], session_id=row["session_id"], user_id=row["user_id"],
         channel_id=row["channel_id"], role=_ROLES[row["role"]], content=row["content"],
         language=row["language"], model=row["model"], status=_STATUSES[row["status"]],
-        created_at=row["created_at"],
+        created_at=row["created_at"], source=row["source"],
     )
 
 
 _USER_COLUMNS = "id, discord_id, language, created_at"
 _MEMORY_COLUMNS = "id, user_id, scope, guild_id, content, metadata, created_at"
 _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, language, model, "
-                    "status, created_at")
+                    "status, created_at, source")
 
 
 class PgStorage(TranslationRows):
@@ -252,10 +252,10 @@ class PgStorage(TranslationRows):
                               if_absent: bool) -> None:
         insert = (
             "INSERT INTO messages (session_id, user_id, channel_id, role, content, language, "
-            "model, prompt_tokens, completion_tokens, latency_ms, status, created_at) "
+            "model, prompt_tokens, completion_tokens, latency_ms, status, created_at, source) "
             "SELECT $1::integer, $2::integer, $3::bigint, $4::text, $5::text, $6::text, "
             "$7::text, $8::integer, $9::integer, $10::double precision, $11::text, "
-            "$12::timestamptz")
+            "$12::timestamptz, $13::text")
         if if_absent:
             insert += (" WHERE NOT EXISTS (SELECT 1 FROM messages WHERE session_id = $1 "
                        "AND role = $4 AND created_at = $12)")
@@ -264,7 +264,7 @@ class PgStorage(TranslationRows):
                 insert, session_id, user_id, record.channel_id, str(record.role),
                 record.content, record.language, record.model, record.prompt_tokens,
                 record.completion_tokens, record.latency_ms, str(record.status),
-                record.created_at)
+                record.created_at, record.source)
 
     @_bounded
     async def recent_messages(self, session_id: int, limit: int) -> list[StoredMessage]:
