@@ -332,6 +332,14 @@ class SentenceSplitter:
         return i if buf[i - 1].isspace() or _weight(buf[i - 1]) > 1 else None
 
 
+def split_sentences(text: str) -> list[str]:
+    """Whole ``text`` as the sentences a speaker synthesises one by one (no clause cut)."""
+    splitter = SentenceSplitter(first_clause_chars=None)
+    units = splitter.push(text)
+    rest = splitter.flush()
+    return [*units, rest] if rest else units
+
+
 def _starts_block(head: str) -> bool | None:
     """Whether a line starting with ``head`` is a block line; None = not known yet."""
     if head[0] in "#>|":

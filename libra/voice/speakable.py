@@ -129,6 +129,7 @@ def speakable(text: str, language: str) -> str:
     code = phrase("code_block", language)
     text = _FENCE.sub(lambda m: "\n" + hold(f"{code}{stop}") + "\n", text)
     text = _INLINE_CODE.sub(lambda m: hold(_code_words(m.group(2))), text)
+    text = _ESCAPE.sub(lambda m: hold(m.group(1)), text)  # "\*" is a star, not emphasis
     text = _CUSTOM_EMOJI.sub("", text)
     text = _MENTION.sub("", text)
     text = _TIMESTAMP.sub("", text)
@@ -144,7 +145,6 @@ def speakable(text: str, language: str) -> str:
     for pattern in _EMPHASIS:
         text = pattern.sub(r"\1", text)
     text = re.sub(r"(?<=[^\W_])_+(?=[^\W_])", " ", text)  # snake_case read as words
-    text = _ESCAPE.sub(r"\1", text)
     text = html.unescape(text)
     text = _PLACEHOLDER.sub(lambda m: spoken[int(m.group(1))], text)
     return _tidy(text)
