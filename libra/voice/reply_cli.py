@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from libra.config import Settings
 from libra.config_sources import load_settings
 from libra.errors import LibraError
@@ -142,7 +144,7 @@ async def reply_to_file(settings: Settings, source: Path, target: Path | None, *
         await app.stop("voice reply done")
     # 48 kHz stereo with both channels equal: keep the left one.
     stereo = b"".join(pieces)
-    mono = b"".join(stereo[i:i + 2] for i in range(0, len(stereo) - 3, 4))
+    mono = np.frombuffer(stereo[: len(stereo) // 4 * 4], dtype="<i2")[0::2].tobytes()
     if not mono:
         raise LibraError("the answer produced no speech", hint="see the log (-v) for why")
     from libra.voice import wavfile  # noqa: PLC0415
@@ -200,7 +202,12 @@ def _handler(args: argparse.Namespace) -> int:
     setup_logging(level="DEBUG" if args.verbose else "WARNING",
                   fmt="human" if sys.stderr.isatty() else settings.app.log_format,
                   secrets=settings.secret_values())
-    language = None if args.language in (None, "auto") else args.language
+    language = None if args.language in (None, "auto") else args.language.strip().lower()
+    known = settings.language.languages
+    if language is not None and language not in known:
+        print(f"libra: --language {args.language} is not one of Libra's languages "
+              f"({', '.join(known)}); auto = detect it", file=sys.stderr)
+        return 2
     stt = None if args.stt == "auto" else args.stt
     spinner = Spinner()
     with spinner.running():

@@ -77,3 +77,10 @@ async def test_the_answer_never_overwrites_the_question(tmp_path: Path, out: str
                                     **DEAD_LLM), code=2)
     assert "--out names the question file itself" in err
     assert question.read_bytes() == before
+
+
+async def test_an_unknown_language_is_a_usage_error(tmp_path: Path) -> None:
+    silent_wav(tmp_path / "question.wav", seconds=1)
+    err = refused(await voice_reply(tmp_path, "--in", "question.wav", "--out", "a.wav",
+                                    "--language", "xx", **DEAD_LLM), code=2)
+    assert "--language xx is not one of Libra's languages (en, ko," in err
