@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.api import ChatService
 from libra.chat.plugin import ChatPlugin
 from libra.chat.service import ChatServiceImpl
 from libra.config import Settings
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
     from libra.admin.plugin import AdminPlugin
     from libra.discord.plugin import DiscordPlugin
+    from libra.voice.pipeline import VoicePipeline
 
 
 class Mode(StrEnum):
@@ -56,6 +58,9 @@ class Graph:
     """``None`` unless ``admin.port`` is set."""
     discord: DiscordPlugin | None
     """``None`` in ``libra chat``."""
+    speech: VoicePipeline | None = None
+    """Speech in and out over chat (``None`` when voice is disabled or its extra is not
+    installed); models load on the first turn that needs them."""
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -89,6 +94,7 @@ def build_graph(settings: Settings, mode: Mode, *,
                           settings.llm.num_ctx // 2),
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
+    speech = build_speech(settings, bus, chat_service)
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -109,7 +115,32 @@ def build_graph(settings: Settings, mode: Mode, *,
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
                             usage=storage.usage, voice=voice)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
-                 language=language, llm=llm, chat=chat, admin=admin, discord=discord)
+                 language=language, llm=llm, chat=chat, admin=admin, discord=discord,
+                 speech=speech)
+
+
+def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoicePipeline | None:
+    """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
+
+    Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
+    seconds to load), so start-up time does not depend on the voice models.
+    """
+    if not settings.voice.enabled:
+        return None
+    try:
+        # Imported here: the pipeline needs numpy (the voice extra); ``libra chat``
+        # without voice never pays for it.
+        from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
+        from libra.voice.models.store import ModelStore  # noqa: PLC0415
+        from libra.voice.pipeline import VoicePipeline  # noqa: PLC0415
+        from libra.voice.transcript_language import guess_for  # noqa: PLC0415
+    except ImportError as err:
+        logger.info("voice pipeline off: {} (pip install 'libra[voice]')", err)
+        return None
+    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
+    engines = LocalSpeechEngines(settings.voice, store)
+    return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
+                         guess=guess_for(settings))
 
 
 class LibraApp:

@@ -51,6 +51,7 @@ class LocalSpeechEngines:
                                       espeak_languages or _espeak_languages)
         self._loaded: dict[str, object] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._labels: list[str] = []
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -86,7 +87,8 @@ class LocalSpeechEngines:
         plan = self._planner.stt(language, engine=engine)
         if plan.path is None or plan.engine is None or plan.model is None:
             raise _missing("speech-to-text", language, plan.missing)
-        return await self._shared(f"stt:{plan.engine}:{plan.path}", lambda: _load_stt(plan))
+        return await self._shared(f"stt:{plan.engine}:{plan.path}", plan.label or "?",
+                                  lambda: _load_stt(plan))
 
     async def tts(self, language: str, *, voice: str | None = None) -> TextToSpeech:
         """The voice for ``language``: ``voice``, the configured Piper voice, any, espeak-ng.
@@ -99,19 +101,13 @@ class LocalSpeechEngines:
         if plan.engine is None:
             raise _missing("voice", language, plan.missing)
         key = f"tts:{plan.engine}:{plan.onnx or plan.language}"
-        return await self._shared(key, lambda: _load_tts(plan))
+        return await self._shared(key, plan.label or "?", lambda: _load_tts(plan))
 
     def loaded(self) -> list[str]:
         """``engine:model`` of every model loaded so far (status pages, benchmarks)."""
-        names = []
-        for model in self._loaded.values():
-            if isinstance(model, TextToSpeech):
-                names.append(f"{model.engine}:{model.voice}")
-            elif isinstance(model, SpeechToText):
-                names.append(f"{model.engine}:{model.model}")
-        return names
+        return list(self._labels)
 
-    async def _shared(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+    async def _shared(self, key: str, label: str, load: Callable[[], Awaitable[T]]) -> T:
         # One lock per model: the second caller waits for the first one's load
         # instead of loading a second copy (hundreds of MB for Vosk).
         found = self._loaded.get(key)
@@ -127,13 +123,14 @@ class LocalSpeechEngines:
             except LibraError:
                 raise
             except ImportError as err:
-                raise SpeechEngineFailed(f"{key.split(':')[1]} is not installed: {err}",
+                raise SpeechEngineFailed(f"{label} cannot load: {err}",
                                          hint="pip install 'libra[voice]'") from err
             except Exception as err:  # a foreign engine's own failure, wrapped once here
-                raise SpeechEngineFailed(f"could not load {key.split(':', 1)[1]}: {err}",
+                raise SpeechEngineFailed(f"could not load {label}: {err}",
                                          hint="`libra models verify` checks the files") from err
             self._loaded[key] = model
-            logger.info("voice: loaded {}", key)
+            self._labels.append(label)
+            logger.info("voice: loaded {}", label)
             return model
 
 
