@@ -173,21 +173,13 @@ def _require_speech(audio: object, settings: Settings) -> None:
 
 
 def _pipeline(graph: Graph) -> VoicePipeline:
-    from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
-    from libra.voice.models.store import ModelStore  # noqa: PLC0415
-    from libra.voice.pipeline import VoicePipeline  # noqa: PLC0415
-
-    settings = graph.settings
-    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
-    language = graph.language.service
-
-    def guess(text: str) -> str | None:
-        detection = language.detect(text)
-        return None if detection.method == "none" else detection.language
-
-    return VoicePipeline(engines=LocalSpeechEngines(settings.voice, store),
-                         chat=graph.chat.service, bus=graph.bus, settings=settings.voice,
-                         guess=guess)
+    if graph.speech is None:
+        if not graph.settings.voice.enabled:
+            raise LibraError("voice is turned off (voice.enabled = false)",
+                             hint="set voice.enabled = true (env LIBRA_VOICE__ENABLED=true)")
+        raise LibraError("the voice pipeline cannot run here: its libraries are not installed",
+                         hint="pip install 'libra[voice]'")
+    return graph.speech
 
 
 def _handler(args: argparse.Namespace) -> int:
