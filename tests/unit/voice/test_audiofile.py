@@ -20,6 +20,7 @@ from libra.errors import AudioInvalid
 from libra.voice.api import SPEECH_RATE
 from libra.voice.audio import resample, s16_to_float
 from libra.voice.audiofile import SpeechFile, read_speech, require_speech, resample_bandlimited
+from tests.fakes.audio_fixtures import speech
 
 LIMIT = 30.0
 SOX = shutil.which("sox")
@@ -215,3 +216,22 @@ def test_faint_hiss_is_silence(tmp_path: Path) -> None:
                     "whitenoise", "vol", "0.001"], check=True, timeout=30)
     with pytest.raises(AudioInvalid, match="no speech found"):
         require_speech(read_speech(path, max_seconds=LIMIT), min_speech_ms=300)
+
+
+def test_with_a_vad_loud_noise_is_not_speech_and_a_spoken_question_is(tmp_path: Path) -> None:
+    vad = pytest.importorskip("libra.voice.vad")
+    detector = vad.new_detector("silero")
+    noise = tmp_path / "fan.wav"
+    subprocess.run([str(SOX), "-n", "-r", "16000", "-c", "1", str(noise), "synth", "3",
+                    "brownnoise", "vol", "0.3"], check=True, timeout=30)
+    loud = read_speech(noise, max_seconds=LIMIT)
+    assert require_speech(loud, min_speech_ms=300) >= 2900  # loud enough for the energy check
+    with pytest.raises(AudioInvalid, match="no speech found"):
+        require_speech(loud, min_speech_ms=300, detector=detector)
+    question = tmp_path / "question.raw"
+    question.write_bytes(speech("What is the capital of France?"))
+    spoken = tmp_path / "question.wav"
+    subprocess.run([str(SOX), "-t", "raw", "-r", "48000", "-e", "signed", "-b", "16", "-c", "2",
+                    str(question), str(spoken)], check=True, timeout=30)
+    assert require_speech(read_speech(spoken, max_seconds=LIMIT), min_speech_ms=300,
+                          detector=detector) >= 800
