@@ -66,7 +66,7 @@ CUES: Final[dict[str, LanguageCues]] = {
             "to of in on at for with from by about into onto over under between through "
             "after before during without within against toward towards like "
             "is are was were am be been being can could would should will shall may might "
-            "must do does did have has had i we they he she it's i'm "
+            "must do does did have has had it's i'm "
             "um uh er erm hmm also then just very really maybe"
         ),
         question_starts=_words(
@@ -106,7 +106,7 @@ CUES: Final[dict[str, LanguageCues]] = {
             "der die das den dem des ein eine einen einem einer eines mein meine dein "
             "sein seine ihr ihre unser zu mit von für in im auf an am aus bei nach "
             "über unter vor zwischen durch gegen ohne um bis "
-            "ist sind war bin hat habe ich du er sie wir es sehr auch äh ähm"
+            "ist sind war bin hat habe sehr auch äh ähm"
         ),
         question_starts=_words(
             "was wer wo wann warum wieso weshalb wie welche welcher welches woher wohin "
@@ -150,7 +150,7 @@ CUES: Final[dict[str, LanguageCues]] = {
         ),
         open_words=_words("그리고 그런데 그래서 하지만 근데 그러니까 음 어 저 그 아"),
         finished_endings=(
-            "요", "다", "까", "죠", "습니까", "ㅂ니까", "니다", "네", "냐", "니", "래",
+            "요", "다", "까", "죠", "습니까", "니다", "네", "냐", "니", "래",
             "나요", "가요", "세요", "해", "야", "지",
         ),
     ),
@@ -161,6 +161,8 @@ still counts, it is universal)."""
 _FINISHING_PUNCTUATION: Final = ("?", ".", "!", "。", "？", "！", "؟", "।")
 _OPEN_PUNCTUATION: Final = (",", "、", "，", ";", ":", "-", "–", "—", "...", "…")
 _TRAILING_QUOTES: Final = "\"'”’»)]"
+_FINAL_B: Final = 17
+"""Index of the final consonant ㅂ in a precomposed Hangul syllable."""
 _WORD_EDGE = re.compile(r"^[¿¡\"'“‘«(\[]+|[\"'”’»)\].,!?;:、，。？！…]+$")
 
 
@@ -194,7 +196,17 @@ def completeness(partial_text: str, language: str | None) -> Completeness:
     return Completeness.UNKNOWN
 
 
+def _formal_question(word: str) -> bool:
+    """Korean ``-ㅂ니까`` (입니까, 합니까): the ㅂ sits in the syllable before 니까."""
+    if len(word) < 3 or not word.endswith("니까"):
+        return False
+    code = ord(word[-3]) - 0xAC00
+    return 0 <= code < 11172 and code % 28 == _FINAL_B
+
+
 def _by_ending(last: str, cues: LanguageCues) -> Completeness:
+    if _formal_question(last):  # not the connective "-니까" ("because")
+        return Completeness.FINISHED
     open_match = max((len(e) for e in cues.open_endings if last.endswith(e)), default=0)
     done_match = max((len(e) for e in cues.finished_endings if last.endswith(e)), default=0)
     if open_match == done_match == 0:

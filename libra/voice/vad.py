@@ -28,8 +28,9 @@ ENGINES: Final = ("silero", "webrtc")
 """Engine names :func:`new_detector` accepts (``voice.vad_engine``)."""
 
 WEBRTC_MODE: Final = 3
-"""WebRTC aggressiveness (0-3). 3 rejects the most noise and still hears speech well
-(see bench/vad.py: modes 0-2 flag most noise-only frames as speech)."""
+"""WebRTC aggressiveness (0-3). 3 rejects the most noise (bench/vad.py: 0.60 of noise-only
+frames judged speech on average over the noisy conditions, against 0.66-0.73 for modes
+0-2) and still misses under 2 % of speech."""
 
 _INSTALL_HINT = "install the voice extra: pip install 'libra[voice]'"
 

