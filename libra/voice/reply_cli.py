@@ -25,16 +25,18 @@ import numpy as np
 
 from libra.config import Settings
 from libra.config_sources import load_settings
+from libra.console.identity import CONSOLE_CHANNEL_ID, CONSOLE_USER_ID
 from libra.errors import LibraError
 from libra.logging import setup_logging
-from libra.voice.audiofile import read_speech, require_speech
+from libra.voice import wavfile
+from libra.voice.audiofile import SpeechFile, read_speech, require_speech
 from libra.voice.reply_report import FileReply, render_json, render_text
 
 if TYPE_CHECKING:
     from rich.status import Status
 
     from libra.app import Graph
-    from libra.voice.pipeline import VoicePipeline
+    from libra.voice.pipeline import VoicePipeline, VoiceReply
 
 OUT_RATE = 48_000
 """The answer is written as the pipeline speaks it (48 kHz), as mono: nothing resampled twice."""
@@ -100,10 +102,9 @@ async def reply_to_file(settings: Settings, source: Path, target: Path | None, *
         AudioInvalid: the file is not usable speech.
         LibraError: a model is missing, the LLM failed, or the chat could not start.
     """
-    voice_settings = settings.voice
     spinner.say(f"Reading {source.name}…")
     audio = await asyncio.to_thread(read_speech, source,
-                                    max_seconds=voice_settings.max_utterance_s)
+                                    max_seconds=settings.voice.max_utterance_s)
     await asyncio.to_thread(_require_speech, audio, settings)
 
     from libra.app import LibraApp, Mode, build_graph  # noqa: PLC0415
@@ -120,35 +121,18 @@ async def reply_to_file(settings: Settings, source: Path, target: Path | None, *
         if "chat" in app.manager.failed:
             raise LibraError("the chat could not start (the error is logged above)",
                              hint="`libra doctor` checks the database and the LLM")
-        pipeline = _pipeline(graph)
-        wanted = language or (voice_settings.languages[0]
-                              if len(voice_settings.languages) == 1 else None)
-        spinner.say("Loading speech models (the first time takes a few seconds)…")
-        # Loaded before the clock starts, so the latency shows a warm pipeline (a voice
-        # channel's turns after the first), not the one-off cost of reading models.
-        await pipeline.engines.stt(language, engine=stt)
-        if wanted is not None:
-            await pipeline.engines.tts(wanted, voice=voice)
-        spinner.say("Listening and answering…")
-        from libra.console.identity import CONSOLE_CHANNEL_ID, CONSOLE_USER_ID  # noqa: PLC0415
-
-        reply = await pipeline.reply_to(audio.pcm, user_id=CONSOLE_USER_ID,
-                                        channel_id=CONSOLE_CHANNEL_ID, guild_id=None,
-                                        language=language, stt=stt, voice=voice)
-        # Take the audio as it is made (the answer is spoken while it is written).
-        pieces = [pcm async for pcm in reply.audio()]
-        text = await reply.wait()
-        latency = reply.clock.event(user_id=CONSOLE_USER_ID, channel_id=CONSOLE_CHANNEL_ID,
-                                    guild_id=None, correlation_id=reply.turn.correlation_id)
+        spoken = await _answer(_pipeline(graph), audio, language=language, stt=stt,
+                               voice=voice, spinner=spinner)
     finally:
         await app.stop("voice reply done")
+    reply, text, pieces = spoken
+    latency = reply.clock.event(user_id=CONSOLE_USER_ID, channel_id=CONSOLE_CHANNEL_ID,
+                                guild_id=None, correlation_id=reply.turn.correlation_id)
     # 48 kHz stereo with both channels equal: keep the left one.
     stereo = b"".join(pieces)
     mono = np.frombuffer(stereo[: len(stereo) // 4 * 4], dtype="<i2")[0::2].tobytes()
     if not mono:
         raise LibraError("the answer produced no speech", hint="see the log (-v) for why")
-    from libra.voice import wavfile  # noqa: PLC0415
-
     if target is not None:
         await asyncio.to_thread(wavfile.write_mono16, target, mono, OUT_RATE)
     else:
@@ -160,11 +144,35 @@ async def reply_to_file(settings: Settings, source: Path, target: Path | None, *
                      latency=latency)
 
 
-def _require_speech(audio: object, settings: Settings) -> None:
-    from libra.voice.audiofile import SpeechFile  # noqa: PLC0415
+async def _answer(pipeline: VoicePipeline, audio: SpeechFile, *, language: str | None,
+                  stt: str | None, voice: str | None,
+                  spinner: Spinner) -> tuple[VoiceReply, str, list[bytes]]:
+    """The pipeline's reply to ``audio``: the reply, its text and its 48 kHz stereo audio."""
+    settings = pipeline.settings
+    wanted = language or (settings.languages[0] if len(settings.languages) == 1 else None)
+    spinner.say("Loading speech models (the first time takes a few seconds)…")
+    # Loaded before the clock starts, so the latency shows a warm pipeline (a voice
+    # channel's turns after the first), not the one-off cost of reading models.
+    await pipeline.engines.stt(language, engine=stt)
+    if wanted is not None:
+        await pipeline.engines.tts(wanted, voice=voice)
+    spinner.say("Listening and answering…")
+    reply = await pipeline.reply_to(audio.pcm, user_id=CONSOLE_USER_ID,
+                                    channel_id=CONSOLE_CHANNEL_ID, guild_id=None,
+                                    language=language, stt=stt, voice=voice)
+    try:
+        # Taken as it is made: the answer is spoken while the LLM is still writing it.
+        pieces = [pcm async for pcm in reply.audio()]
+        text = await reply.wait()
+    except BaseException:
+        await reply.cancel()  # no synthesis left running behind an error or Ctrl-C
+        raise
+    return reply, text, pieces
+
+
+def _require_speech(audio: SpeechFile, settings: Settings) -> None:
     from libra.voice.vad import new_detector  # noqa: PLC0415
 
-    assert isinstance(audio, SpeechFile)
     try:
         detector = new_detector(settings.voice.vad_engine)
     except LibraError:
