@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -97,6 +99,27 @@ def heard(whisper: Any, audio: Path | BinaryIO) -> str:
     segments, _ = whisper.transcribe(audio if not isinstance(audio, Path) else str(audio),
                                      language="en", beam_size=1)
     return " ".join(s.text.strip() for s in segments).lower()
+
+
+def words_heard(expected: str, heard_text: str) -> float:
+    """Share of ``expected``'s words found in ``heard_text`` in the same order (word LCS).
+
+    Spelling variants count (Whisper tiny writes Piper's "Paris" as "Parris" on some
+    runs: Piper's synthesis is random), a different word does not.
+    """
+    want = re.findall(r"[a-z']+", expected.lower())
+    got = re.findall(r"[a-z']+", heard_text.lower())
+
+    def same(a: str, b: str) -> bool:
+        return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+
+    # Longest common subsequence of words, with fuzzy equality.
+    table = [[0] * (len(got) + 1) for _ in range(len(want) + 1)]
+    for i, word in enumerate(want):
+        for j, other in enumerate(got):
+            table[i + 1][j + 1] = (table[i][j] + 1 if same(word, other)
+                                   else max(table[i][j + 1], table[i + 1][j]))
+    return table[-1][-1] / len(want)
 
 
 def loudness_dbfs(wav_bytes: bytes) -> float:

@@ -23,9 +23,13 @@ from tests.integration.voice_speech.reply_process import (
     spoken_question,
     voice_reply,
     whisper_model,
+    words_heard,
 )
 
-ANSWER = "Paris is the capital of France. It is a lovely city."
+ANSWER = "The capital of France is Paris. It is a lovely city."
+"""Two sentences, eleven words: Piper's synthesis is random and Whisper tiny mishears a
+word now and then ("France is" as "Francis", "Paris" as "Harris"), so the check allows
+two misses; a silent, garbled or cut-off answer still fails it."""
 
 
 @pytest.fixture(scope="module")
@@ -61,5 +65,6 @@ async def test_a_cd_quality_stereo_question_is_answered_aloud(
     answer = (tmp_path / "answer.wav").read_bytes()
     assert loudness_dbfs(answer) > -35  # speech, not silence
     words = heard(whisper, tmp_path / "answer.wav")
-    # Both sentences are in the file, in order.
-    assert re.search(r"paris.*capital.*lovely city", words), words
+    # Both sentences are in the file, in order (a cut-off answer loses the second).
+    assert words_heard(ANSWER, words) >= 0.75, words
+    assert words_heard("lovely city", words) == 1, words

@@ -23,9 +23,13 @@ from tests.integration.voice_speech.reply_process import (
     spoken_question,
     voice_reply,
     whisper_model,
+    words_heard,
 )
 
-ANSWER = "Paris is the capital of France."
+ANSWER = "The capital of France is Paris. It is a lovely city."
+"""Two sentences, eleven words: Piper's synthesis is random and Whisper tiny mishears a
+word now and then ("France is" as "Francis", "Paris" as "Harris"), so the check allows
+two misses; a silent, garbled or cut-off answer still fails it."""
 
 
 @pytest.fixture(scope="module")
@@ -58,4 +62,5 @@ async def test_a_phone_quality_question_answered_to_stdout_with_a_json_report(
     assert latency["total_ms"] > 0 and latency["tts_first_audio_ms"] is not None
     assert run.stdout_bytes[:4] == b"RIFF"
     assert loudness_dbfs(run.stdout_bytes) > -35
-    assert "paris" in heard(whisper, io.BytesIO(run.stdout_bytes))
+    words = heard(whisper, io.BytesIO(run.stdout_bytes))
+    assert words_heard(ANSWER, words) >= 0.75, words
