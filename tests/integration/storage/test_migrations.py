@@ -12,7 +12,8 @@ from libra.storage.db import with_sslmode
 
 TABLES = {"users", "guild_settings", "channel_settings", "sessions", "messages", "memories",
           "translations", "llm_calls", "voice_channels", "glossary_entries",
-          "translate_opt_ins"}
+          "translate_opt_ins", "translation_groups", "translation_channels",
+          "translation_posts", "translation_post_sources"}
 ALL = migrate.migration_ids()
 """Every migration of the checkout, in apply order."""
 
