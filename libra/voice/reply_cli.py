@@ -42,8 +42,10 @@ OUT_RATE = 48_000
 """The answer is written as the pipeline speaks it (48 kHz), as mono: nothing resampled twice."""
 
 
-class UsageError(Exception):
+class UsageError(LibraError):
     """A combination of arguments that cannot work; exit code 2."""
+
+    code = "voice_reply_usage"
 
 
 def _check_paths(source: Path, out: str) -> Path | None:

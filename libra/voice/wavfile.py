@@ -25,6 +25,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from libra.errors import AudioInvalid
+
 PCM = 0x0001
 FLOAT = 0x0003
 EXTENSIBLE = 0xFFFE
@@ -34,8 +36,10 @@ _STREAMED_SIZES = (0, 0xFFFFFFFF)
 """Data sizes a writer that could not seek back leaves in the header: read to the end."""
 
 
-class WavFormatError(ValueError):
+class WavFormatError(AudioInvalid):
     """The bytes are not a WAV file this reader can decode; the message says why."""
+
+    code = "audio_wav_unreadable"
 
     def __init__(self, message: str, *, codec: str | None = None) -> None:
         super().__init__(message)
