@@ -18,6 +18,7 @@ from libra.config import Settings
 from libra.errors import LibraError, PluginError
 from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
+from libra.heartbeat import HeartbeatPlugin
 from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.llm.api import LLMBackend
@@ -56,12 +57,14 @@ class Graph:
     """``None`` unless ``admin.port`` is set."""
     discord: DiscordPlugin | None
     """``None`` in ``libra chat``."""
+    heartbeat: HeartbeatPlugin | None = None
+    """``libra run`` only: the file ``libra health`` reads; last, so it beats once all is up."""
 
     @property
     def plugins(self) -> list[Plugin]:
         """The lifecycle holders, in start order."""
         parts: list[Plugin | None] = [self.storage, self.language, self.llm, self.chat,
-                                      self.admin, self.discord]
+                                      self.admin, self.discord, self.heartbeat]
         return [p for p in parts if p is not None]
 
 
@@ -112,8 +115,10 @@ def build_graph(settings: Settings, mode: Mode, *,
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
                             usage=storage.usage, voice=voice)
+    heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
-                 language=language, llm=llm, chat=chat, admin=admin, discord=discord)
+                 language=language, llm=llm, chat=chat, admin=admin, discord=discord,
+                 heartbeat=heartbeat)
 
 
 class LibraApp:
