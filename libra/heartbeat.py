@@ -113,7 +113,10 @@ class HeartbeatPlugin(Plugin):
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._path is not None:
-            self._path.unlink(missing_ok=True)
+            try:
+                self._path.unlink(missing_ok=True)
+            except OSError as err:  # the data folder went away or read-only: stale anyway
+                logger.warning("cannot remove the heartbeat file {}: {}", self._path, err)
 
     async def _loop(self, interval: float) -> None:
         while True:
