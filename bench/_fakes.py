@@ -12,11 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def fake_ollama_process(first_token_delay_ms: float = 0.0) -> Iterator[str]:
+def fake_ollama_process(first_token_delay_ms: float = 0.0,
+                        tokens_per_second: float = 0.0) -> Iterator[str]:
     """Start ``tests.fakes.fake_ollama`` and yield its base URL; stop it afterwards."""
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.fake_ollama",
-         "--first-token-delay", str(first_token_delay_ms / 1000)],
+         "--first-token-delay", str(first_token_delay_ms / 1000),
+         "--tokens-per-second", str(tokens_per_second)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert fake.stdout is not None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.chat.api import ChatService
 from libra.chat.plugin import ChatPlugin
 from libra.chat.service import ChatServiceImpl
 from libra.config import Settings
@@ -25,12 +26,18 @@ from libra.llm.api import LLMBackend
 from libra.llm.plugin import LLMPlugin, build_llm
 from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginManager
+from libra.storage.api import TranslationStore
 from libra.storage.plugin import StoragePlugin
+from libra.translate.api import TranslationFeature
+from libra.translate.glossary import GuildGlossary
+from libra.translate.records import TranslationRecords
+from libra.translate.service import LLMTranslator
 
 if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
     from libra.admin.plugin import AdminPlugin
     from libra.discord.plugin import DiscordPlugin
+    from libra.voice.pipeline import VoicePipeline
 
 
 class Mode(StrEnum):
@@ -53,10 +60,15 @@ class Graph:
     language: LanguagePlugin
     llm: LLMPlugin
     chat: ChatPlugin
+    translation: TranslationFeature
+    """No plugin: nothing to start (its parts only call the LLM and the stores)."""
     admin: AdminPlugin | None
     """``None`` unless ``admin.port`` is set."""
     discord: DiscordPlugin | None
     """``None`` in ``libra chat``."""
+    speech: VoicePipeline | None = None
+    """Speech in and out over chat (``None`` when voice is disabled or its extra is not
+    installed); models load on the first turn that needs them."""
     heartbeat: HeartbeatPlugin | None = None
     """``libra run`` only: the file ``libra health`` reads; last, so it beats once all is up."""
 
@@ -92,6 +104,8 @@ def build_graph(settings: Settings, mode: Mode, *,
                           settings.llm.num_ctx // 2),
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
+    translation = build_translation(settings, llm=llm, language=language, stores=stores)
+    speech = build_speech(settings, bus, chat_service)
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -100,14 +114,16 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.discord.plugin import DiscordPlugin  # noqa: PLC0415
         from libra.discord.voice.registry import VoiceConnectionRegistry  # noqa: PLC0415
         from libra.storage.voice import DatabaseVoiceStore  # noqa: PLC0415
+        from libra.translate.links_store import PgLinkStore  # noqa: PLC0415
 
         voice = registry = VoiceConnectionRegistry()
         discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
                                 limiter=UsageLimiter(settings.discord), voice=registry,
-                                health=health, usage=storage.usage,
+                                health=health, usage=storage.usage, translation=translation,
                                 voice_store=DatabaseVoiceStore(
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
+                                links=PgLinkStore(lambda: storage.database),
                                 needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:
@@ -117,8 +133,47 @@ def build_graph(settings: Settings, mode: Mode, *,
                             usage=storage.usage, voice=voice)
     heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
-                 language=language, llm=llm, chat=chat, admin=admin, discord=discord,
-                 heartbeat=heartbeat)
+                 language=language, llm=llm, chat=chat, translation=translation, admin=admin,
+                 discord=discord, speech=speech, heartbeat=heartbeat)
+
+
+def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,
+                      stores: TranslationStore | None) -> TranslationFeature:
+    """The translator, glossary, history and opt-ins over the LLM, language and stores."""
+    glossary = GuildGlossary(stores, max_entries=settings.translate.glossary_max_entries)
+    records = TranslationRecords(stores)
+    translator = LLMTranslator(settings.translate, settings.language, llm=llm.service,
+                               language=language.service, store=stores, glossary=glossary)
+    return TranslationFeature(translator=translator, glossary=glossary, history=records,
+                              opt_in=records)
+
+
+def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoicePipeline | None:
+    """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
+
+    Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
+    seconds to load), so start-up time does not depend on the voice models.
+    """
+    if not settings.voice.enabled:
+        return None
+    try:
+        # Imported here: the pipeline needs numpy (the voice extra); ``libra chat``
+        # without voice never pays for it.
+        from libra.voice.backends.language import TranscriptLanguage  # noqa: PLC0415
+        from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
+        from libra.voice.models.store import ModelStore  # noqa: PLC0415
+        from libra.voice.pipeline import VoicePipeline  # noqa: PLC0415
+    except ImportError as err:
+        logger.info("voice pipeline off: {} (pip install 'libra[voice]')", err)
+        return None
+    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
+    engines = LocalSpeechEngines(settings.voice, store)
+    # One transcript-language rule for every engine: the one Whisper settles with,
+    # here for transcripts whose engine names no language.
+    languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,
+                                   zh_default=settings.language.zh_default)
+    return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
+                         guess=languages.settle)
 
 
 class LibraApp:

@@ -1,4 +1,4 @@
-"""Command line: ``libra run | chat | migrate | doctor | config | lang | admin | models ...``.
+"""Command line: ``libra run | chat | migrate | doctor | config | lang | admin | models | voice``.
 
 Each area adds its sub-commands from its own ``commands.py`` module exposing
 ``register(subparsers)``; this module only assembles them and maps errors to exit
@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "libra.language.commands",
     "libra.admin.commands",
     "libra.voice.models.commands",
+    "libra.voice.reply_cli",
 )
 """Modules that each add sub-commands; missing optional ones are skipped."""
 CONFIG_HELP = "config file (default: config/libra.toml when present)"

@@ -284,6 +284,26 @@ class ChatSettings(_Section):
     """Most recent messages considered for the prompt."""
 
 
+class TranslateSettings(_Section):
+    """Translation: ``/translate``, the Translate menu, personal opt-in, glossary."""
+
+    max_chars: int = Field(2000, ge=1)
+    """Longer texts are refused with a clear message (never cut)."""
+    temperature: float = Field(0.1, ge=0, le=2)
+    """Sampling temperature of translations (low: faithful and repeatable)."""
+    context_messages: int = Field(3, ge=0, le=20)
+    """Earlier messages of the channel given to the model as context (never translated)."""
+    model: str | None = None
+    """Model for every translation; unset = the model routed for the target language."""
+    check_min_letters: int = Field(12, ge=1)
+    """Translations with fewer letters than this are not language-checked (too short
+    for a reliable detection)."""
+    glossary_max_entries: int = Field(200, ge=1)
+    """Glossary and do-not-translate entries one guild may keep."""
+    history_page_size: int = Field(5, ge=1, le=10)
+    """Translations per page of ``/translations history``."""
+
+
 class VoiceSettings(_Section):
     """Voice channels."""
 
@@ -412,6 +432,8 @@ class Settings(BaseModel):
     """Conversation rules."""
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     """Voice channels."""
+    translate: TranslateSettings = Field(default_factory=TranslateSettings)
+    """Translation."""
     admin: AdminSettings = Field(default_factory=AdminSettings)
     """Admin HTTP port."""
     langfuse: LangfuseSettings = Field(default_factory=LangfuseSettings)

@@ -242,19 +242,41 @@ def _unreachable_llm(settings: Settings, name: str, err: Exception) -> Component
                            detail=f"unreachable: {type(err).__name__}", fix=fix)
 
 
-def check_voice(settings: Settings) -> ComponentHealth:
-    """The voice extra's native pieces import."""
+def check_voice(settings: Settings) -> list[ComponentHealth]:
+    """The voice extra's native pieces import, and each voice language has engines."""
     if not settings.voice.enabled:
-        return ComponentHealth(name="voice", status=Status.OFF, detail="disabled")
-    missing = [m for m in ("davey", "opuslib_next") if importlib.util.find_spec(m) is None]
+        return [ComponentHealth(name="voice", status=Status.OFF, detail="disabled")]
+    missing = [m for m in ("davey", "opuslib_next", "numpy")
+               if importlib.util.find_spec(m) is None]
     if missing:
-        return ComponentHealth(
+        return [ComponentHealth(
             name="voice",
             status=Status.DEGRADED,
             detail=f"missing {', '.join(missing)}",
             fix="pip install 'libra[voice]'",
-        )
-    return ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")
+        )]
+    rows = [ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")]
+    return rows + check_speech(settings)
+
+
+def check_speech(settings: Settings) -> list[ComponentHealth]:
+    """For each ``voice.languages``, the STT and TTS engine that will serve it, or the fix.
+
+    Nothing is loaded: the engines' plan is read from the models folder and packages.
+    """
+    from libra.voice.engines import LocalSpeechEngines, models_root  # noqa: PLC0415
+    from libra.voice.models.store import ModelStore  # noqa: PLC0415
+
+    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
+    engines = LocalSpeechEngines(settings.voice, store)
+    rows = []
+    for choice in engines.choices(settings.voice.languages):
+        detail = (f"listens with {choice.stt or 'nothing'}, "
+                  f"speaks with {choice.tts or 'nothing'}")
+        status = Status.DEGRADED if choice.stt is None or choice.tts is None else Status.OK
+        rows.append(ComponentHealth(name=f"voice {choice.language}", status=status,
+                                    detail=detail, fix="; ".join(choice.missing) or None))
+    return rows
 
 
 async def check_redis(settings: Settings) -> ComponentHealth:
@@ -298,7 +320,8 @@ async def run_checks(settings: Settings) -> list[ComponentHealth]:
     rows += await check_llm(settings)
     rows += await check_model_fit(settings)
     rows.append(await check_redis(settings))
-    rows += [check_voice(settings), check_discord_token(settings), check_admin(settings)]
+    rows += check_voice(settings)
+    rows += [check_discord_token(settings), check_admin(settings)]
     return rows
 
 

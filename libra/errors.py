@@ -186,6 +186,61 @@ class LLMCancelled(LLMError):
 # --- end llm -------------------------------------------------------------------------
 
 
+# --- translate (libra/translate) --------------------------------------------------
+
+
+class TranslateError(LibraError):
+    """Translation failed or cannot be asked for as given."""
+
+    code = "translate_error"
+
+
+class TranslationFailed(TranslateError):
+    """The model's translation failed a check twice (lost code, wrong language, garbage).
+
+    ``reason`` says which check, in words a user can read; nothing wrong was posted.
+    """
+
+    code = "translation_failed"
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class LanguageUnknown(TranslateError):
+    """A language name or code translation does not support; carries the supported ones."""
+
+    code = "translate_language_unknown"
+
+    def __init__(self, name: str, supported: tuple[str, ...]) -> None:
+        super().__init__(f"unknown language {name!r}",
+                         hint=f"use one of: {', '.join(supported)}")
+        self.name = name
+        self.supported = supported
+
+
+class TranslationTooLong(TranslateError):
+    """The text is over ``translate.max_chars``; carries both numbers for the user."""
+
+    code = "translation_too_long"
+
+    def __init__(self, *, length: int, limit: int) -> None:
+        super().__init__(f"text is {length} characters, translation limit {limit}",
+                         hint="translate a shorter part")
+        self.length = length
+        self.limit = limit
+
+
+class GlossaryInvalid(TranslateError):
+    """A glossary entry cannot be stored as given (empty, too long, too many)."""
+
+    code = "glossary_invalid"
+
+
+# --- end translate ---------------------------------------------------------------
+
+
 class RateLimited(LibraError):
     """A user or guild is over its limits."""
 

@@ -331,6 +331,46 @@ class VoiceFailed(VoiceEvent):
     message: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceTurnLatency(Event):
+    """Where one spoken turn's time went, from the end of the user's speech to Libra's voice.
+
+    Stages are milliseconds, each from the end of the previous one; ``None`` = the
+    stage was not reached (a failed turn) or not measured (``first_packet_ms`` outside
+    a voice channel). Not a :class:`VoiceEvent`: files mode has no guild or connection.
+    """
+
+    kind = EventKind.TELEMETRY
+
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    stt: str
+    """``engine:model`` that transcribed the turn."""
+    tts: str | None
+    """``engine:voice`` that spoke the answer."""
+    endpoint_ms: float
+    """From the last speech to the decision that the turn ended (the trailing silence)."""
+    stt_final_ms: float
+    """From the end of the turn to the final transcript."""
+    chat_ms: float | None
+    """Libra's chat work before the LLM is asked (language, history, memories)."""
+    llm_first_token_ms: float | None
+    """From the LLM request to its first token."""
+    first_sentence_ms: float | None
+    """From the first token to the first complete sentence."""
+    tts_first_audio_ms: float | None
+    """From the first sentence to its first synthesised audio."""
+    first_packet_ms: float | None
+    """From the first audio to the first packet sent (filled by the transport)."""
+    total_ms: float | None
+    """End of speech to the first synthesised audio."""
+    libra_ms: float | None
+    """Libra's own share: ``total_ms`` minus the endpoint silence and the LLM's time to
+    its first sentence."""
+    error_code: str | None = None
+
+
 # --- discord -----------------------------------------------------------------------
 
 

@@ -14,6 +14,8 @@ ABOUT = (
     "Everything Libra's database holds about you. 'messages' holds what you said to "
     "Libra and Libra's replies to you (both are kept only in your own conversations); "
     "'llm_calls' are usage records of those replies (model, tokens, timings, no text). "
+    "'translations' are the translations made for you (/translate, the Translate menu, "
+    "your opted-in messages); 'translate_opt_ins' the channels where you asked for yours. "
     "Messages posted on Discord itself are Discord's, not part of this file. "
     "/privacy delete erases all of it."
 )
@@ -35,4 +37,5 @@ def export_document(discord_id: int, data: UserData | None, *,
         "memories": data.memories if data else [],
         "translations": data.translations if data else [],
         "llm_calls": data.llm_calls if data else [],
+        "translate_opt_ins": data.translate_opt_ins if data else [],
     }

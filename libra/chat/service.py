@@ -196,7 +196,8 @@ class ChatServiceImpl:
             storage.record_message(MessageRecord(
                 discord_user_id=turn.user_id, channel_id=turn.channel_id,
                 guild_id=turn.guild_id, role=Role.USER, content=text, language=language,
-                created_at=datetime.now(UTC), user_id=user_id, session_id=session_id)),
+                created_at=datetime.now(UTC), user_id=user_id, session_id=session_id,
+                source=str(turn.source))),
             name=f"chat:store-user-message:{turn.correlation_id}")
         self._track(write)
         if session_id is not None:
@@ -245,7 +246,8 @@ class ChatServiceImpl:
                 language=stream.language, model=stream.model,
                 prompt_tokens=stream.prompt_tokens, completion_tokens=stream.completion_tokens,
                 latency_ms=result.total_ms, status=result.status,
-                created_at=ended_at, user_id=user_id, session_id=session_id))
+                created_at=ended_at, user_id=user_id, session_id=session_id,
+                source=str(turn.source)))
         except StorageError as err:
             if self._recall is not None:
                 self._recall.clear()

@@ -19,8 +19,10 @@ from libra.language.api import LanguageService
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines, TaskGroup
+from libra.translate.api import TranslationFeature
 
 if TYPE_CHECKING:
+    from libra.discord.translate_relay import TranslationRelay
     from libra.discord.voice_sessions import VoiceSessions
 
 
@@ -50,6 +52,11 @@ class DiscordDeps:
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
     voice: VoiceSessions | None = None
     """Libra's voice sessions (``/voice``), set once the bot exists."""
+    translation: TranslationFeature | None = None
+    """``/translate``, the Translate menu, ``/translations``, ``/glossary`` (``None``: off)."""
+    relay: TranslationRelay | None = None
+    """Linked and auto-translated channels (set once connected; ``None`` without
+    translation or a store)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

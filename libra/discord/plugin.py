@@ -28,6 +28,7 @@ from libra.discord.pacing import EditPacer
 from libra.discord.permissions import AccessPolicy
 from libra.discord.ratelimits import RateLimitWatcher
 from libra.discord.stage_stats import StageStats
+from libra.discord.translate_relay import TranslationRelay
 from libra.discord.triggers import MessageTriggers
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.discord.voice_sessions import VoiceSessions
@@ -39,6 +40,8 @@ from libra.llm.api import LLMService
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats, VoiceChannelStore
 from libra.tasks import TaskGroup
+from libra.translate.api import TranslationFeature
+from libra.translate.links import LinkStore
 
 
 class DiscordPlugin(Plugin):
@@ -52,6 +55,8 @@ class DiscordPlugin(Plugin):
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
                  voice_store: VoiceChannelStore | None = None,
                  conversations: VoiceConversations | None = None,
+                 translation: TranslationFeature | None = None,
+                 links: LinkStore | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
@@ -59,8 +64,11 @@ class DiscordPlugin(Plugin):
         ``voice_store`` remembers the voice channels Libra is in (rejoined at start)
         and guild voice preferences; ``conversations`` holds the spoken conversation
         in each joined channel (``None``: Libra joins and listens, nothing more);
-        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``.
+        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
+        ``translation`` and ``links`` (the linked-channel store), linked and
+        auto-translated channels work.
         """
+        self._links = links
         self._chat = chat
         self._language = language
         self._llm = llm
@@ -71,6 +79,7 @@ class DiscordPlugin(Plugin):
         self._voice_store = voice_store
         self._conversations = conversations
         self.voice_sessions: VoiceSessions | None = None
+        self._translation = translation
         self.needs = needs
         self.bot: hikari.GatewayBot | None = None
         self.client: lightbulb.Client | None = None
@@ -124,6 +133,7 @@ class DiscordPlugin(Plugin):
             language=deps.responder.channel_language, store=self._voice_store,
             conversations=self._conversations)
         sessions.install()
+        relay = self._build_relay(bot, deps, ctx.tasks)
         ctx.bus.subscribe(ReplyFinished, deps.stage_stats.on_reply_finished,
                           name="discord:stage-stats")
         self._watcher = RateLimitWatcher(ctx.bus)
@@ -139,6 +149,8 @@ class DiscordPlugin(Plugin):
             raise PluginError(f"slash commands could not be set up: {err}",
                               hint="see the traceback above") from err
         me = bot.get_me()
+        if relay is not None and me is not None:
+            relay.webhooks.application_id = int(me.id)
         guilds = len(bot.cache.get_guilds_view())
         # Voice connections add themselves to ``self.voice`` (connect_to(...,
         # registry=...)); the admin metrics collector reads their diagnostics from it.
@@ -195,6 +207,26 @@ class DiscordPlugin(Plugin):
             # Running on deaf helps nobody: exit so a supervisor (or the operator) sees it.
             self._ctx.bus.publish(CriticalFailure(name=self.name, message=self._lost))
 
+    def _build_relay(self, bot: hikari.GatewayBot, deps: DiscordDeps,
+                     tasks: TaskGroup) -> TranslationRelay | None:
+        """The linked-channel relay, subscribed to message events (needs both parts)."""
+        if self._translation is None or self._links is None:
+            return None
+
+        def me() -> int | None:
+            user = bot.get_me()
+            return int(user.id) if user is not None else None
+
+        relay = deps.relay = TranslationRelay(
+            rest=bot.rest, me=me, translator=self._translation.translator,
+            language=self._language,
+            store=self._links, edit_pacer=deps.pacer, tasks=tasks)
+        bot.subscribe(hikari.GuildMessageCreateEvent, relay.on_create)
+        bot.subscribe(hikari.GuildMessageUpdateEvent, relay.on_update)
+        bot.subscribe(hikari.GuildMessageDeleteEvent, relay.on_delete)
+        bot.subscribe(hikari.GuildBulkMessageDeleteEvent, relay.on_bulk_delete)
+        return relay
+
     def _build_deps(self, settings: Settings, bus: EventBus, tasks: TaskGroup) -> DiscordDeps:
         chat, language, llm = self._chat, self._language, self._llm
         pacer = EditPacer(limit=settings.discord.edit_limit, window=settings.discord.edit_window)
@@ -203,6 +235,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
+            translation=self._translation,
         )
 
     async def _on_command_error(

@@ -31,6 +31,10 @@ class LLMRequest:
     guild_id: int | None = None
     user_id: int | None = None
     """The Discord user whose turn this answers (recorded with the call, for their export)."""
+    cache_key: str | None = None
+    """What the answer is cached under instead of the whole prompt (with the model and
+    options). For callers whose prompt carries material that must not split the cache,
+    e.g. a translation's context messages: the key names only what decides the answer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +47,8 @@ class Token:
     completion_tokens: int | None = None
     retry: bool = False
     """The stream failed over to another server: discard the text so far, it restarts."""
+    cached: bool = False
+    """The text came from the response cache, not from a model (set on a hit's tokens)."""
 
 
 class LLMBackend(Protocol):

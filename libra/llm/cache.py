@@ -59,9 +59,13 @@ def _namespace(model: str) -> str:
 
 
 def cache_key(request: LLMRequest) -> str:
-    """Return the key of ``request``: same prompt, model, options and language -> same key."""
+    """Return the key of ``request``: same prompt, model, options and language -> same key.
+
+    A request with its own ``cache_key`` is keyed on that instead of its messages.
+    """
     material = {
-        "messages": [[m.role, " ".join(m.content.split())] for m in request.messages],
+        "messages": ([["key", request.cache_key]] if request.cache_key is not None else
+                     [[m.role, " ".join(m.content.split())] for m in request.messages]),
         "model": request.model,
         "options": request.options,
         "language": request.language,

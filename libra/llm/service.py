@@ -142,10 +142,10 @@ class PooledLLMService:
                 call.completion_tokens = cached.completion_tokens
                 call.first_token_ms = self._elapsed_ms(call)
                 parts.append(cached.text)
-                yield Token(text=cached.text)
+                yield Token(text=cached.text, cached=True)
                 self._report(request, call, cached.text)
                 yield Token(text="", done=True, prompt_tokens=cached.prompt_tokens,
-                            completion_tokens=cached.completion_tokens)
+                            completion_tokens=cached.completion_tokens, cached=True)
                 return
             source = self._failover(request, call)
             async with closing_stream(coalesce(

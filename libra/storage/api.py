@@ -104,6 +104,8 @@ class StoredMessage:
     model: str | None
     status: MessageStatus
     created_at: datetime
+    source: str | None = None
+    """The transport of the turn (``discord``, ``console``, ``voice``), if recorded."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +176,9 @@ class MessageRecord:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     status: MessageStatus = MessageStatus.COMPLETE
+    source: str | None = None
+    """The transport of the turn (``discord``, ``console``, ``voice``; a reply carries
+    its question's); ``None`` when unknown (queued before migration 0004)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,6 +208,8 @@ class UserData:
     memories: list[dict[str, Any]]
     translations: list[dict[str, Any]]
     llm_calls: list[dict[str, Any]]
+    translate_opt_ins: list[dict[str, Any]] = field(default_factory=list)
+    """Channels where the user asked for their own messages to be translated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -373,14 +380,96 @@ class LanguageStore(UserStore, Protocol):
         ...
 
 
-class TranslationStore(Protocol):
-    """The ``translations`` table (the translation feature writes here)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationRow:
+    """One row of ``translations``, as its user's history shows it."""
+
+    id: int
+    source_language: str
+    target_language: str
+    source_text: str
+    translated_text: str
+    model: str
+    guild_id: int | None
+    channel_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlossaryRow:
+    """One row of ``glossary_entries`` (``rendering`` ``None`` = do not translate)."""
+
+    term: str
+    language: str | None
+    rendering: str | None
+    created_by: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LanguagePairVolume:
+    """Translations from one language into another since a point in time."""
+
+    source_language: str
+    target_language: str
+    translations: int
+
+
+class TranslationStore(UserStore, Protocol):
+    """Translations, glossaries and personal opt-ins (the translation feature).
+
+    User arguments named ``discord_id`` are Discord ids; ``user_id`` is internal.
+    """
 
     async def record_translation(
         self, *, user_id: int, source_language: str, target_language: str,
         source_text: str, translated_text: str, model: str,
+        guild_id: int | None = None, channel_id: int | None = None,
     ) -> int:
-        """Store one translation."""
+        """Store one translation; return its id."""
+        ...
+
+    async def translation_history(self, discord_id: int, *, query: str | None, offset: int,
+                                  limit: int) -> tuple[list[TranslationRow], int]:
+        """The user's translations newest first, and how many match in all.
+
+        ``query`` matches (case-insensitively) the original or the translation.
+        """
+        ...
+
+    async def delete_translations(self, discord_id: int) -> int:
+        """Delete every translation of the user; return how many."""
+        ...
+
+    async def glossary(self, guild_id: int) -> list[GlossaryRow]:
+        """The guild's glossary, by term."""
+        ...
+
+    async def save_glossary_entry(self, guild_id: int, *, term: str, language: str | None,
+                                  rendering: str | None, created_by: int | None,
+                                  max_entries: int) -> bool:
+        """Add or replace the entry for (term, language).
+
+        ``False`` when the guild already has ``max_entries`` other entries (nothing stored).
+        """
+        ...
+
+    async def delete_glossary_entry(self, guild_id: int, term: str,
+                                    language: str | None) -> int:
+        """Delete the term's entry for ``language`` (every language's with ``None``)."""
+        ...
+
+    async def set_translate_opt_in(self, discord_id: int, channel_id: int,
+                                   guild_id: int | None, on: bool) -> None:
+        """Turn a user's personal opt-in for a channel on or off."""
+        ...
+
+    async def translate_opt_in(self, discord_id: int, channel_id: int) -> bool:
+        """Whether the user opted in for the channel."""
+        ...
+
+    async def translation_volume(self, since: datetime) -> list[LanguagePairVolume]:
+        """Translations per language pair since ``since``, busiest first."""
         ...
 
 

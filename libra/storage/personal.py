@@ -2,8 +2,9 @@
 
 A user's rows are their ``users`` row and every row that points at it: sessions,
 messages (theirs and Libra's replies to them, both stored in their session),
-memories, translations and LLM calls. Rows are read whole (``SELECT *``) so that a
-column a later migration adds is exported without anyone remembering to add it here.
+memories, translations, LLM calls and translation opt-ins. Rows are read whole
+(``SELECT *``) so that a column a later migration adds is exported without anyone
+remembering to add it here.
 Deleting is one ``DELETE`` of the ``users`` row: every other table cascades from it.
 """
 
@@ -16,7 +17,8 @@ import asyncpg
 
 from libra.storage.api import UserData
 
-OWNED_TABLES = ("sessions", "messages", "memories", "translations", "llm_calls")
+OWNED_TABLES = ("sessions", "messages", "memories", "translations", "llm_calls",
+                "translate_opt_ins")
 """Tables whose rows belong to a user through ``user_id`` (all ``ON DELETE CASCADE``)."""
 
 DISCORD_ID_COLUMNS = frozenset({"discord_id", "channel_id", "guild_id"})
@@ -45,7 +47,9 @@ async def read_user_data(conn: asyncpg.Connection, discord_id: int) -> UserData 
         tables: dict[str, list[dict[str, Any]]] = {}
         for table in OWNED_TABLES:
             # Table names come from the constant above, never from input.
-            rows = await conn.fetch(f"SELECT * FROM {table} WHERE user_id = $1 ORDER BY id",
-                                    user["id"])
+            # translate_opt_ins has no id: its key is (user_id, channel_id).
+            order = "channel_id" if table == "translate_opt_ins" else "id"
+            rows = await conn.fetch(
+                f"SELECT * FROM {table} WHERE user_id = $1 ORDER BY {order}", user["id"])
             tables[table] = [jsonable(row) for row in rows]
     return UserData(user=jsonable(user), **tables)

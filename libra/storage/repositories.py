@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
@@ -34,6 +34,7 @@ from libra.storage.api import (
 )
 from libra.storage.guarded import UNAVAILABLE_ERRORS
 from libra.storage.personal import read_user_data
+from libra.storage.translations import TranslationRows
 from libra.tasks import Deadlines
 from libra.text import clean_text
 
@@ -104,17 +105,17 @@ def _message(row: asyncpg.Record) -> StoredMessage:
         id=row["id"], session_id=row["session_id"], user_id=row["user_id"],
         channel_id=row["channel_id"], role=_ROLES[row["role"]], content=row["content"],
         language=row["language"], model=row["model"], status=_STATUSES[row["status"]],
-        created_at=row["created_at"],
+        created_at=row["created_at"], source=row["source"],
     )
 
 
 _USER_COLUMNS = "id, discord_id, language, created_at"
 _MEMORY_COLUMNS = "id, user_id, scope, guild_id, content, metadata, created_at"
 _MESSAGE_COLUMNS = ("id, session_id, user_id, channel_id, role, content, language, model, "
-                    "status, created_at")
+                    "status, created_at, source")
 
 
-class PgStorage:
+class PgStorage(TranslationRows):
     """Repository functions on one asyncpg pool (implements ``Storage``)."""
 
     def __init__(self, pool: asyncpg.Pool, query_timeout: float = 5.0) -> None:
@@ -122,6 +123,22 @@ class PgStorage:
         self.query_timeout = query_timeout
         """Seconds one operation may take (``database.query_timeout``)."""
         self._deadlines = Deadlines()
+
+    # --- for the mixins (their methods cannot take the decorator above) ----------------
+
+    def translated(self, action: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Driver errors inside the block as Libra's storage errors (see ``_translated``)."""
+        return _translated(action)
+
+    async def bounded(self, operation: Awaitable[T], action: str) -> T:
+        """Await ``operation`` within the query timeout (as ``DatabaseUnavailable``)."""
+        try:
+            return await self._deadlines.within(operation, self.query_timeout)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"cannot {action}: the database did not answer within {self.query_timeout:g}s",
+                hint="check that PostgreSQL runs and its host is reachable "
+                "(database.query_timeout sets this limit)") from None
 
     # --- users -------------------------------------------------------------------------
 
@@ -235,10 +252,10 @@ class PgStorage:
                               if_absent: bool) -> None:
         insert = (
             "INSERT INTO messages (session_id, user_id, channel_id, role, content, language, "
-            "model, prompt_tokens, completion_tokens, latency_ms, status, created_at) "
+            "model, prompt_tokens, completion_tokens, latency_ms, status, created_at, source) "
             "SELECT $1::integer, $2::integer, $3::bigint, $4::text, $5::text, $6::text, "
             "$7::text, $8::integer, $9::integer, $10::double precision, $11::text, "
-            "$12::timestamptz")
+            "$12::timestamptz, $13::text")
         if if_absent:
             insert += (" WHERE NOT EXISTS (SELECT 1 FROM messages WHERE session_id = $1 "
                        "AND role = $4 AND created_at = $12)")
@@ -247,7 +264,7 @@ class PgStorage:
                 insert, session_id, user_id, record.channel_id, str(record.role),
                 record.content, record.language, record.model, record.prompt_tokens,
                 record.completion_tokens, record.latency_ms, str(record.status),
-                record.created_at)
+                record.created_at, record.source)
 
     @_bounded
     async def recent_messages(self, session_id: int, limit: int) -> list[StoredMessage]:
@@ -319,21 +336,7 @@ class PgStorage:
                 state.channel_id, state.language, state.pinned_language, state.candidate,
                 state.candidate_count)
 
-    # --- translations and LLM calls ----------------------------------------------------
-
-    @_bounded
-    async def record_translation(
-        self, *, user_id: int, source_language: str, target_language: str,
-        source_text: str, translated_text: str, model: str,
-    ) -> int:
-        """Store one translation."""
-        async with _translated("store translation"):
-            translation_id = await self._pool.fetchval(
-                "INSERT INTO translations (user_id, source_language, target_language, "
-                "source_text, translated_text, model) VALUES ($1, $2, $3, $4, $5, $6) "
-                "RETURNING id", user_id, source_language, target_language,
-                clean_text(source_text), clean_text(translated_text), model)
-        return int(translation_id)
+    # --- LLM calls (translations: libra/storage/translations.py) -------------------------
 
     @_bounded
     async def record_llm_call(self, record: LLMCallRecord, *, if_absent: bool = False) -> None:

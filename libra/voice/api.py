@@ -254,8 +254,10 @@ class SpeechEngines(Protocol):
         """A fresh detector (they keep per-speaker state)."""
         ...
 
-    async def stt(self, language: str | None) -> SpeechToText:
+    async def stt(self, language: str | None, *, engine: str | None = None) -> SpeechToText:
         """The recogniser for ``language`` (``None`` = one that detects the language).
+
+        ``engine`` (``vosk`` | ``whisper``) overrides ``voice.stt_engine`` for this call.
 
         Raises:
             SpeechModelMissing: no installed model serves it (the error names the
@@ -263,8 +265,11 @@ class SpeechEngines(Protocol):
         """
         ...
 
-    async def tts(self, language: str) -> TextToSpeech:
+    async def tts(self, language: str, *, voice: str | None = None) -> TextToSpeech:
         """The voice for ``language``: the configured Piper voice, else espeak-ng.
+
+        ``voice`` (a Piper voice's catalogue name or ``.onnx`` path) overrides the
+        configured one for this call.
 
         Raises:
             SpeechModelMissing: neither a Piper voice nor espeak-ng can speak it.

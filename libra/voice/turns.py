@@ -12,6 +12,11 @@ speech probability per frame, and returns what happened as events:
 * :class:`TurnEnded` — the turn is over: enough trailing silence, or too long.
 * :class:`TurnDiscarded` — what opened was too short to be a turn (a cough, a click,
   keyboard noise); throw its audio away.
+* :class:`PauseStarted` / :class:`SpeechResumed` (only with ``pause_ms``) — the speaker
+  has been silent for ``pause_ms`` inside a turn, and then spoke again. A caller whose
+  speech-to-text works only on whole utterances (Whisper) transcribes the turn so far
+  on a pause, during the endpoint wait: if the turn then ends without new speech the
+  result is the final, if speech resumes it is thrown away.
 
 Hysteresis keeps noise from flapping the state: a turn opens only after
 ``onset_ms`` of consecutive frames at or above ``start_threshold``, stays in speech
@@ -40,6 +45,8 @@ from libra.voice.vad import frame_bytes
 
 __all__ = [
     "EndReason",
+    "PauseStarted",
+    "SpeechResumed",
     "SpeechStarted",
     "TurnDetector",
     "TurnDiscarded",
@@ -105,7 +112,29 @@ class TurnDiscarded:
     speech_ms: int
 
 
-TurnEvent = SpeechStarted | UtteranceAudio | TurnEnded | TurnDiscarded
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseStarted:
+    """The open turn's speaker has been silent ``pause_ms`` (emitted once per pause).
+
+    Every audio of the turn up to ``at_ms`` has been handed out before this event.
+    """
+
+    speech_end_ms: int
+    """Audio time where the last speech frame ended: equal to the
+    :attr:`TurnEnded.speech_end_ms` of the turn if nobody speaks again before it ends."""
+    at_ms: int
+    """Audio time now (``speech_end_ms`` + the silence so far)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechResumed:
+    """Speech came back after a :class:`PauseStarted`: the turn goes on."""
+
+    at_ms: int
+
+
+TurnEvent = (SpeechStarted | UtteranceAudio | TurnEnded | TurnDiscarded | PauseStarted
+             | SpeechResumed)
 
 
 class TurnDetector:
@@ -123,6 +152,7 @@ class TurnDetector:
         resume_ms: int = 60,
         start_threshold: float = 0.5,
         stop_threshold: float = 0.35,
+        pause_ms: int | None = None,
     ) -> None:
         """Build a detector around ``vad`` (which it owns from now on).
 
@@ -137,6 +167,8 @@ class TurnDetector:
             start_threshold: probability at which a frame counts as speech to open.
             stop_threshold: probability under which a frame counts as silence in a
                 turn (lower than ``start_threshold``: hysteresis).
+            pause_ms: trailing silence that announces a :class:`PauseStarted` (and
+                its :class:`SpeechResumed`); ``None`` = no pause events.
 
         Raises:
             ConfigError: a value is out of range.
@@ -148,6 +180,8 @@ class TurnDetector:
                 hint="check voice.endpoint_silence_ms, voice.min_utterance_ms, "
                 "voice.max_utterance_s",
             )
+        if pause_ms is not None and pause_ms <= 0:
+            raise ConfigError("turn detection needs pause_ms > 0 (or None)")
         if not 0.0 <= stop_threshold <= start_threshold <= 1.0:
             raise ConfigError("VAD thresholds need 0 <= stop_threshold <= start_threshold <= 1")
         self._vad = vad
@@ -160,19 +194,22 @@ class TurnDetector:
         self._resume_frames = max(1, math.ceil(resume_ms / self._frame_ms))
         self._start_threshold = start_threshold
         self._stop_threshold = stop_threshold
+        self._pause_ms = pause_ms
         self._pre_roll: deque[bytes] = deque(maxlen=max(0, math.ceil(pre_roll_ms / self._frame_ms)))
         self._pending = bytearray()
         self._clock_ms = 0
         self._reset_turn()
 
     @classmethod
-    def from_settings(cls, vad: VoiceActivityDetector, settings: VoiceSettings) -> TurnDetector:
-        """A detector with the ``voice.*`` endpointing settings."""
+    def from_settings(cls, vad: VoiceActivityDetector, settings: VoiceSettings, *,
+                      pause_ms: int | None = None) -> TurnDetector:
+        """A detector with the ``voice.*`` endpointing settings (and ``pause_ms``)."""
         return cls(
             vad,
             endpoint_silence_ms=settings.endpoint_silence_ms,
             min_utterance_ms=settings.min_utterance_ms,
             max_utterance_s=settings.max_utterance_s,
+            pause_ms=pause_ms,
         )
 
     # --- state ------------------------------------------------------------------------
@@ -185,6 +222,7 @@ class TurnDetector:
         self._silence_ms = 0
         self._resume_run = 0
         self._wait_ms = self._base_wait_ms
+        self._paused = False
 
     @property
     def vad(self) -> VoiceActivityDetector:
@@ -276,20 +314,28 @@ class TurnDetector:
         self._clock_ms += self._frame_ms
         if not self._in_turn:
             return self._step_idle(frame, frame_start, probability)
+        events: list[TurnEvent] = []
         if probability >= self._stop_threshold:
             self._resume_run += 1
             if self._silence_ms == 0 or self._resume_run >= self._resume_frames:
                 self._silence_ms = 0
                 self._speech_end_ms = self._clock_ms
+                if self._paused:
+                    self._paused = False
+                    events.append(SpeechResumed(at_ms=self._clock_ms))
         else:
             self._resume_run = 0
         if self._speech_end_ms < self._clock_ms:
             self._silence_ms = self._clock_ms - self._speech_end_ms
         if self._clock_ms - self._speech_start_ms >= self._max_utterance_ms:
-            return self._end_turn(EndReason.MAX_LENGTH)
+            return events + self._end_turn(EndReason.MAX_LENGTH)
         if self._silence_ms >= self._wait_ms:
-            return self._end_turn(EndReason.SILENCE)
-        return []
+            return events + self._end_turn(EndReason.SILENCE)
+        if (self._pause_ms is not None and not self._paused
+                and self._silence_ms >= self._pause_ms):
+            self._paused = True
+            events.append(PauseStarted(speech_end_ms=self._speech_end_ms, at_ms=self._clock_ms))
+        return events
 
     def _step_idle(self, frame: bytes, frame_start: int, probability: float) -> list[TurnEvent]:
         if probability < self._start_threshold:

@@ -32,6 +32,9 @@ COMMANDS: list[tuple[str, str | None, dict[str, str | int | bool | float]]] = [
     ("privacy", "delete", {}),
     ("voice", "status", {}),
     ("voice", "mode", {"mode": "open"}),
+    ("translations", "history", {}),
+    ("translations", "me", {"state": "on"}),
+    ("glossary", "list", {}),
 ]
 
 

@@ -173,7 +173,8 @@ async def test_a_restart_does_not_resync_unchanged_commands(
     first = await start_libra(fake_discord, fake_ollama, None)
     names = {c["name"] for c in fake_discord.world.guild_commands[fake_discord.world.guilds[0].id]}
     assert names == {"ask", "lang", "reset", "stop", "memory", "model", "stats", "help",
-                     "privacy", "voice"}
+                     "privacy", "voice", "translate", "Translate", "translations", "glossary",
+                     "autotranslate"}
     assert fake_discord.world.command_puts == 1
     await first.app.stop()
 

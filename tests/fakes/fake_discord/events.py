@@ -6,7 +6,13 @@ import secrets
 from typing import Any
 
 from tests.fakes.fake_discord import payloads
-from tests.fakes.fake_discord.world import ChannelType, FakeChannel, FakeUser, World
+from tests.fakes.fake_discord.world import (
+    ChannelType,
+    FakeChannel,
+    FakeUser,
+    StoredMessage,
+    World,
+)
 
 INTERACTION_COMMAND = 2
 COMMAND_SLASH, COMMAND_MESSAGE = 1, 3
@@ -55,6 +61,40 @@ def message_create(
         member.pop("user")
         payload["member"] = member
     return payload
+
+
+def with_member(world: World, payload: dict[str, Any], author: FakeUser) -> dict[str, Any]:
+    """Add the author's ``member`` (without ``user``), as guild MESSAGE_CREATE/UPDATE carry."""
+    guild_id = payload.get("guild_id")
+    guild = world.guild(int(guild_id)) if guild_id is not None else None
+    if guild is not None and any(m.user.id == author.id for m in guild.members):
+        member = payloads.member(guild.member(author.id))
+        member.pop("user")
+        payload["member"] = member
+    return payload
+
+
+def message_update(world: World, stored: StoredMessage, content: str) -> dict[str, Any]:
+    """Edit a stored message's content and return MESSAGE_UPDATE's data.
+
+    Discord sends the whole edited message (with ``edited_timestamp`` and, in a
+    guild, the author's ``member``), not only the changed fields.
+    """
+    stored.payload["content"] = content
+    stored.payload["edited_timestamp"] = payloads.now_iso()
+    stored.edits += 1
+    data = dict(stored.payload)
+    if stored.payload.get("webhook_id") is None and (author := world.users.get(stored.author_id)):
+        with_member(world, data, author)
+    return data
+
+
+def message_delete(stored: StoredMessage) -> dict[str, Any]:
+    """MESSAGE_DELETE's data: only ids (the bot must remember what the message was)."""
+    data = {"id": str(stored.id), "channel_id": str(stored.channel_id)}
+    if (guild_id := stored.payload.get("guild_id")) is not None:
+        data["guild_id"] = str(guild_id)
+    return data
 
 
 def forward_create(

@@ -10,9 +10,13 @@
 * Message edits have a per-channel budget of ``edit_limit`` per ``edit_window``
   seconds. ``PATCH /channels/{channel}/messages/{message}`` advertises it in its
   headers, as Discord's per-channel route bucket does.
+* New messages from the bot have a per-channel budget of ``message_limit`` per
+  ``message_window`` seconds (Discord's ``POST /channels/{channel}/messages`` bucket,
+  about 5 per 5 s), advertised in that route's headers.
 * Interaction webhooks (``/webhooks/{app}/{token}...``: follow-ups and edits of
   ``@original`` or a follow-up) have their own bucket per token, ``webhook_limit`` per
-  ``webhook_window`` seconds, which is what their headers advertise. Their *edits*
+  ``webhook_window`` seconds, which is what their headers advertise. Channel webhooks
+  (``/webhooks/{id}/{token}``) have the same budget per webhook. Their *edits*
   also spend the budget of the channel the message is in, and that budget is not in
   their headers: exceeding it is a 429 with scope ``shared`` that hikari cannot see
   coming. Discord documents no such shared budget; the fake applies it on purpose,
@@ -58,6 +62,14 @@ class RateLimitStats:
     edits_by_channel: dict[int, list[float]] = field(
         default_factory=lambda: collections.defaultdict(list)
     )
+    posts_by_channel: dict[int, list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    """When each accepted new bot message (``POST .../messages``) arrived, per channel."""
+    webhook_posts: dict[str, list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    """When each accepted webhook request arrived, per webhook token."""
 
     def max_edits_in_window(self, channel_id: int, window: float = 5.0) -> int:
         """The most accepted edits in any ``window`` seconds for a channel."""
@@ -118,9 +130,12 @@ class RateLimiter:
         edit_window: float = 5.0,
         webhook_limit: int = 5,
         webhook_window: float = 2.0,
+        message_limit: int = 5,
+        message_window: float = 5.0,
     ) -> None:
         self.edits = FixedWindows(edit_limit, edit_window)
         self.webhooks = FixedWindows(webhook_limit, webhook_window)
+        self.messages = FixedWindows(message_limit, message_window)
         self.stats = RateLimitStats()
         self._failures: list[InjectedFailure] = []
         self._storm_until = 0.0
@@ -141,12 +156,14 @@ class RateLimiter:
         self._storm_retry_after = retry_after
 
     def check(
-        self, route: str, bucket_key: str, edit_channel: int | None, webhook: str | None = None
+        self, route: str, bucket_key: str, edit_channel: int | None, webhook: str | None = None,
+        post_channel: int | None = None,
     ) -> web.Response | None:
         """A failure response for this request, or None to serve it.
 
         ``edit_channel`` is the channel whose edit budget the request spends (message
-        edits only); ``webhook`` the interaction token of a webhook request.
+        edits only); ``webhook`` the token of a webhook request (interaction or channel
+        webhook); ``post_channel`` the channel a new bot message is posted in.
         """
         now = time.monotonic()
         if now < self._storm_until:
@@ -161,9 +178,16 @@ class RateLimiter:
                     status=failure.status,
                     headers=self.headers(bucket_key),
                 )
-        if webhook is not None and (wait := self.webhooks.take(webhook, now)) is not None:
-            self.stats.budget_429 += 1
-            return self._too_many(bucket_key, wait, scope="user", webhook=webhook)
+        if webhook is not None:
+            if (wait := self.webhooks.take(webhook, now)) is not None:
+                self.stats.budget_429 += 1
+                return self._too_many(bucket_key, wait, scope="user", webhook=webhook)
+            self.stats.webhook_posts[webhook].append(now)
+        if post_channel is not None:
+            if (wait := self.messages.take(post_channel, now)) is not None:
+                self.stats.budget_429 += 1
+                return self._too_many(bucket_key, wait, scope="user", post_channel=post_channel)
+            self.stats.posts_by_channel[post_channel].append(now)
         if edit_channel is not None:
             if (wait := self.edits.take(edit_channel, now)) is not None:
                 self.stats.budget_429 += 1
@@ -176,11 +200,15 @@ class RateLimiter:
         return None
 
     def headers(
-        self, bucket_key: str, edit_channel: int | None = None, webhook: str | None = None
+        self, bucket_key: str, edit_channel: int | None = None, webhook: str | None = None,
+        post_channel: int | None = None,
     ) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers Discord would send for this bucket."""
         now = time.monotonic()
-        if webhook is not None:
+        if post_channel is not None:
+            limit = self.messages.limit
+            remaining, reset_after = self.messages.state(post_channel, now)
+        elif webhook is not None:
             limit = self.webhooks.limit
             remaining, reset_after = self.webhooks.state(webhook, now)
         elif edit_channel is not None:
@@ -211,10 +239,11 @@ class RateLimiter:
         edit_channel: int | None = None,
         webhook: str | None = None,
         advertised: bool = True,
+        post_channel: int | None = None,
     ) -> web.Response:
         """Discord's 429; ``advertised``: the exceeded budget is the one in the headers."""
         self.stats.responses_429 += 1
-        headers = self.headers(bucket_key, edit_channel, webhook)
+        headers = self.headers(bucket_key, edit_channel, webhook, post_channel)
         headers["X-RateLimit-Scope"] = scope
         if advertised:
             headers["X-RateLimit-Remaining"] = "0"

@@ -39,6 +39,13 @@ class RestContext:
     """Seconds Discord waits for the initial response (answer or defer) to an interaction."""
     token_lifetime: float = 15 * 60.0
     """Seconds an interaction token stays valid for follow-ups and edits."""
+    dispatch: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    """Sends a gateway event to the bot's live session (set by the server)."""
+
+    async def echo(self, event: str, data: dict[str, Any]) -> None:
+        """Tell the bot about a change it or a webhook made, as Discord's gateway does."""
+        if self.dispatch is not None and self.world.echo_bot_messages:
+            await self.dispatch(event, data)
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
@@ -92,6 +99,13 @@ def edit_channel_of(request: web.Request, ctx: RestContext, template: str) -> in
     return stored.channel_id if stored else None
 
 
+def post_channel_of(request: web.Request, template: str) -> int | None:
+    """The channel whose new-message budget this request spends (bot posts only)."""
+    if template == "POST /channels/{channel}/messages":
+        return int(request.match_info["channel"])
+    return None
+
+
 def _in_left_guild(ctx: RestContext, request: web.Request) -> bool:
     """The request names a channel of a guild the bot was removed from."""
     channel_id = request.match_info.get("channel")
@@ -111,6 +125,7 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
     edit_channel = edit_channel_of(request, ctx, template)
     path = request.path.removeprefix(API_PREFIX)
     webhook = request.match_info.get("token") if path.startswith("/webhooks/") else None
+    post_channel = post_channel_of(request, template)
     response: web.StreamResponse
     if (
         not path.startswith(NO_AUTH_PREFIXES)
@@ -123,7 +138,8 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         int(request.match_info["channel"])
     ) is None:
         response = error(404, "Unknown Channel", 10003)
-    elif (failure := ctx.limiter.check(template, template, edit_channel, webhook)) is not None:
+    elif (failure := ctx.limiter.check(template, template, edit_channel,
+                                       webhook, post_channel)) is not None:
         response = failure
     else:
         try:
@@ -132,7 +148,8 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
             response = error(exc.status, exc.reason)
         if not template.endswith("/callback"):
             # Discord sends no bucket for interaction callbacks (hikari logs an error if it does).
-            response.headers.update(ctx.limiter.headers(template, edit_channel, webhook))
+            response.headers.update(ctx.limiter.headers(template, edit_channel,
+                                                         webhook, post_channel))
     ctx.world.rest_calls.append(
         RestCall(
             method=request.method,

@@ -1,13 +1,18 @@
-"""Fake REST routes for channels, messages, threads, webhooks, interactions and guilds."""
+"""Fake REST routes for channels, messages, threads, interactions and guilds.
+
+What the bot posts, edits or deletes in a channel comes back to it as MESSAGE_CREATE,
+MESSAGE_UPDATE and MESSAGE_DELETE, as on Discord. Webhook routes: ``webhooks.py``.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.fake_discord import components, payloads
+from tests.fakes.fake_discord import components, events, payloads
 from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, RestContext, ctx_of, error
 from tests.fakes.fake_discord.uploads import UPLOADS, apply_attachments
 from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessage, World
@@ -125,7 +130,13 @@ async def create_message(request: web.Request) -> web.Response:
             and ctx.world.find_message(int(reference["message_id"])) is None):
         # Discord refuses a reply to a deleted message unless told not to mind.
         return error(400, "Invalid Form Body: message_reference: Unknown message", 50035)
-    return _with_uploads(request, store_message(ctx.world, channel.id, body), body)
+    response = _with_uploads(request, store_message(ctx.world, channel.id, body), body)
+    if response.status == 200:
+        stored = ctx.world.find_message(int(json.loads(response.text or "{}")["id"]))
+        if stored is not None:
+            await ctx.echo("MESSAGE_CREATE", events.with_member(
+                ctx.world, dict(stored.payload), ctx.world.bot_user))
+    return response
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -162,16 +173,23 @@ async def patch_message(request: web.Request) -> web.Response:
     body = request[JSON_BODY] or {}
     if (refused := too_long(body)) is not None:
         return refused
-    return edit_message(stored, body, request)
+    response = edit_message(stored, body, request)
+    if response.status == 200 and stored.author_id == ctx_of(request).world.bot_user.id:
+        world = ctx_of(request).world
+        await ctx_of(request).echo("MESSAGE_UPDATE", events.with_member(
+            world, dict(stored.payload), world.bot_user))
+    return response
 
 
 async def delete_message(request: web.Request) -> web.Response:
-    """``DELETE /channels/{channel}/messages/{message}``."""
+    """``DELETE /channels/{channel}/messages/{message}`` (any message: the fake's bot may
+    manage messages; a user's deletion reaches the bot as MESSAGE_DELETE too)."""
     ctx = ctx_of(request)
     stored = _message_in(ctx, request)
     if stored is None:
         return error(404, "Unknown Message", 10008)
     ctx.world.messages[stored.channel_id].remove(stored)
+    await ctx.echo("MESSAGE_DELETE", events.message_delete(stored))
     return web.Response(status=204)
 
 
@@ -348,7 +366,4 @@ def add_message_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{channel}/messages/{{message}}/threads", thread_from_message)
     router.add_post(f"{channel}/threads", thread_without_message)
     router.add_post(f"{API_PREFIX}/interactions/{{id}}/{{token}}/callback", interaction_callback)
-    webhook = f"{API_PREFIX}/webhooks/{{app}}/{{token}}"
-    router.add_post(webhook, followup)
-    for method in ("GET", "PATCH", "DELETE"):
-        router.add_route(method, f"{webhook}/messages/{{message}}", webhook_message)
+    # ``/webhooks/...`` routes (follow-ups and channel webhooks): ``webhooks.py``.

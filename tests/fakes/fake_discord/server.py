@@ -22,6 +22,7 @@ from tests.fakes.fake_discord.rest import (
 from tests.fakes.fake_discord.rest_guilds import add_guild_routes
 from tests.fakes.fake_discord.rest_messages import add_message_routes
 from tests.fakes.fake_discord.tokens import make_token
+from tests.fakes.fake_discord.webhooks import add_webhook_routes
 from tests.fakes.fake_discord.world import (
     FakeChannel,
     FakeUser,
@@ -46,11 +47,17 @@ class FakeDiscord:
         edit_window: float = 5.0,
         interaction_deadline: float = 3.0,
         token_lifetime: float = 15 * 60.0,
+        message_limit: int = 5,
+        message_window: float = 5.0,
     ) -> None:
-        """``interaction_deadline``/``token_lifetime``: Discord's 3 s and 15 min (tests shorten)."""
+        """``interaction_deadline``/``token_lifetime``: Discord's 3 s and 15 min (tests shorten).
+
+        ``message_limit`` per ``message_window``: new bot messages per channel (Discord's 5/5 s).
+        """
         self.world = world or build_default_world()
         self.token = make_token(self.world.application_id)
-        self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window)
+        self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window,
+                                   message_limit=message_limit, message_window=message_window)
         self.voice_endpoint = "127.0.0.1:1"
         """``host:port`` sent in VOICE_SERVER_UPDATE; tests point it at a fake voice server."""
         self.voice_servers: VoiceEndpoint | None = None
@@ -62,7 +69,7 @@ class FakeDiscord:
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._rest = RestContext(world=self.world, limiter=self.limiter, token=self.token,
                                  interaction_deadline=interaction_deadline,
-                                 token_lifetime=token_lifetime)
+                                 token_lifetime=token_lifetime, dispatch=self._echo)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -76,6 +83,7 @@ class FakeDiscord:
         add_bootstrap_routes(app.router)
         add_message_routes(app.router)
         add_guild_routes(app.router)
+        add_webhook_routes(app.router)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -132,6 +140,12 @@ class FakeDiscord:
             raise RuntimeError(msg)
         return live[-1]
 
+    async def _echo(self, event: str, data: dict[str, Any]) -> None:
+        """A gateway event about the bot's own doing, to its live session (if any)."""
+        live = [s for s in self.connections if s.identified.is_set() and not s.ws.closed]
+        if live:
+            await live[-1].dispatch(event, data)
+
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bot identified (READY and GUILD_CREATEs sent)."""
         await self.wait_until(lambda: any(s.identified.is_set() for s in self.connections), timeout)
@@ -175,6 +189,31 @@ class FakeDiscord:
             reply_to=reply_to,
         )
         stored = StoredMessage(int(payload["id"]), channel.id, author.id, payload)
+        self.world.messages.setdefault(channel.id, []).append(stored)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return stored
+
+    async def user_edit(self, message: StoredMessage, content: str) -> StoredMessage:
+        """The author edits their message (MESSAGE_UPDATE with the whole message)."""
+        await self.dispatch("MESSAGE_UPDATE", events.message_update(self.world, message, content))
+        return message
+
+    async def user_delete(self, message: StoredMessage) -> None:
+        """The author deletes their message (MESSAGE_DELETE carries only ids)."""
+        self.world.messages[message.channel_id].remove(message)
+        await self.dispatch("MESSAGE_DELETE", events.message_delete(message))
+
+    async def foreign_webhook_message(self, content: str, *, channel: FakeChannel | None = None,
+                                      username: str = "GitHub") -> StoredMessage:
+        """Someone else's webhook (an integration) posts in a channel (MESSAGE_CREATE)."""
+        channel = channel or self.text_channel
+        webhook_id = self.world.snowflakes.next()
+        author = FakeUser(id=webhook_id, username=username, bot=True)
+        payload = payloads.message(message_id=self.world.snowflakes.next(),
+                                   channel_id=channel.id, author=author, content=content,
+                                   guild_id=channel.guild_id, webhook_id=webhook_id)
+        payload["author"]["discriminator"] = "0000"
+        stored = StoredMessage(int(payload["id"]), channel.id, webhook_id, payload)
         self.world.messages.setdefault(channel.id, []).append(stored)
         await self.dispatch("MESSAGE_CREATE", payload)
         return stored
@@ -235,14 +274,18 @@ class FakeDiscord:
         *,
         channel: FakeChannel | None = None,
         user: FakeUser | None = None,
+        locale: str = "en-US",
     ) -> str:
-        """A user runs a message context-menu command on a message; returns the token."""
+        """A user runs a message context-menu command on a message; returns the token.
+
+        ``locale`` is the user's Discord language, as the interaction carries it.
+        """
         channel = channel or self.text_channel
         data = events.command_data(
             self.world, name=name, channel=channel, command_type=events.COMMAND_MESSAGE
         )
         data |= events.message_target(self.world, target_message_id)
-        return await self._interact(channel, user or self.user("alice"), data, "en-US")
+        return await self._interact(channel, user or self.user("alice"), data, locale)
 
     async def press_button(
         self, message: StoredMessage, custom_id: str, *, user: FakeUser | None = None
@@ -390,6 +433,17 @@ class FakeDiscord:
     def gateway_ops(self, op: int | None = None) -> list[GatewayOp]:
         """Recorded gateway payloads the bot sent."""
         return [o for o in self.world.gateway_ops if op is None or o.op == op]
+
+    def webhook_messages(self, channel_id: int) -> list[StoredMessage]:
+        """Messages the bot's webhooks posted in a channel, oldest first."""
+        ours = {w.id for w in self.world.webhooks}
+        return [m for m in self.world.messages.get(channel_id, [])
+                if m.payload.get("webhook_id") is not None
+                and int(m.payload["webhook_id"]) in ours]
+
+    def channel_messages(self, channel_id: int) -> list[StoredMessage]:
+        """Every message in a channel, oldest first."""
+        return list(self.world.messages.get(channel_id, []))
 
     def bot_messages(self, channel_id: int) -> list[StoredMessage]:
         """The bot's messages in a channel, oldest first."""

@@ -158,6 +158,20 @@ class FakeGuild:
         return base
 
 
+@dataclass
+class FakeWebhook:
+    """A channel webhook (``POST /channels/{id}/webhooks``); executing it posts as anyone."""
+
+    id: int
+    token: str
+    channel_id: int
+    guild_id: int | None
+    name: str
+    application_id: int | None
+    """The application that created it (Discord sets it for bot-created webhooks)."""
+    creator_id: int
+
+
 @dataclass(frozen=True)
 class RestCall:
     """One REST request the bot made, as the fake received it."""
@@ -192,6 +206,8 @@ class StoredMessage:
     edits: int = 0
     visible_to: int | None = None
     """The only user who sees an ephemeral message (flag 64); ``None`` when public."""
+    avatar_url: str | None = None
+    """The ``avatar_url`` a webhook execution asked for (Discord shows it as the avatar)."""
 
     @property
     def content(self) -> str:
@@ -227,6 +243,11 @@ class World:
     """Bytes per uploaded file (Discord's default for bots; interactions report it)."""
     attachments: dict[int, bytes] = field(default_factory=dict)
     """Uploaded files by attachment id, as the CDN would serve them."""
+    webhooks: list[FakeWebhook] = field(default_factory=list)
+    """Channel webhooks (not interaction tokens), in creation order."""
+    echo_bot_messages: bool = True
+    """Dispatch MESSAGE_CREATE/UPDATE/DELETE for what the bot and webhooks post, edit and
+    delete, as Discord does (a bot sees its own messages and every webhook's)."""
     rest_calls: list[RestCall] = field(default_factory=list)
     gateway_ops: list[GatewayOp] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -242,6 +263,26 @@ class World:
     def guild(self, guild_id: int) -> FakeGuild | None:
         """Find a guild by id."""
         return next((g for g in self.guilds if g.id == guild_id), None)
+
+    def webhook(self, webhook_id: int) -> FakeWebhook | None:
+        """A channel webhook by id."""
+        return next((w for w in self.webhooks if w.id == webhook_id), None)
+
+    def bot_permissions(self, channel_id: int) -> int:
+        """The bot's permission bits in a channel (guild level: the fake has no overwrites)."""
+        channel = self.channel(channel_id)
+        guild = self.guild(channel.guild_id) if channel and channel.guild_id else None
+        if guild is None:
+            return 0
+        return guild.permissions_of(guild.member(self.bot_user.id))
+
+    def grant_bot(self, guild_id: int, permissions: int) -> None:
+        """Add permission bits to the bot's managed role in a guild (before the bot connects,
+        or followed by a GUILD_ROLE_UPDATE for the bot's cache)."""
+        guild = self.guild(guild_id)
+        assert guild is not None
+        role = next(r for r in guild.roles if r.bot_id == self.bot_user.id)
+        role.permissions |= permissions
 
     def find_message(self, message_id: int) -> StoredMessage | None:
         """Find a stored message in any channel."""

@@ -8,10 +8,12 @@ anyone else), and ``libra models`` runs against it in a child process.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import stat
 import sys
+import zipfile
 from io import StringIO
 from pathlib import Path
 
@@ -20,17 +22,25 @@ import pytest
 from libra.voice.models.commands import ModelsCommands
 from libra.voice.models.store import ModelStore
 from tests.fakes.fake_model_mirror import FakeModelMirror
-from tests.integration.models.conftest import (
-    FAST,
-    catalogue,
-    mirror_path,
-    vosk_zip,
-    zip_spec,
-)
+from tests.integration.models.conftest import FAST, catalogue, mirror_path, noise, zip_spec
 
 REPO = Path(__file__).resolve().parents[3]
-BAKED = zip_spec("baked-0.1", vosk_zip("baked-0.1"))
-LATER = zip_spec("later-0.1", vosk_zip("later-0.1", size=2000))
+
+
+def fixed_zip(top: str, size: int) -> bytes:
+    """A Vosk-like zip that is the same bytes in every process (fixed time stamps), so
+    the child checking the folder agrees with the parent that built it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in ((f"{top}/am/final.mdl", noise(size)),
+                           (f"{top}/conf/model.conf", b"--sample-frequency=16000\n")):
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
+ZIPS = {"baked-0.1": fixed_zip("baked-0.1", 300_000), "later-0.1": fixed_zip("later-0.1", 2000)}
+BAKED = zip_spec("baked-0.1", ZIPS["baked-0.1"])
+LATER = zip_spec("later-0.1", ZIPS["later-0.1"])
 
 CHILD = """
 import asyncio, sys
@@ -84,12 +94,11 @@ async def test_a_read_only_models_folder_serves_its_models_and_refuses_changes(
         tmp_path: Path, mirror: FakeModelMirror) -> None:
     folder = tmp_path / "models"
     for spec in (BAKED, LATER):
-        mirror.add(mirror_path(spec), vosk_zip(spec.name, size=300_000 if spec is BAKED
-                                               else 2000))
+        mirror.add(mirror_path(spec), ZIPS[spec.name])
     # "docker build": the model is pulled while the folder is still writable.
     build = ModelsCommands(catalogue(BAKED, LATER), ModelStore(folder), mirror=mirror.url,
-                           out=StringIO(), err=StringIO(), policy=FAST)
-    assert await build.pull([BAKED.name]) == 0
+                           out=StringIO(), err=(build_err := StringIO()), policy=FAST)
+    assert await build.pull([BAKED.name]) == 0, build_err.getvalue()
     prefix = read_only_runner(folder)
     probe = await asyncio.create_subprocess_exec(
         *prefix, "touch", str(folder / "probe"), stderr=asyncio.subprocess.PIPE)

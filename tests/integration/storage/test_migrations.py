@@ -11,7 +11,8 @@ from libra.storage import migrate
 from libra.storage.db import with_sslmode
 
 TABLES = {"users", "guild_settings", "channel_settings", "sessions", "messages", "memories",
-          "translations", "llm_calls", "voice_channels"}
+          "translations", "llm_calls", "voice_channels", "glossary_entries",
+          "translate_opt_ins"}
 ALL = migrate.migration_ids()
 """Every migration of the checkout, in apply order."""
 

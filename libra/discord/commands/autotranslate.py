@@ -1,0 +1,205 @@
+"""``/autotranslate link|unlink|show|on|off``: linked and auto-translated channels (admins).
+
+``link channel:<#> language:<code> [here:<code>]`` adds ``channel`` (written in
+``language``) to this channel's group, creating the group when this channel has none
+(``here`` is this channel's language, by default its reply language). ``on
+languages:<codes>`` makes this channel auto-translated: each message gets its
+translations in those languages beneath it. ``unlink``/``off`` take this channel out.
+Each linked channel's reply language is pinned to its language, so Libra answers
+there in it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import hikari
+import lightbulb
+
+from libra.discord.commands.common import admin_admitted, respond_error
+from libra.discord.commands.deferral import defer_if_slow
+from libra.discord.deps import DiscordDeps
+from libra.errors import LibraError, UnknownLanguage
+from libra.translate.links import GroupKind, TranslationGroup
+
+loader = lightbulb.Loader()
+group = lightbulb.Group("autotranslate", "Linked and auto-translated channels (admins)")
+loader.command(group)
+
+NOT_SET_UP = "Translation is not available: the translation service or the database is missing."
+
+
+def describe(group: TranslationGroup) -> str:
+    """One line per channel of a group."""
+    if group.kind is GroupKind.AUTO:
+        channel = group.channels[0]
+        return (f"<#{channel.channel_id}> is auto-translated into "
+                f"{', '.join(f'`{lang}`' for lang in channel.languages)}.")
+    lines = ["Linked channels:"]
+    lines += [f"- <#{c.channel_id}>: `{c.languages[0]}`" for c in group.channels]
+    return "\n".join(lines)
+
+
+async def _webhook_note(deps: DiscordDeps, group: TranslationGroup) -> str:
+    """What the admin should know when webhooks are not permitted (said here, once)."""
+    relay = deps.relay
+    if relay is None or group.kind is GroupKind.AUTO:
+        return ""
+    refused = [c.channel_id for c in group.channels
+               if not await relay.webhooks.may_use(c.channel_id)]
+    if not refused:
+        return ""
+    where = ", ".join(f"<#{c}>" for c in refused)
+    return (f"\nI may not manage webhooks in {where}: translations there are posted by me, "
+            "naming their author. Give me the **Manage Webhooks** permission to post them "
+            "with each author's name and avatar.")
+
+
+@group.register
+class Link(lightbulb.SlashCommand, name="link",
+           description="Link another channel to this one; messages cross, translated"):
+    """``/autotranslate link``."""
+
+    channel = lightbulb.channel("channel", "The channel to link to this one",
+                                channel_types=[hikari.ChannelType.GUILD_TEXT])
+    language = lightbulb.string("language", "The language written there, e.g. ko")
+    here = lightbulb.string("here", "The language written in this channel (default: its "
+                            "reply language)", default=None)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Link ``channel`` into this channel's group."""
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admin_admitted(ctx, deps):
+                return
+            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
+                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                return
+            other = int(self.channel.id)
+            if other == ctx.channel_id:
+                await ctx.respond("Pick another channel to link this one to.", ephemeral=True)
+                return
+            try:
+                language = deps.translation.translator.parse_language(self.language)
+                here = (deps.translation.translator.parse_language(self.here) if self.here
+                        else (await deps.language.current(ctx.channel_id)).language)
+                linked = await deps.relay.store.link(
+                    ctx.guild_id, other, language, to=ctx.channel_id, to_language=here,
+                    by=int(ctx.user.id))
+                for entry in linked.channels:
+                    await _pin(deps, entry.channel_id, entry.languages[0])
+            except LibraError as err:
+                await respond_error(ctx, deps, err)
+                return
+            deps.relay.invalidate()
+            await ctx.respond(describe(linked) + await _webhook_note(deps, linked),
+                              ephemeral=True)
+
+
+async def _pin(deps: DiscordDeps, channel_id: int, language: str) -> None:
+    # Translation may know more languages than replies do: the link stands regardless.
+    with contextlib.suppress(UnknownLanguage):
+        await deps.language.pin(channel_id, language)
+
+
+@group.register
+class On(lightbulb.SlashCommand, name="on",
+         description="Post translations beneath every message here"):
+    """``/autotranslate on``."""
+
+    languages = lightbulb.string("languages", "Languages written here, e.g. en ko ja")
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Make this channel auto-translated."""
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admin_admitted(ctx, deps):
+                return
+            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
+                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                return
+            try:
+                names = [n for n in re.split(r"[\s,]+", self.languages) if n]
+                parse = deps.translation.translator.parse_language
+                codes = list(dict.fromkeys(parse(n) for n in names))
+                if len(codes) < 2:
+                    await ctx.respond("Name at least two languages, e.g. `en ko`.",
+                                      ephemeral=True)
+                    return
+                made = await deps.relay.store.set_auto(ctx.guild_id, ctx.channel_id, codes,
+                                                       by=int(ctx.user.id))
+            except LibraError as err:
+                await respond_error(ctx, deps, err)
+                return
+            deps.relay.invalidate()
+            await ctx.respond(describe(made), ephemeral=True)
+
+
+async def _unlink(ctx: lightbulb.Context, deps: DiscordDeps) -> None:
+    async with defer_if_slow(ctx, ephemeral=True):
+        if not await admin_admitted(ctx, deps):
+            return
+        if deps.relay is None:
+            await ctx.respond(NOT_SET_UP, ephemeral=True)
+            return
+        try:
+            before = await deps.relay.store.unlink(ctx.channel_id)
+        except LibraError as err:
+            await respond_error(ctx, deps, err)
+            return
+        deps.relay.invalidate()
+        if before is None:
+            await ctx.respond("This channel is not linked or auto-translated.", ephemeral=True)
+        else:
+            await ctx.respond("This channel is no longer translated.", ephemeral=True)
+
+
+@group.register
+class Unlink(lightbulb.SlashCommand, name="unlink",
+             description="Take this channel out of its linked channels"):
+    """``/autotranslate unlink``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Unlink this channel."""
+        await _unlink(ctx, deps)
+
+
+@group.register
+class Off(lightbulb.SlashCommand, name="off", description="Stop translating this channel"):
+    """``/autotranslate off``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Stop auto-translating this channel."""
+        await _unlink(ctx, deps)
+
+
+@group.register
+class Show(lightbulb.SlashCommand, name="show",
+           description="Show this channel's linked channels"):
+    """``/autotranslate show``."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context,
+                     deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
+        """Describe this channel's group."""
+        async with defer_if_slow(ctx, ephemeral=True):
+            if not await admin_admitted(ctx, deps):
+                return
+            if deps.relay is None:
+                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                return
+            deps.relay.invalidate()
+            current = await deps.relay.group_of(ctx.channel_id)
+            if current is None:
+                await ctx.respond("This channel is not linked or auto-translated.",
+                                  ephemeral=True)
+                return
+            await ctx.respond(describe(current) + await _webhook_note(deps, current),
+                              ephemeral=True)

@@ -1,0 +1,408 @@
+"""Linked and auto-translated channels on Discord: the message listeners and the posting.
+
+A message in a channel of a group (``libra/translate/links.py``) is translated into
+every target (another linked channel, or beneath itself in an auto-translated one)
+and posted there: through Libra's webhook in that channel with the author's name and
+avatar, or, where webhooks are not permitted, by the bot naming the author. Each post
+is recorded (``LinkStore``), so an edit of the original re-translates the post and a
+deletion deletes it, also after a restart. A reply is posted pointing at the
+counterpart of the message it replies to on that side.
+
+Never translated: messages of bots (Libra's own included) and of webhooks (Libra's
+translations included), so nothing loops; and messages with nothing to translate
+(emoji, mentions, URLs, chat tokens like "gg").
+
+Pacing: all work for one target channel runs through its queue
+(:mod:`libra.discord.translate_relay_queue`); each webhook execute waits for that
+webhook's budget (5 per 2 s), each bot post for the channel's (5 per 5 s), each edit
+for the channel's edit budget shared with streaming replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+
+import hikari
+from loguru import logger
+
+from libra.bounded import LruDict
+from libra.discord.pacing import EditPacer
+from libra.discord.render import DISCORD_MESSAGE_LIMIT
+from libra.discord.translate_relay_queue import (
+    DeleteJob,
+    EditJob,
+    Posted,
+    PostJob,
+    RelayQueues,
+)
+from libra.discord.translate_relay_webhooks import RelayWebhook, WebhookDirectory
+from libra.errors import LibraError
+from libra.language.api import LanguageService
+from libra.tasks import TaskGroup
+from libra.translate.api import ContextMessage, Translator
+from libra.translate.links import (
+    GroupKind,
+    LinkStore,
+    PostSource,
+    RelayPost,
+    TranslationGroup,
+)
+
+RELAYED_TYPES = frozenset({hikari.MessageType.DEFAULT, hikari.MessageType.REPLY})
+CONTEXT_MESSAGES = 3
+"""Earlier messages of a channel given to the model as context."""
+WEBHOOK_LIMIT, WEBHOOK_WINDOW = 5, 2.0
+"""Executes per webhook that Discord allows (about 5 per 2 s)."""
+POST_LIMIT, POST_WINDOW = 5, 5.0
+"""New bot messages per channel that Discord allows (about 5 per 5 s)."""
+
+
+def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    """A link Discord shows as a chip leading to the message."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= DISCORD_MESSAGE_LIMIT else text[:DISCORD_MESSAGE_LIMIT - 1] + "…"
+
+
+class TranslationRelay:
+    """Listens to messages in grouped channels and keeps their translations in step."""
+
+    def __init__(self, *, rest: hikari.api.RESTClient, me: Callable[[], int | None],
+                 translator: Translator, language: LanguageService, store: LinkStore,
+                 edit_pacer: EditPacer, tasks: TaskGroup, application_id: int = 0,
+                 on_posted: Callable[[Posted], None] | None = None) -> None:
+        """``me`` gives the bot's user id (``None`` before READY)."""
+        self._rest = rest
+        self._me = me
+        self._translator = translator
+        self._language = language
+        self._store = store
+        self.store = store
+        """The groups and mappings (the commands change groups through it)."""
+        self._edit_pacer = edit_pacer
+        self._webhook_pacer = EditPacer(limit=WEBHOOK_LIMIT, window=WEBHOOK_WINDOW)
+        self._post_pacer = EditPacer(limit=POST_LIMIT, window=POST_WINDOW)
+        self.webhooks = WebhookDirectory(rest, application_id)
+        self.queues = RelayQueues(tasks, post=self._post, edit=self._edit,
+                                  delete=self._delete, on_posted=on_posted)
+        self._groups: dict[int, TranslationGroup] | None = None
+        self._loading = asyncio.Lock()
+        self._context: LruDict[int, deque[ContextMessage]] = LruDict()
+
+    # -- groups ----------------------------------------------------------------------
+
+    async def group_of(self, channel_id: int) -> TranslationGroup | None:
+        """The channel's group (loaded from the store on first use, and after changes)."""
+        if self._groups is None:
+            async with self._loading:
+                if self._groups is None:
+                    try:
+                        groups = await self._store.groups()
+                    except LibraError as err:
+                        logger.warning("linked channels unavailable: {}", err)
+                        return None
+                    self._groups = {c.channel_id: g for g in groups for c in g.channels}
+        return self._groups.get(channel_id)
+
+    def invalidate(self) -> None:
+        """Groups changed (a command): read them again at the next message."""
+        self._groups = None
+
+    # -- listeners ---------------------------------------------------------------------
+
+    async def on_create(self, event: hikari.GuildMessageCreateEvent) -> None:
+        """Queue a new message's translations into its group's targets."""
+        message = event.message
+        if (message.author.is_bot or message.webhook_id is not None
+                or message.type not in RELAYED_TYPES or not message.content):
+            return
+        group = await self.group_of(message.channel_id)
+        if group is None:
+            return
+        text = message.content
+        channel = message.channel_id
+        name = str((event.member.display_name if event.member else None)
+                   or message.author.display_name or message.author.username)
+        previous = tuple(self._context.get(channel, ()))
+        self._remember(channel, name, text)
+        if not self._translator.worth_translating(text):
+            return
+        language = await self._language.message_language(channel, text)
+        avatar = event.member.display_avatar_url if event.member else (
+            message.author.display_avatar_url)
+        reference = message.message_reference
+        reply_to = reference.id if reference is not None and reference.id is not None else None
+        source = PostSource(message_id=int(message.id), author_id=int(message.author.id),
+                            text=text)
+        for target in group.targets(channel, language):
+            self.queues.put(target.channel_id, PostJob(
+                group_id=group.id, guild_id=group.guild_id, source_channel_id=channel,
+                target_channel_id=target.channel_id, languages=target.languages,
+                source_language=language, source=source, author_name=name,
+                avatar_url=str(avatar) if avatar else None, reply_to=reply_to,
+                context=previous))
+
+    async def on_update(self, event: hikari.GuildMessageUpdateEvent) -> None:
+        """Re-translate the posts of an edited original (only when its text changed)."""
+        message = event.message
+        author = message.author
+        if (isinstance(message.content, hikari.UndefinedType) or message.content is None
+                or (not isinstance(author, hikari.UndefinedType) and author.is_bot)
+                or message.webhook_id not in (None, hikari.UNDEFINED)):
+            return
+        if await self.group_of(message.channel_id) is None:
+            return
+        text = message.content
+        message_id = int(message.id)
+        if self.queues.edit_pending(message_id, text):
+            return
+        try:
+            posts = await self._store.posts_of(message_id)
+        except LibraError as err:
+            logger.warning("cannot re-translate edited message {}: {}", message_id, err)
+            return
+        for post in posts:
+            old = next((s.text for s in post.sources if s.message_id == message_id), None)
+            if old != text:  # an embed unfolding is an update too: nothing to redo
+                self.queues.put(post.target_channel_id,
+                                EditJob(post=post, edited={message_id: text}))
+
+    async def on_delete(self, event: hikari.GuildMessageDeleteEvent) -> None:
+        """Delete (or shorten, when coalesced with others) the posts of a deleted original."""
+        if await self.group_of(event.channel_id) is None:
+            return
+        await self._deleted(int(event.message_id))
+
+    async def on_bulk_delete(self, event: hikari.GuildBulkMessageDeleteEvent) -> None:
+        """A moderator purged messages: each is a deletion."""
+        if await self.group_of(event.channel_id) is None:
+            return
+        for message_id in event.message_ids:
+            await self._deleted(int(message_id))
+
+    async def _deleted(self, message_id: int) -> None:
+        self.queues.delete_pending(message_id)
+        try:
+            posts = await self._store.posts_of(message_id)
+        except LibraError as err:
+            logger.warning("cannot delete the translations of message {}: {}", message_id, err)
+            return
+        for post in posts:
+            if len(post.sources) == 1:
+                self.queues.put(post.target_channel_id, DeleteJob(post=post))
+            else:
+                self.queues.put(post.target_channel_id,
+                                EditJob(post=post, deleted={message_id}))
+
+    def _remember(self, channel: int, author: str, text: str) -> None:
+        recent = self._context.get(channel)
+        if recent is None:
+            recent = self._context[channel] = deque(maxlen=CONTEXT_MESSAGES)
+        recent.append(ContextMessage(author=author, text=text))
+
+    # -- the work, one target channel at a time ------------------------------------------
+
+    async def _translations(self, text: str, *, languages: tuple[str, ...], source: str,
+                            guild_id: int, channel_id: int, user_id: int,
+                            context: tuple[ContextMessage, ...], kind: GroupKind,
+                            ) -> dict[str, str]:
+        """Each language's translation of ``text`` (those that failed are left out)."""
+        done: dict[str, str] = {}
+        for language in languages:
+            if language == source:
+                done[language] = text  # the same language: the original as written
+                continue
+            try:
+                result = await self._translator.translate(
+                    text, target=language, source=source, guild_id=guild_id,
+                    channel_id=channel_id, user_id=user_id, context=context)
+            except LibraError as err:
+                # Never a wrong post: this language gets nothing for this message.
+                logger.warning("translation into {} failed ({}): {}", language, err.code, err)
+                continue
+            if result.translated:
+                done[language] = result.text
+            elif kind is GroupKind.LINKED:
+                done[language] = text  # it was already in the channel's language
+        return done
+
+    def _render(self, kind: GroupKind, translations: dict[str, str], *, author: str,
+                webhook: bool, reply_line: str | None) -> str:
+        if kind is GroupKind.AUTO:
+            body = "\n".join(f"`{lang}` {text}" for lang, text in translations.items())
+        else:
+            body = next(iter(translations.values()))
+            if not webhook:
+                body = f"**{author}**: {body}"
+        if reply_line:
+            body = f"{reply_line}\n{body}"
+        return _fit(body)
+
+    async def _counterpart(self, message_id: int, channel_id: int) -> int | None:
+        """The message in ``channel_id`` that stands for ``message_id``, if any.
+
+        ``message_id`` is an original or a translation Libra posted of one.
+        """
+        try:
+            for post in await self._store.posts_of(message_id):
+                if post.target_channel_id == channel_id:
+                    return post.target_message_id
+            mirror = await self._store.post_at(message_id)
+            if mirror is None:
+                return None
+            original = mirror.sources[0].message_id
+            if mirror.source_channel_id == channel_id:
+                return original
+            return next((p.target_message_id for p in await self._store.posts_of(original)
+                         if p.target_channel_id == channel_id), None)
+        except LibraError as err:
+            logger.debug("reply not mapped: {}", err)
+            return None
+
+    async def _post(self, jobs: list[PostJob]) -> RelayPost | None:
+        first = jobs[0]
+        group = await self.group_of(first.source_channel_id)
+        kind = group.kind if group is not None else GroupKind.LINKED
+        target = first.target_channel_id
+        text = "\n".join(job.source.text for job in jobs)
+        translations = await self._translations(
+            text, languages=first.languages, source=first.source_language,
+            guild_id=first.guild_id, channel_id=first.source_channel_id,
+            user_id=first.source.author_id, context=first.context, kind=kind)
+        if not translations:
+            return None
+        webhook = await self.webhooks.for_channel(target) if kind is GroupKind.LINKED else None
+        reply_to: int | None = None
+        if kind is GroupKind.AUTO:
+            reply_to = first.source.message_id
+        elif first.reply_to is not None:
+            reply_to = await self._counterpart(first.reply_to, target)
+        reply_line = (f"-# ↪ {jump_url(first.guild_id, target, reply_to)}"
+                      if webhook is not None and reply_to is not None else None)
+        content = self._render(kind, translations, author=first.author_name,
+                               webhook=webhook is not None, reply_line=reply_line)
+        if webhook is not None:
+            sent = await self._execute(webhook, content, first)
+            if sent is None:
+                webhook = None
+                content = self._render(kind, translations, author=first.author_name,
+                                       webhook=False, reply_line=None)
+        if webhook is None:
+            await self._post_pacer.acquire(target)
+            sent = await self._rest.create_message(
+                target, content, reply=reply_to or hikari.UNDEFINED, reply_must_exist=False,
+                mentions_reply=False, mentions_everyone=False, user_mentions=False,
+                role_mentions=False)
+        assert sent is not None
+        sources = tuple(job.source for job in jobs)
+        post = RelayPost(id=0, group_id=first.group_id, source_channel_id=first.source_channel_id,
+                         target_channel_id=target, target_message_id=int(sent.id),
+                         webhook_id=webhook.id if webhook is not None else None,
+                         languages=first.languages, sources=sources,
+                         author_name=first.author_name,
+                         reply_to_id=reply_to if kind is GroupKind.LINKED else None)
+        try:
+            post_id = await self._store.add_post(
+                group_id=post.group_id, source_channel_id=post.source_channel_id,
+                target_channel_id=target, target_message_id=post.target_message_id,
+                webhook_id=post.webhook_id, languages=post.languages, sources=sources,
+                author_name=post.author_name, reply_to_id=post.reply_to_id)
+        except LibraError as err:
+            logger.warning("posted translation {} not recorded (edits and deletes will not "
+                           "follow it): {}", post.target_message_id, err)
+            return post
+        return dataclasses.replace(post, id=post_id)
+
+    async def _execute(self, webhook: RelayWebhook, content: str,
+                       job: PostJob) -> hikari.Message | None:
+        """Post through the webhook; ``None`` when it is gone (the caller posts as the bot)."""
+        await self._webhook_pacer.acquire(webhook.id)
+        try:
+            return await self._rest.execute_webhook(
+                webhook.id, webhook.token, content, username=job.author_name[:80] or "?",
+                avatar_url=job.avatar_url or hikari.UNDEFINED, mentions_everyone=False,
+                user_mentions=False, role_mentions=False)
+        except (hikari.NotFoundError, hikari.UnauthorizedError):
+            logger.info("Libra's webhook in channel {} is gone; posting as the bot",
+                        webhook.channel_id)
+            self.webhooks.forget(webhook.channel_id)
+            return None
+
+    async def _edit(self, post: RelayPost, edited: dict[int, str], deleted: set[int]) -> None:
+        sources = tuple(PostSource(message_id=s.message_id, author_id=s.author_id,
+                                   text=edited.get(s.message_id, s.text))
+                        for s in post.sources if s.message_id not in deleted)
+        try:
+            for message_id, text in edited.items():
+                await self._store.update_source(post.id, message_id, text)
+            for message_id in deleted:
+                await self._store.remove_source(post.id, message_id)
+        except LibraError as err:
+            logger.warning("translation mapping not updated: {}", err)
+        if not sources:
+            await self._delete(post)
+            return
+        group = await self.group_of(post.source_channel_id)
+        kind = group.kind if group is not None else GroupKind.LINKED
+        guild_id = group.guild_id if group is not None else 0
+        source_language = await self._language.message_language(
+            post.source_channel_id, sources[0].text)
+        translations = await self._translations(
+            "\n".join(s.text for s in sources), languages=post.languages,
+            source=source_language, guild_id=guild_id, channel_id=post.source_channel_id,
+            user_id=sources[0].author_id, context=(), kind=kind)
+        if not translations:
+            return
+        webhook = None
+        if post.webhook_id is not None:
+            webhook = await self.webhooks.for_channel(post.target_channel_id)
+            if webhook is None or webhook.id != post.webhook_id:
+                logger.info("cannot edit translation {}: its webhook is gone",
+                            post.target_message_id)
+                return
+        reply_line = (f"-# ↪ {jump_url(guild_id, post.target_channel_id, post.reply_to_id)}"
+                      if webhook is not None and post.reply_to_id is not None else None)
+        content = self._render(kind, translations, author=post.author_name,
+                               webhook=webhook is not None, reply_line=reply_line)
+        try:
+            async with self._edit_pacer.edit(post.target_channel_id, urgent=True):
+                if webhook is not None:
+                    await self._webhook_pacer.acquire(webhook.id)
+                    await self._rest.edit_webhook_message(
+                        webhook.id, webhook.token, post.target_message_id, content,
+                        mentions_everyone=False, user_mentions=False, role_mentions=False)
+                else:
+                    await self._rest.edit_message(
+                        post.target_channel_id, post.target_message_id, content,
+                        mentions_everyone=False, user_mentions=False, role_mentions=False)
+        except hikari.NotFoundError:
+            await self._forget(post)
+
+    async def _delete(self, post: RelayPost) -> None:
+        try:
+            if post.webhook_id is not None:
+                webhook = await self.webhooks.for_channel(post.target_channel_id)
+                if webhook is not None and webhook.id == post.webhook_id:
+                    await self._webhook_pacer.acquire(webhook.id)
+                    await self._rest.delete_webhook_message(webhook.id, webhook.token,
+                                                            post.target_message_id)
+                else:  # the bot may still delete it with Manage Messages
+                    await self._rest.delete_message(post.target_channel_id,
+                                                    post.target_message_id)
+            else:
+                await self._rest.delete_message(post.target_channel_id, post.target_message_id)
+        except (hikari.NotFoundError, hikari.ForbiddenError) as err:
+            logger.debug("translation {} not deleted: {}", post.target_message_id, err)
+        await self._forget(post)
+
+    async def _forget(self, post: RelayPost) -> None:
+        try:
+            await self._store.delete_post(post.id)
+        except LibraError as err:
+            logger.warning("translation mapping not removed: {}", err)
+

@@ -1,0 +1,218 @@
+"""One queue per target channel for relayed translations, coalescing a backlog.
+
+Everything the relay does in a channel (post a translation, edit one, delete one)
+goes through that channel's queue, in order, one at a time: Discord's per-channel and
+per-webhook budgets are spent by one worker, so they can be paced exactly, and an
+edit never overtakes the post it edits.
+
+**Coalescing.** Translation (the local model) is the slow step. When a worker is
+free and several posts wait, consecutive ones by the same author from the same
+channel become one post (one translation, one Discord request): a burst is caught up
+in a few posts instead of falling minutes behind. Later edits and deletes of a
+message still waiting are applied to the waiting post itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from libra.tasks import TaskGroup
+from libra.translate.api import ContextMessage
+from libra.translate.links import PostSource, RelayPost
+
+MAX_COALESCED = 10
+"""Originals in one coalesced post at most."""
+MAX_COALESCED_CHARS = 1500
+"""Characters of originals in one coalesced post at most (a translation may be longer
+than its original, and a post holds 2000)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class PostJob:
+    """Translate one original into a target channel and post it there."""
+
+    group_id: int
+    guild_id: int
+    source_channel_id: int
+    target_channel_id: int
+    languages: tuple[str, ...]
+    """The target's language(s); one for a linked channel, several beneath an auto one."""
+    source_language: str
+    source: PostSource
+    author_name: str
+    avatar_url: str | None
+    reply_to: int | None
+    """The original this message replies to (mapped into the target when posting)."""
+    context: tuple[ContextMessage, ...] = ()
+    """The channel's previous few messages, for the model."""
+    received_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True, kw_only=True)
+class EditJob:
+    """Re-translate a post whose originals were edited or deleted.
+
+    ``edited``: new texts by message id; ``deleted``: gone originals. A post left with
+    no original is deleted.
+    """
+
+    post: RelayPost
+    edited: dict[int, str] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True, kw_only=True)
+class DeleteJob:
+    """Delete a post whose originals are all gone."""
+
+    post: RelayPost
+
+
+Job = PostJob | EditJob | DeleteJob
+
+
+@dataclass(slots=True)
+class _ChannelQueue:
+    jobs: deque[Job] = field(default_factory=deque)
+    running: bool = False
+    in_flight: list[PostJob] = field(default_factory=list)
+    edited: dict[int, str] = field(default_factory=dict)
+    """Originals edited while their post was being made: re-translated right after."""
+    deleted: set[int] = field(default_factory=set)
+    """Originals deleted while their post was being made: removed right after."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posted:
+    """One finished post, for figures (latency from each original to its post)."""
+
+    target_channel_id: int
+    source_message_ids: tuple[int, ...]
+    received_at: tuple[float, ...]
+    posted_at: float
+
+
+class RelayQueues:
+    """The per-target-channel queues and their workers (held tasks, cancelled on stop)."""
+
+    def __init__(self, tasks: TaskGroup, *,
+                 post: Callable[[list[PostJob]], Awaitable[RelayPost | None]],
+                 edit: Callable[[RelayPost, dict[int, str], set[int]], Awaitable[None]],
+                 delete: Callable[[RelayPost], Awaitable[None]],
+                 on_posted: Callable[[Posted], None] | None = None) -> None:
+        """``edit(post, new_texts, deleted_ids)`` applies edits/deletes to a posted post."""
+        self._tasks = tasks
+        self._post = post
+        self._edit = edit
+        self._delete = delete
+        self._on_posted = on_posted
+        self._queues: dict[int, _ChannelQueue] = {}
+
+    @property
+    def backlog(self) -> int:
+        """Jobs waiting or being carried out, in every channel."""
+        return sum(len(q.jobs) + (1 if q.running else 0) for q in self._queues.values())
+
+    def put(self, channel_id: int, job: Job) -> None:
+        """Queue a job for ``channel_id``; its worker starts if it is idle."""
+        queue = self._queues.setdefault(channel_id, _ChannelQueue())
+        queue.jobs.append(job)
+        if not queue.running:
+            queue.running = True
+            self._tasks.spawn(self._work(channel_id, queue), name=f"translate-relay:{channel_id}")
+
+    def edit_pending(self, message_id: int, text: str) -> bool:
+        """Apply an edit to an original not yet posted anywhere; ``True`` when it was waiting.
+
+        Returns ``False`` when some post of it is already made (the caller edits those).
+        """
+        waiting = False
+        for queue in self._queues.values():
+            for job in queue.jobs:
+                if isinstance(job, PostJob) and job.source.message_id == message_id:
+                    job.source = PostSource(message_id=message_id,
+                                            author_id=job.source.author_id, text=text)
+                    waiting = True
+            if any(j.source.message_id == message_id for j in queue.in_flight):
+                queue.edited[message_id] = text
+                waiting = True
+        return waiting
+
+    def delete_pending(self, message_id: int) -> bool:
+        """Drop an original from every queue; ``True`` when it was waiting or in flight."""
+        found = False
+        for queue in self._queues.values():
+            before = len(queue.jobs)
+            queue.jobs = deque(j for j in queue.jobs if not (
+                isinstance(j, PostJob) and j.source.message_id == message_id))
+            found = found or len(queue.jobs) != before
+            if any(j.source.message_id == message_id for j in queue.in_flight):
+                queue.deleted.add(message_id)
+                found = True
+        return found
+
+    async def _work(self, channel_id: int, queue: _ChannelQueue) -> None:
+        try:
+            while queue.jobs:
+                job = queue.jobs.popleft()
+                try:
+                    await self._run(queue, job)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # one failed job must not stop the channel
+                    logger.opt(exception=err).warning(
+                        "translation relay into channel {} failed: {}", channel_id, err)
+        finally:
+            queue.running = False
+            queue.in_flight = []
+            if not queue.jobs:
+                self._queues.pop(channel_id, None)
+
+    async def _run(self, queue: _ChannelQueue, job: Job) -> None:
+        if isinstance(job, EditJob):
+            await self._edit(job.post, job.edited, job.deleted)
+            return
+        if isinstance(job, DeleteJob):
+            await self._delete(job.post)
+            return
+        batch = [job, *self._coalesce(queue, job)]
+        queue.in_flight = batch
+        queue.edited, queue.deleted = {}, set()
+        try:
+            post = await self._post(batch)
+            if post is not None and self._on_posted is not None:
+                self._on_posted(Posted(
+                    target_channel_id=post.target_channel_id,
+                    source_message_ids=tuple(j.source.message_id for j in batch),
+                    received_at=tuple(j.received_at for j in batch),
+                    posted_at=time.monotonic()))
+            if post is not None and (queue.edited or queue.deleted):
+                await self._edit(post, dict(queue.edited), set(queue.deleted))
+        finally:
+            queue.in_flight = []
+
+    @staticmethod
+    def _coalesce(queue: _ChannelQueue, first: PostJob) -> list[PostJob]:
+        """Take the waiting posts that can join ``first``'s (same author, channel, reply)."""
+        taken: list[PostJob] = []
+        chars = len(first.source.text)
+        while queue.jobs and len(taken) + 1 < MAX_COALESCED:
+            nxt = queue.jobs[0]
+            if not isinstance(nxt, PostJob):
+                break
+            if not (nxt.source.author_id == first.source.author_id
+                    and nxt.source_channel_id == first.source_channel_id
+                    and nxt.languages == first.languages and nxt.reply_to is None
+                    and nxt.source_language == first.source_language
+                    and chars + len(nxt.source.text) <= MAX_COALESCED_CHARS):
+                break
+            chars += len(nxt.source.text)
+            queue.jobs.popleft()
+            taken.append(nxt)
+        return taken

@@ -1,0 +1,76 @@
+"""Checks on the model's answer before anything is shown or posted.
+
+A translation is refused when it lost or duplicated protected content (see
+:mod:`libra.translate.protect`), when it is confidently in another language than the
+target, or when it is garbage: empty, a model's chatter instead of a translation,
+a loop repeating itself, or far longer than the original could justify.
+"""
+
+from __future__ import annotations
+
+import re
+
+from libra.language.api import LanguageService
+from libra.translate.protect import prose_of
+
+_PREAMBLE_RE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok)[!,.]?\s*)?"
+    r"(?:here(?:'s| is) (?:the |your |a )?translation[^:\n]*:|translation[^:\n]{0,30}:)\s*",
+    re.IGNORECASE,
+)
+_QUOTES = ('"', "“", "”", "«", "»", "「", "」", "『", "』")
+_LOOP_RE = re.compile(r"(.{4,}?)\1{5,}", re.DOTALL)
+FAMILIES = {"zh-tw": "zh", "zh-cn": "zh"}
+"""Codes the check treats as one language: the detector cannot always tell them apart."""
+CONFIDENT = 0.75
+"""A detection at least this sure of another language means a wrong-language answer."""
+UNSURE = 0.45
+"""Long text detected below this is no language at all (garbage)."""
+
+
+def tidy(answer: str, original: str) -> str:
+    """Strip what models add around a translation.
+
+    That is a "Here is the translation:" line, quotes the original did not have, and
+    surrounding blank lines.
+    """
+    text = _PREAMBLE_RE.sub("", answer, count=1).strip()
+    if (len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES
+            and original.strip()[:1] not in _QUOTES):
+        text = text[1:-1].strip()
+    return text
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
+
+def garbage_problem(answer: str, shielded_text: str) -> str | None:
+    """Why ``answer`` cannot be a translation of ``shielded_text``, or ``None``."""
+    prose = prose_of(answer)
+    if not prose.strip() and prose_of(shielded_text).strip():
+        return "the answer was empty"
+    if "\ufffd" in answer:
+        return "the answer holds broken characters"
+    if _LOOP_RE.search(answer):
+        return "the answer repeats itself"
+    if len(answer) > 4 * len(shielded_text) + 80:
+        return "the answer is far longer than the text"
+    return None
+
+
+def language_problem(answer: str, target: str, language: LanguageService, *,
+                     min_letters: int) -> str | None:
+    """Why ``answer`` is not in ``target`` (confidently another language, or none)."""
+    prose = prose_of(answer)
+    if _letters(prose) < min_letters:
+        return None  # too short to judge: names, "OK!", a single word
+    detection = language.detect(prose)
+    if detection.method == "none":
+        return None
+    found = FAMILIES.get(detection.language, detection.language)
+    if found != FAMILIES.get(target, target) and detection.confidence >= CONFIDENT:
+        return f"the answer is in {detection.language}, not {target}"
+    if detection.confidence < UNSURE and _letters(prose) >= 2 * min_letters:
+        return "the answer is not readable text in any language"
+    return None

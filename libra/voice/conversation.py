@@ -1,0 +1,119 @@
+"""A spoken conversation on a voice link: every speaker heard, one answer at a time.
+
+A listener task per speaker (:class:`~libra.voice.listener.SpeakerListener` over
+``VoiceLink.audio``) puts each transcribed turn on a short queue; one answering task
+takes them in order, answers through the pipeline and plays the answer on the link.
+A failure is reported through ``on_error`` (the Discord side says it in the channel)
+and never stops the other speakers: a speaker whose engine failed is listened to again
+when their audio next starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from libra.errors import LibraError, SpeechEngineFailed
+from libra.voice.api import VoiceLink
+from libra.voice.audio import stereo48k_to_mono16k
+from libra.voice.listener import SpeakerListener
+from libra.voice.utterance import Utterance
+
+if TYPE_CHECKING:
+    from libra.voice.pipeline import VoicePipeline, VoiceReply
+
+ErrorHandler = Callable[[int, LibraError], Awaitable[None]]
+"""Told which speaker's turn failed and why."""
+ReplyHandler = Callable[["VoiceReply"], Awaitable[None]]
+"""Told of each answer as it starts (mirroring, status pages)."""
+
+
+class Conversation:
+    """See the module docstring."""
+
+    def __init__(self, pipeline: VoicePipeline, link: VoiceLink, *,
+                 channel_id: int | None = None, voice: str | None = None,
+                 queue_size: int = 3, on_error: ErrorHandler | None = None,
+                 on_reply: ReplyHandler | None = None) -> None:
+        """``channel_id`` is where the turns are stored (default the voice channel)."""
+        self._pipeline = pipeline
+        self._link = link
+        self._channel_id = channel_id if channel_id is not None else link.channel_id
+        self._voice = voice
+        self._queue: asyncio.Queue[tuple[int, Utterance]] = asyncio.Queue(maxsize=queue_size)
+        self._on_error = on_error
+        self._on_reply = on_reply
+        self.current: VoiceReply | None = None
+        """The answer being spoken, if any."""
+
+    async def run(self) -> None:
+        """Listen and answer until the link closes."""
+        name = f"voice:{self._link.guild_id}"
+        answering = asyncio.create_task(self._answer_loop(), name=f"{name}:answer")
+        listeners: dict[int, asyncio.Task[None]] = {}
+        try:
+            async for user_id in self._link.speakers():
+                running = listeners.get(user_id)
+                if running is None or running.done():
+                    listeners[user_id] = asyncio.create_task(
+                        self._listen(user_id), name=f"{name}:listen-{user_id}")
+        finally:
+            for task in (*listeners.values(), answering):
+                task.cancel()
+            await asyncio.gather(*listeners.values(), answering, return_exceptions=True)
+
+    async def _listen(self, user_id: int) -> None:
+        listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
+                                   name=f"voice:{self._link.guild_id}:{user_id}")
+        try:
+            async for utterance in listener.utterances(self._pcm(user_id)):
+                if self._queue.full():  # a short queue: the oldest question goes
+                    dropped = self._queue.get_nowait()
+                    logger.warning("voice: dropped a queued turn of {}", dropped[0])
+                self._queue.put_nowait((user_id, utterance))
+        except LibraError as err:
+            await self._report(user_id, err)
+        except Exception as err:  # one speaker's failure must not end the conversation
+            logger.opt(exception=err).error("voice: listening to {} failed", user_id)
+            await self._report(user_id, SpeechEngineFailed(f"listening failed: {err}"))
+
+    async def _pcm(self, user_id: int) -> AsyncIterator[bytes]:
+        async for chunk in self._link.audio(user_id):
+            yield stereo48k_to_mono16k(chunk.pcm)
+
+    async def _answer_loop(self) -> None:
+        while True:
+            user_id, utterance = await self._queue.get()
+            try:
+                await self._answer(user_id, utterance)
+            except LibraError as err:
+                await self._report(user_id, err)
+            except Exception as err:  # the next question still gets its answer
+                logger.opt(exception=err).error("voice: answering {} failed", user_id)
+                await self._report(user_id, SpeechEngineFailed(f"answering failed: {err}"))
+
+    async def _answer(self, user_id: int, utterance: Utterance) -> None:
+        reply = await self._pipeline.answer(utterance, user_id=user_id,
+                                            channel_id=self._channel_id,
+                                            guild_id=self._link.guild_id, voice=self._voice)
+        self.current = reply
+        try:
+            if self._on_reply is not None:
+                await self._on_reply(reply)
+            playback = await self._link.play(reply.audio())
+            await reply.wait()
+            await playback.wait()
+        finally:
+            self.current = None
+            reply.publish_latency()
+
+    async def _report(self, user_id: int, err: LibraError) -> None:
+        logger.warning("voice: {} ({})", err, err.code)
+        if self._on_error is not None:
+            try:
+                await self._on_error(user_id, err)
+            except Exception as failure:  # the reporter's failure is not the speaker's
+                logger.opt(exception=failure).error("voice: on_error failed")
