@@ -19,6 +19,7 @@ from libra.config import Settings
 from libra.errors import LibraError, PluginError
 from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
+from libra.heartbeat import HeartbeatPlugin
 from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.llm.api import LLMBackend
@@ -68,12 +69,14 @@ class Graph:
     speech: VoicePipeline | None = None
     """Speech in and out over chat (``None`` when voice is disabled or its extra is not
     installed); models load on the first turn that needs them."""
+    heartbeat: HeartbeatPlugin | None = None
+    """``libra run`` only: the file ``libra health`` reads; last, so it beats once all is up."""
 
     @property
     def plugins(self) -> list[Plugin]:
         """The lifecycle holders, in start order."""
         parts: list[Plugin | None] = [self.storage, self.language, self.llm, self.chat,
-                                      self.admin, self.discord]
+                                      self.admin, self.discord, self.heartbeat]
         return [p for p in parts if p is not None]
 
 
@@ -128,9 +131,10 @@ def build_graph(settings: Settings, mode: Mode, *,
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
                             usage=storage.usage, voice=voice)
+    heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
-                 discord=discord, speech=speech)
+                 discord=discord, speech=speech, heartbeat=heartbeat)
 
 
 def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,

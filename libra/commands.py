@@ -128,8 +128,20 @@ def _doctor(args: argparse.Namespace) -> int:
     return exit_code(rows)
 
 
+def _health(args: argparse.Namespace) -> int:
+    from libra.heartbeat import heartbeat_path, judge  # noqa: PLC0415
+
+    settings = load_settings(args.config)
+    verdict = judge(heartbeat_path(settings.app.data_dir), ready=args.ready,
+                    required=settings.admin.ready_required)
+    # One line either way: Docker keeps it in `docker inspect` as the probe's output.
+    print(f"{'healthy' if verdict.healthy else 'unhealthy'}: {verdict.reason}",
+          file=sys.stdout if verdict.healthy else sys.stderr)
+    return 0 if verdict.healthy else 1
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``run``, ``chat``, ``doctor`` and ``config``."""
+    """Add ``run``, ``chat``, ``doctor``, ``health`` and ``config``."""
     run = sub.add_parser("run", help="run the Discord bot")
     run.set_defaults(handler=_run)
 
@@ -139,6 +151,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     doctor = sub.add_parser("doctor", help="check configuration, database, LLM, voice, token")
     doctor.set_defaults(handler=_doctor)
+
+    health = sub.add_parser(
+        "health", help="is the running Libra alive? (container healthcheck; no admin port)",
+        description="Reads the heartbeat file the running process rewrites every "
+                    "app.heartbeat_seconds in app.data_dir. Exit 0 when it is fresh, 1 when "
+                    "it is missing or stale.")
+    health.add_argument("--ready", action="store_true",
+                        help="also require every admin.ready_required component ok or degraded")
+    health.set_defaults(handler=_health)
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -48,6 +48,9 @@ class AppSettings(_Section):
     shutdown_timeout: float = Field(10.0, gt=0)
     """Seconds a plugin's tasks get to finish when it stops; its ``stop()`` may take
     twice this (draining, then releasing) before it is abandoned and reported."""
+    heartbeat_seconds: float = Field(15.0, ge=1, le=3600)
+    """Seconds between rewrites of ``<data_dir>/heartbeat.json`` by a running Libra, which
+    ``libra health`` (the container healthcheck) reads; stale after three intervals."""
 
 
 class DatabaseSettings(_Section):

@@ -436,6 +436,12 @@ class ModelNotInstalled(ModelError):
     code = "model_not_installed"
 
 
+class ModelsFolderReadOnly(ModelError):
+    """The models folder cannot be written (e.g. baked into a read-only image)."""
+
+    code = "models_folder_read_only"
+
+
 # --- end voice models ----------------------------------------------------------------
 
 

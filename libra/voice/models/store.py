@@ -11,6 +11,7 @@ Layout under the models folder (``voice.models_dir``, default ``<data_dir>/model
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import hashlib
 import os
@@ -20,13 +21,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from libra.errors import ModelNotInstalled, ModelProvidedByPackage
+from libra.errors import ModelNotInstalled, ModelProvidedByPackage, ModelsFolderReadOnly
 from libra.voice.models.catalogue import ModelSpec
 from libra.voice.models.packaged import find_packaged
 from libra.voice.models.state import Installation, read_manifest
 
 _LOCK_POLL = 0.1
 _HASH_CHUNK = 1 << 20
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def sha256_file(path: Path) -> str:
@@ -88,8 +90,21 @@ class ModelStore:
         Polls rather than blocking a thread, so a waiting pull can be cancelled.
         """
         locks = self.root / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(locks / f"{spec.kind.value}-{spec.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            locks.mkdir(parents=True, exist_ok=True)
+            fd = os.open(locks / f"{spec.kind.value}-{spec.name}.lock",
+                         os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            # Every change (pull, remove) starts here, so a read-only folder (models
+            # baked into a container image) is reported once, before any download.
+            if err.errno in _NOT_WRITABLE:
+                raise ModelsFolderReadOnly(
+                    f"the models folder {self.root} cannot be written ({err.strerror}): "
+                    "its models can be listed and used, not changed",
+                    hint="pull into a writable folder (voice.models_dir, e.g. "
+                         "LIBRA_VOICE__MODELS_DIR=/data/models) or rebuild the image with "
+                         "the models in LIBRA_MODELS") from err
+            raise
         try:
             waited = False
             while True:

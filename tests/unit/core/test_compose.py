@@ -69,7 +69,9 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def is_libra_name(name: str) -> bool:
     base = name.removesuffix("_FILE")
-    return base in ALIASES or (base.startswith("LIBRA_") and "__" in base)
+    # LIBRA_CONFIG names the settings file itself (config_sources reads it).
+    return base in ALIASES or (base.startswith("LIBRA_") and "__" in base) or (
+        name == "LIBRA_CONFIG")
 
 
 def secret_stand_ins(tmp_path: Path, compose: dict[str, Any]) -> dict[str, str]:
