@@ -31,6 +31,7 @@ from libra.translate.api import TranslationFeature
 from libra.translate.glossary import GuildGlossary
 from libra.translate.records import TranslationRecords
 from libra.translate.service import LLMTranslator
+from libra.voice.latency_board import LatencyBoard
 
 if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
@@ -68,6 +69,9 @@ class Graph:
     speech: VoicePipeline | None = None
     """Speech in and out over chat (``None`` when voice is disabled or its extra is not
     installed); models load on the first turn that needs them."""
+    voice_turns: LatencyBoard | None = None
+    """Recent voice turns' latency (``/voice status``, ``/stats``, ``/metrics``, the
+    operator page); ``None`` when voice is disabled."""
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -103,6 +107,7 @@ def build_graph(settings: Settings, mode: Mode, *,
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
     speech = build_speech(settings, bus, chat_service)
+    voice_turns = LatencyBoard(bus, metrics=metrics) if settings.voice.enabled else None
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -121,16 +126,16 @@ def build_graph(settings: Settings, mode: Mode, *,
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
                                 links=PgLinkStore(lambda: storage.database),
-                                needs=(chat, language, llm))
+                                voice_turns=voice_turns, needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
-                            usage=storage.usage, voice=voice)
+                            usage=storage.usage, voice=voice, voice_turns=voice_turns)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
-                 discord=discord, speech=speech)
+                 discord=discord, speech=speech, voice_turns=voice_turns)
 
 
 def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,
