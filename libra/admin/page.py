@@ -23,7 +23,8 @@ button{background:#334e68;color:#fff;border:0;border-radius:4px;padding:.4em .9e
 input{padding:.4em;border:1px solid #bcccdc;border-radius:4px;width:100%;box-sizing:border-box}
 .login{max-width:320px;margin:4em auto}.login label{display:block;margin:.6em 0 .2em}
 .error{color:#c53030;margin:.5em 0}.muted{color:#627d98}
-.wide{overflow-x:auto}h3{font-size:.95em;margin:.8em 0 .4em}
+.wide{overflow-x:auto}.wide table{font-size:13px}.wide td{white-space:nowrap}
+h3{font-size:.95em;margin:.8em 0 .4em}
 """
 
 
