@@ -12,11 +12,13 @@ from urllib.parse import urlencode
 
 import bcrypt
 
+from libra.admin.openapi import openapi_document
 from libra.config import VoiceSettings
 from libra.events import VoiceTurnLatency
 from libra.storage.db import Database
 from libra.storage.stats import DatabaseUsageStats
 from libra.voice.latency import TurnClock
+from libra.voice.latency_figures import TurnStage
 
 from .conftest import StartAdmin
 from .harness import AdminHarness, admin_settings, start_harness
@@ -142,3 +144,10 @@ async def test_voice_off_leaves_the_section_out(database: Database, tmp_path: Pa
         assert "libra_voice_turn" not in (await h.request("GET", "/metrics")).body.decode()
     finally:
         await h.stop()
+
+
+def test_the_openapi_document_names_every_voice_figure() -> None:
+    voice = openapi_document()["paths"]["/api/stats"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["properties"]["voice"]
+    stage_enum = voice["properties"]["stages"]["items"]["properties"]["stage"]["enum"]
+    assert stage_enum == [s.value for s in TurnStage]
