@@ -32,6 +32,7 @@ from libra.translate.api import TranslationFeature
 from libra.translate.glossary import GuildGlossary
 from libra.translate.records import TranslationRecords
 from libra.translate.service import LLMTranslator
+from libra.voice.latency_board import LatencyBoard
 
 if TYPE_CHECKING:
     from libra.admin.api import VoiceDiagnosticsSource
@@ -71,6 +72,9 @@ class Graph:
     installed); models load on the first turn that needs them."""
     heartbeat: HeartbeatPlugin | None = None
     """``libra run`` only: the file ``libra health`` reads; last, so it beats once all is up."""
+    voice_turns: LatencyBoard | None = None
+    """Recent voice turns' latency (``/voice status``, ``/stats``, ``/metrics``, the
+    operator page); ``None`` when voice is disabled."""
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -106,6 +110,7 @@ def build_graph(settings: Settings, mode: Mode, *,
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
     speech = build_speech(settings, bus, chat_service)
+    voice_turns = LatencyBoard(bus, metrics=metrics) if settings.voice.enabled else None
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -124,17 +129,17 @@ def build_graph(settings: Settings, mode: Mode, *,
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
                                 links=PgLinkStore(lambda: storage.database),
-                                needs=(chat, language, llm))
+                                voice_turns=voice_turns, needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
-                            usage=storage.usage, voice=voice)
+                            usage=storage.usage, voice=voice, voice_turns=voice_turns)
     heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
-                 discord=discord, speech=speech, heartbeat=heartbeat)
+                 discord=discord, speech=speech, heartbeat=heartbeat, voice_turns=voice_turns)
 
 
 def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,

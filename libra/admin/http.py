@@ -27,6 +27,7 @@ from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines
 
+from .api import VoiceLatencySource
 from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
 from .nonces import NonceStoreUnavailable
@@ -92,6 +93,8 @@ class AdminState:
     policies: dict[tuple[str, str], AuthPolicy]
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Requests cut off at ``request_timeout`` that are still unwinding."""
+    voice_turns: VoiceLatencySource | None = None
+    """Recent voice turns' latency (``None``: no voice section)."""
 
 
 STATE = web.AppKey("libra_admin_state", AdminState)

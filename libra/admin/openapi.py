@@ -66,6 +66,38 @@ _READY = {
                    "components": {"type": "array", "items": _COMPONENT}},
 }
 
+_VOICE_STAGES = ["endpoint", "stt_final", "chat", "llm_first_token", "first_sentence",
+                 "tts_first_audio", "first_packet", "total", "libra"]
+"""``libra.voice.latency_figures.TurnStage`` (admin imports no voice module)."""
+
+_VOICE = {
+    "type": ["object", "null"],
+    "description": "Recent voice turns (the last `window` of them); null when voice is off.",
+    "required": ["turns", "errors", "window", "stages", "engines", "recent"],
+    "properties": {
+        "turns": {"type": "integer", "description": "Turns since Libra started."},
+        "errors": {"type": "object", "additionalProperties": {"type": "integer"},
+                   "description": "Failed turns since Libra started, by error code."},
+        "window": {"type": "integer"},
+        "stages": {"type": "array", "items": {
+            "type": "object", "required": ["stage", "samples", "p50_ms", "p95_ms"],
+            "properties": {"stage": {"enum": _VOICE_STAGES}, "samples": {"type": "integer"},
+                           "p50_ms": {"type": "number"}, "p95_ms": {"type": "number"}}}},
+        "engines": {"type": "object", "required": ["stt", "tts"], "properties": {
+            "stt": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "tts": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+        "recent": {"type": "array", "description": "The last turns, newest first.", "items": {
+            "type": "object",
+            "required": ["guild_id", "channel_id", "stt", "tts", "error_code", "age_s", "stages"],
+            "properties": {
+                "guild_id": {"type": ["integer", "null"]}, "channel_id": {"type": "integer"},
+                "stt": {"type": "string"}, "tts": {"type": ["string", "null"]},
+                "error_code": {"type": ["string", "null"]}, "age_s": {"type": "number"},
+                "stages": {"type": "object",
+                           "additionalProperties": _NULLABLE_MS}}}},
+    },
+}
+
 _STATS = {
     "type": "object",
     "required": ["since", "days", "guilds", "daily", "models", "stages"],
@@ -95,6 +127,7 @@ _STATS = {
             "type": "object", "required": ["stage", "p50_ms", "p95_ms"],
             "properties": {"stage": {"type": "string"}, "p50_ms": _NULLABLE_MS,
                            "p95_ms": _NULLABLE_MS}}},
+        "voice": _VOICE,
     },
 }
 

@@ -23,7 +23,7 @@ from .http import (
     count_failure,
     request_body,
 )
-from .routes import RouteSpec, readiness
+from .routes import RouteSpec, readiness, voice_latency
 from .sessions import (
     DEVICE_COOKIE,
     DEVICE_TTL,
@@ -218,7 +218,8 @@ async def status(request: web.Request) -> web.Response:
     view = page.StatusView(
         operator=session.operator, csrf=state.sessions.csrf_token(f"session:{session.sid}"),
         ready=ready, components=components, models=models, stages=stages,
-        usage=await _usage(state), notice=_notice(request.query.get("notice")))
+        usage=await _usage(state), notice=_notice(request.query.get("notice")),
+        voice=voice_latency(state))
     return _html(page.status_page(view))
 
 

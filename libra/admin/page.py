@@ -23,6 +23,8 @@ button{background:#334e68;color:#fff;border:0;border-radius:4px;padding:.4em .9e
 input{padding:.4em;border:1px solid #bcccdc;border-radius:4px;width:100%;box-sizing:border-box}
 .login{max-width:320px;margin:4em auto}.login label{display:block;margin:.6em 0 .2em}
 .error{color:#c53030;margin:.5em 0}.muted{color:#627d98}
+.wide{overflow-x:auto}.wide table{font-size:13px}.wide td{white-space:nowrap}
+h3{font-size:.95em;margin:.8em 0 .4em}
 """
 
 
@@ -51,13 +53,14 @@ def login_page(csrf: str, error: str | None = None) -> str:
         "</form></section></main>"))
 
 
-def bar_chart(rows: list[tuple[str, float | None, float | None]], unit: str = "ms") -> str:
-    """Horizontal p50/p95 bars per label, as inline SVG."""
+def bar_chart(rows: list[tuple[str, float | None, float | None]], unit: str = "ms",
+              chart_id: str = "latency-chart") -> str:
+    """Horizontal p50/p95 bars per label, as inline SVG (``chart_id`` unique per page)."""
     width, label_w, row_h = 640, 150, 34
     peak = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0])
     height = row_h * max(len(rows), 1) + 24
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="latency per stage" id="latency-chart">']
+             f'role="img" aria-label="latency per stage" id="{escape(chart_id)}">']
     for i, (label, p50, p95) in enumerate(rows):
         y = i * row_h + 4
         parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(label)}</text>')
@@ -100,6 +103,8 @@ class StatusView:
     """(guild, calls, tokens, calls per day) or ``None`` when the database is down."""
     notice: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    voice: dict[str, Any] | None = None
+    """Recent voice turns (``LatencyBoard.summary``); ``None``: voice is off."""
 
 
 def _health_rows(components: list[dict[str, Any]]) -> str:
@@ -142,7 +147,54 @@ def status_page(view: StatusView) -> str:
         '<p class="muted">* required for readiness</p></section>'
         f"<section><h2>Models</h2>{models}</section>"
         f"<section><h2>Reply latency per stage</h2>{bar_chart(view.stages)}</section>"
+        f"{voice_section(view.voice)}"
         f"<section><h2>Usage per guild (last 7 days)</h2>{usage}</section>"
         '<section><h2>Cache</h2><form method="post" action="/admin/flush">'
         f'{csrf}<button type="submit" id="flush-button">Flush the LLM cache</button></form>'
         "</section></main>"))
+
+
+VOICE_COLUMNS = (("endpoint", "endpoint"), ("stt_final", "STT final"), ("chat", "chat"),
+                 ("llm_first_token", "LLM first token"), ("first_sentence", "first sentence"),
+                 ("tts_first_audio", "TTS first audio"), ("first_packet", "first packet sent"),
+                 ("total", "total"), ("libra", "Libra's share"))
+"""Voice turn figures in pipeline order, with the words the page shows for them."""
+
+
+def _ms_cell(value: Any) -> str:
+    return "<td>-</td>" if value is None else f"<td>{float(value):.0f}</td>"
+
+
+def voice_section(voice: dict[str, Any] | None) -> str:
+    """The voice latency section: p50/p95 per stage and the last turns' breakdown.
+
+    Empty when voice is off; one muted line before the first turn.
+    """
+    if voice is None:
+        return ""
+    title = '<section id="voice-latency"><h2>Voice turn latency</h2>'
+    if not voice["turns"]:
+        return title + '<p class="muted">no voice turns yet</p></section>'
+    names = dict(VOICE_COLUMNS)
+    rows = [(names.get(s["stage"], s["stage"]), s["p50_ms"], s["p95_ms"])
+            for s in voice["stages"]]
+    errors = ", ".join(f"{escape(code)} {n}" for code, n in sorted(voice["errors"].items()))
+    engines = "; ".join(
+        f"{kind.upper()}: " + ", ".join(f"{escape(name)} ({n})" for name, n in used.items())
+        for kind, used in voice["engines"].items() if used)
+    head = "".join(f"<th>{escape(label)}</th>" for _, label in VOICE_COLUMNS)
+    turns = "".join(
+        f"<tr><td>{float(t['age_s']):.0f} s ago</td>"
+        f"<td>{escape(str(t['guild_id'] if t['guild_id'] is not None else '-'))}</td>"
+        + "".join(_ms_cell(t["stages"].get(key)) for key, _ in VOICE_COLUMNS)
+        + f"<td class=\"{'down' if t['error_code'] else 'ok'}\">"
+        f"{escape(t['error_code'] or 'ok')}</td></tr>"
+        for t in voice["recent"])
+    return (
+        f"{title}<p id=\"voice-summary\">{voice['turns']} turns since start, "
+        f"errors: {errors or 'none'}; p50/p95 per stage over the last {voice['window']}</p>"
+        f'<p class="muted" id="voice-engines">{engines}</p>'
+        f'{bar_chart(rows, chart_id="voice-latency-chart")}'
+        '<h3>Last turns (ms)</h3><div class="wide"><table id="voice-turns">'
+        f"<tr><th>When</th><th>Guild</th>{head}<th>Outcome</th></tr>{turns}</table></div>"
+        "</section>")

@@ -10,7 +10,7 @@ from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 
-from .api import VoiceDiagnosticsSource
+from .api import VoiceDiagnosticsSource, VoiceLatencySource
 from .collector import MetricsCollector
 from .server import AdminServer
 
@@ -29,17 +29,20 @@ class AdminPlugin(Plugin):
     def __init__(self, *, metrics: MetricsRegistry | None = None,
                  health: HealthRegistry | None = None, llm: LLMService | None = None,
                  usage: UsageStats | None = None,
-                 voice: VoiceDiagnosticsSource | None = None) -> None:
+                 voice: VoiceDiagnosticsSource | None = None,
+                 voice_turns: VoiceLatencySource | None = None) -> None:
         """The ports admin reads; each absent one turns its endpoints to 503.
 
-        ``metrics`` is the registry other parts add their families to (storage); a
-        fresh one without it.
+        ``metrics`` is the registry other parts add their families to (storage, the
+        voice latency board); a fresh one without it. ``voice_turns`` adds the voice
+        latency section to the status page and ``/api/stats`` (left out without it).
         """
         self.metrics = metrics if metrics is not None else MetricsRegistry()
         self._health = health
         self._llm = llm
         self._usage = usage
         self._voice = voice
+        self._voice_turns = voice_turns
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -68,7 +71,7 @@ class AdminPlugin(Plugin):
         server = AdminServer(settings, health=self._health, collector=collector, llm=self._llm,
                              usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
-                             data_dir=ctx.settings.app.data_dir)
+                             data_dir=ctx.settings.app.data_dir, voice_turns=self._voice_turns)
         collector.start()
         self._collector = collector
         await server.start()

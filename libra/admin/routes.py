@@ -128,6 +128,14 @@ def stage_latencies(state: AdminState) -> list[dict[str, Any]]:
     ]
 
 
+def voice_latency(state: AdminState) -> dict[str, Any] | None:
+    """Recent voice turns: p50/p95 per stage, errors, engines, the last turns.
+
+    ``None`` when voice is off.
+    """
+    return state.voice_turns.summary() if state.voice_turns is not None else None
+
+
 async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
     """The figures behind ``/stats``: usage per guild (total and per day) and latency.
 
@@ -150,6 +158,7 @@ async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
         "daily": [{**asdict(d), "day": d.day.isoformat()} for d in daily],
         "models": [asdict(m) for m in models],
         "stages": stage_latencies(state),
+        "voice": voice_latency(state),
     }
 
 

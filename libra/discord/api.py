@@ -13,6 +13,7 @@ from typing import Protocol
 
 from libra.storage.api import VoicePreferences
 from libra.voice.api import VoiceLink
+from libra.voice.latency_figures import TurnStats
 
 
 class RateLimiter(Protocol):
@@ -78,4 +79,16 @@ class VoiceConversations(Protocol):
 
     def status_lines(self, guild_id: int, language: str) -> list[str]:
         """Extra lines for ``/voice status``: engines and models, the last turn's latency."""
+        ...
+
+
+class VoiceTurnFigures(Protocol):
+    """Recent voice turns' latency in a guild, for ``/stats``.
+
+    Satisfied by ``libra.voice.latency_board.LatencyBoard`` (the same board the spoken
+    conversation's ``/voice status`` lines come from).
+    """
+
+    def in_guild(self, guild_id: int | None) -> TurnStats:
+        """Turns and errors since start, p50/p95 per stage over the guild's recent turns."""
         ...

@@ -9,7 +9,7 @@ from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
 from libra.chat.api import ChatService
 from libra.config import Settings
-from libra.discord.api import RateLimiter
+from libra.discord.api import RateLimiter, VoiceTurnFigures
 from libra.discord.confirmations import PendingErasures
 from libra.discord.conversation import Responder
 from libra.discord.pacing import EditPacer
@@ -75,3 +75,5 @@ class DiscordDeps:
     """``/privacy delete`` confirmations waiting for their button."""
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Database reads for commands (``/stats``) cut off at ``database.query_timeout``."""
+    voice_turns: VoiceTurnFigures | None = None
+    """Recent voice turns' latency for ``/stats`` (``None``: voice is off)."""

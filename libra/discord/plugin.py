@@ -12,7 +12,7 @@ from libra.bus import EventBus
 from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
 from libra.config import Settings
-from libra.discord.api import RateLimiter, VoiceConversations
+from libra.discord.api import RateLimiter, VoiceConversations, VoiceTurnFigures
 from libra.discord.commands import extensions
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder
@@ -57,6 +57,7 @@ class DiscordPlugin(Plugin):
                  conversations: VoiceConversations | None = None,
                  translation: TranslationFeature | None = None,
                  links: LinkStore | None = None,
+                 voice_turns: VoiceTurnFigures | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
@@ -66,7 +67,7 @@ class DiscordPlugin(Plugin):
         in each joined channel (``None``: Libra joins and listens, nothing more);
         ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
         ``translation`` and ``links`` (the linked-channel store), linked and
-        auto-translated channels work.
+        auto-translated channels work. ``voice_turns`` gives ``/stats`` its voice line.
         """
         self._links = links
         self._chat = chat
@@ -78,6 +79,7 @@ class DiscordPlugin(Plugin):
         self._usage = usage
         self._voice_store = voice_store
         self._conversations = conversations
+        self._voice_turns = voice_turns
         self.voice_sessions: VoiceSessions | None = None
         self._translation = translation
         self.needs = needs
@@ -235,7 +237,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
-            translation=self._translation,
+            translation=self._translation, voice_turns=self._voice_turns,
         )
 
     async def _on_command_error(

@@ -11,6 +11,7 @@ from libra.discord.commands.common import admin_admitted
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import StorageError
+from libra.voice.latency_figures import TurnStage
 
 loader = lightbulb.Loader()
 
@@ -34,12 +35,34 @@ def routing_table(deps: DiscordDeps) -> str:
     return "\n".join(lines)
 
 
+def voice_report(deps: DiscordDeps, guild_id: int | None) -> list[str]:
+    """Spoken turns in the guild: how many, p50/p95 of the total and of Libra's share.
+
+    Nothing at all in a guild where nobody has spoken to Libra: most never do.
+    """
+    if deps.voice_turns is None:
+        return []
+    stats = deps.voice_turns.in_guild(guild_id)
+    if stats.turns == 0:
+        return []
+    failed = sum(stats.errors.values())
+    counts = f"{stats.turns} turns" + (
+        f" ({failed} failed: " + ", ".join(f"{code} {n}" for code, n in
+                                          sorted(stats.errors.items())) + ")" if failed else "")
+    figures = [f"{label} p50 {f.p50_ms:.0f} ms / p95 {f.p95_ms:.0f} ms"
+               for label, stage in (("total", TurnStage.TOTAL), ("Libra's share", TurnStage.LIBRA))
+               if (f := stats.stage(stage)) is not None]
+    line = counts + (f"; last {stats.window}: " + ", ".join(figures) if figures else "")
+    return ["**Voice turns (end of speech → first audio, this server)**", line]
+
+
 async def guild_report(deps: DiscordDeps, guild_id: int | None) -> str:
     """Per-stage latency of recent replies and the last day's LLM usage in the guild."""
     lines = ["**Reply latency (recent replies, this server)**"]
     figures = deps.stage_stats.figures(guild_id)
     lines += [f"{f.stage}: median {f.median_ms:.0f} ms, max {f.max_ms:.0f} ms "
               f"({f.samples} replies)" for f in figures] or ["no replies yet"]
+    lines += voice_report(deps, guild_id)
     lines.append("**LLM usage (last 24 h)**")
     usage_stats = deps.usage
     if usage_stats is None or not usage_stats.connected:

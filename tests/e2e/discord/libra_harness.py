@@ -47,7 +47,8 @@ def without_storage(settings: Settings) -> LibraApp:
     chat_plugin = ChatPlugin(chat, needs=(language, llm))
     discord = DiscordPlugin(chat=chat, language=language.service, llm=llm.service,
                             limiter=UsageLimiter(settings.discord), voice=graph.discord.voice,
-                            health=health, needs=(chat_plugin, language, llm))
+                            health=health, voice_turns=graph.voice_turns,
+                            needs=(chat_plugin, language, llm))
     bare = dataclasses.replace(graph, language=language, llm=llm, chat=chat_plugin,
                                discord=discord)
     app = LibraApp(settings, bare.plugins[1:], bus=bus, health=health)  # no storage

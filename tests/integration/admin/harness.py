@@ -174,7 +174,8 @@ async def start_harness(settings: Settings, parts: Sequence[str] = (), *,
     # The registry storage adds its families to (the root made it for the admin).
     metrics = graph.admin.metrics if graph.admin is not None else None
     plugin = AdminPlugin(metrics=metrics, health=graph.health, usage=usage,
-                         llm=graph.llm.service if "llm" in parts else None)
+                         llm=graph.llm.service if "llm" in parts else None,
+                         voice_turns=graph.voice_turns)
     app = LibraApp(settings, [*chosen, plugin], bus=graph.bus, health=graph.health)
     app.graph = graph
     await app.start()

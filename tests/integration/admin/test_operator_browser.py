@@ -16,6 +16,7 @@ from libra.storage.stats import DatabaseUsageStats
 
 from .conftest import StartAdmin
 from .harness import ok_check
+from .test_voice_latency import voice_turn
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -77,6 +78,10 @@ def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
         seen["health"] = driver.find_element(By.ID, "health-title").text
         seen["chart_bars"] = str(len(driver.find_elements(By.CSS_SELECTOR,
                                                           "#latency-chart rect")))
+        seen["voice_bars"] = str(len(driver.find_elements(By.CSS_SELECTOR,
+                                                          "#voice-latency-chart rect")))
+        seen["voice_turns"] = str(len(driver.find_elements(By.CSS_SELECTOR,
+                                                           "#voice-turns tr")))
         seen["cookie_flags"] = ",".join(sorted(
             f"{c['name']}:{c.get('httpOnly')}:{c.get('sameSite')}"
             for c in driver.get_cookies()))
@@ -133,6 +138,8 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
         await h.app.bus.emit(LLMCallFinished(model="llama3", language="en", prompt_tokens=5,
                                              completion_tokens=5, first_token_ms=first,
                                              latency_ms=total, cache_hit=False))
+    for total in (0.9, 1.3):
+        await h.app.bus.emit(voice_turn(total))
     shots = tmp_path / "shots"
     shots.mkdir()
     seen = await asyncio.to_thread(_drive, h.url, tmp_path / "profile", shots)
@@ -142,6 +149,8 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
     assert seen["after_login"] == h.url + "/admin"
     assert seen["health"] == "Health: ready"
     assert int(seen["chart_bars"]) == 4  # p50 and p95 for two stages
+    assert int(seen["voice_bars"]) == 18  # p50 and p95 for 7 stages, total and Libra's share
+    assert int(seen["voice_turns"]) == 3  # the heading and two turns
     # The session, and the device cookie that puts this browser first in a sign-in flood.
     assert seen["cookie_flags"] == ("libra_admin_device:True:Strict,"
                                     "libra_admin_session:True:Strict")
