@@ -121,7 +121,7 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
-                            usage=storage.usage, voice=voice)
+                            usage=storage.usage, voice=voice, translations=stores)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
                  discord=discord)

@@ -10,7 +10,7 @@ from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 
-from .api import VoiceDiagnosticsSource
+from .api import TranslationStatsSource, VoiceDiagnosticsSource
 from .collector import MetricsCollector
 from .server import AdminServer
 
@@ -29,7 +29,8 @@ class AdminPlugin(Plugin):
     def __init__(self, *, metrics: MetricsRegistry | None = None,
                  health: HealthRegistry | None = None, llm: LLMService | None = None,
                  usage: UsageStats | None = None,
-                 voice: VoiceDiagnosticsSource | None = None) -> None:
+                 voice: VoiceDiagnosticsSource | None = None,
+                 translations: TranslationStatsSource | None = None) -> None:
         """The ports admin reads; each absent one turns its endpoints to 503.
 
         ``metrics`` is the registry other parts add their families to (storage); a
@@ -40,6 +41,7 @@ class AdminPlugin(Plugin):
         self._llm = llm
         self._usage = usage
         self._voice = voice
+        self._translations = translations
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -68,7 +70,8 @@ class AdminPlugin(Plugin):
         server = AdminServer(settings, health=self._health, collector=collector, llm=self._llm,
                              usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
-                             data_dir=ctx.settings.app.data_dir)
+                             data_dir=ctx.settings.app.data_dir,
+                             translations=self._translations)
         collector.start()
         self._collector = collector
         await server.start()

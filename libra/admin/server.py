@@ -21,6 +21,7 @@ from libra.health import HealthRegistry
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 
+from .api import TranslationStatsSource
 from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
@@ -158,11 +159,13 @@ class AdminServer:
         collector: MetricsCollector, llm: LLMService | None = None,
         usage: UsageStats | None = None, clock: Clock = time.time,
         redis_url: str | None = None, data_dir: Path | None = None,
+        translations: TranslationStatsSource | None = None,
     ) -> None:
         """Check the settings and build the state; nothing is bound yet.
 
         ``llm`` and ``usage`` are the ports the endpoints read (``None``: that part is
-        off, and its endpoints answer 503). ``redis_url`` set: HMAC nonces are shared
+        off, and its endpoints answer 503); ``translations`` adds translation volume and
+        glossaries to the status page and ``/api/stats``. ``redis_url`` set: HMAC nonces are shared
         through Redis; otherwise they are kept in ``data_dir`` (or in memory only, without it).
 
         Raises:
@@ -191,6 +194,7 @@ class AdminServer:
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
             passwords=PasswordChecker(dict(settings.operator_password_hashes)),
             collector=collector, health=health, llm=llm, usage=usage, policies={},
+            translations=translations,
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None

@@ -402,6 +402,17 @@ class GlossaryRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GuildGlossaryRow:
+    """One glossary entry and its guild (the operator page lists every guild's)."""
+
+    guild_id: int
+    term: str
+    language: str | None
+    rendering: str | None
+    """``None``: the term is never translated."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LanguagePairVolume:
     """Translations from one language into another since a point in time."""
 
@@ -465,6 +476,10 @@ class TranslationStore(UserStore, Protocol):
 
     async def translation_volume(self, since: datetime) -> list[LanguagePairVolume]:
         """Translations per language pair since ``since``, busiest first."""
+        ...
+
+    async def glossary_overview(self, *, limit: int = 200) -> list[GuildGlossaryRow]:
+        """Every guild's glossary entries (at most ``limit``), by guild and term."""
         ...
 
 

@@ -12,6 +12,7 @@ import pytest
 from libra.events import LLMCallFinished, ReplyFinished
 from libra.health import Status
 from libra.storage.db import Database
+from libra.storage.repositories import PgStorage
 from libra.storage.stats import DatabaseUsageStats
 
 from .conftest import StartAdmin
@@ -77,6 +78,10 @@ def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
         seen["health"] = driver.find_element(By.ID, "health-title").text
         seen["chart_bars"] = str(len(driver.find_elements(By.CSS_SELECTOR,
                                                           "#latency-chart rect")))
+        seen["translation_pairs"] = "|".join(
+            row.text for row in driver.find_elements(By.CSS_SELECTOR, "#translation-pairs tr"))
+        seen["glossary"] = "|".join(
+            row.text for row in driver.find_elements(By.CSS_SELECTOR, "#glossary tr"))
         seen["cookie_flags"] = ",".join(sorted(
             f"{c['name']}:{c.get('httpOnly')}:{c.get('sameSite')}"
             for c in driver.get_cookies()))
@@ -115,7 +120,8 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     h = await start_admin(parts=("llm",), operator_password_hashes={"ops": hashed},
                           failed_auth_limit=3, cookie_secure=True,
-                          usage=DatabaseUsageStats(lambda: database))
+                          usage=DatabaseUsageStats(lambda: database),
+                          translations=PgStorage(database.pool))
     for name in ("database", "migrations", "llm"):
         h.health.register(name, ok_check(name))
     h.health.register("discord", ok_check("discord", Status.OFF))
@@ -133,6 +139,15 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
         await h.app.bus.emit(LLMCallFinished(model="llama3", language="en", prompt_tokens=5,
                                              completion_tokens=5, first_token_ms=first,
                                              latency_ms=total, cache_hit=False))
+    store = PgStorage(database.pool)
+    user = await store.ensure_user(555)
+    for source, target, count in (("en", "ko", 4), ("ko", "en", 2)):
+        for _ in range(count):
+            await store.record_translation(user_id=user.id, source_language=source,
+                                           target_language=target, source_text="a",
+                                           translated_text="b", model="llama3", guild_id=1)
+    await store.save_glossary_entry(1234567890, term="Libra", language=None, rendering=None,
+                                    created_by=555, max_entries=50)
     shots = tmp_path / "shots"
     shots.mkdir()
     seen = await asyncio.to_thread(_drive, h.url, tmp_path / "profile", shots)
@@ -142,6 +157,9 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
     assert seen["after_login"] == h.url + "/admin"
     assert seen["health"] == "Health: ready"
     assert int(seen["chart_bars"]) == 4  # p50 and p95 for two stages
+    assert seen["translation_pairs"] == "From Into Translations|en ko 4|ko en 2"
+    assert seen["glossary"] == ("Guild Term Language Becomes|"
+                                "1234567890 Libra every language never translated")
     # The session, and the device cookie that puts this browser first in a sign-in flood.
     assert seen["cookie_flags"] == ("libra_admin_device:True:Strict,"
                                     "libra_admin_session:True:Strict")
