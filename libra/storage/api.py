@@ -205,6 +205,9 @@ class UserData:
     llm_calls: list[dict[str, Any]]
     translate_opt_ins: list[dict[str, Any]] = field(default_factory=list)
     """Channels where the user asked for their own messages to be translated."""
+    linked_channel_posts: list[dict[str, Any]] = field(default_factory=list)
+    """The user's messages kept for linked/auto-translated channels (text, ids, where
+    their translation was posted): ``translation_post_sources`` by ``author_id``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,6 +352,10 @@ class PrivacyStore(Protocol):
 
     async def delete_user(self, discord_id: int) -> bool:
         """Delete a user and, by cascade, everything stored about them.
+
+        Also the linked-channel mappings of their messages (keyed by Discord id, not
+        by ``users``): the posted translations stay on Discord, but no longer follow
+        edits or deletions of the originals. ``True`` when anything was deleted.
 
         Call it through ``ChatService.erase``, which also drops what is cached.
         """
