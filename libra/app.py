@@ -135,7 +135,8 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
-                            usage=storage.usage, voice=voice, voice_turns=voice_turns)
+                            usage=storage.usage, voice=voice, voice_turns=voice_turns,
+                            translations=stores)
     heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,

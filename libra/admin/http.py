@@ -27,7 +27,7 @@ from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 from libra.tasks import Deadlines
 
-from .api import VoiceLatencySource
+from .api import TranslationStatsSource, VoiceLatencySource
 from .auth import AuthFailure, HmacVerifier, check_bearer, check_shared_secret
 from .collector import MetricsCollector
 from .nonces import NonceStoreUnavailable
@@ -91,6 +91,8 @@ class AdminState:
     llm: LLMService | None
     usage: UsageStats | None
     policies: dict[tuple[str, str], AuthPolicy]
+    translations: TranslationStatsSource | None = None
+    """Translation volume and glossaries (``None``: not shown)."""
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Requests cut off at ``request_timeout`` that are still unwinding."""
     voice_turns: VoiceLatencySource | None = None

@@ -98,9 +98,29 @@ _VOICE = {
     },
 }
 
+_TRANSLATIONS = {
+    "type": ["object", "null"],
+    "description": "Translations per language pair and every guild's glossary; null when "
+                   "translation figures are not available.",
+    "required": ["pairs", "glossary"],
+    "properties": {
+        "pairs": {"type": "array", "items": {
+            "type": "object", "required": ["source_language", "target_language", "translations"],
+            "properties": {"source_language": {"type": "string"},
+                           "target_language": {"type": "string"},
+                           "translations": {"type": "integer"}}}},
+        "glossary": {"type": "array", "items": {
+            "type": "object", "required": ["guild_id", "term", "language", "rendering"],
+            "properties": {"guild_id": {"type": "integer"}, "term": {"type": "string"},
+                           "language": {"type": ["string", "null"]},
+                           "rendering": {"type": ["string", "null"],
+                                         "description": "null: never translated"}}}},
+    },
+}
+
 _STATS = {
     "type": "object",
-    "required": ["since", "days", "guilds", "daily", "models", "stages"],
+    "required": ["since", "days", "guilds", "daily", "models", "stages", "translations"],
     "properties": {
         "since": {"type": "string", "format": "date-time"},
         "days": {"type": "integer"},
@@ -128,6 +148,7 @@ _STATS = {
             "properties": {"stage": {"type": "string"}, "p50_ms": _NULLABLE_MS,
                            "p95_ms": _NULLABLE_MS}}},
         "voice": _VOICE,
+        "translations": _TRANSLATIONS,
     },
 }
 
@@ -173,7 +194,9 @@ def openapi_document() -> dict[str, Any]:
                     "503": _error("The LLM service is not running (`llm_unavailable`) or its "
                                   "Redis cache failed (`cache_unavailable`).")})}},
             "/api/stats": {"get": {
-                "operationId": "stats", "summary": "Usage per guild, latency per model/stage.",
+                "operationId": "stats",
+                "summary": "Usage per guild, latency per model/stage, translations per "
+                           "language pair and glossaries.",
                 "security": secured,
                 "parameters": [{"name": "days", "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": 1, "maximum": 90,

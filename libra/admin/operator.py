@@ -31,6 +31,7 @@ from .sessions import (
     SESSION_COOKIE,
     OperatorSession,
 )
+from .translations import translation_figures
 
 _FLUSHED = re.compile(r"flushed-([0-9]{1,15})", re.ASCII)
 """``?notice=`` after a flush; bounded so ``int()`` never meets thousands of digits."""
@@ -205,7 +206,7 @@ def _notice(raw: str | None) -> str | None:
 
 
 async def status(request: web.Request) -> web.Response:
-    """The status page: health, warm models, latency per stage, usage per guild."""
+    """The status page: health, models, latency, usage, translations and glossaries."""
     state = request.app[STATE]
     session = _session(state, request)
     ready, components = await readiness(state)
@@ -219,7 +220,9 @@ async def status(request: web.Request) -> web.Response:
         operator=session.operator, csrf=state.sessions.csrf_token(f"session:{session.sid}"),
         ready=ready, components=components, models=models, stages=stages,
         usage=await _usage(state), notice=_notice(request.query.get("notice")),
-        voice=voice_latency(state))
+        voice=voice_latency(state),
+        translations=await translation_figures(state.translations,
+                                               datetime.now(UTC) - timedelta(days=7)))
     return _html(page.status_page(view))
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .translations import TranslationFigures
 
 STYLESHEET = """
 body{font:15px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -105,6 +108,8 @@ class StatusView:
     extra: dict[str, str] = field(default_factory=dict)
     voice: dict[str, Any] | None = None
     """Recent voice turns (``LatencyBoard.summary``); ``None``: voice is off."""
+    translations: TranslationFigures | None = None
+    """Volume per language pair and glossaries (``None``: not available)."""
 
 
 def _health_rows(components: list[dict[str, Any]]) -> str:
@@ -115,6 +120,34 @@ def _health_rows(components: list[dict[str, Any]]) -> str:
         f"<td class=\"muted\">{escape(str(c['fix'] or ''))}</td></tr>"
         for c in components)
     return rows or '<tr><td colspan="4" class="muted">no components registered</td></tr>'
+
+
+def _translation_section(figures: TranslationFigures | None) -> str:
+    """Translations per language pair (last 7 days) and every guild's glossary."""
+    if figures is None:
+        return ('<section id="translations"><h2>Translations</h2>'
+                '<p class="muted">translation figures are unavailable (the database is not '
+                "running)</p></section>")
+    if figures.pairs:
+        pairs = ('<table id="translation-pairs"><tr><th>From</th><th>Into</th>'
+                 "<th>Translations</th></tr>" + "".join(
+                     f"<tr><td>{escape(p.source_language)}</td>"
+                     f"<td>{escape(p.target_language)}</td><td>{p.translations}</td></tr>"
+                     for p in figures.pairs) + "</table>")
+    else:
+        pairs = '<p class="muted">no translations yet</p>'
+    if figures.glossary:
+        keep = '<span class="muted">never translated</span>'
+        glossary = ('<table id="glossary"><tr><th>Guild</th><th>Term</th><th>Language</th>'
+                    "<th>Becomes</th></tr>" + "".join(
+                        f"<tr><td>{g.guild_id}</td><td>{escape(g.term)}</td>"
+                        f"<td>{escape(g.language or 'every language')}</td>"
+                        f"<td>{keep if g.rendering is None else escape(g.rendering)}</td></tr>"
+                        for g in figures.glossary) + "</table>")
+    else:
+        glossary = '<p class="muted">no guild has a glossary</p>'
+    return ('<section id="translations"><h2>Translations per language pair (last 7 days)</h2>'
+            f"{pairs}<h2>Glossaries</h2>{glossary}</section>")
 
 
 def status_page(view: StatusView) -> str:
@@ -149,6 +182,7 @@ def status_page(view: StatusView) -> str:
         f"<section><h2>Reply latency per stage</h2>{bar_chart(view.stages)}</section>"
         f"{voice_section(view.voice)}"
         f"<section><h2>Usage per guild (last 7 days)</h2>{usage}</section>"
+        f"{_translation_section(view.translations)}"
         '<section><h2>Cache</h2><form method="post" action="/admin/flush">'
         f'{csrf}<button type="submit" id="flush-button">Flush the LLM cache</button></form>'
         "</section></main>"))

@@ -10,7 +10,7 @@ from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginContext
 from libra.storage.api import UsageStats
 
-from .api import VoiceDiagnosticsSource, VoiceLatencySource
+from .api import TranslationStatsSource, VoiceDiagnosticsSource, VoiceLatencySource
 from .collector import MetricsCollector
 from .server import AdminServer
 
@@ -30,7 +30,8 @@ class AdminPlugin(Plugin):
                  health: HealthRegistry | None = None, llm: LLMService | None = None,
                  usage: UsageStats | None = None,
                  voice: VoiceDiagnosticsSource | None = None,
-                 voice_turns: VoiceLatencySource | None = None) -> None:
+                 voice_turns: VoiceLatencySource | None = None,
+                 translations: TranslationStatsSource | None = None) -> None:
         """The ports admin reads; each absent one turns its endpoints to 503.
 
         ``metrics`` is the registry other parts add their families to (storage, the
@@ -43,6 +44,7 @@ class AdminPlugin(Plugin):
         self._usage = usage
         self._voice = voice
         self._voice_turns = voice_turns
+        self._translations = translations
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -71,7 +73,8 @@ class AdminPlugin(Plugin):
         server = AdminServer(settings, health=self._health, collector=collector, llm=self._llm,
                              usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
-                             data_dir=ctx.settings.app.data_dir, voice_turns=self._voice_turns)
+                             data_dir=ctx.settings.app.data_dir, voice_turns=self._voice_turns,
+                             translations=self._translations)
         collector.start()
         self._collector = collector
         await server.start()

@@ -16,6 +16,7 @@ from libra.metrics import CONTENT_TYPE
 
 from .http import STATE, AdminState, ApiError, AuthPolicy, Handler, request_body
 from .openapi import openapi_document
+from .translations import translation_figures
 
 NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,99}")
 """Cache namespaces the flush endpoint accepts (kept in step with the OpenAPI schema)."""
@@ -137,7 +138,10 @@ def voice_latency(state: AdminState) -> dict[str, Any] | None:
 
 
 async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
-    """The figures behind ``/stats``: usage per guild (total and per day) and latency.
+    """The figures behind ``/stats``: usage, latency, translations and glossaries.
+
+    Usage per guild (total and per day), latency per model and stage; translations per
+    language pair and every guild's glossary (``null`` when not available).
 
     Raises:
         ApiError: 503 ``stats_unavailable`` when the database is not running.
@@ -152,6 +156,7 @@ async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
         models = await usage.model_latency(since)
     except LibraError as err:
         raise ApiError(503, "stats_unavailable", err.message) from err
+    translations = await translation_figures(state.translations, since)
     return {
         "since": since.isoformat(), "days": days,
         "guilds": [asdict(g) for g in guilds],
@@ -159,6 +164,7 @@ async def usage_stats(state: AdminState, days: int) -> dict[str, Any]:
         "models": [asdict(m) for m in models],
         "stages": stage_latencies(state),
         "voice": voice_latency(state),
+        "translations": translations.as_json() if translations is not None else None,
     }
 
 

@@ -21,7 +21,7 @@ from libra.health import HealthRegistry
 from libra.llm.api import LLMService
 from libra.storage.api import UsageStats
 
-from .api import VoiceLatencySource
+from .api import TranslationStatsSource, VoiceLatencySource
 from .auth import MIN_SECRET_BYTES, Clock, HmacVerifier
 from .collector import MetricsCollector
 from .http import STATE, AdminState, apply_security_headers, guard, json_error, security_headers
@@ -160,12 +160,14 @@ class AdminServer:
         usage: UsageStats | None = None, clock: Clock = time.time,
         redis_url: str | None = None, data_dir: Path | None = None,
         voice_turns: VoiceLatencySource | None = None,
+        translations: TranslationStatsSource | None = None,
     ) -> None:
         """Check the settings and build the state; nothing is bound yet.
 
         ``llm`` and ``usage`` are the ports the endpoints read (``None``: that part is
         off, and its endpoints answer 503); ``voice_turns`` the recent voice turns' latency
-        (``None``: no voice section). ``redis_url`` set: HMAC nonces are shared
+        (``None``: no voice section); ``translations`` adds translation volume and glossaries
+        to the status page and ``/api/stats``. ``redis_url`` set: HMAC nonces are shared
         through Redis; otherwise they are kept in ``data_dir`` (or in memory only, without it).
 
         Raises:
@@ -195,6 +197,7 @@ class AdminServer:
             passwords=PasswordChecker(dict(settings.operator_password_hashes)),
             collector=collector, health=health, llm=llm, usage=usage, policies={},
             voice_turns=voice_turns,
+            translations=translations,
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None

@@ -15,7 +15,9 @@ ABOUT = (
     "Libra and Libra's replies to you (both are kept only in your own conversations); "
     "'llm_calls' are usage records of those replies (model, tokens, timings, no text). "
     "'translations' are the translations made for you (/translate, the Translate menu, "
-    "your opted-in messages); 'translate_opt_ins' the channels where you asked for yours. "
+    "your opted-in messages); 'translate_opt_ins' the channels where you asked for yours; "
+    "'linked_channel_posts' your messages in linked or auto-translated channels that Libra "
+    "keeps (text and ids) so an edit re-translates and a deletion deletes their translations. "
     "Messages posted on Discord itself are Discord's, not part of this file. "
     "/privacy delete erases all of it."
 )
@@ -38,4 +40,5 @@ def export_document(discord_id: int, data: UserData | None, *,
         "translations": data.translations if data else [],
         "llm_calls": data.llm_calls if data else [],
         "translate_opt_ins": data.translate_opt_ins if data else [],
+        "linked_channel_posts": data.linked_channel_posts if data else [],
     }

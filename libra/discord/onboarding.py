@@ -29,6 +29,7 @@ REQUIRED_PERMISSIONS = functools.reduce(
         hikari.Permissions.SEND_MESSAGES_IN_THREADS,
         hikari.Permissions.CREATE_PUBLIC_THREADS,
         hikari.Permissions.READ_MESSAGE_HISTORY,
+        hikari.Permissions.ADD_REACTIONS,
         hikari.Permissions.EMBED_LINKS,
         hikari.Permissions.ATTACH_FILES,
         hikari.Permissions.CONNECT,
@@ -36,7 +37,8 @@ REQUIRED_PERMISSIONS = functools.reduce(
         hikari.Permissions.USE_VOICE_ACTIVITY,
     ),
 )
-"""Everything Libra does in a guild: read and answer text, threads, files, voice."""
+"""Everything Libra does in a guild: read and answer text, threads, files, voice, and
+react ⚠️ to a message whose translation failed (linked channels)."""
 
 
 def intents_for(settings: DiscordSettings) -> hikari.Intents:

@@ -58,6 +58,13 @@ WEBHOOK_LIMIT, WEBHOOK_WINDOW = 5, 2.0
 """Executes per webhook that Discord allows (about 5 per 2 s)."""
 POST_LIMIT, POST_WINDOW = 5, 5.0
 """New bot messages per channel that Discord allows (about 5 per 5 s)."""
+CHANNEL_WEBHOOK_LIMIT, CHANNEL_WEBHOOK_WINDOW = 30, 60.0
+"""Webhook messages per channel that Discord allows, whichever webhook sends them (about
+30 per minute). Not in any response's headers: exceeding it is a 429 nobody saw coming."""
+REACTION_LIMIT, REACTION_WINDOW = 1, 0.25
+"""The bot's reactions per channel that Discord allows (1 per 0.25 s)."""
+FAILED_MARK = "⚠️"
+"""The reaction on an original whose translation failed after its retry."""
 
 
 def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -87,6 +94,12 @@ class TranslationRelay:
         self._edit_pacer = edit_pacer
         self._webhook_pacer = EditPacer(limit=WEBHOOK_LIMIT, window=WEBHOOK_WINDOW)
         self._post_pacer = EditPacer(limit=POST_LIMIT, window=POST_WINDOW)
+        # Smooth (one post per 2 s per channel at most): what waits meanwhile is coalesced
+        # into the next post, instead of 30 posts in a burst and a minute of silence.
+        self._channel_webhook_pacer = EditPacer(limit=CHANNEL_WEBHOOK_LIMIT,
+                                                window=CHANNEL_WEBHOOK_WINDOW)
+        self._reaction_pacer = EditPacer(limit=REACTION_LIMIT, window=REACTION_WINDOW)
+        self._marked: LruDict[int, bool] = LruDict()
         self.webhooks = WebhookDirectory(rest, application_id)
         self.queues = RelayQueues(tasks, post=self._post, edit=self._edit,
                                   delete=self._delete, on_posted=on_posted)
@@ -210,9 +223,13 @@ class TranslationRelay:
     async def _translations(self, text: str, *, languages: tuple[str, ...], source: str,
                             guild_id: int, channel_id: int, user_id: int,
                             context: tuple[ContextMessage, ...], kind: GroupKind,
-                            ) -> dict[str, str]:
-        """Each language's translation of ``text`` (those that failed are left out)."""
+                            originals: tuple[int, ...] = ()) -> dict[str, str]:
+        """Each language's translation of ``text`` (those that failed are left out).
+
+        A failure marks the ``originals`` (in ``channel_id``) with ⚠️ (see ``_mark_failed``).
+        """
         done: dict[str, str] = {}
+        failed = False
         for language in languages:
             if language == source:
                 done[language] = text  # the same language: the original as written
@@ -224,12 +241,34 @@ class TranslationRelay:
             except LibraError as err:
                 # Never a wrong post: this language gets nothing for this message.
                 logger.warning("translation into {} failed ({}): {}", language, err.code, err)
+                failed = True
                 continue
             if result.translated:
                 done[language] = result.text
             elif kind is GroupKind.LINKED:
                 done[language] = text  # it was already in the channel's language
+        if failed and originals:
+            await self._mark_failed(channel_id, originals)
         return done
+
+    async def _mark_failed(self, channel_id: int, message_ids: tuple[int, ...]) -> None:
+        """React ⚠️ to originals whose translation failed after its retry, once each.
+
+        A reaction rather than a notice message: it sits on the very message that was
+        not translated (its author and readers see which one), adds nothing to the
+        channel's flow however many fail, spends none of the message budgets that the
+        translations need, and marks a message once however many languages failed.
+        """
+        for message_id in message_ids:
+            if self._marked.get(message_id):
+                continue
+            self._marked[message_id] = True
+            await self._reaction_pacer.acquire(channel_id)
+            try:
+                await self._rest.add_reaction(channel_id, message_id, FAILED_MARK)
+            except (hikari.ForbiddenError, hikari.NotFoundError) as err:
+                logger.info("cannot mark untranslated message {} with {}: {}", message_id,
+                            FAILED_MARK, err)
 
     def _render(self, kind: GroupKind, translations: dict[str, str], *, author: str,
                 webhook: bool, reply_line: str | None) -> str:
@@ -273,7 +312,8 @@ class TranslationRelay:
         translations = await self._translations(
             text, languages=first.languages, source=first.source_language,
             guild_id=first.guild_id, channel_id=first.source_channel_id,
-            user_id=first.source.author_id, context=first.context, kind=kind)
+            user_id=first.source.author_id, context=first.context, kind=kind,
+            originals=tuple(job.source.message_id for job in jobs))
         if not translations:
             return None
         webhook = await self.webhooks.for_channel(target) if kind is GroupKind.LINKED else None
@@ -321,6 +361,7 @@ class TranslationRelay:
     async def _execute(self, webhook: RelayWebhook, content: str,
                        job: PostJob) -> hikari.Message | None:
         """Post through the webhook; ``None`` when it is gone (the caller posts as the bot)."""
+        await self._channel_webhook_pacer.acquire(webhook.channel_id)
         await self._webhook_pacer.acquire(webhook.id)
         try:
             return await self._rest.execute_webhook(
@@ -355,7 +396,8 @@ class TranslationRelay:
         translations = await self._translations(
             "\n".join(s.text for s in sources), languages=post.languages,
             source=source_language, guild_id=guild_id, channel_id=post.source_channel_id,
-            user_id=sources[0].author_id, context=(), kind=kind)
+            user_id=sources[0].author_id, context=(), kind=kind,
+            originals=tuple(edited))
         if not translations:
             return
         webhook = None

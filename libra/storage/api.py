@@ -210,6 +210,9 @@ class UserData:
     llm_calls: list[dict[str, Any]]
     translate_opt_ins: list[dict[str, Any]] = field(default_factory=list)
     """Channels where the user asked for their own messages to be translated."""
+    linked_channel_posts: list[dict[str, Any]] = field(default_factory=list)
+    """The user's messages kept for linked/auto-translated channels (text, ids, where
+    their translation was posted): ``translation_post_sources`` by ``author_id``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,6 +358,10 @@ class PrivacyStore(Protocol):
     async def delete_user(self, discord_id: int) -> bool:
         """Delete a user and, by cascade, everything stored about them.
 
+        Also the linked-channel mappings of their messages (keyed by Discord id, not
+        by ``users``): the posted translations stay on Discord, but no longer follow
+        edits or deletions of the originals. ``True`` when anything was deleted.
+
         Call it through ``ChatService.erase``, which also drops what is cached.
         """
         ...
@@ -404,6 +411,17 @@ class GlossaryRow:
     rendering: str | None
     created_by: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildGlossaryRow:
+    """One glossary entry and its guild (the operator page lists every guild's)."""
+
+    guild_id: int
+    term: str
+    language: str | None
+    rendering: str | None
+    """``None``: the term is never translated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -470,6 +488,10 @@ class TranslationStore(UserStore, Protocol):
 
     async def translation_volume(self, since: datetime) -> list[LanguagePairVolume]:
         """Translations per language pair since ``since``, busiest first."""
+        ...
+
+    async def glossary_overview(self, *, limit: int = 200) -> list[GuildGlossaryRow]:
+        """Every guild's glossary entries (at most ``limit``), by guild and term."""
         ...
 
 

@@ -6,6 +6,10 @@ memories, translations, LLM calls and translation opt-ins. Rows are read whole
 (``SELECT *``) so that a column a later migration adds is exported without anyone
 remembering to add it here.
 Deleting is one ``DELETE`` of the ``users`` row: every other table cascades from it.
+The exception is the linked-channel mapping (``translation_post_sources``): it names
+a message's author by Discord id (a message is mapped whether or not its author ever
+spoke to Libra), so it is read and deleted by ``author_id`` (:data:`AUTHORED_POSTS`,
+:data:`DELETE_AUTHORED_POSTS`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,24 @@ OWNED_TABLES = ("sessions", "messages", "memories", "translations", "llm_calls",
                 "translate_opt_ins")
 """Tables whose rows belong to a user through ``user_id`` (all ``ON DELETE CASCADE``)."""
 
-DISCORD_ID_COLUMNS = frozenset({"discord_id", "channel_id", "guild_id"})
+AUTHORED_POSTS = """
+SELECT s.source_message_id, p.source_channel_id, s.source_text, p.target_channel_id,
+       p.target_message_id, p.languages, p.created_at
+FROM translation_post_sources s JOIN translation_posts p ON p.id = s.post_id
+WHERE s.author_id = $1
+ORDER BY p.created_at, p.id, s.position
+"""
+"""The user's messages mapped to translations Libra posted in linked channels."""
+
+DELETE_AUTHORED_POSTS = """
+DELETE FROM translation_posts WHERE id IN (
+    SELECT post_id FROM translation_post_sources WHERE author_id = $1)
+"""
+"""Their mappings go with the posts (a post coalesces one author's messages only)."""
+
+DISCORD_ID_COLUMNS = frozenset({"discord_id", "channel_id", "guild_id", "source_message_id",
+                                "source_channel_id", "target_channel_id",
+                                "target_message_id"})
 """Snowflakes exceed what a JSON number keeps exactly (2**53): written as strings."""
 
 
@@ -42,8 +63,14 @@ async def read_user_data(conn: asyncpg.Connection, discord_id: int) -> UserData 
     """Every row of the user, read in one snapshot; ``None`` when nothing is stored."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         user = await conn.fetchrow("SELECT * FROM users WHERE discord_id = $1", discord_id)
+        posts = [jsonable(row) for row in await conn.fetch(AUTHORED_POSTS, discord_id)]
         if user is None:
-            return None
+            if not posts:
+                return None
+            # Wrote in a linked channel but never spoke to Libra: no users row.
+            return UserData(user={"discord_id": str(discord_id)}, sessions=[], messages=[],
+                            memories=[], translations=[], llm_calls=[],
+                            linked_channel_posts=posts)
         tables: dict[str, list[dict[str, Any]]] = {}
         for table in OWNED_TABLES:
             # Table names come from the constant above, never from input.
@@ -52,4 +79,4 @@ async def read_user_data(conn: asyncpg.Connection, discord_id: int) -> UserData 
             rows = await conn.fetch(
                 f"SELECT * FROM {table} WHERE user_id = $1 ORDER BY {order}", user["id"])
             tables[table] = [jsonable(row) for row in rows]
-    return UserData(user=jsonable(user), **tables)
+    return UserData(user=jsonable(user), linked_channel_posts=posts, **tables)

@@ -33,7 +33,7 @@ from libra.storage.api import (
     UserData,
 )
 from libra.storage.guarded import UNAVAILABLE_ERRORS
-from libra.storage.personal import read_user_data
+from libra.storage.personal import DELETE_AUTHORED_POSTS, read_user_data
 from libra.storage.translations import TranslationRows
 from libra.tasks import Deadlines
 from libra.text import clean_text
@@ -167,11 +167,12 @@ class PgStorage(TranslationRows):
 
     @_bounded
     async def delete_user(self, discord_id: int) -> bool:
-        """Delete a user and, by cascade, everything stored about them."""
-        async with _translated("delete user"):
-            status = await self._pool.execute("DELETE FROM users WHERE discord_id = $1",
-                                              discord_id)
-        return _row_count(status) > 0
+        """Delete a user, everything stored about them, and their linked-channel mappings."""
+        async with _translated("delete user"), self._pool.acquire() as conn, \
+                conn.transaction():
+            posts = await conn.execute(DELETE_AUTHORED_POSTS, discord_id)
+            status = await conn.execute("DELETE FROM users WHERE discord_id = $1", discord_id)
+        return _row_count(status) > 0 or _row_count(posts) > 0
 
     @_bounded
     async def export_user(self, discord_id: int) -> UserData | None:

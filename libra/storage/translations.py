@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
-from libra.storage.api import GlossaryRow, LanguagePairVolume, TranslationRow
+from libra.storage.api import (
+    GlossaryRow,
+    GuildGlossaryRow,
+    LanguagePairVolume,
+    TranslationRow,
+)
 from libra.text import clean_text
 
 if TYPE_CHECKING:
@@ -188,3 +193,12 @@ class TranslationRows:
                 "ORDER BY translations DESC, source_language, target_language LIMIT 100",
                 since), "read translation volume")
         return [LanguagePairVolume(**dict(row)) for row in rows]
+
+    async def glossary_overview(self, *, limit: int = 200) -> list[GuildGlossaryRow]:
+        """Every guild's glossary entries (at most ``limit``), by guild and term."""
+        async with self.translated("read glossaries"):
+            rows = await self.bounded(self._pool.fetch(
+                "SELECT guild_id, term, language, rendering FROM glossary_entries "
+                "ORDER BY guild_id, lower(term), language NULLS FIRST LIMIT $1",
+                limit), "read glossaries")
+        return [GuildGlossaryRow(**dict(row)) for row in rows]

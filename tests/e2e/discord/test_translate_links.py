@@ -223,3 +223,41 @@ async def test_a_burst_is_coalesced_without_429s(
     assert joined == [f"제가 들려주는 긴 이야기의 {n}번째 메시지입니다" for n in range(12)]
     assert len(posts) < 12
     assert fake_discord.limiter.stats.responses_429 == 0
+
+
+async def test_a_failed_translation_marks_the_original_instead_of_a_wrong_post(
+        fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
+        start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
+    english, korean, japanese = world
+    fake_discord.world.grant_bot(fake_discord.world.guilds[0].id, MANAGE_WEBHOOKS)
+    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await _link(fake_discord, english, korean, japanese)
+
+    def wrong_language(body: dict[str, Any]) -> str:  # German whatever was asked for
+        return "Guten Morgen zusammen, wie geht es euch heute?"
+
+    fake_ollama.answer_fn = wrong_language
+    said = await fake_discord.user_message("Good morning everyone, how are you today?",
+                                           channel=english)
+
+    def marked() -> bool:
+        stored = fake_discord.world.find_message(said.id)
+        return stored is not None and bool(stored.payload.get("reactions"))
+
+    await _until(marked)
+    await asyncio.sleep(1.0)  # both target channels have given up by now
+    stored = fake_discord.world.find_message(said.id)
+    assert stored is not None
+    # One ⚠️ however many languages failed; nothing wrong (or anything) posted.
+    assert stored.payload["reactions"] == [{"emoji": {"id": None, "name": "⚠️"}, "count": 1,
+                                            "me": True}]
+    assert _texts(fake_discord, korean) == [] and _texts(fake_discord, japanese) == []
+    assert fake_discord.limiter.stats.responses_429 == 0
+
+    # A good translation afterwards is posted as usual, unmarked.
+    fake_ollama.answer_fn = phrase_book
+    fine = await fake_discord.user_message("I am fine, thank you very much for asking!",
+                                           channel=english)
+    await _until(lambda: _texts(fake_discord, korean)
+                 == ["저는 잘 지내요, 물어봐 주셔서 정말 감사합니다!"])
+    assert not (fake_discord.world.find_message(fine.id) or said).payload.get("reactions")

@@ -127,3 +127,55 @@ async def test_budgets_per_webhook_and_per_channel(fake_discord: FakeDiscord,
     for i in range(6):
         await bot.rest.create_message(channel, f"paced {i}")
     assert fake_discord.limiter.stats.budget_429 == before
+
+
+@pytest.mark.breaks_discord_limits
+async def test_at_most_30_webhook_messages_per_minute_in_a_channel(
+        fake_discord: FakeDiscord, bot_runner: BotRunner) -> None:
+    # Each webhook keeps its own 5 per 2 s; the channel's 30 per minute binds them all.
+    _grant_webhooks(fake_discord)
+    bot, _ = await bot_runner.start()
+    channel = fake_discord.text_channel.id
+    hooks = [await bot.rest.create_webhook(channel, f"hook {n}") for n in range(7)]
+    statuses = [await _raw(fake_discord, "POST", f"/webhooks/{h.id}/{h.token}?wait=true",
+                           {"content": f"{h.id}-{i}"}) for h in hooks for i in range(5)]
+    assert statuses == [200] * 30 + [429] * 5
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{fake_discord.rest_url}/webhooks/{hooks[0].id}/{hooks[0].token}?wait=true",
+            json={"content": "again"}) as refused:
+        assert refused.status == 429
+        assert refused.headers["X-RateLimit-Scope"] == "shared"  # not in the headers' budget
+        assert 50 < (await refused.json())["retry_after"] <= 60
+    assert len(fake_discord.limiter.stats.channel_webhook_posts[channel]) == 30
+
+
+@pytest.mark.breaks_discord_limits
+async def test_reactions_need_add_reactions_and_one_per_quarter_second(
+        fake_discord: FakeDiscord, bot_runner: BotRunner) -> None:
+    bot, _ = await bot_runner.start()
+    channel = fake_discord.text_channel
+    message = await fake_discord.user_message("hello", channel=channel)
+    warn = "%E2%9A%A0%EF%B8%8F"
+    path = f"/channels/{channel.id}/messages/{{}}/reactions/{warn}/@me"
+    assert await _raw(fake_discord, "PUT", path.format(message.id), {}) == 204
+    assert await _raw(fake_discord, "PUT", path.format(message.id), {}) == 429  # within 0.25 s
+    await asyncio.sleep(0.3)
+    assert await _raw(fake_discord, "PUT", path.format(12345), {}) == 404
+    stored = fake_discord.world.find_message(message.id)
+    assert stored is not None
+    assert stored.payload["reactions"] == [{"emoji": {"id": None, "name": "⚠️"}, "count": 1,
+                                            "me": True}]
+    # hikari reads the advertised budget and waits instead of running into it.
+    before = fake_discord.limiter.stats.budget_429
+    others = [await fake_discord.user_message(f"m{i}", channel=channel) for i in range(4)]
+    await asyncio.sleep(0.3)
+    for other in others:
+        await bot.rest.add_reaction(channel.id, other.id, "⚠️")
+    assert fake_discord.limiter.stats.budget_429 == before
+    # Without Add Reactions a new reaction is refused.
+    role = next(r for r in fake_discord.world.guilds[0].roles
+                if r.bot_id == fake_discord.world.bot_user.id)
+    role.permissions &= ~(1 << 6)
+    last = await fake_discord.user_message("no reactions", channel=channel)
+    with pytest.raises(hikari.ForbiddenError):
+        await bot.rest.add_reaction(channel.id, last.id, "⚠️")

@@ -21,6 +21,14 @@
   their headers: exceeding it is a 429 with scope ``shared`` that hikari cannot see
   coming. Discord documents no such shared budget; the fake applies it on purpose,
   since it is the budget Libra's pacer promises to keep in every channel.
+* Channel webhooks' executes also spend their channel's budget of
+  ``channel_webhook_limit`` per ``channel_webhook_window`` seconds (Discord: about 30
+  webhook messages per minute per channel, whichever webhook posts them). It is not in
+  the headers (they describe the webhook's own 5 per 2 s): a 429 with scope ``shared``
+  that hikari cannot see coming, so a sender must pace itself.
+* Reactions by the bot (``PUT .../reactions/{emoji}/@me``) have a per-channel budget of
+  ``reaction_limit`` per ``reaction_window`` seconds (Discord's: 1 per 0.25 s),
+  advertised in that route's headers.
 * Every 429 has Discord's JSON body (``message``, ``retry_after``, ``global``) and
   headers (``X-RateLimit-Scope``, ``Retry-After`` in whole seconds). Those caused by
   a real budget are counted in :attr:`RateLimitStats.budget_429`.
@@ -70,6 +78,14 @@ class RateLimitStats:
         default_factory=lambda: collections.defaultdict(list)
     )
     """When each accepted webhook request arrived, per webhook token."""
+    channel_webhook_posts: dict[int, list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    """When each accepted channel-webhook execute arrived, per channel."""
+    reactions_by_channel: dict[int, list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    """When each accepted reaction by the bot arrived, per channel."""
 
     def max_edits_in_window(self, channel_id: int, window: float = 5.0) -> int:
         """The most accepted edits in any ``window`` seconds for a channel."""
@@ -132,10 +148,16 @@ class RateLimiter:
         webhook_window: float = 2.0,
         message_limit: int = 5,
         message_window: float = 5.0,
+        channel_webhook_limit: int = 30,
+        channel_webhook_window: float = 60.0,
+        reaction_limit: int = 1,
+        reaction_window: float = 0.25,
     ) -> None:
         self.edits = FixedWindows(edit_limit, edit_window)
         self.webhooks = FixedWindows(webhook_limit, webhook_window)
         self.messages = FixedWindows(message_limit, message_window)
+        self.channel_webhooks = FixedWindows(channel_webhook_limit, channel_webhook_window)
+        self.reactions = FixedWindows(reaction_limit, reaction_window)
         self.stats = RateLimitStats()
         self._failures: list[InjectedFailure] = []
         self._storm_until = 0.0
@@ -157,13 +179,16 @@ class RateLimiter:
 
     def check(
         self, route: str, bucket_key: str, edit_channel: int | None, webhook: str | None = None,
-        post_channel: int | None = None,
+        post_channel: int | None = None, *, webhook_channel: int | None = None,
+        reaction_channel: int | None = None,
     ) -> web.Response | None:
         """A failure response for this request, or None to serve it.
 
         ``edit_channel`` is the channel whose edit budget the request spends (message
         edits only); ``webhook`` the token of a webhook request (interaction or channel
-        webhook); ``post_channel`` the channel a new bot message is posted in.
+        webhook); ``post_channel`` the channel a new bot message is posted in;
+        ``webhook_channel`` the channel a channel webhook's execute posts in;
+        ``reaction_channel`` the channel of a message the bot reacts to.
         """
         now = time.monotonic()
         if now < self._storm_until:
@@ -178,6 +203,19 @@ class RateLimiter:
                     status=failure.status,
                     headers=self.headers(bucket_key),
                 )
+        if reaction_channel is not None:
+            if (wait := self.reactions.take(reaction_channel, now)) is not None:
+                self.stats.budget_429 += 1
+                return self._too_many(bucket_key, wait, scope="user",
+                                      reaction_channel=reaction_channel)
+            self.stats.reactions_by_channel[reaction_channel].append(now)
+        if webhook_channel is not None:
+            if (wait := self.channel_webhooks.take(webhook_channel, now)) is not None:
+                self.stats.budget_429 += 1
+                # Not the bucket the webhook's headers describe: the sender cannot see it.
+                return self._too_many(bucket_key, wait, scope="shared", webhook=webhook,
+                                      advertised=False)
+            self.stats.channel_webhook_posts[webhook_channel].append(now)
         if webhook is not None:
             if (wait := self.webhooks.take(webhook, now)) is not None:
                 self.stats.budget_429 += 1
@@ -201,11 +239,14 @@ class RateLimiter:
 
     def headers(
         self, bucket_key: str, edit_channel: int | None = None, webhook: str | None = None,
-        post_channel: int | None = None,
+        post_channel: int | None = None, reaction_channel: int | None = None,
     ) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers Discord would send for this bucket."""
         now = time.monotonic()
-        if post_channel is not None:
+        if reaction_channel is not None:
+            limit = self.reactions.limit
+            remaining, reset_after = self.reactions.state(reaction_channel, now)
+        elif post_channel is not None:
             limit = self.messages.limit
             remaining, reset_after = self.messages.state(post_channel, now)
         elif webhook is not None:
@@ -240,10 +281,12 @@ class RateLimiter:
         webhook: str | None = None,
         advertised: bool = True,
         post_channel: int | None = None,
+        reaction_channel: int | None = None,
     ) -> web.Response:
         """Discord's 429; ``advertised``: the exceeded budget is the one in the headers."""
         self.stats.responses_429 += 1
-        headers = self.headers(bucket_key, edit_channel, webhook, post_channel)
+        headers = self.headers(bucket_key, edit_channel, webhook, post_channel,
+                               reaction_channel)
         headers["X-RateLimit-Scope"] = scope
         if advertised:
             headers["X-RateLimit-Remaining"] = "0"

@@ -106,6 +106,27 @@ def post_channel_of(request: web.Request, template: str) -> int | None:
     return None
 
 
+REACT_ROUTE = "PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me"
+
+
+def reaction_channel_of(request: web.Request, template: str) -> int | None:
+    """The channel whose reaction budget this request spends (the bot's own reactions)."""
+    if template == REACT_ROUTE:
+        return int(request.match_info["channel"])
+    return None
+
+
+def webhook_channel_of(request: web.Request, ctx: RestContext, template: str) -> int | None:
+    """The channel a channel webhook's execute posts in (``None`` for anything else)."""
+    if template != "POST /webhooks/{app}/{token}":
+        return None
+    try:
+        webhook = ctx.world.webhook(int(request.match_info["app"]))
+    except ValueError:
+        return None
+    return webhook.channel_id if webhook is not None else None
+
+
 def _in_left_guild(ctx: RestContext, request: web.Request) -> bool:
     """The request names a channel of a guild the bot was removed from."""
     channel_id = request.match_info.get("channel")
@@ -126,6 +147,8 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
     path = request.path.removeprefix(API_PREFIX)
     webhook = request.match_info.get("token") if path.startswith("/webhooks/") else None
     post_channel = post_channel_of(request, template)
+    reaction_channel = reaction_channel_of(request, template)
+    webhook_channel = webhook_channel_of(request, ctx, template)
     response: web.StreamResponse
     if (
         not path.startswith(NO_AUTH_PREFIXES)
@@ -138,8 +161,9 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         int(request.match_info["channel"])
     ) is None:
         response = error(404, "Unknown Channel", 10003)
-    elif (failure := ctx.limiter.check(template, template, edit_channel,
-                                       webhook, post_channel)) is not None:
+    elif (failure := ctx.limiter.check(template, template, edit_channel, webhook,
+                                       post_channel, webhook_channel=webhook_channel,
+                                       reaction_channel=reaction_channel)) is not None:
         response = failure
     else:
         try:
@@ -148,8 +172,8 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
             response = error(exc.status, exc.reason)
         if not template.endswith("/callback"):
             # Discord sends no bucket for interaction callbacks (hikari logs an error if it does).
-            response.headers.update(ctx.limiter.headers(template, edit_channel,
-                                                         webhook, post_channel))
+            response.headers.update(ctx.limiter.headers(template, edit_channel, webhook,
+                                                         post_channel, reaction_channel))
     ctx.world.rest_calls.append(
         RestCall(
             method=request.method,

@@ -15,7 +15,13 @@ from aiohttp import web
 from tests.fakes.fake_discord import components, events, payloads
 from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, RestContext, ctx_of, error
 from tests.fakes.fake_discord.uploads import UPLOADS, apply_attachments
-from tests.fakes.fake_discord.world import ChannelType, FakeChannel, StoredMessage, World
+from tests.fakes.fake_discord.world import (
+    ADD_REACTIONS,
+    ChannelType,
+    FakeChannel,
+    StoredMessage,
+    World,
+)
 
 RESPONSE_MESSAGE, RESPONSE_DEFERRED = 4, 5
 FLAG_LOADING = 128
@@ -193,6 +199,31 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def add_own_reaction(request: web.Request) -> web.Response:
+    """``PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me``.
+
+    As on Discord: 404 Unknown Message (10008) for a message not in the channel; a
+    reaction no one has made yet needs Add Reactions (403, 50013); reacting twice
+    with the same emoji changes nothing. The budget (1 per 0.25 s per channel) is in
+    the rate-limit middleware.
+    """
+    ctx = ctx_of(request)
+    stored = _message_in(ctx, request)
+    if stored is None:
+        return error(404, "Unknown Message", 10008)
+    emoji = request.match_info["emoji"]
+    reactions: list[dict[str, Any]] = stored.payload.setdefault("reactions", [])
+    existing = next((r for r in reactions if r["emoji"]["name"] == emoji), None)
+    if existing is None and not ctx.world.bot_permissions(stored.channel_id) & ADD_REACTIONS:
+        return error(403, "Missing Permissions", 50013)
+    if existing is None:
+        reactions.append({"emoji": {"id": None, "name": emoji}, "count": 1, "me": True})
+    elif not existing["me"]:
+        existing["me"] = True
+        existing["count"] += 1
+    return web.Response(status=204)
+
+
 async def trigger_typing(request: web.Request) -> web.Response:
     """``POST /channels/{channel}/typing``."""
     channel = _channel_or_404(ctx_of(request), request)
@@ -363,6 +394,7 @@ def add_message_routes(router: web.UrlDispatcher) -> None:
     router.add_patch(f"{channel}/messages/{{message}}", patch_message)
     router.add_delete(f"{channel}/messages/{{message}}", delete_message)
     router.add_post(f"{channel}/typing", trigger_typing)
+    router.add_put(f"{channel}/messages/{{message}}/reactions/{{emoji}}/@me", add_own_reaction)
     router.add_post(f"{channel}/messages/{{message}}/threads", thread_from_message)
     router.add_post(f"{channel}/threads", thread_without_message)
     router.add_post(f"{API_PREFIX}/interactions/{{id}}/{{token}}/callback", interaction_callback)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from libra.admin.api import TranslationStatsSource
 from libra.storage.api import UsageStats
 
 from .harness import AdminHarness, admin_settings, start_harness
@@ -25,9 +26,11 @@ async def start_admin(tmp_path_factory: pytest.TempPathFactory
     started: list[AdminHarness] = []
 
     async def start(parts: tuple[str, ...] = (), usage: UsageStats | None = None,
+                    translations: TranslationStatsSource | None = None,
                     **admin: Any) -> AdminHarness:
         admin.setdefault("data_dir", tmp_path_factory.mktemp("admin"))
-        harness = await start_harness(admin_settings(**admin), parts, usage=usage)
+        harness = await start_harness(admin_settings(**admin), parts, usage=usage,
+                                      translations=translations)
         started.append(harness)
         return harness
 

@@ -19,6 +19,7 @@ from loguru import logger
 from pydantic import SecretStr
 from yarl import URL
 
+from libra.admin.api import TranslationStatsSource
 from libra.admin.auth import SECRET_HEADER, signed_headers
 from libra.admin.plugin import AdminPlugin
 from libra.app import LibraApp, Mode, build_graph
@@ -165,8 +166,10 @@ def captured_logs(level: str = "INFO") -> Iterator[list[str]]:
 
 
 async def start_harness(settings: Settings, parts: Sequence[str] = (), *,
-                        usage: UsageStats | None = None) -> AdminHarness:
-    """Admin plus the graph's ``parts`` (plugin names); ``usage`` stands for storage's."""
+                        usage: UsageStats | None = None,
+                        translations: TranslationStatsSource | None = None) -> AdminHarness:
+    """Admin plus the graph's ``parts`` (plugin names); ``usage`` and ``translations``
+    stand for storage's."""
     graph = build_graph(settings, Mode.CHAT)
     chosen = [p for p in graph.plugins if p.name in parts]
     if usage is None and "storage" in parts:
@@ -175,7 +178,8 @@ async def start_harness(settings: Settings, parts: Sequence[str] = (), *,
     metrics = graph.admin.metrics if graph.admin is not None else None
     plugin = AdminPlugin(metrics=metrics, health=graph.health, usage=usage,
                          llm=graph.llm.service if "llm" in parts else None,
-                         voice_turns=graph.voice_turns)
+                         voice_turns=graph.voice_turns,
+                         translations=translations)
     app = LibraApp(settings, [*chosen, plugin], bus=graph.bus, health=graph.health)
     app.graph = graph
     await app.start()

@@ -12,6 +12,7 @@ import pytest
 from libra.events import LLMCallFinished, ReplyFinished
 from libra.health import Status
 from libra.storage.db import Database
+from libra.storage.repositories import PgStorage
 from libra.storage.stats import DatabaseUsageStats
 
 from .conftest import StartAdmin
@@ -82,6 +83,10 @@ def _drive(base: str, profile: Path, shots: Path) -> dict[str, str]:
                                                           "#voice-latency-chart rect")))
         seen["voice_turns"] = str(len(driver.find_elements(By.CSS_SELECTOR,
                                                            "#voice-turns tr")))
+        seen["translation_pairs"] = "|".join(
+            row.text for row in driver.find_elements(By.CSS_SELECTOR, "#translation-pairs tr"))
+        seen["glossary"] = "|".join(
+            row.text for row in driver.find_elements(By.CSS_SELECTOR, "#glossary tr"))
         seen["cookie_flags"] = ",".join(sorted(
             f"{c['name']}:{c.get('httpOnly')}:{c.get('sameSite')}"
             for c in driver.get_cookies()))
@@ -120,7 +125,8 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     h = await start_admin(parts=("llm",), operator_password_hashes={"ops": hashed},
                           failed_auth_limit=3, cookie_secure=True,
-                          usage=DatabaseUsageStats(lambda: database))
+                          usage=DatabaseUsageStats(lambda: database),
+                          translations=PgStorage(database.pool))
     for name in ("database", "migrations", "llm"):
         h.health.register(name, ok_check(name))
     h.health.register("discord", ok_check("discord", Status.OFF))
@@ -140,6 +146,15 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
                                              latency_ms=total, cache_hit=False))
     for total in (0.9, 1.3):
         await h.app.bus.emit(voice_turn(total))
+    store = PgStorage(database.pool)
+    user = await store.ensure_user(555)
+    for source, target, count in (("en", "ko", 4), ("ko", "en", 2)):
+        for _ in range(count):
+            await store.record_translation(user_id=user.id, source_language=source,
+                                           target_language=target, source_text="a",
+                                           translated_text="b", model="llama3", guild_id=1)
+    await store.save_glossary_entry(1234567890, term="Libra", language=None, rendering=None,
+                                    created_by=555, max_entries=50)
     shots = tmp_path / "shots"
     shots.mkdir()
     seen = await asyncio.to_thread(_drive, h.url, tmp_path / "profile", shots)
@@ -151,6 +166,9 @@ async def test_operator_page_in_headless_chromium(start_admin: StartAdmin, tmp_p
     assert int(seen["chart_bars"]) == 4  # p50 and p95 for two stages
     assert int(seen["voice_bars"]) == 18  # p50 and p95 for 7 stages, total and Libra's share
     assert int(seen["voice_turns"]) == 3  # the heading and two turns
+    assert seen["translation_pairs"] == "From Into Translations|en ko 4|ko en 2"
+    assert seen["glossary"] == ("Guild Term Language Becomes|"
+                                "1234567890 Libra every language never translated")
     # The session, and the device cookie that puts this browser first in a sign-in flood.
     assert seen["cookie_flags"] == ("libra_admin_device:True:Strict,"
                                     "libra_admin_session:True:Strict")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from libra.chat.privacy import export_document
 from libra.storage.api import LLMCallRecord, MemoryScope, Place, Role
 from libra.storage.db import Database
 from libra.storage.personal import OWNED_TABLES
 from libra.storage.repositories import PgStorage
+from libra.translate.links import PostSource
+from libra.translate.links_store import PgLinkStore
 
 
 async def test_every_table_pointing_at_users_is_exported_and_deleted_with_them(
@@ -52,3 +55,41 @@ async def test_export_has_every_row_of_the_user_and_none_of_anyone_else(
     assert await storage.delete_user(alice_id) is True
     assert await storage.export_user(alice_id) is None
     assert await database.pool.fetchval("SELECT count(*) FROM llm_calls") == 1
+
+
+async def test_linked_channel_mappings_are_exported_and_erased_with_their_author(
+    storage: PgStorage, database: Database,
+) -> None:
+    # Keyed by Discord id: a message is mapped whether or not its author ever spoke
+    # to Libra, so both a known user (carol) and one without a users row (dave) count.
+    carol, dave, erin = 2**62 + 11, 2**62 + 12, 2**62 + 13
+    await storage.ensure_user(carol)
+    links = PgLinkStore(lambda: database)
+    group = await links.link(77, 1001, "en", to=1002, to_language="ko", by=None)
+    for n, author in enumerate((carol, carol, dave, erin)):
+        await links.add_post(group_id=group.id, source_channel_id=1001, target_channel_id=1002,
+                             target_message_id=5000 + n, webhook_id=None, languages=["ko"],
+                             sources=[PostSource(message_id=4000 + n, author_id=author,
+                                                 text=f"message {n} of {author}")])
+
+    data = await storage.export_user(carol)
+    assert data is not None
+    posts = data.linked_channel_posts
+    assert [p["source_text"] for p in posts] == [f"message 0 of {carol}",
+                                                  f"message 1 of {carol}"]
+    assert posts[0]["source_message_id"] == "4000"  # ids as strings, like the others
+    assert posts[0]["target_channel_id"] == "1002" and posts[0]["target_message_id"] == "5000"
+    document = export_document(carol, data)
+    assert [p["source_text"] for p in document["linked_channel_posts"]] == [
+        f"message 0 of {carol}", f"message 1 of {carol}"]
+    unknown = await storage.export_user(dave)
+    assert unknown is not None and len(unknown.linked_channel_posts) == 1
+
+    assert await storage.delete_user(carol) is True
+    assert await storage.delete_user(dave) is True
+    assert await storage.export_user(carol) is None and await storage.export_user(dave) is None
+    assert await links.posts_of(4000) == [] and await links.posts_of(4002) == []
+    assert [p.sources[0].author_id for p in await links.posts_of(4003)] == [erin]
+    assert await database.pool.fetchval(
+        "SELECT count(*) FROM translation_post_sources WHERE author_id = ANY($1::bigint[])",
+        [carol, dave]) == 0
