@@ -11,7 +11,8 @@ streamed at ``--tokens-per-second``. Two phases:
 
 Reported per phase (JSON): p50/p95 seconds from a message to *all* its translations
 posted, the relay's backlog sampled each second, Discord requests per second (all, and
-webhook executes), posts vs messages (coalescing), and 429s: those caused by a Discord
+webhook executes), posts vs messages (coalescing; ``posts_combining_authors``: posts
+under Libra's webhook name, several authors' lines), and 429s: those caused by a Discord
 budget (our pacing; target 0) and all.
 
 Run: .venv/bin/python bench/translation.py [--steady 60 --rate 2 --burst 30 --burst-seconds 5]
@@ -44,6 +45,7 @@ from loguru import logger  # noqa: E402
 
 from bench._stats import pct  # noqa: E402
 from libra.app import LibraApp, Mode, build_graph  # noqa: E402
+from libra.discord.translate_relay_webhooks import WEBHOOK_NAME  # noqa: E402
 from tests.conftest import url_with_database  # noqa: E402
 from tests.e2e.discord.libra_harness import libra_settings  # noqa: E402
 from tests.fakes.fake_discord import FakeChannel, FakeDiscord, FakeMember, FakeUser  # noqa: E402
@@ -57,6 +59,8 @@ SENTENCES = {
 }
 NAMES = {"English": "en", "Korean": "ko", "Japanese": "ja"}
 TAG = re.compile(r"(\d+)")
+NAMED = re.compile(r"\*\*[^*\n]+\*\*: ")
+"""A combined post's author prefix (the bench's usernames hold digits: not message numbers)."""
 EXECUTE = "/webhooks/{app}/{token}"
 
 
@@ -113,7 +117,8 @@ class Run:
             if call.status != 200:
                 continue
             channel = hooks.get(int(call.path.split("/")[2]))
-            for number in TAG.findall(str((call.json or {}).get("content", ""))):
+            content = NAMED.sub("", str((call.json or {}).get("content", "")))
+            for number in TAG.findall(content):
                 out.setdefault((int(number), channel or 0), call.at)
         return out
 
@@ -176,6 +181,8 @@ async def phase(run: Run, channels: list[FakeChannel], authors: dict[int, list[F
         "latency_s": {"p50": round(pct(latencies, 50), 2), "p95": round(pct(latencies, 95), 2),
                       "max": round(max(latencies), 2) if latencies else None},
         "posts": len(executes),
+        "posts_combining_authors": sum(
+            (c.json or {}).get("username") == WEBHOOK_NAME for c in executes),
         "translations_needed": count * (len(targets) - 1),
         "backlog_each_s": [jobs for _, jobs in run.backlog],
         "discord_requests_per_s": {

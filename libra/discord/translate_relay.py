@@ -14,8 +14,13 @@ translations included), so nothing loops; and messages with nothing to translate
 
 Pacing: all work for one target channel runs through its queue
 (:mod:`libra.discord.translate_relay_queue`); each webhook execute waits for that
-webhook's budget (5 per 2 s), each bot post for the channel's (5 per 5 s), each edit
-for the channel's edit budget shared with streaming replies.
+webhook's budget (5 per 2 s) and the channel's (30 webhook messages a minute, spread
+to one per 2 s), each bot post for the channel's (5 per 5 s), each edit for the
+channel's edit budget shared with streaming replies. What waits meanwhile is combined
+into the next post, one line per original (several authors: under Libra's webhook
+name, each line naming its author; :mod:`libra.discord.translate_relay_render`), and
+each original is translated on its own, concurrently, so one line of a combined post
+can be edited or deleted and the post re-rendered from the stored lines.
 """
 
 from __future__ import annotations
@@ -23,14 +28,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import hikari
 from loguru import logger
 
 from libra.bounded import LruDict
 from libra.discord.pacing import EditPacer
-from libra.discord.render import DISCORD_MESSAGE_LIMIT
 from libra.discord.translate_relay_queue import (
     DeleteJob,
     EditJob,
@@ -38,7 +42,14 @@ from libra.discord.translate_relay_queue import (
     PostJob,
     RelayQueues,
 )
-from libra.discord.translate_relay_webhooks import RelayWebhook, WebhookDirectory
+from libra.discord.translate_relay_render import (
+    fit,
+    jump_url,
+    render_beneath,
+    render_lines,
+    split_posts,
+)
+from libra.discord.translate_relay_webhooks import WEBHOOK_NAME, RelayWebhook, WebhookDirectory
 from libra.errors import LibraError
 from libra.language.api import LanguageService
 from libra.tasks import TaskGroup
@@ -67,13 +78,7 @@ FAILED_MARK = "⚠️"
 """The reaction on an original whose translation failed after its retry."""
 
 
-def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
-    """A link Discord shows as a chip leading to the message."""
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= DISCORD_MESSAGE_LIMIT else text[:DISCORD_MESSAGE_LIMIT - 1] + "…"
+__all__ = ["TranslationRelay", "jump_url"]
 
 
 class TranslationRelay:
@@ -158,7 +163,7 @@ class TranslationRelay:
                 target_channel_id=target.channel_id, languages=target.languages,
                 source_language=language, source=source, author_name=name,
                 avatar_url=str(avatar) if avatar else None, reply_to=reply_to,
-                context=previous))
+                context=previous, combine=group.kind is GroupKind.LINKED))
 
     async def on_update(self, event: hikari.GuildMessageUpdateEvent) -> None:
         """Re-translate the posts of an edited original (only when its text changed)."""
@@ -270,18 +275,6 @@ class TranslationRelay:
                 logger.info("cannot mark untranslated message {} with {}: {}", message_id,
                             FAILED_MARK, err)
 
-    def _render(self, kind: GroupKind, translations: dict[str, str], *, author: str,
-                webhook: bool, reply_line: str | None) -> str:
-        if kind is GroupKind.AUTO:
-            body = "\n".join(f"`{lang}` {text}" for lang, text in translations.items())
-        else:
-            body = next(iter(translations.values()))
-            if not webhook:
-                body = f"**{author}**: {body}"
-        if reply_line:
-            body = f"{reply_line}\n{body}"
-        return _fit(body)
-
     async def _counterpart(self, message_id: int, channel_id: int) -> int | None:
         """The message in ``channel_id`` that stands for ``message_id``, if any.
 
@@ -294,8 +287,9 @@ class TranslationRelay:
             mirror = await self._store.post_at(message_id)
             if mirror is None:
                 return None
+            # A combined post stands for its first line (a reply names no line).
             original = mirror.sources[0].message_id
-            if mirror.source_channel_id == channel_id:
+            if (mirror.sources[0].channel_id or mirror.source_channel_id) == channel_id:
                 return original
             return next((p.target_message_id for p in await self._store.posts_of(original)
                          if p.target_channel_id == channel_id), None)
@@ -303,70 +297,119 @@ class TranslationRelay:
             logger.debug("reply not mapped: {}", err)
             return None
 
-    async def _post(self, jobs: list[PostJob]) -> RelayPost | None:
+    async def _post(self, jobs: list[PostJob]) -> list[RelayPost]:
+        """Translate each original (concurrently), post the lines, record the posts."""
         first = jobs[0]
         group = await self.group_of(first.source_channel_id)
         kind = group.kind if group is not None else GroupKind.LINKED
         target = first.target_channel_id
-        text = "\n".join(job.source.text for job in jobs)
-        translations = await self._translations(
-            text, languages=first.languages, source=first.source_language,
-            guild_id=first.guild_id, channel_id=first.source_channel_id,
-            user_id=first.source.author_id, context=first.context, kind=kind,
-            originals=tuple(job.source.message_id for job in jobs))
-        if not translations:
-            return None
-        webhook = await self.webhooks.for_channel(target) if kind is GroupKind.LINKED else None
-        reply_to: int | None = None
+        results = await asyncio.gather(*(self._translations(
+            job.source.text, languages=job.languages, source=job.source_language,
+            guild_id=job.guild_id, channel_id=job.source_channel_id,
+            user_id=job.source.author_id, context=job.context, kind=kind,
+            originals=(job.source.message_id,)) for job in jobs))
+        lines: list[PostSource] = []
+        avatars: dict[int, str | None] = {}
+        for job, translations in zip(jobs, results, strict=True):
+            if not translations:
+                continue  # failed everywhere (marked ⚠️): no line, never a wrong one
+            reply = None
+            if kind is GroupKind.LINKED and job.reply_to is not None:
+                reply = await self._counterpart(job.reply_to, target)
+            lines.append(dataclasses.replace(
+                job.source, author_name=job.author_name, channel_id=job.source_channel_id,
+                reply_to_id=reply, translations=translations))
+            avatars[job.source.author_id] = job.avatar_url
+        if not lines:
+            return []
+        posts: list[RelayPost] = []
         if kind is GroupKind.AUTO:
-            reply_to = first.source.message_id
-        elif first.reply_to is not None:
-            reply_to = await self._counterpart(first.reply_to, target)
-        reply_line = (f"-# ↪ {jump_url(first.guild_id, target, reply_to)}"
-                      if webhook is not None and reply_to is not None else None)
-        content = self._render(kind, translations, author=first.author_name,
-                               webhook=webhook is not None, reply_line=reply_line)
-        if webhook is not None:
-            sent = await self._execute(webhook, content, first)
-            if sent is None:
-                webhook = None
-                content = self._render(kind, translations, author=first.author_name,
-                                       webhook=False, reply_line=None)
-        if webhook is None:
-            await self._post_pacer.acquire(target)
-            sent = await self._rest.create_message(
-                target, content, reply=reply_to or hikari.UNDEFINED, reply_must_exist=False,
-                mentions_reply=False, mentions_everyone=False, user_mentions=False,
-                role_mentions=False)
-        assert sent is not None
-        sources = tuple(job.source for job in jobs)
-        post = RelayPost(id=0, group_id=first.group_id, source_channel_id=first.source_channel_id,
-                         target_channel_id=target, target_message_id=int(sent.id),
-                         webhook_id=webhook.id if webhook is not None else None,
-                         languages=first.languages, sources=sources,
-                         author_name=first.author_name,
-                         reply_to_id=reply_to if kind is GroupKind.LINKED else None)
+            languages = first.languages
+            for chunk in split_posts(lines, lambda c: render_beneath(c, languages)):
+                beneath = await self._bot_post(target, render_beneath(chunk, languages),
+                                               reply_to=chunk[0].message_id)
+                posts.append(await self._record(first, chunk, beneath, webhook_id=None,
+                                                author_name=chunk[0].author_name,
+                                                reply_to_id=None, combined=False))
+            return posts
+        webhook = await self.webhooks.for_channel(target)
+        language = first.languages[0]
+
+        def worst(chunk: Sequence[PostSource]) -> str:
+            # Named lines and every jump link: the longest this chunk can render.
+            return render_lines(chunk, language=language, named=True,
+                                guild_id=first.guild_id, channel_id=target)
+
+        for chunk in split_posts(lines, worst):
+            combined = len({s.author_id for s in chunk}) > 1
+            sent: hikari.Message | None = None
+            if webhook is not None:
+                content = render_lines(chunk, language=language, named=combined,
+                                       guild_id=first.guild_id, channel_id=target)
+                # Several authors: Libra's webhook name and avatar, one named line each.
+                name = WEBHOOK_NAME if combined else chunk[0].author_name
+                avatar = None if combined else avatars.get(chunk[0].author_id)
+                sent = await self._execute(webhook, fit(content), name, avatar)
+                if sent is None:
+                    webhook = None  # gone: this chunk and the rest are posted by the bot
+            if sent is not None:
+                assert webhook is not None
+                posts.append(await self._record(
+                    first, chunk, sent, webhook_id=webhook.id,
+                    author_name=WEBHOOK_NAME if combined else chunk[0].author_name,
+                    reply_to_id=chunk[0].reply_to_id, combined=combined))
+                continue
+            native = chunk[0].reply_to_id
+            content = render_lines(chunk, language=language, named=True,
+                                   guild_id=first.guild_id, channel_id=target,
+                                   native_reply=native)
+            made = await self._bot_post(target, content, reply_to=native)
+            posts.append(await self._record(first, chunk, made, webhook_id=None,
+                                            author_name=chunk[0].author_name,
+                                            reply_to_id=native, combined=combined))
+        return posts
+
+    async def _bot_post(self, target: int, content: str, *,
+                        reply_to: int | None) -> hikari.Message:
+        """Post as the bot (auto-translated channels; linked ones without a webhook)."""
+        await self._post_pacer.acquire(target)
+        return await self._rest.create_message(
+            target, fit(content), reply=reply_to or hikari.UNDEFINED, reply_must_exist=False,
+            mentions_reply=False, mentions_everyone=False, user_mentions=False,
+            role_mentions=False)
+
+    async def _record(self, first: PostJob, sources: list[PostSource], sent: hikari.Message,
+                      *, webhook_id: int | None, author_name: str, reply_to_id: int | None,
+                      combined: bool) -> RelayPost:
+        """Store the mapping of a post made (a database failure costs its edits only)."""
+        post = RelayPost(id=0, group_id=first.group_id,
+                         source_channel_id=first.source_channel_id,
+                         target_channel_id=first.target_channel_id,
+                         target_message_id=int(sent.id), webhook_id=webhook_id,
+                         languages=first.languages, sources=tuple(sources),
+                         author_name=author_name, reply_to_id=reply_to_id, combined=combined)
         try:
             post_id = await self._store.add_post(
                 group_id=post.group_id, source_channel_id=post.source_channel_id,
-                target_channel_id=target, target_message_id=post.target_message_id,
-                webhook_id=post.webhook_id, languages=post.languages, sources=sources,
-                author_name=post.author_name, reply_to_id=post.reply_to_id)
+                target_channel_id=post.target_channel_id,
+                target_message_id=post.target_message_id, webhook_id=webhook_id,
+                languages=post.languages, sources=post.sources, author_name=author_name,
+                reply_to_id=reply_to_id, combined=combined)
         except LibraError as err:
             logger.warning("posted translation {} not recorded (edits and deletes will not "
                            "follow it): {}", post.target_message_id, err)
             return post
         return dataclasses.replace(post, id=post_id)
 
-    async def _execute(self, webhook: RelayWebhook, content: str,
-                       job: PostJob) -> hikari.Message | None:
+    async def _execute(self, webhook: RelayWebhook, content: str, name: str,
+                       avatar_url: str | None) -> hikari.Message | None:
         """Post through the webhook; ``None`` when it is gone (the caller posts as the bot)."""
         await self._channel_webhook_pacer.acquire(webhook.channel_id)
         await self._webhook_pacer.acquire(webhook.id)
         try:
             return await self._rest.execute_webhook(
-                webhook.id, webhook.token, content, username=job.author_name[:80] or "?",
-                avatar_url=job.avatar_url or hikari.UNDEFINED, mentions_everyone=False,
+                webhook.id, webhook.token, content, username=name[:80] or "?",
+                avatar_url=avatar_url or hikari.UNDEFINED, mentions_everyone=False,
                 user_mentions=False, role_mentions=False)
         except (hikari.NotFoundError, hikari.UnauthorizedError):
             logger.info("Libra's webhook in channel {} is gone; posting as the bot",
@@ -375,31 +418,41 @@ class TranslationRelay:
             return None
 
     async def _edit(self, post: RelayPost, edited: dict[int, str], deleted: set[int]) -> None:
-        sources = tuple(PostSource(message_id=s.message_id, author_id=s.author_id,
-                                   text=edited.get(s.message_id, s.text))
-                        for s in post.sources if s.message_id not in deleted)
+        """Apply edits and deletions of a post's originals; re-render the whole post.
+
+        Only the edited originals (and lines stored before their translations were kept)
+        are translated again; the other lines are shown as stored. An edit whose
+        translation fails leaves its line as it was (and marks the original ⚠️).
+        """
+        remaining = [s for s in post.sources if s.message_id not in deleted]
         try:
-            for message_id, text in edited.items():
-                await self._store.update_source(post.id, message_id, text)
             for message_id in deleted:
                 await self._store.remove_source(post.id, message_id)
         except LibraError as err:
             logger.warning("translation mapping not updated: {}", err)
-        if not sources:
+        if not remaining:
             await self._delete(post)
             return
         group = await self.group_of(post.source_channel_id)
         kind = group.kind if group is not None else GroupKind.LINKED
         guild_id = group.guild_id if group is not None else 0
-        source_language = await self._language.message_language(
-            post.source_channel_id, sources[0].text)
-        translations = await self._translations(
-            "\n".join(s.text for s in sources), languages=post.languages,
-            source=source_language, guild_id=guild_id, channel_id=post.source_channel_id,
-            user_id=sources[0].author_id, context=(), kind=kind,
-            originals=tuple(edited))
-        if not translations:
-            return
+        redo = [s for s in remaining if s.message_id in edited or s.translations is None]
+        results = await asyncio.gather(*(self._retranslate(
+            s, edited.get(s.message_id, s.text), post, kind=kind, guild_id=guild_id,
+            edited=s.message_id in edited) for s in redo))
+        fresh = {s.message_id: r for s, r in zip(redo, results, strict=True) if r}
+        sources = tuple(dataclasses.replace(
+            s, text=edited.get(s.message_id, s.text),
+            translations=fresh.get(s.message_id, s.translations)) for s in remaining)
+        try:
+            for source in sources:
+                if source.message_id in edited or source.message_id in fresh:
+                    await self._store.update_source(post.id, source.message_id, source.text,
+                                                    fresh.get(source.message_id))
+        except LibraError as err:
+            logger.warning("translation mapping not updated: {}", err)
+        if not deleted and not fresh:
+            return  # every re-translation failed: the post keeps its previous lines
         webhook = None
         if post.webhook_id is not None:
             webhook = await self.webhooks.for_channel(post.target_channel_id)
@@ -407,23 +460,39 @@ class TranslationRelay:
                 logger.info("cannot edit translation {}: its webhook is gone",
                             post.target_message_id)
                 return
-        reply_line = (f"-# ↪ {jump_url(guild_id, post.target_channel_id, post.reply_to_id)}"
-                      if webhook is not None and post.reply_to_id is not None else None)
-        content = self._render(kind, translations, author=post.author_name,
-                               webhook=webhook is not None, reply_line=reply_line)
+        if kind is GroupKind.AUTO:
+            content = render_beneath(sources, post.languages)
+        else:
+            content = render_lines(
+                sources, language=post.languages[0],
+                named=post.combined or webhook is None, guild_id=guild_id,
+                channel_id=post.target_channel_id,
+                native_reply=post.reply_to_id if webhook is None else None)
+        if not content:
+            return
         try:
             async with self._edit_pacer.edit(post.target_channel_id, urgent=True):
                 if webhook is not None:
                     await self._webhook_pacer.acquire(webhook.id)
                     await self._rest.edit_webhook_message(
-                        webhook.id, webhook.token, post.target_message_id, content,
+                        webhook.id, webhook.token, post.target_message_id, fit(content),
                         mentions_everyone=False, user_mentions=False, role_mentions=False)
                 else:
                     await self._rest.edit_message(
-                        post.target_channel_id, post.target_message_id, content,
+                        post.target_channel_id, post.target_message_id, fit(content),
                         mentions_everyone=False, user_mentions=False, role_mentions=False)
         except hikari.NotFoundError:
             await self._forget(post)
+
+    async def _retranslate(self, source: PostSource, text: str, post: RelayPost, *,
+                           kind: GroupKind, guild_id: int, edited: bool) -> dict[str, str]:
+        """One line's translations again (an edit, or a line stored without them)."""
+        channel = source.channel_id or post.source_channel_id
+        language = await self._language.message_language(channel, text)
+        return await self._translations(
+            text, languages=post.languages, source=language, guild_id=guild_id,
+            channel_id=channel, user_id=source.author_id, context=(), kind=kind,
+            originals=(source.message_id,) if edited else ())
 
     async def _delete(self, post: RelayPost) -> None:
         try:

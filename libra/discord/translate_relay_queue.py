@@ -5,11 +5,21 @@ goes through that channel's queue, in order, one at a time: Discord's per-channe
 per-webhook budgets are spent by one worker, so they can be paced exactly, and an
 edit never overtakes the post it edits.
 
-**Coalescing.** Translation (the local model) is the slow step. When a worker is
-free and several posts wait, consecutive ones by the same author from the same
-channel become one post (one translation, one Discord request): a burst is caught up
-in a few posts instead of falling minutes behind. Later edits and deletes of a
-message still waiting are applied to the waiting post itself.
+**Coalescing.** Discord lets a channel receive about 30 webhook messages a minute,
+and a busy linked group sends each channel more translated messages than that (two
+messages a second over three channels is 80 a minute per channel). When a worker is
+free and several posts wait, they become one post, so a channel keeps up instead of
+falling minutes behind:
+
+* into a linked channel (``PostJob.combine``), every waiting message, whoever wrote it
+  and in whichever channel of the group: one named line per author;
+* beneath an auto-translated message, consecutive messages of its author (the post is
+  a reply to the first).
+
+At most ``MAX_COALESCED`` messages and ``MAX_COALESCED_CHARS`` characters of originals
+join one post (the relay splits a post whose translation outgrows Discord's 2000
+characters). Later edits and deletes of a message still waiting are applied to the
+waiting post itself.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from libra.tasks import TaskGroup
 from libra.translate.api import ContextMessage
 from libra.translate.links import PostSource, RelayPost
 
-MAX_COALESCED = 10
+MAX_COALESCED = 20
 """Originals in one coalesced post at most."""
 MAX_COALESCED_CHARS = 1500
 """Characters of originals in one coalesced post at most (a translation may be longer
@@ -51,6 +61,8 @@ class PostJob:
     """The original this message replies to (mapped into the target when posting)."""
     context: tuple[ContextMessage, ...] = ()
     """The channel's previous few messages, for the model."""
+    combine: bool = False
+    """May share a post with other authors' messages (a linked channel's named lines)."""
     received_at: float = field(default_factory=time.monotonic)
 
 
@@ -102,11 +114,16 @@ class RelayQueues:
     """The per-target-channel queues and their workers (held tasks, cancelled on stop)."""
 
     def __init__(self, tasks: TaskGroup, *,
-                 post: Callable[[list[PostJob]], Awaitable[RelayPost | None]],
+                 post: Callable[[list[PostJob]], Awaitable[list[RelayPost]]],
                  edit: Callable[[RelayPost, dict[int, str], set[int]], Awaitable[None]],
                  delete: Callable[[RelayPost], Awaitable[None]],
                  on_posted: Callable[[Posted], None] | None = None) -> None:
-        """``edit(post, new_texts, deleted_ids)`` applies edits/deletes to a posted post."""
+        """Workers call back into the relay for the Discord work.
+
+        ``post(batch)`` returns the posts made (more than one when the translations
+        outgrew one message, none when every translation failed); ``edit(post,
+        new_texts, deleted_ids)`` applies edits/deletes to a posted post.
+        """
         self._tasks = tasks
         self._post = post
         self._edit = edit
@@ -185,32 +202,39 @@ class RelayQueues:
         queue.in_flight = batch
         queue.edited, queue.deleted = {}, set()
         try:
-            post = await self._post(batch)
-            if post is not None and self._on_posted is not None:
-                self._on_posted(Posted(
-                    target_channel_id=post.target_channel_id,
-                    source_message_ids=tuple(j.source.message_id for j in batch),
-                    received_at=tuple(j.received_at for j in batch),
-                    posted_at=time.monotonic()))
-            if post is not None and (queue.edited or queue.deleted):
-                await self._edit(post, dict(queue.edited), set(queue.deleted))
+            posts = await self._post(batch)
+            received = {j.source.message_id: j.received_at for j in batch}
+            for post in posts:
+                ids = tuple(s.message_id for s in post.sources)
+                if self._on_posted is not None:
+                    self._on_posted(Posted(
+                        target_channel_id=post.target_channel_id, source_message_ids=ids,
+                        received_at=tuple(received.get(i, 0.0) for i in ids),
+                        posted_at=time.monotonic()))
+                edited = {i: t for i, t in queue.edited.items() if i in ids}
+                deleted = {i for i in queue.deleted if i in ids}
+                if edited or deleted:
+                    await self._edit(post, edited, deleted)
         finally:
             queue.in_flight = []
 
     @staticmethod
     def _coalesce(queue: _ChannelQueue, first: PostJob) -> list[PostJob]:
-        """Take the waiting posts that can join ``first``'s (same author, channel, reply)."""
+        """Take the waiting posts that can join ``first``'s, in order (see the module)."""
         taken: list[PostJob] = []
         chars = len(first.source.text)
         while queue.jobs and len(taken) + 1 < MAX_COALESCED:
             nxt = queue.jobs[0]
             if not isinstance(nxt, PostJob):
-                break
-            if not (nxt.source.author_id == first.source.author_id
-                    and nxt.source_channel_id == first.source_channel_id
-                    and nxt.languages == first.languages and nxt.reply_to is None
-                    and nxt.source_language == first.source_language
+                break  # an edit or delete waits its turn: nothing overtakes it
+            if not (nxt.group_id == first.group_id and nxt.languages == first.languages
                     and chars + len(nxt.source.text) <= MAX_COALESCED_CHARS):
+                break
+            if not (first.combine and nxt.combine) and not (
+                    nxt.source.author_id == first.source.author_id
+                    and nxt.source_channel_id == first.source_channel_id
+                    and nxt.reply_to is None
+                    and nxt.source_language == first.source_language):
                 break
             chars += len(nxt.source.text)
             queue.jobs.popleft()

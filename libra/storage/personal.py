@@ -26,7 +26,8 @@ OWNED_TABLES = ("sessions", "messages", "memories", "translations", "llm_calls",
 """Tables whose rows belong to a user through ``user_id`` (all ``ON DELETE CASCADE``)."""
 
 AUTHORED_POSTS = """
-SELECT s.source_message_id, p.source_channel_id, s.source_text, p.target_channel_id,
+SELECT s.source_message_id, COALESCE(s.source_channel_id, p.source_channel_id)
+       AS source_channel_id, s.source_text, p.target_channel_id,
        p.target_message_id, p.languages, p.created_at
 FROM translation_post_sources s JOIN translation_posts p ON p.id = s.post_id
 WHERE s.author_id = $1
@@ -35,10 +36,18 @@ ORDER BY p.created_at, p.id, s.position
 """The user's messages mapped to translations Libra posted in linked channels."""
 
 DELETE_AUTHORED_POSTS = """
-DELETE FROM translation_posts WHERE id IN (
-    SELECT post_id FROM translation_post_sources WHERE author_id = $1)
+WITH gone AS (
+    DELETE FROM translation_post_sources WHERE author_id = $1 RETURNING post_id
+), emptied AS (
+    DELETE FROM translation_posts p WHERE p.id IN (SELECT post_id FROM gone)
+    AND NOT EXISTS (SELECT 1 FROM translation_post_sources o
+                    WHERE o.post_id = p.id AND o.author_id <> $1)
+)
+SELECT post_id FROM gone
 """
-"""Their mappings go with the posts (a post coalesces one author's messages only)."""
+"""Their mappings (one row per message, with its line's author name and translation);
+a post left with no other author's line goes too. A post combining several authors
+keeps the others' lines (the status counts the user's rows)."""
 
 DISCORD_ID_COLUMNS = frozenset({"discord_id", "channel_id", "guild_id", "source_message_id",
                                 "source_channel_id", "target_channel_id",

@@ -7,12 +7,12 @@ Either way a message's own language (detected per message) is skipped.
 
 Dependency-neutral (no hikari, no SQL): ``libra/discord/translate_relay*.py`` moves
 the messages, ``libra/translate/links_store.py`` keeps groups and mappings in
-PostgreSQL (migration 0007).
+PostgreSQL (migrations 0007 and 0008).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -85,11 +85,23 @@ class TranslationGroup:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PostSource:
-    """One original in a post: its id, author and text (kept to re-translate it)."""
+    """One original in a post: its id, author and text (kept to re-translate it).
+
+    A post made since migration 0008 also knows what its line shows, so one line of a
+    post combining several authors can be edited or removed and the post re-rendered.
+    """
 
     message_id: int
     author_id: int
     text: str
+    author_name: str = ""
+    """The author as the line names them ("": the post's ``author_name``)."""
+    channel_id: int | None = None
+    """Where the original was written (``None``: the post's ``source_channel_id``)."""
+    reply_to_id: int | None = None
+    """The message this line points to in the post's channel (a mapped reply)."""
+    translations: Mapping[str, str] | None = None
+    """The line's text per language as posted (``None``: unknown, translate again)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +120,8 @@ class RelayPost:
     author_name: str = ""
     reply_to_id: int | None = None
     """The message the post points to in its own channel (a mapped reply)."""
+    combined: bool = False
+    """Posted under Libra's webhook name, one named line per author (several authors)."""
 
 
 class LinkStore(Protocol):
@@ -152,8 +166,9 @@ class LinkStore(Protocol):
     async def add_post(self, *, group_id: int, source_channel_id: int, target_channel_id: int,
                        target_message_id: int, webhook_id: int | None,
                        languages: Sequence[str], sources: Sequence[PostSource],
-                       author_name: str = "", reply_to_id: int | None = None) -> int:
-        """Record a posted translation of ``sources``; returns its id."""
+                       author_name: str = "", reply_to_id: int | None = None,
+                       combined: bool = False) -> int:
+        """Record a posted translation of ``sources`` (with their lines); returns its id."""
         ...
 
     async def delete_post(self, post_id: int) -> None:
@@ -168,8 +183,9 @@ class LinkStore(Protocol):
         """The post that is this message (a translation Libra posted), if any."""
         ...
 
-    async def update_source(self, post_id: int, source_message_id: int, text: str) -> None:
-        """An original was edited: keep its new text."""
+    async def update_source(self, post_id: int, source_message_id: int, text: str,
+                            translations: Mapping[str, str] | None = None) -> None:
+        """An original was edited: keep its new text (and its line's new translations)."""
         ...
 
     async def remove_source(self, post_id: int, source_message_id: int) -> int:

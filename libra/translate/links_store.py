@@ -1,4 +1,4 @@
-"""The :class:`~libra.translate.links.LinkStore` on PostgreSQL (tables of migration 0007).
+"""The :class:`~libra.translate.links.LinkStore` on PostgreSQL (tables of migrations 0007, 0008).
 
 Reads the open database from the storage plugin at each call (``database()``), like
 the usage statistics do: while the database is down every call raises
@@ -10,7 +10,7 @@ go through the guarded pool (bounded, breaker-aware); the few multi-statement ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -38,24 +38,32 @@ _ADD_POST = """
 WITH post AS (
     INSERT INTO translation_posts (group_id, source_channel_id, target_channel_id,
                                    target_message_id, webhook_id, languages, author_name,
-                                   reply_to_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $10, $11) RETURNING id
+                                   reply_to_id, combined)
+    VALUES ($1, $2, $3, $4, $5, $6, $10, $11, $16) RETURNING id
 ), sources AS (
     INSERT INTO translation_post_sources (post_id, source_message_id, position, author_id,
-                                          source_text)
-    SELECT post.id, s.message_id, s.position, s.author_id, s.text
-    FROM post, unnest($7::bigint[], $8::bigint[], $9::text[])
-         WITH ORDINALITY AS s(message_id, author_id, text, position)
+                                          source_text, author_name, source_channel_id,
+                                          reply_to_id, translations)
+    SELECT post.id, s.message_id, s.position, s.author_id, s.text, s.author_name,
+           s.channel_id, s.reply_to_id, s.translations
+    FROM post, unnest($7::bigint[], $8::bigint[], $9::text[], $12::text[], $13::bigint[],
+                      $14::bigint[], $15::jsonb[])
+         WITH ORDINALITY AS s(message_id, author_id, text, author_name, channel_id,
+                              reply_to_id, translations, position)
 )
 SELECT id FROM post
 """
 
 _POSTS = """
 SELECT p.id, p.group_id, p.source_channel_id, p.target_channel_id, p.target_message_id,
-       p.webhook_id, p.languages, p.author_name, p.reply_to_id,
+       p.webhook_id, p.languages, p.author_name, p.reply_to_id, p.combined,
        array_agg(s.source_message_id ORDER BY s.position) AS source_ids,
        array_agg(s.author_id ORDER BY s.position) AS author_ids,
-       array_agg(s.source_text ORDER BY s.position) AS texts
+       array_agg(s.source_text ORDER BY s.position) AS texts,
+       array_agg(s.author_name ORDER BY s.position) AS author_names,
+       array_agg(s.source_channel_id ORDER BY s.position) AS channel_ids,
+       array_agg(s.reply_to_id ORDER BY s.position) AS reply_ids,
+       array_agg(s.translations ORDER BY s.position) AS line_translations
 FROM translation_posts p JOIN translation_post_sources s ON s.post_id = p.id
 WHERE {where}
 GROUP BY p.id
@@ -63,15 +71,26 @@ ORDER BY p.id
 """
 
 def _post(row: Any) -> RelayPost:
-    sources = tuple(PostSource(message_id=m, author_id=a, text=t)
-                    for m, a, t in zip(row["source_ids"], row["author_ids"], row["texts"],
-                                       strict=True))
+    sources = []
+    for position, (message_id, author_id, text, stored_name, channel, stored_reply,
+                   lines) in enumerate(zip(
+            row["source_ids"], row["author_ids"], row["texts"], row["author_names"],
+            row["channel_ids"], row["reply_ids"], row["line_translations"], strict=True)):
+        name, reply = stored_name, stored_reply
+        if stored_name is None:  # a row from before 0008: the post names author and reply
+            name = row["author_name"]
+            reply = row["reply_to_id"] if position == 0 else None
+        sources.append(PostSource(
+            message_id=message_id, author_id=author_id, text=text, author_name=name,
+            channel_id=channel if channel is not None else row["source_channel_id"],
+            reply_to_id=reply, translations=dict(lines) if lines is not None else None))
     return RelayPost(id=row["id"], group_id=row["group_id"],
                      source_channel_id=row["source_channel_id"],
                      target_channel_id=row["target_channel_id"],
                      target_message_id=row["target_message_id"], webhook_id=row["webhook_id"],
-                     languages=tuple(row["languages"]), sources=sources,
-                     author_name=row["author_name"], reply_to_id=row["reply_to_id"])
+                     languages=tuple(row["languages"]), sources=tuple(sources),
+                     author_name=row["author_name"], reply_to_id=row["reply_to_id"],
+                     combined=row["combined"])
 
 
 class PgLinkStore:
@@ -203,13 +222,18 @@ class PgLinkStore:
     async def add_post(self, *, group_id: int, source_channel_id: int, target_channel_id: int,
                        target_message_id: int, webhook_id: int | None,
                        languages: Sequence[str], sources: Sequence[PostSource],
-                       author_name: str = "", reply_to_id: int | None = None) -> int:
+                       author_name: str = "", reply_to_id: int | None = None,
+                       combined: bool = False) -> int:
         """See :meth:`LinkStore.add_post`."""
         rows = await self._fetch(
             _ADD_POST, group_id, source_channel_id, target_channel_id, target_message_id,
             webhook_id, list(languages), [s.message_id for s in sources],
             [s.author_id for s in sources], [s.text for s in sources], author_name,
-            reply_to_id)
+            reply_to_id, [s.author_name or author_name for s in sources],
+            [s.channel_id or source_channel_id for s in sources],
+            [s.reply_to_id for s in sources],
+            [dict(s.translations) if s.translations is not None else None for s in sources],
+            combined)
         return int(rows[0]["id"])
 
     async def delete_post(self, post_id: int) -> None:
@@ -229,11 +253,14 @@ class PgLinkStore:
                                  target_message_id)
         return _post(rows[0]) if rows else None
 
-    async def update_source(self, post_id: int, source_message_id: int, text: str) -> None:
+    async def update_source(self, post_id: int, source_message_id: int, text: str,
+                            translations: Mapping[str, str] | None = None) -> None:
         """See :meth:`LinkStore.update_source`."""
-        await self._fetch("UPDATE translation_post_sources SET source_text = $3 "
+        await self._fetch("UPDATE translation_post_sources SET source_text = $3, "
+                          "translations = COALESCE($4::jsonb, translations) "
                           "WHERE post_id = $1 AND source_message_id = $2",
-                          post_id, source_message_id, text)
+                          post_id, source_message_id, text,
+                          dict(translations) if translations is not None else None)
 
     async def remove_source(self, post_id: int, source_message_id: int) -> int:
         """See :meth:`LinkStore.remove_source`."""

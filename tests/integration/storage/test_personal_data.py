@@ -72,16 +72,25 @@ async def test_linked_channel_mappings_are_exported_and_erased_with_their_author
                              sources=[PostSource(message_id=4000 + n, author_id=author,
                                                  text=f"message {n} of {author}")])
 
+    # A post combining two authors' lines (a backlog): erin's line outlives carol's.
+    await links.add_post(group_id=group.id, source_channel_id=1001, target_channel_id=1002,
+                         target_message_id=5009, webhook_id=None, languages=["ko"],
+                         combined=True, sources=[
+                             PostSource(message_id=4008, author_id=carol, text="carol's line",
+                                        author_name="carol", translations={"ko": "캐롤"}),
+                             PostSource(message_id=4009, author_id=erin, text="erin's line",
+                                        author_name="erin", translations={"ko": "에린"})])
+
     data = await storage.export_user(carol)
     assert data is not None
     posts = data.linked_channel_posts
     assert [p["source_text"] for p in posts] == [f"message 0 of {carol}",
-                                                  f"message 1 of {carol}"]
+                                                  f"message 1 of {carol}", "carol's line"]
     assert posts[0]["source_message_id"] == "4000"  # ids as strings, like the others
     assert posts[0]["target_channel_id"] == "1002" and posts[0]["target_message_id"] == "5000"
     document = export_document(carol, data)
     assert [p["source_text"] for p in document["linked_channel_posts"]] == [
-        f"message 0 of {carol}", f"message 1 of {carol}"]
+        f"message 0 of {carol}", f"message 1 of {carol}", "carol's line"]
     unknown = await storage.export_user(dave)
     assert unknown is not None and len(unknown.linked_channel_posts) == 1
 
@@ -90,6 +99,9 @@ async def test_linked_channel_mappings_are_exported_and_erased_with_their_author
     assert await storage.export_user(carol) is None and await storage.export_user(dave) is None
     assert await links.posts_of(4000) == [] and await links.posts_of(4002) == []
     assert [p.sources[0].author_id for p in await links.posts_of(4003)] == [erin]
+    assert await links.posts_of(4008) == []
+    [shared] = await links.posts_of(4009)
+    assert [(s.author_name, s.translations) for s in shared.sources] == [("erin", {"ko": "에린"})]
     assert await database.pool.fetchval(
         "SELECT count(*) FROM translation_post_sources WHERE author_id = ANY($1::bigint[])",
         [carol, dave]) == 0
