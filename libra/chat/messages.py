@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 _MESSAGES: dict[str, dict[str, str]] = {
     "input_empty": {
         "en": "Say something and I'll answer — for example: “What's a good name for a cat?”",
@@ -483,7 +485,17 @@ def has_message(code: str) -> bool:
 
 def user_message(code: str, language: str = "en", **values: object) -> str:
     """The message for ``code`` in ``language`` (English when not translated)."""
-    table = _MESSAGES.get(code) or _MESSAGES["unexpected"]
+    return localize(_MESSAGES.get(code) or _MESSAGES["unexpected"], language, **values)
+
+
+def localize(table: Mapping[str, str], language: str, /, **values: object) -> str:
+    """One message's template for ``language``, filled with ``values``.
+
+    ``table`` maps language codes to templates and has ``en``. A regional code falls
+    back to its base language ("pt-BR" → "pt"), ``zh-tw`` to ``zh-cn``, anything else
+    to English; a template that cannot be filled falls back to English with "?" for
+    what is missing. Shared by every feature's messages (e.g. translation's).
+    """
     lang = _base(language)
     if lang == "zh-tw" and "zh-tw" not in table:
         lang = "zh-cn"

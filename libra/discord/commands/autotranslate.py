@@ -17,31 +17,35 @@ import re
 import hikari
 import lightbulb
 
-from libra.discord.commands.common import admin_admitted, respond_error
+from libra.discord.commands.common import admin_admitted, language_of, respond_error
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import LibraError, UnknownLanguage
 from libra.translate.links import GroupKind, TranslationGroup
+from libra.translate.messages import translate_message
 
 loader = lightbulb.Loader()
 group = lightbulb.Group("autotranslate", "Linked and auto-translated channels (admins)")
 loader.command(group)
 
-NOT_SET_UP = "Translation is not available: the translation service or the database is missing."
-
-
-def describe(group: TranslationGroup) -> str:
-    """One line per channel of a group."""
+def describe(group: TranslationGroup, language: str = "en") -> str:
+    """One line per channel of a group, in ``language``."""
     if group.kind is GroupKind.AUTO:
         channel = group.channels[0]
-        return (f"<#{channel.channel_id}> is auto-translated into "
-                f"{', '.join(f'`{lang}`' for lang in channel.languages)}.")
-    lines = ["Linked channels:"]
+        return translate_message(
+            "links_auto", language, channel=f"<#{channel.channel_id}>",
+            languages=", ".join(f"`{lang}`" for lang in channel.languages))
+    lines = [translate_message("links_header", language)]
     lines += [f"- <#{c.channel_id}>: `{c.languages[0]}`" for c in group.channels]
     return "\n".join(lines)
 
 
-async def _webhook_note(deps: DiscordDeps, group: TranslationGroup) -> str:
+async def _say(ctx: lightbulb.Context, deps: DiscordDeps, key: str) -> None:
+    """Answer privately with the message ``key`` in the channel's language."""
+    await ctx.respond(translate_message(key, await language_of(ctx, deps)), ephemeral=True)
+
+
+async def _webhook_note(deps: DiscordDeps, group: TranslationGroup, language: str) -> str:
     """What the admin should know when webhooks are not permitted (said here, once)."""
     relay = deps.relay
     if relay is None or group.kind is GroupKind.AUTO:
@@ -51,9 +55,7 @@ async def _webhook_note(deps: DiscordDeps, group: TranslationGroup) -> str:
     if not refused:
         return ""
     where = ", ".join(f"<#{c}>" for c in refused)
-    return (f"\nI may not manage webhooks in {where}: translations there are posted by me, "
-            "naming their author. Give me the **Manage Webhooks** permission to post them "
-            "with each author's name and avatar.")
+    return "\n" + translate_message("links_no_webhooks", language, channels=where)
 
 
 @group.register
@@ -75,11 +77,11 @@ class Link(lightbulb.SlashCommand, name="link",
             if not await admin_admitted(ctx, deps):
                 return
             if deps.relay is None or deps.translation is None or ctx.guild_id is None:
-                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                await _say(ctx, deps, "links_not_set_up")
                 return
             other = int(self.channel.id)
             if other == ctx.channel_id:
-                await ctx.respond("Pick another channel to link this one to.", ephemeral=True)
+                await _say(ctx, deps, "link_pick_other")
                 return
             try:
                 language = deps.translation.translator.parse_language(self.language)
@@ -94,7 +96,8 @@ class Link(lightbulb.SlashCommand, name="link",
                 await respond_error(ctx, deps, err)
                 return
             deps.relay.invalidate()
-            await ctx.respond(describe(linked) + await _webhook_note(deps, linked),
+            said = await language_of(ctx, deps)
+            await ctx.respond(describe(linked, said) + await _webhook_note(deps, linked, said),
                               ephemeral=True)
 
 
@@ -119,15 +122,14 @@ class On(lightbulb.SlashCommand, name="on",
             if not await admin_admitted(ctx, deps):
                 return
             if deps.relay is None or deps.translation is None or ctx.guild_id is None:
-                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                await _say(ctx, deps, "links_not_set_up")
                 return
             try:
                 names = [n for n in re.split(r"[\s,]+", self.languages) if n]
                 parse = deps.translation.translator.parse_language
                 codes = list(dict.fromkeys(parse(n) for n in names))
                 if len(codes) < 2:
-                    await ctx.respond("Name at least two languages, e.g. `en ko`.",
-                                      ephemeral=True)
+                    await _say(ctx, deps, "auto_needs_two")
                     return
                 made = await deps.relay.store.set_auto(ctx.guild_id, ctx.channel_id, codes,
                                                        by=int(ctx.user.id))
@@ -135,7 +137,7 @@ class On(lightbulb.SlashCommand, name="on",
                 await respond_error(ctx, deps, err)
                 return
             deps.relay.invalidate()
-            await ctx.respond(describe(made), ephemeral=True)
+            await ctx.respond(describe(made, await language_of(ctx, deps)), ephemeral=True)
 
 
 async def _unlink(ctx: lightbulb.Context, deps: DiscordDeps) -> None:
@@ -143,7 +145,7 @@ async def _unlink(ctx: lightbulb.Context, deps: DiscordDeps) -> None:
         if not await admin_admitted(ctx, deps):
             return
         if deps.relay is None:
-            await ctx.respond(NOT_SET_UP, ephemeral=True)
+            await _say(ctx, deps, "links_not_set_up")
             return
         try:
             before = await deps.relay.store.unlink(ctx.channel_id)
@@ -151,10 +153,7 @@ async def _unlink(ctx: lightbulb.Context, deps: DiscordDeps) -> None:
             await respond_error(ctx, deps, err)
             return
         deps.relay.invalidate()
-        if before is None:
-            await ctx.respond("This channel is not linked or auto-translated.", ephemeral=True)
-        else:
-            await ctx.respond("This channel is no longer translated.", ephemeral=True)
+        await _say(ctx, deps, "links_none" if before is None else "links_removed")
 
 
 @group.register
@@ -193,13 +192,13 @@ class Show(lightbulb.SlashCommand, name="show",
             if not await admin_admitted(ctx, deps):
                 return
             if deps.relay is None:
-                await ctx.respond(NOT_SET_UP, ephemeral=True)
+                await _say(ctx, deps, "links_not_set_up")
                 return
             deps.relay.invalidate()
             current = await deps.relay.group_of(ctx.channel_id)
             if current is None:
-                await ctx.respond("This channel is not linked or auto-translated.",
-                                  ephemeral=True)
+                await _say(ctx, deps, "links_none")
                 return
-            await ctx.respond(describe(current) + await _webhook_note(deps, current),
-                              ephemeral=True)
+            said = await language_of(ctx, deps)
+            await ctx.respond(describe(current, said)
+                              + await _webhook_note(deps, current, said), ephemeral=True)

@@ -65,7 +65,8 @@ class History(lightbulb.SlashCommand, name="history",
                 await ctx.respond(translate_message(key, language, query=self.query),
                                   ephemeral=True)
                 return
-            matching = f", matching “{self.query}”" if self.query else ""
+            matching = (translate_message("history_matching", language, query=self.query)
+                        if self.query else "")
             lines = [translate_message("history_header", language, total=page.total,
                                        matching=matching, page=page.page + 1,
                                        pages=page.pages)]

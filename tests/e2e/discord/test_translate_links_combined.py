@@ -110,6 +110,12 @@ async def test_a_burst_of_alternating_authors_arrives_complete_in_order_and_comb
     fake_ollama.tokens_per_second = 30
     await _start(start_libra, fake_discord, fake_ollama, pg_url)
     await _link(fake_discord, world)
+    # Linking pinned each channel's language: the Korean channel is answered in Korean.
+    token = await fake_discord.slash_subcommand("autotranslate", "show", {}, channel=korean,
+                                                user=fake_discord.user("alice"))
+    await _until(fake_discord, lambda: fake_discord.original_response(token) is not None)
+    shown = fake_discord.original_response(token)
+    assert shown is not None and shown.content.startswith("연결된 채널:\n")
     alice, owner = fake_discord.user("alice"), fake_discord.user("owner")
     # Two authors taking turns in English, and one line from the Japanese channel.
     for n in range(10):
