@@ -2,9 +2,10 @@
 
 When a user who opted in for a channel writes there in another language than the
 channel's, Libra replies to their message with its translation into the channel's
-language (no ping). A translation that fails its checks gets a one-line notice
-instead — never a silent wrong post. Bots, webhooks and Libra itself are never
-translated (no loops), and the allow/block lists apply as for any message.
+language (no ping), in several messages when it is longer than one. A translation
+that fails its checks gets a one-line notice instead — never a silent wrong post.
+Bots, webhooks and Libra itself are never translated (no loops), and the allow/block
+lists apply as for any message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from loguru import logger
 
 from libra.discord.deps import DiscordDeps
 from libra.discord.permissions import Caller
+from libra.discord.render import split_message
 from libra.errors import LibraError, RateLimited, TranslationFailed
 from libra.language.names import english_name
 from libra.translate.api import ContextMessage, TranslationFeature
@@ -79,10 +81,13 @@ async def translate_beneath(rest: hikari.api.RESTClient, deps: DiscordDeps,
             return
         content = f"{result.text}\n-# {result.source} → {result.target}"
     try:
-        await rest.create_message(
-            message.channel_id, content[:2000], reply=message, reply_must_exist=False,
-            mentions_reply=False, mentions_everyone=False, user_mentions=False,
-            role_mentions=False)
+        # Longer than one message: parts with code blocks closed and reopened, so the
+        # badge (the last line) ends the last part. Only the first replies.
+        for index, part in enumerate(split_message(content)):
+            await rest.create_message(
+                message.channel_id, part, reply=message if index == 0 else hikari.UNDEFINED,
+                reply_must_exist=False, mentions_reply=False, mentions_everyone=False,
+                user_mentions=False, role_mentions=False)
     except hikari.HTTPError as err:
         logger.warning("could not post an opt-in translation: {}", err)
 

@@ -35,6 +35,10 @@ class LLMRequest:
     """What the answer is cached under instead of the whole prompt (with the model and
     options). For callers whose prompt carries material that must not split the cache,
     e.g. a translation's context messages: the key names only what decides the answer."""
+    store_answer: bool = True
+    """``False``: the answer is not cached when it ends. For callers that check an answer
+    before trusting it (a translation): they store a good one with
+    :meth:`LLMService.remember`, so a refused answer is never served again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +119,11 @@ class LLMService(Protocol):
 
     async def flush_cache(self, namespace: str | None = None) -> int:
         """Flush the response cache (one namespace or all); return entries removed."""
+        ...
+
+    async def remember(self, request: LLMRequest, text: str, *, prompt_tokens: int = 0,
+                       completion_tokens: int = 0) -> None:
+        """Cache ``text`` as the answer to ``request`` (one its caller checked and kept)."""
         ...
 
 

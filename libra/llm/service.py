@@ -106,6 +106,14 @@ class PooledLLMService:
         logger.info("LLM cache flushed ({}): {} entries", namespace or "all", removed)
         return removed
 
+    async def remember(self, request: LLMRequest, text: str, *, prompt_tokens: int = 0,
+                       completion_tokens: int = 0) -> None:
+        """Cache ``text`` as the answer to ``request`` (one its caller checked and kept)."""
+        if not self.cache.enabled or not text:
+            return
+        await self.cache.set(cache_key(self.prepare(request)), CachedAnswer(
+            text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
     def prepare(self, request: LLMRequest) -> LLMRequest:
         """Merge configured options under the request's own and ensure a correlation id.
 
@@ -183,7 +191,7 @@ class PooledLLMService:
         # after it must still get its answer cached and its call reported.
         call.prompt_tokens = done.prompt_tokens or 0
         call.completion_tokens = done.completion_tokens or 0
-        if key is not None and text:
+        if key is not None and text and request.store_answer:
             await self.cache.set(key, CachedAnswer(
                 text=text, prompt_tokens=call.prompt_tokens,
                 completion_tokens=call.completion_tokens,

@@ -19,7 +19,15 @@ _PREAMBLE_RE = re.compile(
     re.IGNORECASE,
 )
 _QUOTES = ('"', "“", "”", "«", "»", "「", "」", "『", "』")
+_QUOTE_PAIRS = {'"': '"', "“": "”", "”": "”", "«": "»", "»": "«", "「": "」", "『": "』"}
+"""Opening quote → the closing quote that pairs with it (German and Swedish ones too)."""
 _LOOP_RE = re.compile(r"(.{4,}?)\1{5,}", re.DOTALL)
+"""A stretch of at least four characters said six times or more in a row."""
+_RUN_RE = re.compile(r"(.{1,8}?)\1{2,}", re.DOTALL)
+"""Any short unit repeated: "OOOO", "hahaha", "……", "ㅋㅋㅋ" (stretched chat)."""
+LOOP_ALLOWANCE = (3, 16)
+"""A repeated run in the answer is a loop when longer than ``a × r + b`` characters,
+``r`` being the longest run in the text: "ㅋㅋㅋㅋ" may become "hahahahaha"."""
 FAMILIES = {"zh-tw": "zh", "zh-cn": "zh"}
 """Codes the check treats as one language: the detector cannot always tell them apart."""
 CONFIDENT = 0.75
@@ -35,10 +43,26 @@ def tidy(answer: str, original: str) -> str:
     surrounding blank lines.
     """
     text = _PREAMBLE_RE.sub("", answer, count=1).strip()
-    if (len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES
-            and original.strip()[:1] not in _QUOTES):
+    if len(text) >= 2 and original.strip()[:1] not in _QUOTES and _wrapped(text):
         text = text[1:-1].strip()
     return text
+
+
+def _wrapped(text: str) -> bool:
+    """Whether one pair of quotes wraps all of ``text``.
+
+    '"Bonjour" dit-il, "ça va"' starts and ends with a quote, but they belong to two
+    quotations: only a pair with no quote of its kind inside is the model's wrapping.
+    """
+    closing = _QUOTE_PAIRS.get(text[0])
+    if closing is None or text[-1] != closing:
+        return False
+    inner = text[1:-1]
+    return text[0] not in inner and closing not in inner
+
+
+def _longest_run(text: str) -> int:
+    return max((len(m.group(0)) for m in _RUN_RE.finditer(text)), default=0)
 
 
 def _letters(text: str) -> int:
@@ -52,7 +76,11 @@ def garbage_problem(answer: str, shielded_text: str) -> str | None:
         return "the answer was empty"
     if "\ufffd" in answer:
         return "the answer holds broken characters"
-    if _LOOP_RE.search(answer):
+    loop = max((len(m.group(0)) for m in _LOOP_RE.finditer(answer)), default=0)
+    factor, margin = LOOP_ALLOWANCE
+    # Chat stretches words ("NOOOOO", "hahahaha", "ㅋㅋㅋㅋ") and a translation keeps
+    # the stretch: only a run far beyond any in the text is the model looping.
+    if loop and loop > factor * _longest_run(shielded_text) + margin:
         return "the answer repeats itself"
     if len(answer) > 4 * len(shielded_text) + 80:
         return "the answer is far longer than the text"

@@ -19,7 +19,7 @@ from libra.bounded import LruDict
 from libra.errors import GlossaryInvalid
 from libra.storage.api import TranslationStore
 from libra.translate.api import GlossaryEntry
-from libra.translate.protect import term_regex
+from libra.translate.protect import PROTECTED_RE, term_regex
 
 MAX_TERM_CHARS = 100
 """Longest term or rendering (as the table's CHECK says)."""
@@ -49,7 +49,10 @@ def plan_for(entries: Sequence[GlossaryEntry], text: str, target: str) -> Glossa
     """The entries that matter for translating ``text`` into ``target``.
 
     A language-specific rendering wins over an every-language one for the same term.
+    Only the prose counts: a term inside a URL or code is shielded from the model, so
+    asking for its rendering would refuse every translation of that text.
     """
+    prose = PROTECTED_RE.sub(" ", text)
     chosen: dict[str, GlossaryEntry] = {}
     for entry in entries:
         if entry.language not in (None, target):
@@ -58,7 +61,7 @@ def plan_for(entries: Sequence[GlossaryEntry], text: str, target: str) -> Glossa
         if key not in chosen or (entry.language is not None and chosen[key].language is None):
             chosen[key] = entry
     present = [e for e in chosen.values()
-               if (pattern := term_regex([e.term])) is not None and pattern.search(text)]
+               if (pattern := term_regex([e.term])) is not None and pattern.search(prose)]
     keep = tuple(e.term for e in present if e.keep)
     render = tuple((e.term, e.rendering) for e in present if e.rendering is not None)
     return GlossaryPlan(keep=keep, render=render, version=version_of(present))

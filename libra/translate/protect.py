@@ -12,6 +12,7 @@ duplicated content, and the answer is refused).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,7 +20,10 @@ _PROTECTED = [
     r"```[\s\S]*?```",  # fenced code block
     r"``[^`]+?``|`[^`\n]+`",  # inline code
     r"\[[^\]\n]+\]\(<?https?://[^)\s]+>?\)",  # masked link: kept whole
-    r"<?https?://[^\s<>]*[^\s<>.,;:!?)\]'\"]>?",  # URL (trailing punctuation is prose)
+    # URL: balanced "(...)" belong to it (Wikipedia's Libra_(constellation)), as in
+    # Discord; trailing punctuation and an unmatched ")" are prose.
+    r"<?https?://(?:[^\s<>()]|\([^\s<>()]*\))*"
+    r"(?:[^\s<>().,;:!?\]'\"]|\([^\s<>()]*\))>?",
     r"<a?:\w{2,32}:\d{5,20}>",  # custom emoji
     r"<(?:@[!&]?|#)\d{5,20}>",  # user, role, channel mention
     r"</[\w -]{1,32}:\d{5,20}>",  # slash-command mention
@@ -55,12 +59,30 @@ class Shielded:
     """The original of placeholder ``i`` at index ``i``."""
 
 
+_UNSPACED_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH", "HANGUL", "THAI",
+                               "LAO", "KHMER", "MYANMAR", "TIBETAN"})
+"""Scripts (first word of a character's Unicode name) where a term is matched inside a
+run of letters. Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan put no spaces
+between words. Korean does, but particles attach to the noun ("리브라가" is "리브라" +
+subject marker) and compounds are often written solid ("디스코드서버"), so a word
+boundary there would miss most uses of a term."""
+
+
+def _needs_boundary(char: str) -> bool:
+    """Whether a term edge at ``char`` must not continue into a neighbouring letter."""
+    if not (char.isalnum() or char == "_"):
+        return False  # "C++", "#general": the edge is punctuation, nothing to extend
+    if char.isascii():
+        return True
+    return unicodedata.name(char, "").split(" ", 1)[0] not in _UNSPACED_SCRIPTS
+
+
 def _term_pattern(term: str) -> str:
     escaped = re.escape(term)
-    # Word boundaries only where the term starts/ends with a word character: "C++"
-    # and CJK terms (no spaces between words) match as substrings.
-    start = r"(?<!\w)" if term[:1].isascii() and (term[:1].isalnum() or term[:1] == "_") else ""
-    end = r"(?!\w)" if term[-1:].isascii() and (term[-1:].isalnum() or term[-1:] == "_") else ""
+    # "Über" must not match in "gegenüber", nor "Мир" in "Мировой": a word boundary on
+    # every edge that is a letter or digit, except in scripts without spaces.
+    start = r"(?<!\w)" if _needs_boundary(term[:1]) else ""
+    end = r"(?!\w)" if _needs_boundary(term[-1:]) else ""
     return f"{start}{escaped}{end}"
 
 

@@ -6,7 +6,8 @@ emoji, markdown and do-not-translate terms behind placeholders → ask the model
 translation prompt, low temperature, fixed seed, cached on text + languages +
 glossary) → check the answer (every placeholder once, not garbage, the glossary's
 renderings, the target language) → on a failed check ask once more, saying what was
-wrong → restore the shielded tokens → store it in the user's history.
+wrong → cache the answer that passed (a refused one is never cached, so "try again"
+asks the model again) → restore the shielded tokens → store it in the user's history.
 
 A failed second attempt raises :class:`~libra.errors.TranslationFailed`: a wrong
 translation is never returned silently.
@@ -14,8 +15,10 @@ translation is never returned silently.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from loguru import logger
 
@@ -41,6 +44,16 @@ SEED = 7
 """Fixed sampling seed: the same text gives the same translation (and cache entry)."""
 PROMPT_VERSION = "translate/1"
 """Part of every cache key: a changed prompt must not serve answers to the old one."""
+
+
+@dataclass(slots=True)
+class _Reply:
+    """One answer of the model as it came (before tidying), for the cache."""
+
+    text: str = ""
+    cached: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class LLMTranslator:
@@ -142,13 +155,19 @@ class LLMTranslator:
     ) -> tuple[str, bool]:
         """The checked, restored translation and whether it came from the cache."""
         correction: str | None = None
+        # The key names what decides the translation; context lines only disambiguate
+        # and would otherwise make every message of a busy channel a cache miss.
+        key = "\n".join((PROMPT_VERSION, source, target, plan.version, shielded.text))
         for attempt in (1, 2):
             started = time.perf_counter()
-            answer, cached = await self._ask(
-                shielded, plan, source=source, target=target, model=model,
-                guild_id=guild_id, user_id=user_id, context=context, correction=correction,
-                attempt=attempt)
-            answer = tidy(answer, shielded.text)
+            # A retry must not be served the refused answer: it has a key of its own,
+            # which nothing is ever stored under.
+            request = self._request(
+                shielded, plan, source=source, target=target, model=model, guild_id=guild_id,
+                user_id=user_id, context=context, correction=correction,
+                cache_key=key if attempt == 1 else f"{key}\nretry")
+            reply = await self._ask(request)
+            answer = tidy(reply.text, shielded.text)
             problem = (placeholder_problem(answer, shielded)
                        or garbage_problem(answer, shielded.text))
             if problem is None:
@@ -163,7 +182,14 @@ class LLMTranslator:
             if problem is None:
                 logger.debug("translated {} → {} with {} in {:.0f} ms (attempt {})", source,
                              target, model, (time.perf_counter() - started) * 1000, attempt)
-                return unshield(answer, shielded), cached
+                if not reply.cached:
+                    # Only now, checked, is the answer worth keeping; under the first
+                    # attempt's key, so the next identical request is a hit at once.
+                    await self._llm.remember(
+                        dataclasses.replace(request, cache_key=key), reply.text,
+                        prompt_tokens=reply.prompt_tokens,
+                        completion_tokens=reply.completion_tokens)
+                return unshield(answer, shielded), reply.cached
             logger.info("translation {} → {} refused (attempt {}): {}", source, target,
                         attempt, problem)
             correction = problem
@@ -171,31 +197,35 @@ class LLMTranslator:
                                 reason=correction or "?",
                                 hint="try again, or rephrase the text")
 
-    async def _ask(
+    def _request(
         self, shielded: Shielded, plan: GlossaryPlan, *, source: str, target: str,
         model: str, guild_id: int | None, user_id: int | None,
-        context: Sequence[ContextMessage], correction: str | None, attempt: int,
-    ) -> tuple[str, bool]:
-        # The key names what decides the translation; context lines only disambiguate
-        # and would otherwise make every message of a busy channel a cache miss.
-        key = "\n".join((PROMPT_VERSION, source, target, plan.version, str(attempt),
-                         shielded.text))
-        request = LLMRequest(
+        context: Sequence[ContextMessage], correction: str | None, cache_key: str,
+    ) -> LLMRequest:
+        return LLMRequest(
             model=model,
             messages=messages(shielded.text, source=source, target=target, plan=plan,
                               context=context, correction=correction),
             language=target,
             options={"temperature": self.settings.temperature, "seed": SEED},
-            guild_id=guild_id, user_id=user_id, cache_key=key,
+            guild_id=guild_id, user_id=user_id, cache_key=cache_key,
+            store_answer=False,  # stored by ``_translate_checked`` once the checks pass
         )
+
+    async def _ask(self, request: LLMRequest) -> _Reply:
+        """The model's answer as it came, with its usage for the cache."""
         parts: list[str] = []
-        cached = False
+        reply = _Reply()
         async for token in self._llm.stream(request):
             if token.retry:
                 parts.clear()
             parts.append(token.text)
-            cached = cached or token.cached
-        return "".join(parts), cached
+            reply.cached = reply.cached or token.cached
+            if token.done:
+                reply.prompt_tokens = token.prompt_tokens or 0
+                reply.completion_tokens = token.completion_tokens or 0
+        reply.text = "".join(parts)
+        return reply
 
     async def _record(self, user_id: int, *, source: str, target: str, text: str, result: str,
                       model: str, guild_id: int | None, channel_id: int | None) -> int | None:

@@ -4,6 +4,8 @@
 the translation and a ``source → target`` badge. **Translate** (right-click a message
 → Apps) translates any message into the invoking user's own language — the one
 they chose with ``/lang``, else their Discord language — and only they see it.
+Why there is no translation (a failure, "already in Spanish") is for the caller alone,
+even when a slow ``/translate`` was already deferred in public.
 
 Both count against the user's rate (the same bucket as questions to Libra): a
 translation costs a model call like an answer does.
@@ -15,7 +17,8 @@ import hikari
 import lightbulb
 from loguru import logger
 
-from libra.discord.commands.common import admitted, language_of, respond_error
+from libra.chat.answer import failure_message
+from libra.discord.commands.common import admitted, language_of
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import (
@@ -24,6 +27,7 @@ from libra.errors import (
     TranslationFailed,
     TranslationTooLong,
 )
+from libra.events import new_correlation_id
 from libra.language.names import english_name
 from libra.translate.api import ContextMessage, Translation, TranslationOutcome, Translator
 from libra.translate.messages import translate_message
@@ -65,8 +69,12 @@ def unknown_language_text(err: LanguageUnknown, language: str) -> str:
     return translate_message("unknown_language", language, name=err.name, choices=choices)
 
 
-async def answer_failure(ctx: lightbulb.Context, deps: DiscordDeps, err: LibraError) -> None:
-    """Answer a translation that could not be made, in words the user can act on."""
+async def answer_failure(ctx: lightbulb.Context, deps: DiscordDeps, err: LibraError, *,
+                         after_public_defer: bool = False) -> None:
+    """Answer a translation that could not be made, in words the user can act on.
+
+    Only the caller sees it; ``after_public_defer``: see :func:`respond_privately`.
+    """
     language = await language_of(ctx, deps)
     if isinstance(err, LanguageUnknown):
         text = unknown_language_text(err, language)
@@ -75,10 +83,31 @@ async def answer_failure(ctx: lightbulb.Context, deps: DiscordDeps, err: LibraEr
     elif isinstance(err, TranslationTooLong):
         text = translate_message("too_long", language, length=err.length, limit=err.limit)
     else:
-        await respond_error(ctx, deps, err)
+        ref = new_correlation_id()
+        logger.info("/{} refused: {} ({}) [{}]", ctx.command_data.name, err.code, err, ref)
+        await respond_privately(ctx, failure_message(err, language, ref=ref),
+                                after_public_defer=after_public_defer)
         return
     logger.info("/{} refused: {} ({})", ctx.command_data.name, err.code, err)
-    await ctx.respond(text, ephemeral=True)
+    await respond_privately(ctx, text, after_public_defer=after_public_defer)
+
+
+async def respond_privately(ctx: lightbulb.Context, text: str, *,
+                            after_public_defer: bool) -> None:
+    """Answer ``text`` so that only the caller sees it.
+
+    A deferred response keeps the visibility of the defer: after a public defer the
+    first follow-up fills the public "thinking…" message whatever it asks for. So that
+    placeholder is deleted first; the follow-up then is a message of its own, and an
+    ephemeral one.
+    """
+    if after_public_defer:
+        try:
+            await ctx.interaction.delete_initial_response()
+        except hikari.HTTPError as err:  # already gone, or Discord refused: still answer
+            logger.warning("/{}: the deferred response could not be deleted: {}",
+                           ctx.command_data.name, err)
+    await respond_long(ctx, text, ephemeral=True)
 
 
 async def respond_long(ctx: lightbulb.Context, text: str, *, ephemeral: bool) -> None:
@@ -107,6 +136,8 @@ class Translate(lightbulb.SlashCommand, name="translate",
     async def invoke(self, ctx: lightbulb.Context,
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Translate and answer with the translation and its badge."""
+        result: Translation | None = None
+        failure: LibraError | None = None
         async with defer_if_slow(ctx, ephemeral=False):
             if not await admitted(ctx, deps):
                 return
@@ -121,11 +152,19 @@ class Translate(lightbulb.SlashCommand, name="translate",
                         self.text, target=self.to, source=self.source, guild_id=ctx.guild_id,
                         channel_id=ctx.channel_id, user_id=ctx.user.id)
             except LibraError as err:
-                await answer_failure(ctx, deps, err)
-                return
-            language = await language_of(ctx, deps)
-            await respond_long(ctx, outcome_text(result, language),
-                               ephemeral=not result.translated)
+                failure = err
+        # Answered here, once the defer (if any) has settled: whether the answer fills a
+        # public placeholder or is a message of its own depends on it.
+        deferred = ctx.initial_response_sent.is_set()
+        if failure is not None:
+            await answer_failure(ctx, deps, failure, after_public_defer=deferred)
+            return
+        assert result is not None
+        text = outcome_text(result, await language_of(ctx, deps))
+        if result.translated:
+            await respond_long(ctx, text, ephemeral=False)
+        else:  # "nothing to translate", "already in Spanish": for the caller only
+            await respond_privately(ctx, text, after_public_defer=deferred)
 
 
 def locale_language(locale: str | None, translator: Translator) -> str | None:

@@ -2,6 +2,9 @@
 
 What the bot posts, edits or deletes in a channel comes back to it as MESSAGE_CREATE,
 MESSAGE_UPDATE and MESSAGE_DELETE, as on Discord. Webhook routes: ``webhooks.py``.
+Each message records whom it notified (``mentions.py``). A message's visibility is
+fixed when it is created: a deferred response stays as public or private as the
+defer, whatever flags the follow-up filling it asks for.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.fake_discord import components, events, payloads
+from tests.fakes.fake_discord import components, events, mentions, payloads
 from tests.fakes.fake_discord.rest import API_PREFIX, JSON_BODY, RestContext, ctx_of, error
 from tests.fakes.fake_discord.uploads import UPLOADS, apply_attachments
 from tests.fakes.fake_discord.world import (
@@ -30,11 +33,27 @@ CONTENT_LIMIT = 2000
 """Characters (code points: Discord's API counts like Python's ``len``) per message."""
 
 
-def too_long(body: dict[str, Any]) -> web.Response | None:
-    """Discord's 400 for content over the limit, on every route that takes content."""
+def invalid_body(body: dict[str, Any]) -> web.Response | None:
+    """Discord's 400 for content over the limit or contradictory ``allowed_mentions``.
+
+    Checked on every route that takes content.
+    """
     if len(str(body.get("content") or "")) > CONTENT_LIMIT:
         return error(400, "Invalid Form Body: content must be 2000 or fewer in length.", 50035)
+    if (reason := mentions.refusal(body.get("allowed_mentions"))) is not None:
+        return error(400, f"Invalid Form Body: {reason}", 50035)
     return None
+
+
+def note_mentions(world: World | None, stored: StoredMessage, body: dict[str, Any]) -> None:
+    """Record whom a message (or the filling of a deferred response) notifies."""
+    allowed = body.get("allowed_mentions")
+    reference = body.get("message_reference")
+    replied = (world.find_message(int(reference["message_id"]))
+               if reference and world is not None else None)
+    stored.allowed_mentions = allowed
+    stored.pings = mentions.pinged(stored.content, allowed, replied_author=(
+        replied.author_id if replied is not None else None))
 
 
 def store_message(
@@ -68,6 +87,7 @@ def store_message(
     payload["flags"] = int(body.get("flags") or 0)
     stored = StoredMessage(message_id, channel_id, world.bot_user.id, payload,
                            visible_to=viewer if payload["flags"] & EPHEMERAL else None)
+    note_mentions(world, stored, body)
     world.messages.setdefault(channel_id, []).append(stored)
     return stored
 
@@ -88,12 +108,20 @@ def edit_message(stored: StoredMessage, body: dict[str, Any],
     if request is not None and (refused := apply_attachments(
             ctx_of(request).world, stored.payload, body, request[UPLOADS])) is not None:
         return refused
-    for key in ("content", "embeds", "components", "flags"):
+    flags = int(stored.payload.get("flags") or 0)
+    for key in ("content", "embeds", "components"):
         if key in body:
             stored.payload[key] = body[key] if body[key] is not None else ""
     if "components" in body:
         stored.payload["components"] = components.numbered(body["components"] or [])
-    stored.payload["flags"] = int(stored.payload.get("flags") or 0) & ~FLAG_LOADING
+    if body.get("flags") is not None:
+        # A message's visibility is fixed when it is created (for a deferred response:
+        # by the defer); an edit or the follow-up that fills it cannot change it.
+        flags = (int(body["flags"]) & ~EPHEMERAL) | (flags & EPHEMERAL) | (flags & FLAG_LOADING)
+    stored.payload["flags"] = flags & ~FLAG_LOADING
+    if flags & FLAG_LOADING:
+        # Filling a deferred response is when its mentions notify; later edits do not.
+        note_mentions(ctx_of(request).world if request is not None else None, stored, body)
     stored.payload["edited_timestamp"] = payloads.now_iso()
     stored.edits += 1
     return web.json_response(stored.payload)
@@ -129,7 +157,7 @@ async def create_message(request: web.Request) -> web.Response:
     body = request[JSON_BODY] or {}
     if not body.get("content") and not body.get("embeds") and not request[UPLOADS]:
         return error(400, "Cannot send an empty message", 50006)
-    if (refused := too_long(body)) is not None:
+    if (refused := invalid_body(body)) is not None:
         return refused
     reference = body.get("message_reference")
     if (reference is not None and reference.get("fail_if_not_exists", True)
@@ -177,7 +205,7 @@ async def patch_message(request: web.Request) -> web.Response:
     if stored is None:
         return error(404, "Unknown Message", 10008)
     body = request[JSON_BODY] or {}
-    if (refused := too_long(body)) is not None:
+    if (refused := invalid_body(body)) is not None:
         return refused
     response = edit_message(stored, body, request)
     if response.status == 200 and stored.author_id == ctx_of(request).world.bot_user.id:
@@ -286,7 +314,7 @@ async def interaction_callback(request: web.Request) -> web.Response:
         return error(400, "Interaction has already been acknowledged.", 40060)
     body = request[JSON_BODY] or {}
     kind, data = int(body.get("type", 0)), body.get("data") or {}
-    if (refused := too_long(data) or components.refusal(interaction, kind)) is not None:
+    if (refused := invalid_body(data) or components.refusal(interaction, kind)) is not None:
         return refused
     message: StoredMessage | None = None
     if kind in (RESPONSE_MESSAGE, RESPONSE_DEFERRED):
@@ -359,7 +387,7 @@ async def webhook_message(request: web.Request) -> web.Response:
         ctx_of(request).world.messages[stored.channel_id].remove(stored)
         return web.Response(status=204)
     body = request[JSON_BODY] or {}
-    if (refused := too_long(body)) is not None:
+    if (refused := invalid_body(body)) is not None:
         return refused
     return edit_message(stored, body, request)
 
@@ -373,7 +401,7 @@ async def followup(request: web.Request) -> web.Response:
     if interaction.get("original") is None:
         return error(401, "Invalid Webhook Token", 50027)
     body = request[JSON_BODY] or {}
-    if (refused := too_long(body)) is not None:
+    if (refused := invalid_body(body)) is not None:
         return refused
     original = ctx.world.find_message(interaction["original"] or 0)
     if original is not None and original.payload["flags"] & FLAG_LOADING:

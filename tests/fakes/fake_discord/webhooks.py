@@ -12,6 +12,7 @@ Rules applied, as on Discord:
 * executing posts a message authored by the webhook (``webhook_id``, the ``username``
   asked for, ``bot: true``), returned only with ``?wait=true`` (204 otherwise);
   ``message_reference`` is not a webhook field (a webhook cannot reply) and is ignored;
+* whom a message notifies follows its ``allowed_mentions`` (``mentions.py``);
 * a webhook edits and deletes only its own messages (404 Unknown Message otherwise);
 * every execute, edit and delete spends the webhook's budget (5 per 2 s, in the
   rate-limit middleware).
@@ -112,7 +113,7 @@ async def execute(request: web.Request) -> web.Response:
     body = request[JSON_BODY] or {}
     if not body.get("content") and not body.get("embeds"):
         return error(400, "Cannot send an empty message", 50006)
-    if (refused := rest_messages.too_long(body)) is not None:
+    if (refused := rest_messages.invalid_body(body)) is not None:
         return refused
     username = str(body.get("username") or webhook.name)
     if any(w in username.lower() for w in ("clyde", "discord")) or len(username) > 80:
@@ -129,6 +130,7 @@ async def execute(request: web.Request) -> web.Response:
     payload["flags"] = int(body.get("flags") or 0)
     stored = StoredMessage(message_id, webhook.channel_id, webhook.id, payload,
                            avatar_url=body.get("avatar_url"))
+    rest_messages.note_mentions(None, stored, body)  # a webhook cannot reply: no replied user
     ctx.world.messages.setdefault(webhook.channel_id, []).append(stored)
     await ctx.echo("MESSAGE_CREATE", payload)
     if request.query.get("wait") == "true":
@@ -161,7 +163,7 @@ async def message(request: web.Request) -> web.Response:
         await ctx.echo("MESSAGE_DELETE", events.message_delete(stored))
         return web.Response(status=204)
     body = request[JSON_BODY] or {}
-    if (refused := rest_messages.too_long(body)) is not None:
+    if (refused := rest_messages.invalid_body(body)) is not None:
         return refused
     response = rest_messages.edit_message(stored, body, request)
     await ctx.echo("MESSAGE_UPDATE", stored.payload)

@@ -209,6 +209,10 @@ class StoredMessage:
     """The only user who sees an ephemeral message (flag 64); ``None`` when public."""
     avatar_url: str | None = None
     """The ``avatar_url`` a webhook execution asked for (Discord shows it as the avatar)."""
+    allowed_mentions: dict[str, Any] | None = None
+    """The ``allowed_mentions`` the message was sent (or its deferred response filled) with."""
+    pings: frozenset[str] = frozenset()
+    """Whom it notified (see ``mentions.py``): ``"@everyone"``, ``"user:<id>"``, ``"role:<id>"``."""
 
     @property
     def content(self) -> str:

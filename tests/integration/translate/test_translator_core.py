@@ -250,3 +250,38 @@ async def test_glossary_limits(rig: Rig) -> None:
         ("one", None), ("ONE", "uno"), ("two", "dos")]
     assert await glossary.remove(GUILD, "one") == 2  # every language's
     assert [e.term for e in await glossary.entries(GUILD)] == ["two"]
+
+
+async def test_a_refused_translation_is_not_cached_so_trying_again_asks_the_model(
+        rig: Rig) -> None:
+    text = "Good morning, the server maintenance starts in ten minutes"
+    answers = iter(["Bonjour, la maintenance du serveur commence dans dix minutes"] * 2)
+
+    def wrong_twice_then_right(body: dict[str, Any]) -> str:
+        return next(answers, "Buenos días, el mantenimiento del servidor empieza en diez "
+                             "minutos")
+
+    rig.ollama.answer_fn = wrong_twice_then_right
+    with pytest.raises(TranslationFailed):
+        await rig.translator.translate(text, target="es", source="en")
+
+    again = await rig.translator.translate(text, target="es", source="en")
+    assert again.text.startswith("Buenos días") and not again.cached
+    assert len(rig.chats()) == 3
+    # The good answer is what the cache keeps: the third time costs no model call.
+    third = await rig.translator.translate(text, target="es", source="en")
+    assert third.cached and third.text == again.text and len(rig.chats()) == 3
+
+
+async def test_a_glossary_term_only_inside_a_url_or_code_is_not_required(rig: Rig) -> None:
+    await rig.translator.glossary.add(GUILD, GlossaryEntry(term="raid", rendering="incursión",
+                                                           language="es"))
+    text = "Read tonight's guide at https://example.com/raid and run `raid --help` first"
+    rig.ollama.answer_fn = lambda body: "Lee la guía de esta noche en ⟦0⟧ y ejecuta ⟦1⟧ antes"
+
+    result = await rig.translator.translate(text, target="es", source="en", guild_id=GUILD)
+
+    assert result.text == ("Lee la guía de esta noche en https://example.com/raid y ejecuta "
+                           "`raid --help` antes")
+    assert len(rig.chats()) == 1
+    assert "incursión" not in system_text(rig.chats()[0])  # nothing to render: not asked
