@@ -68,6 +68,9 @@ COPY --from=build /opt/libra-models /opt/libra-models
 WORKDIR /app
 COPY config/ ./config/
 COPY migrations/ ./migrations/
+# COPY keeps the checkout's modes: a clone made under umask 077 has 0600 files that
+# uid 10001 could not read. Readable and traversable by all, writable by none but root.
+RUN chmod -R a+rX,go-w /app/config /app/migrations
 # Where everything writes (docs/deployment.md lists what was found, and how):
 #   /data  state: embedded PostgreSQL, pending writes, backups, pulled models, heartbeat
 #   /tmp   scratch: library caches (onnxruntime's telemetry id, Hugging Face), the

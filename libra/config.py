@@ -11,6 +11,7 @@ the only module that reads the environment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -208,6 +209,26 @@ class LanguageSettings(_Section):
     """How long a user's pinned language is cached before it is read again."""
 
 
+_DOCKER_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+
+
+def docker_size(text: str) -> int:
+    """Bytes in a size as Docker and Compose read ``memory`` limits: ``3g`` = 3 GiB.
+
+    Raises:
+        ValueError: not a positive size.
+    """
+    match = _DOCKER_SIZE.fullmatch(text.strip())
+    size = 0
+    if match:
+        power = " kmgt".index(match.group(2).lower() or " ")
+        size = int(float(match.group(1)) * 1024 ** power)
+    if size <= 0:
+        raise ValueError(f"{text!r} is not a size: write a size such as 3g or 1400m "
+                         "(k, m, g, t: binary units, as Docker reads them)")
+    return size
+
+
 class LLMSettings(_Section):
     """The language model backends, routing, options and cache."""
 
@@ -271,6 +292,16 @@ class LLMSettings(_Section):
     """Seconds a response stays cached (0 disables the cache)."""
     failover_backoff: float = Field(15.0, ge=0)
     """Seconds a server that failed is skipped before it is tried again."""
+    memory_limit: int | None = Field(None, gt=0)
+    """Memory Ollama may use, as Docker writes it (``3g``, ``1400m``: binary units);
+    ``libra doctor`` judges the routed models by the smaller of this and the machine's
+    memory. compose.yaml sets it from ``OLLAMA_MEMORY``, the ollama container's limit.
+    Unset: the machine's memory when Ollama is on it, nothing for another machine."""
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _docker_size(cls, value: object) -> object:
+        return docker_size(value) if isinstance(value, str) else value
 
 
 class ChatSettings(_Section):

@@ -10,7 +10,11 @@ component, and ``libra health`` reads that file:
 * the file's age shows that the event loop still turns (a loop blocked by CPU work
   or a deadlock stops rewriting it, so the file goes stale);
 * its components show whether Libra is ready (``--ready``: every component in
-  ``admin.ready_required`` ok or degraded, as ``/api/health/ready`` says).
+  ``admin.ready_required`` ok or degraded, as ``/api/health/ready`` says);
+* a beat from more than one interval in the future means the clock moved (set back,
+  or the file came from elsewhere): its age proves nothing, so it is not trusted;
+* its pid, checked on the host (container) that wrote it, catches a process killed
+  outright (``SIGKILL``, the OOM killer), which leaves a fresh file behind.
 
 A clean stop deletes the file, so a stopped Libra is never reported alive. The file
 is written beside, then renamed over the old one, so a reader never sees half of it.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +57,15 @@ class Beat:
     interval: float
     """Seconds until the next write."""
     components: tuple[ComponentHealth, ...]
+    host: str | None = None
+    """The writer's host name: its pid means something only there (a container's
+    hostname is its own, as is its pid namespace). ``None`` in files written before."""
 
     def to_json(self) -> str:
         """The file's content."""
         return json.dumps({
-            "pid": self.pid, "written_at": self.written_at, "interval": self.interval,
+            "pid": self.pid, "host": self.host, "written_at": self.written_at,
+            "interval": self.interval,
             "components": [{"name": c.name, "status": str(c.status), "detail": c.detail,
                             "fix": c.fix} for c in self.components],
         })
@@ -74,8 +83,10 @@ class Beat:
                 ComponentHealth(name=str(c["name"]), status=Status(c["status"]),
                                 detail=str(c.get("detail") or ""), fix=c.get("fix"))
                 for c in data["components"])
+            host = data.get("host")
             return cls(pid=int(data["pid"]), written_at=float(data["written_at"]),
-                       interval=float(data["interval"]), components=components)
+                       interval=float(data["interval"]), components=components,
+                       host=str(host) if host is not None else None)
         except (KeyError, TypeError) as err:
             raise ValueError(f"missing or malformed field: {err}") from err
 
@@ -130,8 +141,22 @@ class HeartbeatPlugin(Plugin):
         assert self._path is not None
         components = await self._health.run(timeout=self._check_timeout)
         beat = Beat(pid=os.getpid(), written_at=time.time(), interval=interval,
-                    components=tuple(sorted(components, key=lambda c: c.name)))
+                    components=tuple(sorted(components, key=lambda c: c.name)),
+                    host=socket.gethostname())
         write_beat(self._path, beat)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists here (another user's counts)."""
+    if pid <= 0:  # 0 and negatives name process groups, never the writer
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +182,13 @@ def judge(path: Path, *, ready: bool, required: tuple[str, ...],
     if age > limit:
         return Verdict(healthy=False, reason=f"heartbeat is {age:.0f}s old (more than "
                        f"{limit:.0f}s): the process (pid {beat.pid}) is stuck or gone")
+    if age < -beat.interval:
+        return Verdict(healthy=False, reason=f"heartbeat is {-age:.0f}s in the future: the "
+                       "clock moved (set back?), so its age proves nothing")
+    if beat.host is not None and beat.host == socket.gethostname() \
+            and not _running(beat.pid):
+        return Verdict(healthy=False, reason=f"the process that wrote the heartbeat (pid "
+                       f"{beat.pid}) is not running: killed without a clean stop")
     states = {c.name: c for c in beat.components}
     summary = ", ".join(f"{c.name} {c.status}" for c in beat.components) or "no components"
     if ready:

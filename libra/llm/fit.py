@@ -5,16 +5,19 @@ on one machine all of them should fit in memory together; when they do not, Olla
 unloads one to load another and a reply waits seconds for the switch, and a model
 larger than the memory cannot load at all. Sizes come, best first, from Ollama's
 ``/api/ps`` (a loaded model's real footprint), its ``/api/tags`` (the download size,
-plus an estimate of the runtime's own needs) or :data:`KNOWN_SIZES`. The memory is
-the machine's, lowered by a cgroup limit (a container's ``memory.max``) when Ollama
-shares Libra's container (a loopback URL).
+plus an estimate of the runtime's own needs) or :data:`KNOWN_SIZES`.
+
+The memory is the smaller of this machine's (when Ollama runs on it) and
+``llm.memory_limit``, the budget the operator gives Ollama: in compose.yaml the ollama
+container's own limit (``OLLAMA_MEMORY``), which the machine's memory says nothing
+about. Libra's own cgroup limit is not used: it is Libra's, not Ollama's, even when
+Ollama listens on loopback (a host Ollama beside a Libra in a systemd slice).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,8 +52,7 @@ RUNTIME_EXTRA = 256 * 1024 * 1024
 context cache: about 15 % and 256 MiB more (qwen2.5:3b: 1.9 GB file, about 2.4 GB
 loaded)."""
 RESERVED = 512 * 1024 * 1024
-"""Left for the system, Libra itself and PostgreSQL."""
-_CGROUP_UNLIMITED = 1 << 60
+"""Left for the system, Libra itself and PostgreSQL on a machine Ollama shares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,9 @@ class Memory:
 
     total: int
     what: str
+    reserved: int = RESERVED
+    """Left for others: :data:`RESERVED` on a machine Ollama shares with Libra and
+    PostgreSQL; nothing within Ollama's own limit (they have limits of their own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,40 +75,23 @@ class ModelNeed:
     source: str
 
 
-def cgroup_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """This process's cgroup memory limit (v2 ``memory.max`` or v1), ``None`` if unlimited."""
-    for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
-        try:
-            text = path.read_text().strip()
-        except OSError:
-            continue
-        if text == "max":
-            return None
-        try:
-            value = int(text)
-        except ValueError:
-            continue
-        return value if value < _CGROUP_UNLIMITED else None
-    return None
+def memory_for(server: str, *, budget: int | None = None) -> Memory | None:
+    """The memory Ollama at ``server`` can use, as seen from here (``None``: not known).
 
-
-def memory_for(server: str, root: Path = Path("/sys/fs/cgroup")) -> Memory | None:
-    """The memory Ollama at ``server`` can use, as seen from here (``None``: not visible).
-
-    Loopback: this machine's, or this container's limit. A one-label host name (a
-    Compose service such as ``ollama``): this machine's, since its container has limits
-    of its own. Anything else is another machine.
+    ``budget`` (``llm.memory_limit``) caps it. Without it: this machine's memory for a
+    loopback URL or a one-label host name (a Compose service such as ``ollama``, on
+    this machine); nothing for another machine.
     """
     host = urlsplit(server).hostname or ""
     total = int(psutil.virtual_memory().total)
-    if host in ("localhost", "") or _is_loopback(host):
-        limit = cgroup_limit(root)
-        if limit is not None and limit < total:
-            return Memory(limit, f"this container's memory limit ({_gb(limit)})")
-        return Memory(total, f"this machine's memory ({_gb(total)})")
-    if "." not in host and ":" not in host:
-        return Memory(total, f"this machine's memory ({_gb(total)}), shared with {host}")
-    return None
+    local = host in ("localhost", "") or _is_loopback(host) or (
+        "." not in host and ":" not in host)
+    if budget is not None and (not local or budget < total):
+        return Memory(budget, f"Ollama's llm.memory_limit ({_gb(budget)})", reserved=0)
+    if not local:
+        return None
+    shared = "" if host in ("localhost", "") or _is_loopback(host) else f", shared with {host}"
+    return Memory(total, f"this machine's memory ({_gb(total)}){shared}")
 
 
 def _is_loopback(host: str) -> bool:
@@ -163,7 +151,7 @@ def _loaded_size(file_size: int) -> int:
 
 def assess(needs: list[ModelNeed], unknown: list[str], memory: Memory) -> ComponentHealth:
     """Compare the models' footprint with ``memory`` (less :data:`RESERVED`)."""
-    usable = memory.total - RESERVED
+    usable = memory.total - memory.reserved
     together = sum(n.size for n in needs)
     listing = ", ".join(f"{n.model} {_gb(n.size)}" for n in needs)
     unknown_note = f"; size unknown: {', '.join(unknown)}" if unknown else ""
@@ -200,11 +188,12 @@ async def check_model_fit(settings: Settings) -> list[ComponentHealth]:
     if llm.backend != "ollama" or not llm.servers:
         return []
     server = llm.servers[0]
-    memory = memory_for(server)
+    memory = memory_for(server, budget=llm.memory_limit)
     if memory is None:
         host = urlsplit(server).hostname
         return [ComponentHealth(name=NAME, status=Status.OFF,
                                 detail=f"Ollama runs on another machine ({host}): its memory "
-                                "is not visible from here")]
+                                "is not visible from here (set llm.memory_limit to judge "
+                                "the models by it)")]
     needs, unknown = await model_needs(server, routed_models(llm.default_model, llm.routes))
     return [assess(needs, unknown, memory)]

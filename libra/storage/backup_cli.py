@@ -88,7 +88,8 @@ def _confirmed() -> bool:
 async def _restore(settings: Settings, file: Path, yes: bool) -> int:
     db = await _open(settings)
     try:
-        tools = await asyncio.to_thread(backup.find_tools, await _server_major(db), restore=True)
+        major = await _server_major(db)
+        tools = await asyncio.to_thread(backup.find_tools, major, restore=True)
         archive = await asyncio.to_thread(backup.read_archive, tools, file)
         others = await _other_libra_connections(db)
         if others:
@@ -113,6 +114,7 @@ async def _restore(settings: Settings, file: Path, yes: bool) -> int:
                 print("nothing restored", file=sys.stderr)
                 return 1
         done = await asyncio.to_thread(backup.restore, tools, db.dsn, file,
+                                       server_major=major,
                                        connect_timeout=settings.database.connect_timeout)
         print(f"restored {file} in {done.seconds:.1f} s")
         return await _check_migrations(settings, db)

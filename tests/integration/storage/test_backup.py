@@ -187,18 +187,23 @@ async def test_backup_refuses_to_overwrite_a_file(tmp_path: Path, original: str)
 
 
 def fake_programs(folder: Path, log: Path) -> Path:
-    """``pg_dump``/``pg_restore`` that record their arguments and environment, then run
-    the system's own (a real PostgreSQL client must be installed)."""
+    """``pg_dump``/``pg_restore``/``psql`` that record their arguments and environment,
+    then run the system's own (a real PostgreSQL client must be installed)."""
     folder.mkdir()
-    for name in ("pg_dump", "pg_restore"):
+    for name in ("pg_dump", "pg_restore", "psql"):
         real = Path("/usr/bin") / name
         if not real.exists():
             pytest.skip(f"the system's {name} is not installed")
         script = folder / name
         script.write_text(
             "#!/bin/sh\n"
+            # Only the real calls, not the version checks made with Libra's environment.
+            f'if [ "$1" = --version ]; then exec {real} "$@"; fi\n'
             f'echo "{name} ARGS $*" >> {log}\n'
             f'echo "{name} PGPASSWORD=${{PGPASSWORD:-unset}}" >> {log}\n'
+            f'echo "{name} PGHOST=${{PGHOST:-unset}} PGOPTIONS=${{PGOPTIONS:-unset}}" >> {log}\n'
+            f'echo "{name} PGSSLMODE=${{PGSSLMODE:-unset}} '
+            f'PGSSLROOTCERT=${{PGSSLROOTCERT:-unset}}" >> {log}\n'
             f'if [ -n "$PGPASSFILE" ]; then printf "%s\\n" "{name} MODE '
             f'$(stat -c %a "$PGPASSFILE") $(cat "$PGPASSFILE")" >> {log}; fi\n'
             f'exec {real} "$@"\n')
@@ -214,7 +219,9 @@ async def test_the_password_reaches_pg_dump_in_a_private_file_never_its_argument
     file = tmp_path / "secret.dump"
     code, out, err = await libra(
         tmp_path, "db", "backup", str(file), path=f"{programs}:/usr/bin:/bin",
-        DATABASE_URL=with_password(original), PGPASSWORD="from-the-operator-shell")
+        DATABASE_URL=with_password(original), PGPASSWORD="from-the-operator-shell",
+        PGHOST="elsewhere.invalid", PGOPTIONS="-c search_path=other",
+        PGSSLMODE="prefer", PGSSLROOTCERT=str(tmp_path / "ca.pem"))
     assert code == 0, err
     calls = log.read_text()
     dump_args = [line for line in calls.splitlines() if line.startswith("pg_dump ARGS")]
@@ -223,6 +230,9 @@ async def test_the_password_reaches_pg_dump_in_a_private_file_never_its_argument
     assert f"pg_dump MODE 600 *:*:*:*:{escaped}" in calls
     # The operator's PG* variables must not reach it (PGPASSWORD would beat the file).
     assert "pg_dump PGPASSWORD=unset" in calls
+    assert "pg_dump PGHOST=unset PGOPTIONS=unset" in calls  # Libra's URL says where
+    # Its TLS settings must: without them sslmode=verify-full cannot work.
+    assert f"pg_dump PGSSLMODE=prefer PGSSLROOTCERT={tmp_path / 'ca.pem'}" in calls
     assert "7d1e" not in out + err
     assert not glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "libra-pgpass-*"))
 
@@ -246,10 +256,10 @@ async def test_without_pg_dump_the_error_names_what_to_install(
     assert f"postgresql-client-{major}" in err and "Traceback" not in err
     assert not (tmp_path / "data" / "backups").exists() or not any(
         (tmp_path / "data" / "backups").iterdir())
-    # A restore into an older server needs its own version (PostgreSQL 18's pg_restore
-    # sends settings 16 and older reject), so the wheel's programs do not count.
-    if major < backup.NO_TRANSACTION_TIMEOUT_BEFORE:
-        with pytest.raises(BackupFailed, match=f"no pg_restore {major} for"):
+    # Newer programs restore into an older server (test_backup_schema.py), so only
+    # when there are none at all does a restore name what to install.
+    if not backup.available_tools(str(empty)):
+        with pytest.raises(BackupFailed, match=f"no pg_restore and psql {major} or newer"):
             backup.find_tools(major, restore=True, path=str(empty))
 
 

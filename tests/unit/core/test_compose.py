@@ -163,6 +163,19 @@ def test_every_service_is_hardened_limited_and_restarted(compose: dict[str, Any]
                for s in ("loki", "promtail", "prometheus", "grafana"))
 
 
+def test_postgres_is_healthy_only_once_it_listens_on_tcp(compose: dict[str, Any]) -> None:
+    # The image's entrypoint first runs a socket-only server to initialise the data; a
+    # pg_isready over the socket passes against it, and libra would start just before
+    # that server stops (docker-library/postgres#880). Libra connects over TCP.
+    postgres = services(compose)["postgres"]
+    test = postgres["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "pg_isready"], test
+    env = postgres["environment"]
+    assert "--host=127.0.0.1" in test
+    assert f"--username={env['POSTGRES_USER']}" in test
+    assert f"--dbname={env['POSTGRES_DB']}" in test
+
+
 def test_the_pull_service_pulls_exactly_the_routed_models(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -179,6 +179,20 @@ def test_only_the_needed_paths_are_copied() -> None:
                             "libra/", "config/", "migrations/"}
 
 
+def test_copied_config_and_migrations_are_readable_by_the_runtime_user() -> None:
+    # COPY keeps the checkout's modes, and a clone made under umask 077 has 0600 files
+    # in 0700 folders: uid 10001 could then read no migration and no prompt.
+    stage = final_stage()
+    user = max(i for i, (keyword, _) in enumerate(stage) if keyword == "USER")
+    for folder in ("config", "migrations"):
+        copied = [i for i, (keyword, args) in enumerate(stage)
+                  if keyword == "COPY" and shlex.split(args)[-2:-1] == [f"{folder}/"]]
+        assert copied, f"{folder}/ is not copied into the final stage"
+        opened = [args for keyword, args in stage[copied[0] + 1:user] if keyword == "RUN"
+                  and re.search(rf"chmod -R a\+rX\S*( \S+)* /app/{folder}\b", args)]
+        assert opened, f"nothing makes /app/{folder} readable by all after copying it"
+
+
 def glob_regex(glob: str) -> re.Pattern[str]:
     """Docker's .dockerignore glob: ``**`` any folders, ``*`` and ``?`` within one name."""
     parts = re.split(r"(\*\*/?|\*|\?)", glob.strip("/"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from libra.app import Mode, build_graph
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.health import ComponentHealth, HealthRegistry, Status
-from libra.heartbeat import HeartbeatPlugin, heartbeat_path
+from libra.heartbeat import Beat, HeartbeatPlugin, heartbeat_path, write_beat
 from libra.plugin import PluginManager
 
 REPO = Path(__file__).resolve().parents[3]
@@ -111,6 +112,50 @@ def test_garbage_heartbeat_is_unhealthy_with_a_reason(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "unreadable heartbeat" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def a_gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def beat(path: Path, *, pid: int, written_at: float, host: str | None) -> None:
+    components = (ComponentHealth(name="database", status=Status.OK),)
+    write_beat(heartbeat_path(path), Beat(pid=pid, written_at=written_at, interval=15.0,
+                                          components=components, host=host))
+
+
+def test_a_heartbeat_from_the_future_is_unhealthy(tmp_path: Path) -> None:
+    # A clock set back (or a file copied from elsewhere): its age says nothing, and a
+    # stuck process would look alive until the clock caught up, possibly hours later.
+    beat(tmp_path, pid=os.getpid(), written_at=time.time() + 3600, host=socket.gethostname())
+    result = libra_health(tmp_path)
+    assert result.returncode == 1
+    assert "clock" in result.stderr and "in the future" in result.stderr
+    # Within one interval is ordinary clock jitter between writer and reader.
+    beat(tmp_path, pid=os.getpid(), written_at=time.time() + 5, host=socket.gethostname())
+    assert libra_health(tmp_path).returncode == 0
+
+
+def test_a_fresh_heartbeat_of_a_dead_process_is_unhealthy(tmp_path: Path) -> None:
+    # Killed with SIGKILL, Libra cannot delete its file: it stays fresh for 45 s.
+    gone = a_gone_pid()
+    beat(tmp_path, pid=gone, written_at=time.time(), host=socket.gethostname())
+    result = libra_health(tmp_path)
+    assert result.returncode == 1
+    assert f"pid {gone}" in result.stderr and "not running" in result.stderr
+
+
+def test_the_pid_is_only_checked_on_the_host_that_wrote_it(tmp_path: Path) -> None:
+    # Another container (another pid namespace, another hostname), or a file written
+    # before beats named their host: its pid means nothing here.
+    gone = a_gone_pid()
+    for host in ("another-container", None):
+        beat(tmp_path, pid=gone, written_at=time.time(), host=host)
+        result = libra_health(tmp_path)
+        assert result.returncode == 0, (host, result.stderr)
 
 
 def test_libra_run_beats_after_every_other_plugin() -> None:
