@@ -83,6 +83,13 @@ class FakeLLMServer:
         raise NotImplementedError
 
     @property
+    def model_calls(self) -> list[RecordedRequest]:
+        """The requests that asked a model for text (not health probes such as the
+        running process's heartbeat listing models)."""
+        return [r for r in self.requests
+                if r.path in ("/api/chat", "/api/generate", "/v1/chat/completions")]
+
+    @property
     def url(self) -> str:
         """Base URL of the server."""
         return f"http://127.0.0.1:{self.port}"

@@ -100,8 +100,8 @@ async def test_a_private_ask_does_not_feed_a_later_public_reply(
 
     await fake_discord.user_message("what did I tell you?", mention_bot=True)
 
-    await fake_discord.wait_until(lambda: len(fake_ollama.requests) == 3)
-    prompt = [m["content"] for m in fake_ollama.requests[-1].body["messages"]]
+    await fake_discord.wait_until(lambda: len(fake_ollama.model_calls) == 3)
+    prompt = [m["content"] for m in fake_ollama.model_calls[-1].body["messages"]]
     assert prompt[-1] == "what did I tell you?"
     assert "hello there" in prompt, "the public conversation is still the context"
     assert not any("4711" in text or "privately" in text for text in prompt)
@@ -131,7 +131,7 @@ async def test_a_queued_reply_shows_its_place_in_line_until_the_answer_comes(
     channel = fake_discord.text_channel.id
 
     await fake_discord.user_message("first, slowly", mention_bot=True)
-    await fake_discord.wait_until(lambda: len(fake_ollama.requests) == 1)
+    await fake_discord.wait_until(lambda: len(fake_ollama.model_calls) == 1)
     await fake_discord.user_message("second", mention_bot=True)
     await fake_discord.user_message("third", mention_bot=True)
 
@@ -167,7 +167,7 @@ async def test_a_reply_to_the_second_part_of_a_long_answer_brings_the_whole_exch
     await fake_discord.user_message("what happened in paragraph 1?", reply_to=second_part.id)
 
     await fake_discord.wait_for_bot_content(channel, "It began.", timeout=10)
-    prompt = [(m["role"], m["content"]) for m in fake_ollama.requests[-1].body["messages"]
+    prompt = [(m["role"], m["content"]) for m in fake_ollama.model_calls[-1].body["messages"]
               if m["role"] != "system"]
     assert [role for role, _ in prompt] == ["user", "assistant", "user"]
     assert prompt[0][1] == "tell me a long story"
@@ -253,7 +253,7 @@ async def test_a_queued_reply_that_fails_turns_its_waiting_note_into_the_error(
     await start_libra(fake_discord, fake_ollama, None, llm={"max_concurrency": 1})
     channel = fake_discord.text_channel.id
     await fake_discord.user_message("first, slowly", mention_bot=True)
-    await fake_discord.wait_until(lambda: len(fake_ollama.requests) == 1)
+    await fake_discord.wait_until(lambda: len(fake_ollama.model_calls) == 1)
 
     await fake_discord.user_message("second", mention_bot=True)
     note = user_message("queue_position", "en", position=1)

@@ -91,7 +91,7 @@ async def test_blocked_channel_is_ignored_and_admin_commands_need_admins(
     assert "ko: `qwen2.5:7b-instruct`" in routing
     await asyncio.sleep(0.5)
     assert fake_discord.bot_messages(channel.id) == []
-    assert fake_ollama.requests == []
+    assert fake_ollama.model_calls == []
 
 
 async def test_a_user_over_the_rate_limit_is_told_when_to_retry(
@@ -107,7 +107,7 @@ async def test_a_user_over_the_rate_limit_is_told_when_to_retry(
         channel, lambda text: text.startswith("You're sending messages faster"))
     assert "Try again in 60 s." in refusal.content
     await fake_discord.wait_for_bot_content(channel, fake_ollama.default_answer)
-    assert len(fake_ollama.requests) == 1
+    assert len(fake_ollama.model_calls) == 1
 
 
 async def test_a_busy_guild_tells_the_next_user_to_wait(
@@ -197,7 +197,7 @@ async def test_lang_set_ko_routes_the_next_message_to_the_korean_model(
 
     await fake_discord.wait_for_bot_content(
         channel, lambda text: fake_ollama.default_answer in text)
-    assert fake_ollama.requests[-1].body["model"] == "qwen2.5:7b-instruct"
+    assert fake_ollama.model_calls[-1].body["model"] == "qwen2.5:7b-instruct"
 
 
 def test_libra_run_without_a_token_prints_the_setup_steps_and_exits_2(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ async def test_empty_and_too_long_messages_get_specific_answers(
     await fake_discord.wait_for_bot_content(channel, user_message("input_empty", "en"))
     await fake_discord.wait_for_bot_content(
         channel, user_message("input_too_long", "en", length=4500, limit=4000))
-    assert fake_ollama.requests == []
+    assert fake_ollama.model_calls == []
 
 
 async def test_private_ask_is_ephemeral_and_an_unexpected_failure_answers_with_a_ref(

@@ -33,7 +33,7 @@ async def test_system_messages_in_an_opt_in_channel_get_no_answer(
     await asyncio.sleep(0.3)
     assert [m.content for m in fake_discord.bot_messages(channel.id)] == [
         fake_ollama.default_answer]
-    assert len(fake_ollama.requests) == 1
+    assert len(fake_ollama.model_calls) == 1
 
 
 async def test_ask_in_a_thread_of_a_blocked_channel_is_refused(
@@ -49,7 +49,7 @@ async def test_ask_in_a_thread_of_a_blocked_channel_is_refused(
                                   is not None and bool(m.content))
     refusal = fake_discord.original_response(token)
     assert refusal is not None and refusal.content == user_message("permission_denied", "en")
-    assert fake_ollama.requests == []
+    assert fake_ollama.model_calls == []
 
 
 async def test_ask_in_a_thread_of_an_allowed_channel_is_answered(
@@ -91,7 +91,7 @@ async def test_mentioning_libras_managed_role_counts_as_mentioning_libra(
 
     await fake_discord.wait_for_bot_content(channel, "It is evening in Seoul.", timeout=15)
     # The role mention was stripped: the model saw only the question.
-    users = [m for m in fake_ollama.requests[-1].body["messages"] if m["role"] == "user"]
+    users = [m for m in fake_ollama.model_calls[-1].body["messages"] if m["role"] == "user"]
     assert users[-1]["content"] == "what time is it in Seoul?"
 
 

@@ -112,7 +112,7 @@ async def test_a_reply_to_the_bot_sends_the_reply_chain_as_context(
     await fake_discord.user_message("and its population?", reply_to=first.id)
 
     await fake_discord.wait_for_bot_content(channel, "About two million people.")
-    prompt = fake_ollama.requests[-1].body["messages"]
+    prompt = fake_ollama.model_calls[-1].body["messages"]
     turns = [(m["role"], m["content"]) for m in prompt if m["role"] != "system"]
     assert turns[-3:] == [
         ("user", "what is the capital of France?"),
@@ -138,7 +138,7 @@ async def test_a_reply_to_an_ask_answer_brings_back_the_question(
     await fake_discord.user_message("and its population?", reply_to=answer.id)
 
     await fake_discord.wait_for_bot_content(channel, "About 3.4 million people.")
-    prompt = fake_ollama.requests[-1].body["messages"]
+    prompt = fake_ollama.model_calls[-1].body["messages"]
     turns = [(m["role"], m["content"]) for m in prompt if m["role"] != "system"]
     assert turns == [
         ("user", "what is the capital of Spain?"),

@@ -24,7 +24,7 @@ async def test_a_command_from_a_member_without_an_allowed_role_is_answered(
                                   is not None and bool(m.content), timeout=5)
     refusal = fake_discord.original_response(token)
     assert refusal is not None and refusal.content == user_message("permission_denied", "en")
-    assert fake_ollama.requests == []
+    assert fake_ollama.model_calls == []
 
 
 async def test_a_dm_is_answered_when_only_some_server_channels_are_allowed(
@@ -191,7 +191,7 @@ async def test_a_forwarded_message_brings_only_its_own_text_into_the_context(
 
     await fake_discord.wait_for_bot_content(fake_discord.text_channel.id,
                                             fake_ollama.default_answer)
-    prompt = [m["content"] for m in fake_ollama.requests[-1].body["messages"]]
+    prompt = [m["content"] for m in fake_ollama.model_calls[-1].body["messages"]]
     assert "see you at the office" in prompt
     assert not any("4711" in text for text in prompt)
 
@@ -209,7 +209,7 @@ async def test_a_reply_to_libra_in_a_dm_sends_the_reply_chain_as_context(
     await fake_discord.user_message("and its population?", channel=dm, reply_to=first.id)
 
     await fake_discord.wait_for_bot_content(dm.id, "About two million people.")
-    prompt = fake_ollama.requests[-1].body["messages"]
+    prompt = fake_ollama.model_calls[-1].body["messages"]
     assert [(m["role"], m["content"]) for m in prompt if m["role"] != "system"][-3:] == [
         ("user", "what is the capital of France?"),
         ("assistant", "Paris is the capital."),
