@@ -58,6 +58,8 @@ JITTER_S = 0.06
 """How late a chunk may be before the silence it leaves is filled in."""
 PAD_SILENCE_S = 3.0
 """Silence filled in after a talk spurt: longer than any endpoint wait."""
+PAD_STEP_S = 0.02
+"""Silence is handed on every 20 ms once a gap has begun."""
 FRAME_SAMPLES = SPEECH_RATE // 50
 """Silence is filled in whole 20 ms frames (16 kHz)."""
 
@@ -159,8 +161,11 @@ class Conversation:
             while True:
                 if pending is None:
                     pending = asyncio.ensure_future(anext(chunks))
-                done, _ = await asyncio.wait(
-                    {pending}, timeout=wait if padded < PAD_SILENCE_S else None)
+                # Once a gap is certain, its silence is handed on a frame at a time:
+                # the endpoint wait then ends within 20 ms of its due time.
+                timeout = (None if padded >= PAD_SILENCE_S
+                           else PAD_STEP_S if padded else wait)
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
                 now = time.perf_counter()
                 if not done:
                     samples = int((now - last) * SPEECH_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
@@ -262,6 +267,9 @@ class Conversation:
         """Wait for the answer to be said in full; ``True`` if someone barged in first."""
         async def said() -> None:
             try:
+                # The first frame is marked before wait() publishes the latency.
+                if (sent := await playback.first_frame()) is not None:
+                    reply.clock.first_packet(sent)
                 await reply.wait()
             finally:
                 await playback.wait()

@@ -73,7 +73,9 @@ async def libra(fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
     music = FakeUser(id=world.snowflakes.next(), username="musicbot", bot=True)
     world.users[music.id] = music
     world.guilds[0].members.append(FakeMember(user=music))
-    bot = await start_libra(fake_discord, fake_ollama, pg_url, tmp_path, engines)
+    moderator = world.guilds[0].roles[1]  # the role the slash commands' caller has
+    bot = await start_libra(fake_discord, fake_ollama, pg_url, tmp_path, engines,
+                            admin_role_ids=[moderator.id])
     yield bot
     await bot.app.stop()
 
