@@ -241,7 +241,9 @@ def stats(values: list[float]) -> dict[str, float | int]:
             "p95": round(pct(values, 95), 1), "max": round(max(values), 1)}
 
 
-async def run(turns: int, barge_ins: int, channels: int) -> dict[str, Any]:
+async def run(turns: int, barge_ins: int, channels: int,
+               lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run the calls; ``lines`` receives Libra's log lines."""
     fake = FakeDiscord()
     for n in range(1, channels):
         text = add_guild(fake.world, f"Guild {n + 1}")
@@ -288,6 +290,8 @@ async def run(turns: int, barge_ins: int, channels: int) -> dict[str, Any]:
             rss_end = libra.rss_mb()
         finally:
             await libra.stop()
+        if lines is not None:
+            lines.extend(libra.lines)
         breakdowns = turn_breakdowns(libra)
         own_stops = [float(m.split("stopped in ")[1].split(" ms")[0])
                      for m in libra.messages("barged in; playback stopped in")]
@@ -311,6 +315,7 @@ async def run(turns: int, barge_ins: int, channels: int) -> dict[str, Any]:
         "barge_in": {
             "onset_to_last_frame_at_peer_ms": stats(stops),
             "detection_to_playback_stop_ms": stats(own_stops),
+            "interruptions": {"made": barge_ins * channels, "detected": len(own_stops)},
             "target": "p95 < 200",
         },
         "resources": {
@@ -332,8 +337,13 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--log", type=Path, help="write Libra's log lines (JSON) here")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.turns, args.barge_ins, args.channels)), indent=2))
+    lines: list[dict[str, Any]] = []
+    result = asyncio.run(run(args.turns, args.barge_ins, args.channels, lines))
+    if args.log is not None:
+        args.log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,13 @@ async def test_a_spoken_question_is_answered_aloud_mirrored_and_stored(
     assert any("capital of france" in m.lower() for m in prompt[:-1]), prompt
     assert ANSWER in prompt
 
+    token = await fake_discord.slash_subcommand("voice", "status")
+    await fake_discord.wait_until(
+        lambda: bool(getattr(fake_discord.original_response(token), "content", "")))
+    status = fake_discord.original_response(token).content  # type: ignore[union-attr]
+    assert "speech engines: whisper:whisper-tiny.en, piper:en_US-joe-medium" in status
+    assert "last turn: end of speech → first audio" in status
+
 
 async def test_barge_in_stops_the_answer_and_keeps_only_what_was_said(
         libra: LibraBot, fake_discord: FakeDiscord, servers: VoiceServers) -> None:
