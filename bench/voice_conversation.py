@@ -195,7 +195,10 @@ class Seat:
             if self.frames() != count:
                 count, last = self.frames(), time.perf_counter()
         await speaking
-        await self.quiet()  # the interruption itself is answered ("Sure."): let it finish
+        # The interruption itself is answered ("Sure.") after its own turn ends: wait
+        # for that too, or the next question would barge in on it.
+        await poll(lambda: self.frames() > count, timeout=5)
+        await self.quiet()
         return max(0.0, (last - began) * 1000)
 
 
