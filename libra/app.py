@@ -35,9 +35,13 @@ from libra.translate.service import LLMTranslator
 from libra.voice.latency_board import LatencyBoard
 
 if TYPE_CHECKING:
+    import hikari
+
     from libra.admin.api import VoiceDiagnosticsSource
     from libra.admin.plugin import AdminPlugin
-    from libra.discord.plugin import DiscordPlugin
+    from libra.discord.deps import DiscordDeps
+    from libra.discord.plugin import ConversationsFactory, DiscordPlugin
+    from libra.voice.api import SpeechEngines
     from libra.voice.pipeline import VoicePipeline
 
 
@@ -85,13 +89,15 @@ class Graph:
 
 
 def build_graph(settings: Settings, mode: Mode, *,
-                llm_backends: list[LLMBackend] | None = None) -> Graph:
+                llm_backends: list[LLMBackend] | None = None,
+                speech_engines: SpeechEngines | None = None) -> Graph:
     """Build every part by constructor, in start order, handing each the ports it needs.
 
     No I/O happens here: each plugin acquires its resources in ``start``. This is
     the one place where implementations are chosen (in-process ``LLMSlots`` and
     ``RateLimiter`` today; shared ones for several instances would go here).
-    ``llm_backends`` replaces the configured model servers (tests, benchmarks).
+    ``llm_backends`` replaces the configured model servers (tests, benchmarks);
+    ``speech_engines`` the speech engines (tests share loaded models between apps).
     """
     bus = EventBus()
     health = HealthRegistry()
@@ -109,7 +115,7 @@ def build_graph(settings: Settings, mode: Mode, *,
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
-    speech = build_speech(settings, bus, chat_service)
+    speech = build_speech(settings, bus, chat_service, engines=speech_engines)
     voice_turns = LatencyBoard(bus, metrics=metrics) if settings.voice.enabled else None
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
@@ -129,7 +135,9 @@ def build_graph(settings: Settings, mode: Mode, *,
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
                                 links=PgLinkStore(lambda: storage.database),
-                                voice_turns=voice_turns, needs=(chat, language, llm))
+                                voice_turns=voice_turns,
+                                conversations=voice_conversations(speech, voice_turns),
+                                needs=(chat, language, llm))
     admin: AdminPlugin | None = None
     if admin_on:
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
@@ -154,11 +162,29 @@ def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguageP
                               opt_in=records)
 
 
-def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoicePipeline | None:
+def voice_conversations(speech: VoicePipeline | None,
+                        board: LatencyBoard | None = None) -> ConversationsFactory | None:
+    """What answers aloud in the voice channels Libra joins (``None`` without a pipeline).
+
+    ``board`` adds the recent turns' latency to ``/voice status``.
+    """
+    if speech is None:
+        return None
+    from libra.discord.voice_conversation import DiscordVoiceConversations  # noqa: PLC0415
+
+    def build(bot: hikari.GatewayBot, deps: DiscordDeps) -> DiscordVoiceConversations:
+        return DiscordVoiceConversations(pipeline=speech, bot=bot, deps=deps, board=board)
+
+    return build
+
+
+def build_speech(settings: Settings, bus: EventBus, chat: ChatService, *,
+                 engines: SpeechEngines | None = None) -> VoicePipeline | None:
     """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
 
     Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
     seconds to load), so start-up time does not depend on the voice models.
+    ``engines`` replaces the engines built from the settings (tests, benchmarks).
     """
     if not settings.voice.enabled:
         return None
@@ -172,8 +198,9 @@ def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoiceP
     except ImportError as err:
         logger.info("voice pipeline off: {} (pip install 'libra[voice]')", err)
         return None
-    store = ModelStore(models_root(settings.voice, settings.app.data_dir))
-    engines = LocalSpeechEngines(settings.voice, store)
+    if engines is None:
+        store = ModelStore(models_root(settings.voice, settings.app.data_dir))
+        engines = LocalSpeechEngines(settings.voice, store)
     # One transcript-language rule for every engine: the one Whisper settles with,
     # here for transcripts whose engine names no language.
     languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,

@@ -367,6 +367,10 @@ class VoiceSettings(_Section):
     """Milliseconds of a member's decoded audio per chunk of ``VoiceLink.audio`` (whole
     20 ms frames; 100 ms is what speech-to-text consumes, and handing over fewer, larger
     chunks costs less CPU than one per frame)."""
+    wake_words: tuple[str, ...] = ("Libra",)
+    """Names that address Libra in ``/voice mode wake-word``: only utterances starting
+    with one (after "hey", "okay"…) are answered. Matched loosely, as speech-to-text
+    spells them ("Library", "Liber" count as "Libra")."""
     leave_when_alone_s: float = Field(60.0, gt=0, le=86_400)
     """Seconds Libra stays in a voice channel with nobody else in it (bots are no
     company) before it leaves on its own."""

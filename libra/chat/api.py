@@ -66,6 +66,17 @@ class ReplyStream(Protocol):
         """Text deltas as the model produces them (coalesced)."""
         ...
 
+    def hold(self) -> None:
+        """Store the answer only once :meth:`settle` says how much of it was delivered.
+
+        For a spoken answer, which the listener may interrupt after it is written.
+        """
+        ...
+
+    def settle(self, delivered: str | None = None) -> None:
+        """A held answer's end: ``None`` = all delivered, else only ``delivered`` (stopped)."""
+        ...
+
 
 class ConversationStore(ChatStore, MemoryStore, PrivacyStore, Protocol):
     """The store ports chat needs: conversations, memories, a user's data."""

@@ -396,6 +396,32 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "zh-cn": "{channel} 的端到端加密更新失败,部分人的声音可能听不到。先 `/voice leave` 再 "
                  "`/voice join` 可重新协商密钥。",
     },
+    "speech_model_missing": {
+        "en": "I can't follow speech in {spoken} in {channel}: no speech model for it is "
+              "installed. An admin can fix it with: `{fix}`",
+        "ko": "{channel}에서 {spoken} 음성을 처리할 수 없습니다: 음성 모델이 설치되어 있지 "
+              "않습니다. 관리자가 `{fix}` 로 해결할 수 있습니다.",
+        "ja": "{channel} で {spoken} の音声を扱えません: 音声モデルが入っていません。"
+              "管理者が `{fix}` で直せます。",
+        "zh-cn": "无法在 {channel} 处理 {spoken} 语音:没有安装对应的语音模型。"
+                 "管理员可运行 `{fix}` 解决。",
+    },
+    "speech_engine_failed": {
+        "en": "My speech engine failed in {channel} ({detail}); I keep listening to everyone "
+              "else. If it repeats, an admin can check the models with `libra models verify`.",
+        "ko": "{channel}에서 음성 엔진이 실패했습니다({detail}). 다른 분들의 말은 계속 듣습니다. "
+              "반복되면 관리자가 `libra models verify` 로 모델을 확인할 수 있습니다.",
+        "ja": "{channel} で音声エンジンが失敗しました({detail})。他の人の声は聞き続けます。"
+              "続く場合は管理者が `libra models verify` でモデルを確認できます。",
+        "zh-cn": "{channel} 的语音引擎出错({detail}),我会继续听其他人说话。"
+                 "如果反复出现,管理员可用 `libra models verify` 检查模型。",
+    },
+    "voice_interrupted": {
+        "en": "(interrupted)",
+        "ko": "(중단됨)",
+        "ja": "(中断)",
+        "zh-cn": "(已打断)",
+    },
     "voice_problem": {
         "en": "Voice problem in {channel}: {detail}",
         "ko": "{channel} 음성 문제: {detail}",

@@ -11,7 +11,7 @@ from typing import Any
 from loguru import logger
 
 from libra.bus import EventBus
-from libra.chat.api import ChatTurn, ConversationStore
+from libra.chat.api import ChatTurn, ConversationStore, ReplyResult
 from libra.chat.context import build_prompt, estimate_tokens
 from libra.chat.privacy import export_document
 from libra.chat.recall import Recall
@@ -40,6 +40,9 @@ from libra.text import clean_text
 
 SYSTEM_PROMPT_RESERVE = 256
 """Tokens kept for the system prompt when checking that a message fits the model."""
+HELD_REPLY_TIMEOUT_S = 600.0
+"""How long a held (spoken) answer waits for its reader to say how much was heard;
+longer than any answer takes to say (``llm.num_predict`` tokens read aloud)."""
 
 
 class ChatServiceImpl:
@@ -121,11 +124,22 @@ class ChatServiceImpl:
                              correlation_id=cid, guild_id=turn.guild_id, user_id=turn.user_id)
         stages = {"language": (t_language - t0) * 1000, "context": (t_context - t_language) * 1000}
 
+        def recall(result: ReplyResult) -> None:
+            if (self._recall is not None and session_id is not None
+                    and result.text and result.status is not MessageStatus.FAILED):
+                self._recall.add_turn(session_id,
+                                      ChatMessage(role="assistant", content=result.text))
+
         async def persist(stream: ChatReplyStream, ended_at: datetime) -> None:
+            # A held (spoken) answer is remembered as it was heard, once its reader says.
+            result = await stream.settled(HELD_REPLY_TIMEOUT_S)
+            if stream.held:
+                recall(result)
             if user_write is not None:
                 # The user's message must be stored before the answer to it.
                 await asyncio.gather(user_write, return_exceptions=True)
-            await self._finish(turn, stream, user_id, session_id, stages, ended_at=ended_at)
+            await self._finish(turn, stream, result, user_id=user_id, session_id=session_id,
+                               stages=stages, ended_at=ended_at)
 
         def finish(stream: ChatReplyStream) -> None:
             # Runs as the stream ends; the writes happen after, so the transport's
@@ -135,11 +149,8 @@ class ChatServiceImpl:
                 active.pop(stream, None)
                 if not active:  # one entry per channel ever seen would only grow
                     del self._active[turn.channel_id]
-            result = stream.result
-            if (self._recall is not None and session_id is not None and result is not None
-                    and result.text and result.status is not MessageStatus.FAILED):
-                self._recall.add_turn(session_id,
-                                      ChatMessage(role="assistant", content=result.text))
+            if not stream.held and stream.result is not None:
+                recall(stream.result)  # at once: the next turn may start right away
             self._track(asyncio.get_running_loop().create_task(
                 persist(stream, datetime.now(UTC)), name=f"chat:store-reply:{cid}"))
 
@@ -221,11 +232,9 @@ class ChatServiceImpl:
             while self._pending_writes:
                 await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
 
-    async def _finish(self, turn: ChatTurn, stream: ChatReplyStream, user_id: int | None,
-                      session_id: int | None, stages: dict[str, float], *,
+    async def _finish(self, turn: ChatTurn, stream: ChatReplyStream, result: ReplyResult, *,
+                      user_id: int | None, session_id: int | None, stages: dict[str, float],
                       ended_at: datetime) -> None:
-        result = stream.result
-        assert result is not None
         if result.first_token_ms is not None:
             stages["first_token"] = result.first_token_ms
         stages["generate"] = result.total_ms

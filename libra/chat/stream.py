@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
@@ -51,6 +52,8 @@ class ChatReplyStream:
         self.text = ""
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self._delivered: asyncio.Future[str | None] | None = None
+        """Set by :meth:`hold`: how much of the answer its reader delivered in the end."""
 
     @property
     def correlation_id(self) -> str | None:
@@ -60,6 +63,47 @@ class ChatReplyStream:
     def stop(self) -> None:
         """Ask the stream to end after the text delivered so far."""
         self._stop.set()
+
+    @property
+    def held(self) -> bool:
+        """Whether the stored answer waits for :meth:`settle` (see :meth:`hold`)."""
+        return self._delivered is not None
+
+    def hold(self) -> None:
+        """Keep the answer out of history until :meth:`settle` says how much was delivered.
+
+        A spoken answer is written long before it is heard: the listener may cut it
+        short (a barge-in) after the text is complete, and only what was heard may be
+        remembered. Call before iterating.
+        """
+        if self._delivered is None:
+            self._delivered = asyncio.get_running_loop().create_future()
+
+    def settle(self, delivered: str | None = None) -> None:
+        """The reader's last word on a held answer (idempotent; the first call counts).
+
+        ``None``: the whole answer reached the user; otherwise only ``delivered`` did
+        (the answer was interrupted): that text is stored, marked ``stopped``.
+        """
+        if self._delivered is not None and not self._delivered.done():
+            self._delivered.set_result(delivered)
+
+    async def settled(self, timeout: float) -> ReplyResult:
+        """The result as delivered: waits for :meth:`settle` when held (at most ``timeout``).
+
+        A reader that never settles (it crashed) leaves the answer stored as generated.
+        """
+        assert self.result is not None, "settled() is for finished streams"
+        if self._delivered is None:
+            return self.result
+        try:
+            delivered = await asyncio.wait_for(asyncio.shield(self._delivered), timeout)
+        except TimeoutError:
+            logger.warning("reply {} was never settled; stored as generated", self.correlation_id)
+            return self.result
+        if delivered is None:
+            return self.result
+        return dataclasses.replace(self.result, text=delivered, status=MessageStatus.STOPPED)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._iterate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import hikari
 import lightbulb
@@ -43,6 +44,10 @@ from libra.tasks import TaskGroup
 from libra.translate.api import TranslationFeature
 from libra.translate.links import LinkStore
 
+ConversationsFactory = Callable[[hikari.GatewayBot, DiscordDeps], VoiceConversations]
+"""Builds what holds the spoken conversations once the bot exists (it posts, reads the
+cache and shares the edit pacer)."""
+
 
 class DiscordPlugin(Plugin):
     """Connects to Discord, syncs slash commands and answers conversations."""
@@ -54,7 +59,7 @@ class DiscordPlugin(Plugin):
                  limiter: RateLimiter, voice: VoiceConnectionRegistry,
                  health: HealthRegistry | None = None, usage: UsageStats | None = None,
                  voice_store: VoiceChannelStore | None = None,
-                 conversations: VoiceConversations | None = None,
+                 conversations: ConversationsFactory | None = None,
                  translation: TranslationFeature | None = None,
                  links: LinkStore | None = None,
                  voice_turns: VoiceTurnFigures | None = None,
@@ -63,8 +68,8 @@ class DiscordPlugin(Plugin):
 
         ``voice`` is where voice connections list themselves (admin reads it);
         ``voice_store`` remembers the voice channels Libra is in (rejoined at start)
-        and guild voice preferences; ``conversations`` holds the spoken conversation
-        in each joined channel (``None``: Libra joins and listens, nothing more);
+        and guild voice preferences; ``conversations`` builds what holds the spoken
+        conversation in each joined channel (``None``: Libra joins, nothing more);
         ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
         ``translation`` and ``links`` (the linked-channel store), linked and
         auto-translated channels work. ``voice_turns`` gives ``/stats`` its voice line.
@@ -80,6 +85,8 @@ class DiscordPlugin(Plugin):
         self._voice_store = voice_store
         self._conversations = conversations
         self._voice_turns = voice_turns
+        self.conversations: VoiceConversations | None = None
+        """The spoken conversations, once started (tests and benchmarks read them)."""
         self.voice_sessions: VoiceSessions | None = None
         self._translation = translation
         self.needs = needs
@@ -130,10 +137,12 @@ class DiscordPlugin(Plugin):
 
         bot.subscribe(hikari.StartingEvent, start_client)
         bot.subscribe(hikari.MessageCreateEvent, MessageTriggers(bot, deps).on_message)
+        if self._conversations is not None and ctx.settings.voice.enabled:
+            self.conversations = self._conversations(bot, deps)
         sessions = self.voice_sessions = deps.voice = VoiceSessions(
             bot=bot, bus=ctx.bus, settings=ctx.settings, registry=self.voice, tasks=ctx.tasks,
             language=deps.responder.channel_language, store=self._voice_store,
-            conversations=self._conversations)
+            conversations=self.conversations)
         sessions.install()
         relay = self._build_relay(bot, deps, ctx.tasks)
         ctx.bus.subscribe(ReplyFinished, deps.stage_stats.on_reply_finished,
@@ -306,4 +315,5 @@ class DiscordPlugin(Plugin):
             self._watcher.uninstall()
             self._watcher = None
         self.deps = None
+        self.conversations = None
         self._lost = None

@@ -44,6 +44,10 @@ class Playback(Protocol):
         """Wait until the playback has been sent to the end."""
         ...
 
+    async def first_frame(self) -> float | None:
+        """When its first audio frame was sent (``time.perf_counter``); ``None``: never."""
+        ...
+
 
 class VoiceLink(Protocol):
     """One guild's live voice connection, as the voice pipeline sees it.

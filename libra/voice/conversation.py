@@ -6,21 +6,40 @@ takes them in order, answers through the pipeline and plays the answer on the li
 A failure is reported through ``on_error`` (the Discord side says it in the channel)
 and never stops the other speakers: a speaker whose engine failed is listened to again
 when their audio next starts.
+
+What is answered follows the guild's :class:`~libra.storage.api.VoiceMode`: ``open``
+answers every turn, ``wake-word`` only turns that start with one of Libra's names
+(:mod:`libra.voice.wake`; the name is taken off before the LLM sees the question),
+``off`` answers nothing and only reports what was heard (``on_heard``: mirrored as
+text). ``admit`` keeps some speakers out altogether (Libra itself, other bots, users
+the allow/block lists exclude): their audio is never transcribed.
+
+**Barge-in.** When a speaker's voice activity opens a turn while Libra is answering
+(the listener's speech-start, from the audio itself, not Discord's speaking flag),
+the playback is stopped on the spot (``Playback.stop`` runs inside the callback), then
+the answer's generation and synthesis are cancelled. The answer is held by the chat
+service until the conversation settles it (``VoicePipeline.answer(..., hold=True)``),
+so only what was actually spoken is remembered, marked stopped. In wake-word mode only
+the person being answered can interrupt: in a busy channel, side talk must not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from libra.errors import LibraError, SpeechEngineFailed
-from libra.voice.api import VoiceLink
+from libra.storage.api import VoiceMode
+from libra.voice.api import SPEECH_RATE, AudioChunk, Playback, VoiceLink
 from libra.voice.audio import stereo48k_to_mono16k
 from libra.voice.listener import SpeakerListener
 from libra.voice.utterance import Utterance
+from libra.voice.wake import WakeWords
 
 if TYPE_CHECKING:
     from libra.voice.pipeline import VoicePipeline, VoiceReply
@@ -29,6 +48,31 @@ ErrorHandler = Callable[[int, LibraError], Awaitable[None]]
 """Told which speaker's turn failed and why."""
 ReplyHandler = Callable[["VoiceReply"], Awaitable[None]]
 """Told of each answer as it starts (mirroring, status pages)."""
+AnsweredHandler = Callable[["VoiceReply", bool], Awaitable[None]]
+"""Told of each answer once it is over; ``True`` when it was interrupted."""
+HeardHandler = Callable[[int, Utterance], Awaitable[None]]
+"""Told of a transcribed turn that is not answered (``/voice mode off``)."""
+Admit = Callable[[int], bool]
+"""Whether a member's audio may be transcribed at all."""
+JITTER_S = 0.06
+"""How late a chunk may be before the silence it leaves is filled in."""
+PAD_SILENCE_S = 3.0
+"""Silence filled in after a talk spurt: longer than any endpoint wait."""
+PAD_STEP_S = 0.02
+"""Silence is handed on every 20 ms once a gap has begun."""
+FRAME_SAMPLES = SPEECH_RATE // 50
+"""Silence is filled in whole 20 ms frames (16 kHz)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BargeIn:
+    """One interruption of Libra's answer (benchmarks, tests, logs)."""
+
+    user_id: int
+    detected_at: float
+    """``perf_counter`` when the speaker's voice activity opened a turn."""
+    stop_ms: float
+    """From detection until the playback was told to stop (its queued audio dropped)."""
 
 
 class Conversation:
@@ -37,17 +81,32 @@ class Conversation:
     def __init__(self, pipeline: VoicePipeline, link: VoiceLink, *,
                  channel_id: int | None = None, voice: str | None = None,
                  queue_size: int = 3, on_error: ErrorHandler | None = None,
-                 on_reply: ReplyHandler | None = None) -> None:
+                 on_reply: ReplyHandler | None = None,
+                 on_answered: AnsweredHandler | None = None,
+                 on_heard: HeardHandler | None = None, admit: Admit | None = None,
+                 mode: VoiceMode = VoiceMode.OPEN, wake: WakeWords | None = None) -> None:
         """``channel_id`` is where the turns are stored (default the voice channel)."""
         self._pipeline = pipeline
         self._link = link
-        self._channel_id = channel_id if channel_id is not None else link.channel_id
-        self._voice = voice
+        self.channel_id = channel_id if channel_id is not None else link.channel_id
+        self.voice = voice
+        """The voice answers are spoken with (``None``: the language's own); may change."""
+        self.mode = mode
+        """What is answered; may change while the conversation runs (``/voice mode``)."""
+        self._wake = wake or WakeWords(pipeline.settings.wake_words)
         self._queue: asyncio.Queue[tuple[int, Utterance]] = asyncio.Queue(maxsize=queue_size)
         self._on_error = on_error
         self._on_reply = on_reply
+        self._on_answered = on_answered
+        self._on_heard = on_heard
+        self._admit = admit
         self.current: VoiceReply | None = None
         """The answer being spoken, if any."""
+        self._asker: int | None = None
+        self._playback: Playback | None = None
+        self._interrupt = asyncio.Event()
+        self.barge_ins: list[BargeIn] = []
+        """Every interruption so far (the last few matter; bounded below)."""
 
     async def run(self) -> None:
         """Listen and answer until the link closes."""
@@ -56,24 +115,28 @@ class Conversation:
         listeners: dict[int, asyncio.Task[None]] = {}
         try:
             async for user_id in self._link.speakers():
+                if self._admit is not None and not self._admit(user_id):
+                    logger.debug("voice: not listening to {} (a bot or not allowed)", user_id)
+                    continue
                 running = listeners.get(user_id)
                 if running is None or running.done():
                     listeners[user_id] = asyncio.create_task(
                         self._listen(user_id), name=f"{name}:listen-{user_id}")
         finally:
+            self._stop_playback()
             for task in (*listeners.values(), answering):
                 task.cancel()
             await asyncio.gather(*listeners.values(), answering, return_exceptions=True)
 
+    # --- listening --------------------------------------------------------------------
+
     async def _listen(self, user_id: int) -> None:
         listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
-                                   name=f"voice:{self._link.guild_id}:{user_id}")
+                                   name=f"voice:{self._link.guild_id}:{user_id}",
+                                   on_speech_started=lambda: self._speech_started(user_id))
         try:
             async for utterance in listener.utterances(self._pcm(user_id)):
-                if self._queue.full():  # a short queue: the oldest question goes
-                    dropped = self._queue.get_nowait()
-                    logger.warning("voice: dropped a queued turn of {}", dropped[0])
-                self._queue.put_nowait((user_id, utterance))
+                await self._heard(user_id, utterance)
         except LibraError as err:
             await self._report(user_id, err)
         except Exception as err:  # one speaker's failure must not end the conversation
@@ -81,8 +144,83 @@ class Conversation:
             await self._report(user_id, SpeechEngineFailed(f"listening failed: {err}"))
 
     async def _pcm(self, user_id: int) -> AsyncIterator[bytes]:
-        async for chunk in self._link.audio(user_id):
-            yield stereo48k_to_mono16k(chunk.pcm)
+        """The speaker's audio as 16 kHz mono, the silence between talk spurts filled in.
+
+        Discord sends nothing while someone is silent, so the transport's stream simply
+        pauses; turn taking needs to *hear* the silence to end a turn. When no chunk
+        has come for a chunk's length (plus jitter), the wall-clock time since the last
+        audio is handed on as silence, for up to :data:`PAD_SILENCE_S` (enough to end
+        any turn), so audio time keeps pace with real time.
+        """
+        chunks = aiter(self._link.audio(user_id))
+        wait = self._pipeline.settings.receive_chunk_ms / 1000 + JITTER_S
+        pending: asyncio.Future[AudioChunk] | None = None
+        last = time.perf_counter()
+        padded = 0.0
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(chunks))
+                # Once a gap is certain, its silence is handed on a frame at a time:
+                # the endpoint wait then ends within 20 ms of its due time.
+                timeout = (None if padded >= PAD_SILENCE_S
+                           else PAD_STEP_S if padded else wait)
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                now = time.perf_counter()
+                if not done:
+                    samples = int((now - last) * SPEECH_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
+                    if samples:
+                        yield bytes(2 * samples)
+                        last += samples / SPEECH_RATE
+                        padded += samples / SPEECH_RATE
+                    continue
+                future, pending = pending, None
+                try:
+                    chunk = future.result()
+                except StopAsyncIteration:
+                    return
+                last, padded = now, 0.0
+                yield stereo48k_to_mono16k(chunk.pcm)
+        finally:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    async def _heard(self, user_id: int, utterance: Utterance) -> None:
+        mode = self.mode
+        if mode is VoiceMode.OFF:
+            if self._on_heard is not None:
+                await self._on_heard(user_id, utterance)
+            return
+        if mode is VoiceMode.WAKE_WORD and self._wake.match(utterance.text) is None:
+            logger.debug("voice: {} did not address Libra: {!r}", user_id, utterance.text)
+            return
+        if self._queue.full():  # a short queue: the oldest question goes
+            dropped = self._queue.get_nowait()
+            logger.warning("voice: dropped a queued turn of {}", dropped[0])
+        self._queue.put_nowait((user_id, utterance))
+
+    # --- barge-in ---------------------------------------------------------------------
+
+    def _speech_started(self, user_id: int) -> None:
+        """A speaker's voice opened a turn: interrupt Libra if it is answering."""
+        if self.current is None or self._interrupt.is_set():
+            return
+        if self.mode is VoiceMode.WAKE_WORD and user_id != self._asker:
+            return
+        detected = time.perf_counter()
+        self._interrupt.set()
+        self._stop_playback()
+        stop_ms = (time.perf_counter() - detected) * 1000
+        self.barge_ins = [*self.barge_ins[-19:], BargeIn(user_id=user_id, detected_at=detected,
+                                                         stop_ms=stop_ms)]
+        logger.info("voice: {} barged in; playback stopped in {:.1f} ms", user_id, stop_ms)
+
+    def _stop_playback(self) -> None:
+        if self._playback is not None and not self._playback.done:
+            self._playback.stop()
+
+    # --- answering --------------------------------------------------------------------
 
     async def _answer_loop(self) -> None:
         while True:
@@ -96,19 +234,56 @@ class Conversation:
                 await self._report(user_id, SpeechEngineFailed(f"answering failed: {err}"))
 
     async def _answer(self, user_id: int, utterance: Utterance) -> None:
+        text = None
+        if self.mode is VoiceMode.WAKE_WORD:
+            woken = self._wake.match(utterance.text)
+            text = woken.rest if woken is not None and woken.rest else None
+        self._interrupt.clear()
         reply = await self._pipeline.answer(utterance, user_id=user_id,
-                                            channel_id=self._channel_id,
-                                            guild_id=self._link.guild_id, voice=self._voice)
-        self.current = reply
+                                            channel_id=self.channel_id,
+                                            guild_id=self._link.guild_id, voice=self.voice,
+                                            text=text, hold=True)
+        self.current, self._asker = reply, user_id
+        interrupted = True  # until said in full: a failed play or a closing link cut it too
         try:
             if self._on_reply is not None:
                 await self._on_reply(reply)
-            playback = await self._link.play(reply.audio())
-            await reply.wait()
-            await playback.wait()
+            self._playback = await self._link.play(reply.audio())
+            interrupted = await self._until_done_or_interrupted(reply, self._playback)
         finally:
-            self.current = None
+            if interrupted:
+                self._stop_playback()  # also one that started after the barge-in
+            self.current, self._asker, self._playback = None, None, None
+            if interrupted:
+                await reply.cancel()
+            reply.settle(interrupted=interrupted)
             reply.publish_latency()
+        if self._on_answered is not None:
+            await self._on_answered(reply, interrupted)
+        if reply.error is not None and not interrupted:
+            raise reply.error
+
+    async def _until_done_or_interrupted(self, reply: VoiceReply, playback: Playback) -> bool:
+        """Wait for the answer to be said in full; ``True`` if someone barged in first."""
+        async def said() -> None:
+            try:
+                # The first frame is marked before wait() publishes the latency.
+                if (sent := await playback.first_frame()) is not None:
+                    reply.clock.first_packet(sent)
+                await reply.wait()
+            finally:
+                await playback.wait()
+
+        whole = asyncio.ensure_future(said())
+        barge = asyncio.ensure_future(self._interrupt.wait())
+        try:
+            await asyncio.wait({whole, barge}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            barge.cancel()
+            if not whole.done():
+                whole.cancel()
+            await asyncio.gather(whole, barge, return_exceptions=True)
+        return self._interrupt.is_set()
 
     async def _report(self, user_id: int, err: LibraError) -> None:
         logger.warning("voice: {} ({})", err, err.code)

@@ -114,6 +114,14 @@ class VoiceReply:
         await self._answer.cancel()
         self.publish_latency()
 
+    def settle(self, *, interrupted: bool) -> None:
+        """Say how much of a held answer (``answer(..., hold=True)``) was heard.
+
+        ``interrupted``: only :attr:`spoken_text` was, and that is what the
+        conversation remembers (marked stopped); otherwise the whole answer.
+        """
+        self._answer.stream.settle(self.spoken_text if interrupted else None)
+
     def publish_latency(self) -> None:
         """Publish (once) and log the turn's :class:`VoiceTurnLatency`."""
         if self._published:
@@ -174,15 +182,23 @@ class VoicePipeline:
                                  guild_id=guild_id, voice=voice)
 
     async def answer(self, utterance: Utterance, *, user_id: int, channel_id: int,
-                     guild_id: int | None, voice: str | None = None) -> VoiceReply:
+                     guild_id: int | None, voice: str | None = None,
+                     text: str | None = None, hold: bool = False) -> VoiceReply:
         """Start answering ``utterance`` aloud through the chat service.
+
+        ``text`` replaces the transcript as the chat turn (a wake word taken off);
+        ``hold``: the answer is remembered only once :meth:`VoiceReply.settle` says how
+        much of it was heard (a live conversation, where a barge-in can cut it short).
 
         Raises:
             EmptyInput, InputTooLong: the chat service refused the transcript.
         """
         turn = ChatTurn(user_id=user_id, channel_id=channel_id, guild_id=guild_id,
-                        text=utterance.text, source=MessageSource.VOICE)
+                        text=utterance.text if text is None else text,
+                        source=MessageSource.VOICE)
         stream = await self._chat.reply(turn)
+        if hold:
+            stream.hold()
         utterance.clock.mark("reply_started")
         answer = SpokenAnswer(stream, self.engines.tts(stream.language, voice=voice),
                               utterance.clock, name=f"voice:{turn.correlation_id}")

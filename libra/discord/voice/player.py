@@ -150,6 +150,9 @@ class FramePump:
             return
         if sent:
             handle.frames_sent += 1
+            if handle.first_frame_at is None:
+                handle.first_frame_at = time.perf_counter()
+                handle.started.set()
         else:
             handle.frames_unsent += 1
         if len(self._queue) <= REFILL_BELOW:
@@ -170,6 +173,9 @@ class PlaybackHandle:
         self.frames_sent = 0
         self.frames_unsent = 0
         self.clock = PacingClock()
+        self.first_frame_at: float | None = None
+        """``perf_counter`` when the first frame went out (the latency's "first packet")."""
+        self.started = asyncio.Event()
 
     @property
     def done(self) -> bool:
@@ -186,6 +192,16 @@ class PlaybackHandle:
         """Wait until the playback (and its closing silence) has been sent."""
         if self._task is not None:
             await asyncio.shield(self._task)
+
+    async def first_frame(self) -> float | None:
+        """When the first frame was sent (``perf_counter``); ``None`` if none ever is."""
+        if self._task is not None and not self.started.is_set():
+            started = asyncio.ensure_future(self.started.wait())
+            try:
+                await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+        return self.first_frame_at
 
 
 class AudioPlayer:
