@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from libra.discord.gates import IdentifyGate, LimitsSource, RestGate
 from libra.storage.api import VoicePreferences
 from libra.voice.api import VoiceLink
 
@@ -47,6 +48,17 @@ class SharedUserBuckets(Protocol):
         Raises:
             Exception: the shared store failed (the caller limits per process instead).
         """
+        ...
+
+
+class SharedDiscordLimits(Protocol):
+    """Discord's per-bot limits, shared with the other instances (``cluster.Cluster``)."""
+
+    rest_gate: RestGate
+    """The global REST budget every instance spends from."""
+
+    def identify_gate(self, limits: LimitsSource) -> IdentifyGate:
+        """Identify turns shared with every instance; ``limits`` asks Discord for them."""
         ...
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.gateway_limits import GatewayLimits
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.uploads import UPLOADS, uploads_of
 from tests.fakes.fake_discord.world import RestCall, World
@@ -39,6 +40,8 @@ class RestContext:
     """Seconds Discord waits for the initial response (answer or defer) to an interaction."""
     token_lifetime: float = 15 * 60.0
     """Seconds an interaction token stays valid for follow-ups and edits."""
+    gateway: GatewayLimits = field(default_factory=GatewayLimits)
+    """Shards, identify buckets and the session-start budget (``/gateway/bot``)."""
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
@@ -123,7 +126,9 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         int(request.match_info["channel"])
     ) is None:
         response = error(404, "Unknown Channel", 10003)
-    elif (failure := ctx.limiter.check(template, template, edit_channel, webhook)) is not None:
+    elif (failure := ctx.limiter.check(
+            template, template, edit_channel, webhook,
+            global_budget=not path.startswith(NO_AUTH_PREFIXES))) is not None:
         response = failure
     else:
         try:
@@ -164,10 +169,13 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 async def get_gateway_bot(request: web.Request) -> web.Response:
-    """``GET /gateway/bot``: where the shard connects."""
-    limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+    """``GET /gateway/bot``: where the shards connect, how many, and the identify budget."""
+    ctx = ctx_of(request)
+    gateway = ctx.gateway
+    limit = {"total": gateway.session_total, "remaining": max(0, gateway.sessions_left),
+             "reset_after": 14_400_000, "max_concurrency": gateway.max_concurrency}
     return web.json_response(
-        {"url": ctx_of(request).gateway_url, "shards": 1, "session_start_limit": limit}
+        {"url": ctx.gateway_url, "shards": gateway.shards, "session_start_limit": limit}
     )
 
 
