@@ -118,12 +118,12 @@ class ClusterPlugin(Plugin):
                 "limits, rate limits and LLM slots",
                 hint="check that Redis runs and that REDIS_URL is right") from err
         self._started = True
-        cluster.hub.start()
-        try:
-            await asyncio.wait_for(cluster.hub.connected.wait(), 5.0)
-        except TimeoutError:
-            logger.warning("Redis pub/sub not connected yet; flushes from other instances "
-                           "arrive once it is")
+        if cluster.hub.start():
+            try:
+                await asyncio.wait_for(cluster.hub.connected.wait(), 5.0)
+            except TimeoutError:
+                logger.warning("Redis pub/sub not connected yet; flushes from other "
+                               "instances arrive once it is")
         if cluster.slots is not None:
             cluster.slots.start()
         await cluster.registry.beat()

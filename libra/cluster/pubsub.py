@@ -39,10 +39,11 @@ class PubSubHub:
         """Send ``message``; return how many processes (this one too) received it."""
         return int(await self._link.call(self._link.client.publish, channel, message))
 
-    def start(self) -> None:
-        """Begin listening in a held task."""
+    def start(self) -> bool:
+        """Begin listening in a held task; ``False`` when nothing listens."""
         if self._task is None and self._handlers:
             self._task = asyncio.create_task(self._run(), name="cluster:pubsub")
+        return self._task is not None
 
     async def stop(self) -> None:
         """Stop listening (idempotent)."""
