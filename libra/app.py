@@ -132,7 +132,7 @@ def build_graph(settings: Settings, mode: Mode, *,
                                 voice_store=DatabaseVoiceStore(
                                     lambda: storage.database,
                                     timeout=settings.database.query_timeout),
-                                shared=cluster,
+                                shared=cluster, instances=cluster,
                                 needs=(chat, language, llm,
                                        *((cluster_plugin,) if scaled_out and cluster_plugin
                                          else ())))
@@ -143,7 +143,7 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
-                            usage=storage.usage, voice=voice)
+                            usage=storage.usage, voice=voice, instances=cluster)
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, admin=admin, discord=discord,
                  cluster=cluster_plugin)

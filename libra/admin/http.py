@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from loguru import logger
 
+from libra.cluster.api import InstanceDirectory
 from libra.config import AdminSettings
 from libra.errors import AdminError
 from libra.health import HealthRegistry
@@ -92,6 +93,8 @@ class AdminState:
     policies: dict[tuple[str, str], AuthPolicy]
     deadlines: Deadlines = field(default_factory=Deadlines)
     """Requests cut off at ``request_timeout`` that are still unwinding."""
+    instances: InstanceDirectory | None = None
+    """The bot's live instances (several processes sharing Redis), for the status page."""
 
 
 STATE = web.AppKey("libra_admin_state", AdminState)

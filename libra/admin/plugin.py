@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from libra.cluster.api import InstanceDirectory
 from libra.health import HealthRegistry
 from libra.llm.api import LLMService
 from libra.metrics import MetricsRegistry
@@ -29,8 +30,12 @@ class AdminPlugin(Plugin):
     def __init__(self, *, metrics: MetricsRegistry | None = None,
                  health: HealthRegistry | None = None, llm: LLMService | None = None,
                  usage: UsageStats | None = None,
-                 voice: VoiceDiagnosticsSource | None = None) -> None:
+                 voice: VoiceDiagnosticsSource | None = None,
+                 instances: InstanceDirectory | None = None) -> None:
         """The ports admin reads; each absent one turns its endpoints to 503.
+
+        ``instances`` lists the bot's live instances on the status page (several
+        processes sharing Redis); ``None`` for a single process.
 
         ``metrics`` is the registry other parts add their families to (storage); a
         fresh one without it.
@@ -40,6 +45,7 @@ class AdminPlugin(Plugin):
         self._llm = llm
         self._usage = usage
         self._voice = voice
+        self._instances = instances
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -68,7 +74,7 @@ class AdminPlugin(Plugin):
         server = AdminServer(settings, health=self._health, collector=collector, llm=self._llm,
                              usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
-                             data_dir=ctx.settings.app.data_dir)
+                             data_dir=ctx.settings.app.data_dir, instances=self._instances)
         collector.start()
         self._collector = collector
         await server.start()

@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from loguru import logger
 
+from libra.cluster.api import InstanceDirectory
 from libra.config import AdminSettings
 from libra.errors import AdminError, AdminSecretInvalid, ConfigError
 from libra.health import HealthRegistry
@@ -158,6 +159,7 @@ class AdminServer:
         collector: MetricsCollector, llm: LLMService | None = None,
         usage: UsageStats | None = None, clock: Clock = time.time,
         redis_url: str | None = None, data_dir: Path | None = None,
+        instances: InstanceDirectory | None = None,
     ) -> None:
         """Check the settings and build the state; nothing is bound yet.
 
@@ -191,6 +193,7 @@ class AdminServer:
             sessions=OperatorSessions(secret, ttl=settings.session_ttl, clock=clock),
             passwords=PasswordChecker(dict(settings.operator_password_hashes)),
             collector=collector, health=health, llm=llm, usage=usage, policies={},
+            instances=instances,
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None

@@ -12,34 +12,13 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from loguru import logger
 
+from libra.cluster.api import InstanceRecord
 from libra.cluster.link import RedisLink
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceRecord:
-    """What one instance says about itself."""
-
-    name: str
-    shards: str
-    """``"0,1"``, or ``"all"``."""
-    guilds: int
-    llm_active: int
-    """LLM requests this instance is running now."""
-    started_at: float
-    """Unix time the instance started."""
-    seen_at: float
-    """Unix time of its last heartbeat."""
-
-    @property
-    def age(self) -> float:
-        """Seconds since its last heartbeat."""
-        return max(0.0, time.time() - self.seen_at)
-
 
 Snapshot = Callable[[], dict[str, int]]
 """``{"guilds": n, "llm_active": n}`` of this process, read at each heartbeat."""

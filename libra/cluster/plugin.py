@@ -15,8 +15,9 @@ from typing import ClassVar
 from loguru import logger
 
 from libra.bus import EventBus
+from libra.cluster.api import InstanceRecord
 from libra.cluster.discord_gates import RedisIdentifyGate, RedisRestGate
-from libra.cluster.instances import InstanceRecord, InstanceRegistry, Snapshot
+from libra.cluster.instances import InstanceRegistry, Snapshot
 from libra.cluster.limiter import RedisUserBuckets
 from libra.cluster.link import RedisLink, default_instance_name
 from libra.cluster.pubsub import PubSubHub

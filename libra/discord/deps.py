@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
 from libra.chat.api import ChatService
+from libra.cluster.api import InstanceDirectory
 from libra.config import Settings
 from libra.discord.api import RateLimiter
 from libra.discord.confirmations import PendingErasures
@@ -50,6 +51,8 @@ class DiscordDeps:
     """LLM usage figures for ``/stats`` (``None``: shown as unavailable)."""
     voice: VoiceSessions | None = None
     """Libra's voice sessions (``/voice``), set once the bot exists."""
+    instances: InstanceDirectory | None = None
+    """The bot's live instances when several share it (``/stats`` lists them)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

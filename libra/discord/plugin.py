@@ -11,6 +11,7 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
+from libra.cluster.api import InstanceDirectory
 from libra.config import Settings
 from libra.discord.api import RateLimiter, SharedDiscordLimits, VoiceConversations
 from libra.discord.commands import extensions
@@ -61,6 +62,7 @@ class DiscordPlugin(Plugin):
                  voice_store: VoiceChannelStore | None = None,
                  conversations: VoiceConversations | None = None,
                  shared: SharedDiscordLimits | None = None,
+                 instances: InstanceDirectory | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
@@ -69,7 +71,8 @@ class DiscordPlugin(Plugin):
         and guild voice preferences; ``conversations`` holds the spoken conversation
         in each joined channel (``None``: Libra joins and listens, nothing more);
         ``shared`` paces identifies and REST together with the other instances of the
-        bot (``None``: this process alone); ``needs`` are the plugins of ``chat``,
+        bot (``None``: this process alone) and ``instances`` lists them for ``/stats``;
+        ``needs`` are the plugins of ``chat``,
         ``language`` and ``llm`` (and the cluster's when several instances run).
         """
         self._chat = chat
@@ -83,6 +86,7 @@ class DiscordPlugin(Plugin):
         self._conversations = conversations
         self.voice_sessions: VoiceSessions | None = None
         self._shared = shared
+        self._instances = instances
         self.needs = needs
         self.bot: GatedGatewayBot | None = None
         self.client: lightbulb.Client | None = None
@@ -231,6 +235,7 @@ class DiscordPlugin(Plugin):
             policy=AccessPolicy(settings.discord), limiter=self._limiter,
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
+            instances=self._instances,
         )
 
     async def _on_command_error(

@@ -6,7 +6,8 @@ process runs shard 0, the other shard 1. What a user would notice is checked pha
 by phase in one run (starting two processes costs most of the time):
 
 1. both connect, five seconds apart, without an invalid session;
-2. each answers its own guild's messages, and every message is answered once;
+2. each answers its own guild's messages, and every message is answered once; both
+   report themselves in Redis, and ``/stats`` lists both;
 3. a user's rate limit holds across both guilds (so across both processes);
 4. the language model never runs more requests than the configured total;
 5. a cache flush asked of one process clears the answer the other would serve.
@@ -27,12 +28,13 @@ from pathlib import Path
 from typing import IO
 
 import aiohttp
+import asyncpg
 import redis.asyncio as aioredis
 
 from libra.discord.sharding import shard_of
 from tests.fakes.fake_discord import FakeChannel, FakeDiscord, FakeMember, FakeUser, add_guild
 from tests.fakes.fake_ollama import FakeOllama
-from tests.redis_support import redis_url_or_skip
+from tests.redis_support import redis_url_or_skip, unique_name
 
 REPO = Path(__file__).resolve().parents[3]
 ADMIN_SECRET = "s" * 40
@@ -105,6 +107,7 @@ async def start_instance(instance: Instance, fake: FakeDiscord, ollama: FakeOlla
         "DISCORD_TOKEN": fake.token, "LIBRA_DISCORD__REST_URL": fake.rest_url,
         "LIBRA_DISCORD__GUILD_IDS": ",".join(str(g.id) for g in fake.world.guilds),
         "LIBRA_DISCORD__SHARD_COUNT": "2", "LIBRA_DISCORD__SHARD_IDS": str(instance.shard),
+        "LIBRA_DISCORD__ADMIN_ROLE_IDS": str(fake.world.guilds[0].roles[1].id),
         "LIBRA_DISCORD__USER_BURST": "2", "LIBRA_DISCORD__USER_RATE_PER_MINUTE": "1",
         "DATABASE_URL": pg_url, "REDIS_URL": redis_url,
         "LIBRA_APP__INSTANCE_NAME": instance.name, "LIBRA_APP__LOG_FORMAT": "json",
@@ -154,6 +157,17 @@ async def eventually_async(predicate: Callable[[], Awaitable[bool]],
     return await predicate()
 
 
+async def has_call_of(pg_url: str, user_id: int) -> bool:
+    """Whether an LLM call of ``user_id`` is recorded in the shared database."""
+    connection = await asyncpg.connect(pg_url)
+    try:
+        return bool(await connection.fetchval(
+            "SELECT count(*) FROM llm_calls c JOIN users u ON u.id = c.user_id "
+            "WHERE u.discord_id = $1", user_id))
+    finally:
+        await connection.close()
+
+
 async def instance_records(redis_url: str, fake: FakeDiscord) -> dict[str, dict[str, object]]:
     """The heartbeat records the instances keep in Redis, by instance name."""
     client = aioredis.Redis.from_url(redis_url)
@@ -171,6 +185,8 @@ async def instance_records(redis_url: str, fake: FakeDiscord) -> dict[str, dict[
 async def test_two_processes_share_one_bot(fake_ollama: FakeOllama, pg_url: str,
                                            tmp_path: Path) -> None:
     redis_url = redis_url_or_skip()
+    # The response cache in the machine's Redis outlives a run: questions never repeat.
+    run = unique_name()
     fake = FakeDiscord(shards=2, max_concurrency=1, identify_interval=5.0)
     general = two_shard_world(fake)
     cache_channels = (add_channel(fake, 0, "cache"), add_channel(fake, 1, "cache"))
@@ -204,7 +220,7 @@ async def test_two_processes_share_one_bot(fake_ollama: FakeOllama, pg_url: str,
         for channel, user in zip(general, (users["ann"], users["ben"]), strict=True):
             fake_ollama.answers[f"hello from {channel.id}"] = f"answer in {channel.id}"
             await fake.user_message(f"hello from {channel.id}", channel=channel, author=user,
-                                    mention_bot=True)
+                                    mention_bot=True)  # channel ids are new in every run
         for channel in general:
             await fake.wait_for_bot_content(channel.id, f"answer in {channel.id}", timeout=30)
         await asyncio.sleep(0.5)
@@ -217,14 +233,22 @@ async def test_two_processes_share_one_bot(fake_ollama: FakeOllama, pg_url: str,
                 r["guilds"] == 1 and r["shards"] == r["name"][-1] for r in records.values())
 
         assert await eventually_async(both_report_their_guild), records
+        # /stats (an admin, in either guild) lists both instances.
+        token = await fake.slash_command("stats", channel=general[0])
+        await fake.wait_until(lambda: "libra-1 (shards 1)" in getattr(
+            fake.original_response(token), "content", ""), timeout=15)
+        report = getattr(fake.original_response(token), "content", "")
+        assert "**Instances**" in report and "libra-0 (shards 0): 1 guild(s)" in report
 
         # 3. One user, two guilds, two processes: the burst of 2 is spent once.
         cat = users["cat"]
-        await fake.user_message("first", channel=general[0], author=cat, mention_bot=True)
-        await fake.wait_until(lambda: len(fake.bot_messages(general[0].id)) == 2, timeout=30)
-        await fake.user_message("second", channel=general[1], author=cat, mention_bot=True)
-        await fake.wait_until(lambda: len(fake.bot_messages(general[1].id)) == 2, timeout=30)
-        await fake.user_message("third", channel=general[0], author=cat, mention_bot=True)
+        for index, word in enumerate(("first", "second")):
+            fake_ollama.answers[f"{word} {run}"] = f"{word} answer"
+            await fake.user_message(f"{word} {run}", channel=general[index], author=cat,
+                                    mention_bot=True)
+            await fake.wait_for_bot_content(general[index].id, f"{word} answer", timeout=30)
+        await fake.user_message(f"third {run}", channel=general[0], author=cat,
+                                mention_bot=True)
         await fake.wait_for_bot_content(
             general[0].id, lambda text: text.startswith(RATE_LIMITED), timeout=30)
 
@@ -232,19 +256,23 @@ async def test_two_processes_share_one_bot(fake_ollama: FakeOllama, pg_url: str,
         fake_ollama.peak_streaming = 0
         askers = [("dan", 0), ("eve", 1), ("fay", 0), ("gus", 1)]
         for name, index in askers:
-            await fake.user_message(f"busy question from {name}", channel=general[index],
+            fake_ollama.answers[f"busy question {run} from {name}"] = f"busy answer for {name}"
+            await fake.user_message(f"busy question {run} from {name}", channel=general[index],
                                     author=users[name], mention_bot=True)
-        answered_before = fake_ollama.completed
-        await fake.wait_until(lambda: fake_ollama.completed >= answered_before + 4, timeout=30)
+        for name, index in askers:
+            await fake.wait_for_bot_content(general[index].id, f"busy answer for {name}",
+                                            timeout=30)
         assert fake_ollama.peak_streaming == 1  # llm.max_concurrency = 1 for the whole bot
 
         # 5. An answer cached by one process is served by the other until a flush.
-        question = "what does a flush clear?"
+        question = f"what does a flush clear? ({run})"
         fake_ollama.answers[question] = "the cached answer"
         asked = len(fake_ollama.requests)
         await fake.user_message(question, channel=cache_channels[0], author=users["hal"],
                                 mention_bot=True)
         await fake.wait_for_bot_content(cache_channels[0].id, "the cached answer", timeout=30)
+        # The call's row is written after its answer is cached: then the other may ask.
+        assert await eventually_async(lambda: has_call_of(pg_url, users["hal"].id), 10)
         await fake.user_message(question, channel=cache_channels[1], author=users["ivy"],
                                 mention_bot=True)
         await fake.wait_for_bot_content(cache_channels[1].id, "the cached answer", timeout=30)
