@@ -185,9 +185,10 @@ class DiscordSettings(_Section):
                              f"not {outside}")
         return tuple(sorted(ids))
 
-    rest_global_limit: int = Field(45, ge=1, le=50)
+    rest_global_limit: int = Field(45, ge=1, le=100_000)
     """REST requests per second this bot sends, all instances together (Discord allows
-    50 per bot; the margin absorbs timing jitter). Shared through Redis when set."""
+    50 per bot unless it granted more; the margin absorbs timing jitter). Shared
+    through Redis when set."""
     rest_url: str = "https://discord.com/api/v10"
     """REST base URL (for proxies and tests); the gateway URL is asked from it."""
     guild_ids: tuple[int, ...] = ()

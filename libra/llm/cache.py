@@ -87,6 +87,8 @@ class ResponseCache:
             _redis(redis_url) if redis_url else SimpleMemoryCache(namespace="", timeout=None)
         )
         self._skip_until = 0.0
+        self.round_trips = 0
+        """Requests sent to Redis (0 in memory); ``bench/scaleout.py`` reads them."""
         self.generation = 0
         """Bumped by every flush, here or (through pub/sub) on another instance: an
         answer that started before a flush is not stored after it."""
@@ -111,6 +113,7 @@ class ResponseCache:
         """Return the cached answer or ``None`` (also when the store is unreachable)."""
         if not self._usable():
             return None
+        self.round_trips += self.backend_name == "redis"
         try:
             data = await self._cache.get(key)
         except Exception as err:  # Redis down: serve from the model instead
@@ -134,6 +137,7 @@ class ResponseCache:
             return
         value = {"text": answer.text, "prompt_tokens": answer.prompt_tokens,
                  "completion_tokens": answer.completion_tokens}
+        self.round_trips += self.backend_name == "redis"
         try:
             await self._cache.set(key, value, ttl=float(self.ttl))
         except Exception as err:

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import ClassVar
 
+from loguru import logger
+
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.health import ComponentHealth, HealthRegistry
@@ -101,6 +103,8 @@ class LLMPlugin(Plugin):
         self._started = False
         if self._health is not None:
             self._health.unregister("llm")
+        if self.service.cache.round_trips:
+            logger.info("LLM cache made {} Redis round trips", self.service.cache.round_trips)
         await self.service.cache.close()
         if self.service.tracer is not None:
             await self.service.tracer.close()  # bounded: never hangs the stop
