@@ -295,6 +295,6 @@ async def test_two_processes_share_one_bot(fake_ollama: FakeOllama, pg_url: str,
         assert code == 0, logs[-3000:]
         assert "Traceback" not in logs, logs[-3000:]
         assert fake.token not in logs
+    # No invalid session, no 429 from the bot's global REST budget (50/s) or any other.
     assert not fake.broken_limits(), fake.broken_limits()
-    assert fake.limiter.stats.global_peak <= 45
 
