@@ -20,6 +20,8 @@ from libra.errors import ConfigError
 
 T = TypeVar("T")
 
+MAX_CONNECTIONS = 32
+"""Redis connections one process opens at most (each operation holds one briefly)."""
 KEY_PREFIX = "libra:"
 """Every key and channel the shared parts use starts with this."""
 OPERATION_TIMEOUT = 2.0
@@ -41,15 +43,21 @@ class RedisLink:
         if parts.scheme not in ("redis", "rediss"):
             raise ConfigError(f"redis.url must start with redis:// or rediss://, "
                               f"not {parts.scheme!r}")
-        self.client: aioredis.Redis = aioredis.Redis(
-            host=parts.hostname or "127.0.0.1", port=parts.port or 6379,
-            db=int(parts.path.strip("/") or 0),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            ssl=parts.scheme == "rediss",
-            socket_connect_timeout=OPERATION_TIMEOUT, socket_timeout=OPERATION_TIMEOUT,
-            health_check_interval=30,
-        )
+        connection: dict[str, Any] = {
+            "host": parts.hostname or "127.0.0.1", "port": parts.port or 6379,
+            "db": int(parts.path.strip("/") or 0),
+            "username": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+            "socket_connect_timeout": OPERATION_TIMEOUT, "socket_timeout": OPERATION_TIMEOUT,
+            "health_check_interval": 30,
+        }
+        if parts.scheme == "rediss":
+            connection["connection_class"] = aioredis.SSLConnection
+        # Blocking: a burst of turns waits a moment for a connection instead of failing
+        # with "Too many connections" (and falling back to per-instance limits).
+        pool = aioredis.BlockingConnectionPool(max_connections=MAX_CONNECTIONS,
+                                               timeout=OPERATION_TIMEOUT, **connection)
+        self.client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self.prefix = f"{KEY_PREFIX}{namespace}:"
         self.round_trips = 0
         """Requests sent to Redis so far (a script call is one)."""
@@ -77,5 +85,6 @@ class RedisLink:
         await self.call(self.client.ping)
 
     async def close(self) -> None:
-        """Close the connections (idempotent)."""
+        """Close the connections and the pool (idempotent)."""
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()

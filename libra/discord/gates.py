@@ -20,8 +20,10 @@ from typing import Protocol
 IDENTIFY_INTERVAL = 5.25
 """Seconds between identifies of one bucket: Discord's 5 s and a margin for the time
 between the turn and the IDENTIFY reaching Discord."""
-REST_WINDOW = 1.0
-"""Seconds of the global REST window."""
+REST_WINDOW = 1.05
+"""Seconds of the global REST window: Discord's one second and a margin for the time
+between a request's turn and its arrival at Discord (an event loop busy elsewhere
+sends several at once)."""
 
 
 class IdentifyGate(Protocol):
