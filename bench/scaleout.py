@@ -248,7 +248,8 @@ async def run_setup(instances: int, args: argparse.Namespace, rest_limit: int,
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=150)
-    parser.add_argument("--channels", type=int, default=4, help="per guild")
+    parser.add_argument("--channels", type=int, default=25,
+                        help="per guild (each channel allows 5 edits per 5 s)")
     parser.add_argument("--setups", default="45:1,45:2,1000:1,1000:2",
                         help="REST budget:instances pairs to run")
     args = parser.parse_args()

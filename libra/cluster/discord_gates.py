@@ -131,12 +131,19 @@ class RedisRestGate:
         self._prefix = uuid.uuid4().hex[:8]
         self._seq = 0
         self._down_until = 0.0
+        # One request of this process asks Redis at a time, the rest wait here in
+        # order: a burst would otherwise have every waiter retry at the same moment.
+        self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
         """Wait until one more request fits the shared window, and count it."""
         if time.monotonic() < self._down_until:
             await self._local.acquire()
             return
+        async with self._turn:
+            await self._acquire_shared()
+
+    async def _acquire_shared(self) -> None:
         while True:
             self._seq += 1
             try:
