@@ -151,10 +151,12 @@ def build_graph(settings: Settings, mode: Mode, *,
 
 def _cluster(settings: Settings, bus: EventBus, mode: Mode) -> Cluster | None:
     """The shared parts, in ``libra run`` with Redis; otherwise check nothing is missing."""
+    if mode is not Mode.RUN:
+        return None  # the console is one local process whatever the bot's topology
     from libra.cluster.topology import check_topology  # noqa: PLC0415
 
     check_topology(settings)  # several instances need Redis and an external database
-    if mode is not Mode.RUN or settings.redis.url is None:
+    if settings.redis.url is None:
         return None
     from libra.cluster.plugin import Cluster  # noqa: PLC0415
 
