@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.llm.api import LLMBackend
 from libra.llm.plugin import LLMPlugin, build_llm
+from libra.llm.service import PooledLLMService
 from libra.metrics import MetricsRegistry
 from libra.plugin import Plugin, PluginManager
 from libra.storage.api import TranslationStore
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
     from libra.admin.api import VoiceDiagnosticsSource
     from libra.admin.plugin import AdminPlugin
+    from libra.cluster.plugin import Cluster, ClusterPlugin
     from libra.discord.deps import DiscordDeps
     from libra.discord.plugin import ConversationsFactory, DiscordPlugin
     from libra.voice.api import SpeechEngines
@@ -79,12 +82,15 @@ class Graph:
     voice_turns: LatencyBoard | None = None
     """Recent voice turns' latency (``/voice status``, ``/stats``, ``/metrics``, the
     operator page); ``None`` when voice is disabled."""
+    cluster: ClusterPlugin | None = None
+    """What this instance shares with the others through Redis (``libra run`` with
+    ``redis.url``); ``None`` otherwise."""
 
     @property
     def plugins(self) -> list[Plugin]:
         """The lifecycle holders, in start order."""
-        parts: list[Plugin | None] = [self.storage, self.language, self.llm, self.chat,
-                                      self.admin, self.discord, self.heartbeat]
+        parts: list[Plugin | None] = [self.cluster, self.storage, self.language, self.llm,
+                                      self.chat, self.admin, self.discord, self.heartbeat]
         return [p for p in parts if p is not None]
 
 
@@ -94,19 +100,35 @@ def build_graph(settings: Settings, mode: Mode, *,
     """Build every part by constructor, in start order, handing each the ports it needs.
 
     No I/O happens here: each plugin acquires its resources in ``start``. This is
-    the one place where implementations are chosen (in-process ``LLMSlots`` and
-    ``RateLimiter`` today; shared ones for several instances would go here).
+    the one place where implementations are chosen: in-process ``LLMSlots``,
+    ``RateLimiter`` and Discord gates, or, in ``libra run`` with ``redis.url`` set,
+    the ones every instance shares (``libra/cluster/``, docs/scale-out.md).
     ``llm_backends`` replaces the configured model servers (tests, benchmarks);
     ``speech_engines`` the speech engines (tests share loaded models between apps).
+
+    Raises:
+        ConfigError: several instances are configured without Redis or with the
+            embedded database.
     """
     bus = EventBus()
     health = HealthRegistry()
     admin_on = settings.admin.port is not None
     metrics = MetricsRegistry() if admin_on else None
+    cluster = _cluster(settings, bus, mode)
     storage = StoragePlugin(settings, health=health, metrics=metrics)
     stores = storage.stores
     language = LanguagePlugin(ChannelLanguageService(settings, bus, stores), health=health)
-    llm = LLMPlugin(build_llm(settings, bus, llm_backends), health=health)
+    llm_service = build_llm(settings, bus, llm_backends,
+                            share=cluster.share_slots if cluster is not None else None)
+    llm = LLMPlugin(llm_service, health=health)
+    if cluster is not None:
+        llm_service.broadcast = cluster
+        cluster.on_remote_flush(llm_service.flushed_elsewhere)
+    cluster_plugin: ClusterPlugin | None = None
+    if cluster is not None:
+        from libra.cluster import plugin as cluster_parts  # noqa: PLC0415 (redis: run only)
+
+        cluster_plugin = cluster_parts.ClusterPlugin(cluster, health=health)
     chat_service = ChatServiceImpl(
         settings=settings.chat, bus=bus, language=language.service, llm=llm.service,
         storage=stores,
@@ -128,8 +150,13 @@ def build_graph(settings: Settings, mode: Mode, *,
         from libra.translate.links_store import PgLinkStore  # noqa: PLC0415
 
         voice = registry = VoiceConnectionRegistry()
+        limiter = UsageLimiter(settings.discord,
+                               shared=cluster.user_buckets if cluster is not None else None)
+        # Several instances without their shared limits would break Discord's: the bot
+        # does not connect unless the cluster plugin (Redis) started.
+        scaled_out = cluster_plugin is not None and cluster_plugin.cluster.topology.scaled_out
         discord = DiscordPlugin(chat=chat_service, language=language.service, llm=llm.service,
-                                limiter=UsageLimiter(settings.discord), voice=registry,
+                                limiter=limiter, voice=registry,
                                 health=health, usage=storage.usage, translation=translation,
                                 voice_store=DatabaseVoiceStore(
                                     lambda: storage.database,
@@ -137,18 +164,24 @@ def build_graph(settings: Settings, mode: Mode, *,
                                 links=PgLinkStore(lambda: storage.database),
                                 voice_turns=voice_turns,
                                 conversations=voice_conversations(speech, voice_turns),
-                                needs=(chat, language, llm))
+                                shared=cluster, instances=cluster,
+                                needs=(chat, language, llm,
+                                       *((cluster_plugin,) if scaled_out and cluster_plugin
+                                         else ())))
+        if cluster is not None:
+            cluster.figures = _figures(discord, llm_service)
     admin: AdminPlugin | None = None
     if admin_on:
         from libra.admin.plugin import AdminPlugin  # noqa: PLC0415
 
         admin = AdminPlugin(metrics=metrics, health=health, llm=llm.service,
                             usage=storage.usage, voice=voice, voice_turns=voice_turns,
-                            translations=stores)
+                            translations=stores, instances=cluster)
     heartbeat = HeartbeatPlugin(health) if mode is Mode.RUN else None
     return Graph(settings=settings, bus=bus, health=health, storage=storage,
                  language=language, llm=llm, chat=chat, translation=translation, admin=admin,
-                 discord=discord, speech=speech, heartbeat=heartbeat, voice_turns=voice_turns)
+                 discord=discord, speech=speech, heartbeat=heartbeat, voice_turns=voice_turns,
+                 cluster=cluster_plugin)
 
 
 def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguagePlugin,
@@ -207,6 +240,31 @@ def build_speech(settings: Settings, bus: EventBus, chat: ChatService, *,
                                    zh_default=settings.language.zh_default)
     return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
                          guess=languages.settle)
+
+
+def _cluster(settings: Settings, bus: EventBus, mode: Mode) -> Cluster | None:
+    """The shared parts, in ``libra run`` with Redis; otherwise check nothing is missing."""
+    if mode is not Mode.RUN:
+        return None  # the console is one local process whatever the bot's topology
+    from libra.cluster.topology import check_topology  # noqa: PLC0415
+
+    check_topology(settings)  # several instances need Redis and an external database
+    if settings.redis.url is None:
+        return None
+    from libra.cluster.plugin import Cluster  # noqa: PLC0415
+
+    return Cluster(settings, bus)
+
+
+def _figures(discord: DiscordPlugin, llm: PooledLLMService) -> Callable[[], dict[str, int]]:
+    """This instance's live figures for its heartbeat record."""
+
+    def figures() -> dict[str, int]:
+        bot = discord.bot
+        guilds = len(bot.cache.get_guilds_view()) if bot is not None else 0
+        return {"guilds": guilds, "llm_active": sum(s.active for s in llm.server_states())}
+
+    return figures
 
 
 class LibraApp:

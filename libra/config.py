@@ -52,6 +52,13 @@ class AppSettings(_Section):
     heartbeat_seconds: float = Field(15.0, ge=1, le=3600)
     """Seconds between rewrites of ``<data_dir>/heartbeat.json`` by a running Libra, which
     ``libra health`` (the container healthcheck) reads; stale after three intervals."""
+    instances: int = Field(1, ge=1, le=1024)
+    """Libra processes sharing this bot (docs/scale-out.md). More than one needs
+    ``redis.url`` and an external ``database.url``; ``discord.shard_ids`` naming only
+    some shards means more than one as well."""
+    instance_name: str | None = Field(None, min_length=1, max_length=64)
+    """How this process is named on the operator page and in ``/stats``; unset =
+    ``host:pid``."""
 
 
 class DatabaseSettings(_Section):
@@ -133,7 +140,7 @@ def _with_password(url: str, password: str) -> str:
 
 
 class RedisSettings(_Section):
-    """Optional Redis for the response cache."""
+    """Optional Redis: the response cache, and what several instances share."""
 
     url: SecretStr | None = None
     """``redis://host:6379/0``; env ``REDIS_URL``. Unset = in-memory cache.
@@ -146,12 +153,46 @@ class RedisSettings(_Section):
             redis_url(url.get_secret_value())
         return url
 
+    heartbeat_seconds: float = Field(5.0, gt=0, le=300)
+    """Seconds between the records each instance writes about itself (the operator page
+    and ``/stats`` list instances whose record is younger than three of these)."""
+    lease_seconds: float = Field(30.0, ge=2, le=3600)
+    """An LLM slot taken by an instance that died is free again after this long (the
+    living renew theirs every third of it)."""
+
 
 class DiscordSettings(_Section):
     """The Discord bot."""
 
     token: SecretStr | None = None
     """Bot token; env ``DISCORD_TOKEN`` or ``DISCORD_TOKEN_FILE``."""
+    shard_count: int | None = Field(None, ge=1, le=65_536)
+    """Shards the whole bot runs, all instances together; unset = what Discord
+    recommends. Guild ``g`` is on shard ``(g >> 22) % shard_count``."""
+    shard_ids: tuple[int, ...] = ()
+    """Shards this instance runs (empty = every shard); with several instances each
+    names its own, e.g. ``[0]`` and ``[1]`` with ``shard_count = 2``."""
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_within_count(cls, ids: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        if not ids:
+            return ids
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("set discord.shard_count too: shard ids mean nothing without "
+                             "the total")
+        if len(set(ids)) != len(ids):
+            raise ValueError("a shard is listed twice")
+        if outside := [i for i in ids if not 0 <= i < count]:
+            raise ValueError(f"shard ids run from 0 to {count - 1} (shard_count = {count}), "
+                             f"not {outside}")
+        return tuple(sorted(ids))
+
+    rest_global_limit: int = Field(45, ge=1, le=100_000)
+    """REST requests per second this bot sends, all instances together (Discord allows
+    50 per bot unless it granted more; the margin absorbs timing jitter). Shared
+    through Redis when set."""
     rest_url: str = "https://discord.com/api/v10"
     """REST base URL (for proxies and tests); the gateway URL is asked from it."""
     guild_ids: tuple[int, ...] = ()

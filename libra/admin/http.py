@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from loguru import logger
 
+from libra.cluster.api import InstanceDirectory
 from libra.config import AdminSettings
 from libra.errors import AdminError
 from libra.health import HealthRegistry
@@ -97,6 +98,8 @@ class AdminState:
     """Requests cut off at ``request_timeout`` that are still unwinding."""
     voice_turns: VoiceLatencySource | None = None
     """Recent voice turns' latency (``None``: no voice section)."""
+    instances: InstanceDirectory | None = None
+    """The bot's live instances (several processes sharing Redis), for the status page."""
 
 
 STATE = web.AppKey("libra_admin_state", AdminState)

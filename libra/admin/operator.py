@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from loguru import logger
 
+from libra.cluster.api import InstanceRecord
 from libra.errors import LibraError
 
 from . import page
@@ -194,6 +196,17 @@ async def _usage(state: AdminState) -> list[tuple[str, int, int, list[int]]] | N
              [per_day[g.guild_id].get(day, 0) for day in days]) for g in totals]
 
 
+async def _instances(state: AdminState) -> tuple[list[InstanceRecord] | None, str | None]:
+    """(live instances, or why they cannot be listed); (None, None) for one process."""
+    if state.instances is None:
+        return None, None
+    try:
+        async with asyncio.timeout(2.0):
+            return await state.instances.instances(), None
+    except Exception as err:  # Redis down: the rest of the page still helps
+        return None, f"Redis did not answer ({err or 'timeout'})"
+
+
 def _notice(raw: str | None) -> str | None:
     """The message for a notice this server redirected to; anything else shows none."""
     if raw == "llm-unavailable":
@@ -216,13 +229,15 @@ async def status(request: web.Request) -> web.Response:
     stages = [(f"reply {stage.replace('_', ' ')}",
                None if p50 is None else p50 * 1000, None if p95 is None else p95 * 1000)
               for stage, p50, p95 in state.collector.stage_latencies()]
+    instances, instances_error = await _instances(state)
     view = page.StatusView(
         operator=session.operator, csrf=state.sessions.csrf_token(f"session:{session.sid}"),
         ready=ready, components=components, models=models, stages=stages,
         usage=await _usage(state), notice=_notice(request.query.get("notice")),
         voice=voice_latency(state),
         translations=await translation_figures(state.translations,
-                                               datetime.now(UTC) - timedelta(days=7)))
+                                               datetime.now(UTC) - timedelta(days=7)),
+        instances=instances, instances_error=instances_error)
     return _html(page.status_page(view))
 
 

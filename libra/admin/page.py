@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .translations import TranslationFigures
 
+from libra.cluster.api import InstanceRecord
+
 STYLESHEET = """
 body{font:15px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#243b53;color:#fff;padding:.8em 1.5em;display:flex;align-items:center;
@@ -110,6 +112,10 @@ class StatusView:
     """Recent voice turns (``LatencyBoard.summary``); ``None``: voice is off."""
     translations: TranslationFigures | None = None
     """Volume per language pair and glossaries (``None``: not available)."""
+    instances: list[InstanceRecord] | None = None
+    """The bot's live instances; ``None`` for a single process (no section)."""
+    instances_error: str | None = None
+    """Why the instance list is unavailable (Redis failed)."""
 
 
 def _health_rows(components: list[dict[str, Any]]) -> str:
@@ -150,6 +156,20 @@ def _translation_section(figures: TranslationFigures | None) -> str:
             f"{pairs}<h2>Glossaries</h2>{glossary}</section>")
 
 
+def _instances_section(view: StatusView) -> str:
+    if view.instances_error is not None:
+        return ('<section><h2>Instances</h2><p class="down">unavailable: '
+                f"{escape(view.instances_error)}</p></section>")
+    if view.instances is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(r.name)}</td><td>{escape(r.shards)}</td><td>{r.guilds}</td>"
+        f"<td>{r.llm_active}</td><td>{r.age:.0f} s ago</td></tr>" for r in view.instances)
+    return ('<section><h2 id="instances-title">Instances</h2><table><tr><th>Instance</th>'
+            "<th>Shards</th><th>Guilds</th><th>LLM requests</th><th>Heartbeat</th></tr>"
+            f"{rows}</table></section>")
+
+
 def status_page(view: StatusView) -> str:
     """The operator's status page."""
     state = "ready" if view.ready else "not ready"
@@ -178,6 +198,7 @@ def status_page(view: StatusView) -> str:
         f"{state}</span></h2><table><tr><th>Component</th><th>Status</th><th>Detail</th>"
         f"<th>Fix</th></tr>{_health_rows(view.components)}</table>"
         '<p class="muted">* required for readiness</p></section>'
+        f"{_instances_section(view)}"
         f"<section><h2>Models</h2>{models}</section>"
         f"<section><h2>Reply latency per stage</h2>{bar_chart(view.stages)}</section>"
         f"{voice_section(view.voice)}"

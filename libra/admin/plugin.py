@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from libra.cluster.api import InstanceDirectory
 from libra.health import HealthRegistry
 from libra.llm.api import LLMService
 from libra.metrics import MetricsRegistry
@@ -31,12 +32,15 @@ class AdminPlugin(Plugin):
                  usage: UsageStats | None = None,
                  voice: VoiceDiagnosticsSource | None = None,
                  voice_turns: VoiceLatencySource | None = None,
-                 translations: TranslationStatsSource | None = None) -> None:
+                 translations: TranslationStatsSource | None = None,
+                 instances: InstanceDirectory | None = None) -> None:
         """The ports admin reads; each absent one turns its endpoints to 503.
 
         ``metrics`` is the registry other parts add their families to (storage, the
         voice latency board); a fresh one without it. ``voice_turns`` adds the voice
-        latency section to the status page and ``/api/stats`` (left out without it).
+        latency section to the status page and ``/api/stats`` (left out without it);
+        ``instances`` lists the bot's live instances on the status page (several
+        processes sharing Redis); ``None`` for a single process.
         """
         self.metrics = metrics if metrics is not None else MetricsRegistry()
         self._health = health
@@ -45,6 +49,7 @@ class AdminPlugin(Plugin):
         self._voice = voice
         self._voice_turns = voice_turns
         self._translations = translations
+        self._instances = instances
         self._collector: MetricsCollector | None = None
         self._server: AdminServer | None = None
 
@@ -74,7 +79,8 @@ class AdminPlugin(Plugin):
                              usage=self._usage,
                              redis_url=redis_url.get_secret_value() if redis_url else None,
                              data_dir=ctx.settings.app.data_dir, voice_turns=self._voice_turns,
-                             translations=self._translations)
+                             translations=self._translations,
+                             instances=self._instances)
         collector.start()
         self._collector = collector
         await server.start()

@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from loguru import logger
 
+from libra.cluster.api import InstanceDirectory
 from libra.config import AdminSettings
 from libra.errors import AdminError, AdminSecretInvalid, ConfigError
 from libra.health import HealthRegistry
@@ -161,6 +162,7 @@ class AdminServer:
         redis_url: str | None = None, data_dir: Path | None = None,
         voice_turns: VoiceLatencySource | None = None,
         translations: TranslationStatsSource | None = None,
+        instances: InstanceDirectory | None = None,
     ) -> None:
         """Check the settings and build the state; nothing is bound yet.
 
@@ -198,6 +200,7 @@ class AdminServer:
             collector=collector, health=health, llm=llm, usage=usage, policies={},
             voice_turns=voice_turns,
             translations=translations,
+            instances=instances,
         )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None

@@ -1,16 +1,18 @@
 """Ports the Discord transport needs that the composition root chooses.
 
 The in-process implementations live beside them (``permissions.UsageLimiter``);
-a Redis-backed one for several instances would be chosen in the root instead.
+with several instances the root hands ``UsageLimiter`` a Redis-backed
+:class:`SharedUserBuckets` (``libra/cluster/limiter.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from libra.discord.gates import IdentifyGate, LimitsSource, RestGate
 from libra.storage.api import VoicePreferences
 from libra.voice.api import VoiceLink
 from libra.voice.latency_figures import TurnStats
@@ -24,13 +26,40 @@ class RateLimiter(Protocol):
         """Users whose rate state is remembered (for metrics and tests)."""
         ...
 
-    def reply_slot(self, user_id: int, guild_id: int | None) -> AbstractContextManager[None]:
-        """Hold a guild slot while a reply is generated.
+    def reply_slot(self, user_id: int,
+                   guild_id: int | None) -> AbstractAsyncContextManager[None]:
+        """Hold a guild slot while a reply is generated (``async with``).
 
         Raises:
             UserRateLimited: the user is over their rate.
             GuildBusy: the guild already runs its maximum of replies.
         """
+        ...
+
+
+class SharedUserBuckets(Protocol):
+    """Per-user token buckets that every instance of the bot spends from."""
+
+    async def take(self, user_id: int) -> tuple[float, bool]:
+        """Spend one message's token.
+
+        Returns ``(seconds until allowed, 0 when allowed; whether the user was already
+        refused during this wait)``.
+
+        Raises:
+            Exception: the shared store failed (the caller limits per process instead).
+        """
+        ...
+
+
+class SharedDiscordLimits(Protocol):
+    """Discord's per-bot limits, shared with the other instances (``cluster.Cluster``)."""
+
+    rest_gate: RestGate
+    """The global REST budget every instance spends from."""
+
+    def identify_gate(self, limits: LimitsSource) -> IdentifyGate:
+        """Identify turns shared with every instance; ``limits`` asks Discord for them."""
         ...
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from libra.bounded import LruDict, LruSet
 from libra.bus import EventBus
 from libra.chat.api import ChatService
+from libra.cluster.api import InstanceDirectory
 from libra.config import Settings
 from libra.discord.api import RateLimiter, VoiceTurnFigures
 from libra.discord.confirmations import PendingErasures
@@ -57,6 +58,8 @@ class DiscordDeps:
     relay: TranslationRelay | None = None
     """Linked and auto-translated channels (set once connected; ``None`` without
     translation or a store)."""
+    instances: InstanceDirectory | None = None
+    """The bot's live instances when several share it (``/stats`` lists them)."""
     bot_threads: LruSet[int] = field(default_factory=LruSet)
     """Threads the bot started: every message in them is answered.
 

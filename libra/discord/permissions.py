@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import hikari
+from loguru import logger
 
 from libra.bounded import LruDict
 from libra.config import DiscordSettings
+from libra.discord.api import SharedUserBuckets
 from libra.errors import RateLimited
 
 Clock = Callable[[], float]
@@ -170,35 +172,41 @@ class UserRateLimited(RateLimited):
 
 
 class UsageLimiter:
-    """Per-user token bucket and per-guild concurrency from settings."""
+    """Per-user token bucket and per-guild concurrency from settings.
 
-    def __init__(self, settings: DiscordSettings, *, clock: Clock = time.monotonic) -> None:
+    With ``shared`` (several instances, Redis) the user's bucket is the one every
+    instance spends from; while Redis fails, this process's own bucket stands in so a
+    user is still limited. Guild concurrency stays in-process: a guild lives on one
+    shard, and one shard on one instance.
+    """
+
+    def __init__(self, settings: DiscordSettings, *, clock: Clock = time.monotonic,
+                 shared: SharedUserBuckets | None = None) -> None:
         self._bucket = TokenBucket(settings.user_rate_per_minute, settings.user_burst, clock=clock)
+        self._shared = shared
         self._clock = clock
         self._guild_limit = settings.guild_concurrency
         self._running: dict[int, int] = {}
         # When each recently refused user may send again: a refusal before then is a
         # repeat, so a user flooding the channel does not make Libra flood it too.
         self._refused_until: LruDict[int, float] = LruDict()
+        self._shared_failed = False
 
     @property
     def tracked_users(self) -> int:
-        """Users whose rate-limit bucket is remembered (only those still refilling)."""
+        """Users whose rate-limit bucket is remembered here (only those still refilling)."""
         return len(self._bucket)
 
-    @contextmanager
-    def reply_slot(self, user_id: int, guild_id: int | None) -> Iterator[None]:
+    @asynccontextmanager
+    async def reply_slot(self, user_id: int, guild_id: int | None) -> AsyncIterator[None]:
         """Hold a guild slot while a reply is generated.
 
         Raises:
             UserRateLimited: the user is over their rate (checked first).
             GuildBusy: the guild already runs ``guild_concurrency`` replies.
         """
-        if (wait := self._bucket.take(user_id)) > 0:
-            now = self._clock()
-            repeated = self._refused_until.get(user_id, -math.inf) > now
-            if not repeated:
-                self._refused_until[user_id] = now + wait
+        wait, repeated = await self._take(user_id)
+        if wait > 0:
             raise UserRateLimited(wait, repeated=repeated)
         if guild_id is None:
             yield
@@ -212,3 +220,27 @@ class UsageLimiter:
             self._running[guild_id] -= 1
             if not self._running[guild_id]:
                 del self._running[guild_id]
+
+    async def _take(self, user_id: int) -> tuple[float, bool]:
+        """(seconds to wait, already refused during this wait) for one message."""
+        if self._shared is not None:
+            try:
+                taken = await self._shared.take(user_id)
+            except Exception as err:  # Redis down: limit per process rather than not at all
+                if not self._shared_failed:
+                    logger.warning("shared rate limits unavailable ({}); limiting users per "
+                                   "instance until Redis answers again", err)
+                self._shared_failed = True
+            else:
+                if self._shared_failed:
+                    logger.info("shared rate limits available again")
+                self._shared_failed = False
+                return taken
+        wait = self._bucket.take(user_id)
+        if wait <= 0:
+            return 0.0, False
+        now = self._clock()
+        repeated = self._refused_until.get(user_id, -math.inf) > now
+        if not repeated:
+            self._refused_until[user_id] = now + wait
+        return wait, repeated

@@ -12,12 +12,25 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.answer import failure_message
 from libra.chat.api import ChatService
+from libra.cluster.api import InstanceDirectory
 from libra.config import Settings
-from libra.discord.api import RateLimiter, VoiceConversations, VoiceTurnFigures
+from libra.discord.api import (
+    RateLimiter,
+    SharedDiscordLimits,
+    VoiceConversations,
+    VoiceTurnFigures,
+)
 from libra.discord.commands import extensions
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.conversation import Responder
 from libra.discord.deps import DiscordDeps
+from libra.discord.gates import (
+    GatewayLimits,
+    IdentifyGate,
+    LocalIdentifyGate,
+    LocalRestGate,
+    RestGate,
+)
 from libra.discord.onboarding import (
     AUTHENTICATION_FAILED_CLOSE_CODE,
     commands_refused,
@@ -28,6 +41,7 @@ from libra.discord.onboarding import (
 from libra.discord.pacing import EditPacer
 from libra.discord.permissions import AccessPolicy
 from libra.discord.ratelimits import RateLimitWatcher
+from libra.discord.sharding import GatedGatewayBot, shard_plan
 from libra.discord.stage_stats import StageStats
 from libra.discord.translate_relay import TranslationRelay
 from libra.discord.triggers import MessageTriggers
@@ -63,6 +77,8 @@ class DiscordPlugin(Plugin):
                  translation: TranslationFeature | None = None,
                  links: LinkStore | None = None,
                  voice_turns: VoiceTurnFigures | None = None,
+                 shared: SharedDiscordLimits | None = None,
+                 instances: InstanceDirectory | None = None,
                  needs: tuple[Plugin, ...] = ()) -> None:
         """The parts the bot answers with, handed in by the composition root.
 
@@ -70,9 +86,12 @@ class DiscordPlugin(Plugin):
         ``voice_store`` remembers the voice channels Libra is in (rejoined at start)
         and guild voice preferences; ``conversations`` builds what holds the spoken
         conversation in each joined channel (``None``: Libra joins, nothing more);
-        ``needs`` are the plugins of ``chat``, ``language`` and ``llm``. With both a
-        ``translation`` and ``links`` (the linked-channel store), linked and
-        auto-translated channels work. ``voice_turns`` gives ``/stats`` its voice line.
+        ``shared`` paces identifies and REST together with the other instances of the
+        bot (``None``: this process alone) and ``instances`` lists them for ``/stats``;
+        ``needs`` are the plugins of ``chat``, ``language`` and ``llm`` (and the
+        cluster's when several instances run). With both a ``translation`` and ``links``
+        (the linked-channel store), linked and auto-translated channels work.
+        ``voice_turns`` gives ``/stats`` its voice line.
         """
         self._links = links
         self._chat = chat
@@ -89,8 +108,10 @@ class DiscordPlugin(Plugin):
         """The spoken conversations, once started (tests and benchmarks read them)."""
         self.voice_sessions: VoiceSessions | None = None
         self._translation = translation
+        self._shared = shared
+        self._instances = instances
         self.needs = needs
-        self.bot: hikari.GatewayBot | None = None
+        self.bot: GatedGatewayBot | None = None
         self.client: lightbulb.Client | None = None
         self.deps: DiscordDeps | None = None
         self._ctx: PluginContext | None = None
@@ -113,9 +134,11 @@ class DiscordPlugin(Plugin):
         try:
             # The optimisation-level warning is about asserts in hikari itself: nothing
             # an operator of Libra can or should act on at every start.
-            bot = self.bot = hikari.GatewayBot(
-                settings.token.get_secret_value(), rest_url=settings.rest_url, banner=None,
-                logs=None, intents=intents_for(settings), suppress_optimization_warning=True)
+            identify, rest = self._gates(settings.rest_global_limit)
+            bot = self.bot = GatedGatewayBot(
+                settings.token.get_secret_value(), identify_gate=identify, rest_gate=rest,
+                rest_url=settings.rest_url, banner=None, logs=None,
+                intents=intents_for(settings), suppress_optimization_warning=True)
         except ValueError as malformed:  # hikari cannot read the application id in it
             raise ConfigError("the Discord bot token is malformed",
                               hint="copy the bot token again from the Bot page of your "
@@ -173,12 +196,26 @@ class DiscordPlugin(Plugin):
         logger.info("Discord connected as {} in {} guild(s)", me.username if me else "?", guilds)
         ctx.bus.publish(DiscordReady(user_id=int(me.id) if me else 0, guild_count=guilds))
 
+    def _gates(self, rest_limit: int) -> tuple[IdentifyGate, RestGate]:
+        """Identify turns and the REST budget: shared with other instances, or this one's."""
+
+        async def limits() -> GatewayLimits:
+            assert self.bot is not None  # asked only once the bot is connecting
+            return await self.bot.gateway_limits()
+
+        if self._shared is not None:
+            return self._shared.identify_gate(limits), self._shared.rest_gate
+        return LocalIdentifyGate(limits), LocalRestGate(rest_limit)
+
     async def _connect(self, bot: hikari.GatewayBot) -> None:
         assert self._ctx is not None
+        settings = self._ctx.settings.discord
+        plan = shard_plan(settings.shard_ids, settings.shard_count)
         # Said before the wait: when Discord does not answer, this is the last line.
-        logger.info("connecting to Discord at {}…", self._ctx.settings.discord.rest_url)
+        logger.info("connecting to Discord at {}{}…", settings.rest_url,
+                    f" as shards {plan['shard_ids']} of {plan['shard_count']}" if plan else "")
         try:
-            await bot.start(check_for_updates=False)
+            await bot.start(check_for_updates=False, **plan)
         except hikari.UnauthorizedError as err:
             raise PluginError("Discord rejected the bot token",
                               hint="copy a fresh token into DISCORD_TOKEN") from err
@@ -247,6 +284,7 @@ class DiscordPlugin(Plugin):
             responder=Responder(chat=chat, language=language, pacer=pacer, bus=bus, llm=llm),
             stage_stats=StageStats(), tasks=tasks, usage=self._usage,
             translation=self._translation, voice_turns=self._voice_turns,
+            instances=self._instances,
         )
 
     async def _on_command_error(

@@ -63,7 +63,7 @@ async def translate_beneath(rest: hikari.api.RESTClient, deps: DiscordDeps,
         return  # already in the channel's language: the usual case costs no model call
     context = await _context(rest, message, deps.settings.translate.context_messages)
     try:
-        with deps.limiter.reply_slot(message.author.id, message.guild_id):
+        async with deps.limiter.reply_slot(message.author.id, message.guild_id):
             result = await feature.translator.translate(
                 text, target=target, guild_id=message.guild_id, channel_id=message.channel_id,
                 user_id=message.author.id, context=context)

@@ -126,7 +126,7 @@ class MessageTriggers:
                         text=strip_mention(message.content or "",
                                            me, self._bot_role_mentions(message, me)))
         try:
-            with deps.limiter.reply_slot(message.author.id, message.guild_id):
+            async with deps.limiter.reply_slot(message.author.id, message.guild_id):
                 answer = await deps.responder.answer(
                     turn, outlet, context=lambda: self._reply_chain(message, me))
         except RateLimited as err:

@@ -26,6 +26,7 @@ from libra.chat.messages import has_message, user_message
 from libra.config import Settings
 from libra.discord.api import VoiceConversations, VoiceSessionInfo
 from libra.discord.channel_permissions import missing_for_voice, permissions_in
+from libra.discord.sharding import shard_of
 from libra.discord.voice.connection import LibraVoiceConnection
 from libra.discord.voice.registry import VoiceConnectionRegistry
 from libra.errors import (
@@ -279,6 +280,8 @@ class VoiceSessions:
             logger.warning("cannot rejoin voice channels: {}", err)
             return
         for row in remembered:
+            if not self._owns(row.guild_id):
+                continue  # another instance runs that guild's shard and rejoins it
             if not await self._wait_for_guild(row.guild_id):
                 logger.warning("not rejoining voice in guild {}: Libra is no longer in it",
                                row.guild_id)
@@ -295,6 +298,15 @@ class VoiceSessions:
                     language = await self._language(row.text_channel_id)
                     await self._post(row.text_channel_id,
                                      failure_text(err, language, f"<#{row.channel_id}>"))
+
+    def _owns(self, guild_id: int) -> bool:
+        """Whether this process runs the shard of ``guild_id``.
+
+        Several instances share ``voice_channels``: each rejoins only its own guilds,
+        and never forgets another's.
+        """
+        count = self._bot.shard_count
+        return count <= 1 or shard_of(guild_id, count) in self._bot.shards
 
     async def _wait_for_guild(self, guild_id: int) -> bool:
         loop = asyncio.get_running_loop()

@@ -127,11 +127,20 @@ class LLMService(Protocol):
         ...
 
 
+class FlushBroadcast(Protocol):
+    """Tells the other instances of a scaled-out bot that the response cache was flushed."""
+
+    async def flushed(self, namespace: str | None) -> None:
+        """Announce a flush done here (``None`` = every namespace)."""
+        ...
+
+
 class LLMSlots(Protocol):
     """Per-server LLM concurrency and the queue in front of it.
 
-    :class:`~libra.llm.pool.ServerPool` is the in-process implementation; the
-    composition root is where a shared one (several instances) would be chosen.
+    :class:`~libra.llm.pool.ServerPool` is the in-process implementation;
+    :class:`~libra.cluster.slots.SharedSlots` the one several instances share (chosen
+    in the composition root when Redis is configured).
     """
 
     servers: list[PooledServer]

@@ -91,6 +91,11 @@ class ResponseCache:
             _redis(redis_url) if redis_url else SimpleMemoryCache(namespace="", timeout=None)
         )
         self._skip_until = 0.0
+        self.round_trips = 0
+        """Requests sent to Redis (0 in memory); ``bench/scaleout.py`` reads them."""
+        self.generation = 0
+        """Bumped by every flush, here or (through pub/sub) on another instance: an
+        answer that started before a flush is not stored after it."""
 
     def _usable(self) -> bool:
         """Enabled, and not within ``RETRY_AFTER`` seconds of a failure of the store."""
@@ -112,6 +117,7 @@ class ResponseCache:
         """Return the cached answer or ``None`` (also when the store is unreachable)."""
         if not self._usable():
             return None
+        self.round_trips += self.backend_name == "redis"
         try:
             data = await self._cache.get(key)
         except Exception as err:  # Redis down: serve from the model instead
@@ -125,12 +131,17 @@ class ResponseCache:
             completion_tokens=int(data.get("completion_tokens") or 0),
         )
 
-    async def set(self, key: str, answer: CachedAnswer) -> None:
-        """Store a complete answer (errors are logged, never raised)."""
-        if not self._usable():
+    async def set(self, key: str, answer: CachedAnswer, *, generation: int | None = None) -> None:
+        """Store a complete answer (errors are logged, never raised).
+
+        ``generation``: the cache's :attr:`generation` when the answer was asked for; a
+        flush since then means the answer may be what the flush meant to remove.
+        """
+        if not self._usable() or (generation is not None and generation != self.generation):
             return
         value = {"text": answer.text, "prompt_tokens": answer.prompt_tokens,
                  "completion_tokens": answer.completion_tokens}
+        self.round_trips += self.backend_name == "redis"
         try:
             await self._cache.set(key, value, ttl=float(self.ttl))
         except Exception as err:
@@ -145,6 +156,7 @@ class ResponseCache:
             CacheUnavailable: Redis failed; what was flushed before it did stays flushed.
         """
         prefix = ROOT_NAMESPACE if namespace is None else _namespace(unquote(namespace))
+        self.generation += 1
         if self.backend_name == "redis":
             try:
                 # Bounded so an admin request gets its "could not flush" answer before

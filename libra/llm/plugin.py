@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import ClassVar
+
+from loguru import logger
 
 from libra.bus import EventBus
 from libra.config import Settings
 from libra.health import ComponentHealth, HealthRegistry
-from libra.llm.api import LLMBackend, ModelStatus
+from libra.llm.api import LLMBackend, LLMSlots, ModelStatus
 from libra.llm.backends.embedded import EmbeddedBackend
 from libra.llm.backends.http import HTTPTimeouts
 from libra.llm.backends.ollama import OllamaBackend
@@ -38,15 +41,16 @@ def build_backends(settings: Settings) -> list[LLMBackend]:
 
 
 def build_llm(settings: Settings, bus: EventBus, backends: list[LLMBackend] | None = None,
-              ) -> PooledLLMService:
+              *, share: Callable[[ServerPool], LLMSlots] | None = None) -> PooledLLMService:
     """The LLM service with its slots and cache (no I/O: connections open on first use).
 
-    The in-process :class:`ServerPool` is chosen here as the ``LLMSlots``; a shared
-    one for several instances would be chosen in its place.
+    The in-process :class:`ServerPool` is the ``LLMSlots`` unless ``share`` wraps it in
+    slots shared with other instances (the composition root's choice).
     """
     llm = settings.llm
-    slots = ServerPool(backends or build_backends(settings), max_concurrency=llm.max_concurrency,
-                       max_queue=llm.max_queue, backoff=llm.failover_backoff)
+    pool = ServerPool(backends or build_backends(settings), max_concurrency=llm.max_concurrency,
+                      max_queue=llm.max_queue, backoff=llm.failover_backoff)
+    slots: LLMSlots = pool if share is None else share(pool)
     redis_url = settings.redis.url
     cache = ResponseCache(
         ttl=llm.cache_ttl, redis_url=redis_url.get_secret_value() if redis_url else None
@@ -99,6 +103,8 @@ class LLMPlugin(Plugin):
         self._started = False
         if self._health is not None:
             self._health.unregister("llm")
+        if self.service.cache.round_trips:
+            logger.info("LLM cache made {} Redis round trips", self.service.cache.round_trips)
         await self.service.cache.close()
         if self.service.tracer is not None:
             await self.service.tracer.close()  # bounded: never hangs the stop

@@ -28,7 +28,7 @@ from libra.errors import (
     ModelMissing,
 )
 from libra.events import CacheFlushed, LLMCallFinished, new_correlation_id
-from libra.llm.api import LLMRequest, LLMSlots, ModelStatus, Token
+from libra.llm.api import FlushBroadcast, LLMRequest, LLMSlots, ModelStatus, Token
 from libra.llm.cache import ROOT_NAMESPACE, CachedAnswer, ResponseCache, cache_key
 from libra.llm.pool import PooledServer
 from libra.llm.streaming import closing_stream, coalesce
@@ -47,6 +47,7 @@ class _Call:
     server: str | None = None
     error_code: str | None = None
     reported: bool = False
+    cache_generation: int = 0
 
 
 def default_options(settings: LLMSettings) -> dict[str, object]:
@@ -84,6 +85,8 @@ class PooledLLMService:
         self.tracer = tracer
         self.statuses: dict[str, ModelStatus] = {}
         """Warm-up state per routed model, filled in by the plugin's warm-up task."""
+        self.broadcast: FlushBroadcast | None = None
+        """Set by the composition root when other instances share the cache."""
 
     # -- LLMService -----------------------------------------------------------------
 
@@ -104,6 +107,11 @@ class PooledLLMService:
         removed = await self.cache.flush(namespace)
         self.bus.publish(CacheFlushed(namespace=namespace or ROOT_NAMESPACE))
         logger.info("LLM cache flushed ({}): {} entries", namespace or "all", removed)
+        if self.broadcast is not None:
+            try:
+                await self.broadcast.flushed(namespace)
+            except Exception as err:  # the shared entries are gone; only the notice failed
+                logger.warning("could not tell the other instances about the flush: {}", err)
         return removed
 
     async def remember(self, request: LLMRequest, text: str, *, prompt_tokens: int = 0,
@@ -113,6 +121,12 @@ class PooledLLMService:
             return
         await self.cache.set(cache_key(self.prepare(request)), CachedAnswer(
             text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
+    def flushed_elsewhere(self, namespace: str | None) -> None:
+        """Another instance flushed the shared cache: drop answers still being generated."""
+        self.cache.generation += 1
+        self.bus.publish(CacheFlushed(namespace=namespace or ROOT_NAMESPACE))
+        logger.info("LLM cache flushed ({}) by another instance", namespace or "all")
 
     def prepare(self, request: LLMRequest) -> LLMRequest:
         """Merge configured options under the request's own and ensure a correlation id.
@@ -139,7 +153,7 @@ class PooledLLMService:
             LLMServerError: after failover had no server left to try.
         """
         request = self.prepare(request)
-        call = _Call(started=time.perf_counter())
+        call = _Call(started=time.perf_counter(), cache_generation=self.cache.generation)
         parts: list[str] = []
         try:
             key = cache_key(request) if self.cache.enabled else None
@@ -195,7 +209,7 @@ class PooledLLMService:
             await self.cache.set(key, CachedAnswer(
                 text=text, prompt_tokens=call.prompt_tokens,
                 completion_tokens=call.completion_tokens,
-            ))
+            ), generation=call.cache_generation)
         self._report(request, call, text)
 
     async def _failover(self, request: LLMRequest, call: _Call) -> AsyncIterator[Token]:

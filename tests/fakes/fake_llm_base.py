@@ -71,6 +71,8 @@ class FakeLLMServer:
         self.disconnected = asyncio.Event()
         self.streaming = 0
         """Generations being streamed right now."""
+        self.peak_streaming = 0
+        """The most generations ever streamed at once (what a concurrency limit must cap)."""
         self.loaded: set[str] = set()
         self._runner: web.AppRunner | None = None
         self._transports: set[asyncio.BaseTransport] = set()
@@ -156,6 +158,7 @@ class FakeLLMServer:
         if transport is not None:
             self._transports.add(transport)
         self.streaming += 1
+        self.peak_streaming = max(self.peak_streaming, self.streaming)
         try:
             if self.first_token_delay:
                 await asyncio.sleep(self.first_token_delay)

@@ -85,7 +85,19 @@ async def guild_report(deps: DiscordDeps, guild_id: int | None) -> str:
         lines.append(f"calls: {usage.calls} (cache hits {usage.cache_hits}, errors "
                      f"{usage.errors}); tokens: {usage.prompt_tokens} prompt, "
                      f"{usage.completion_tokens} completion")
-    return "\n".join(lines)
+    return "\n".join(lines + await instance_lines(deps))
+
+
+async def instance_lines(deps: DiscordDeps) -> list[str]:
+    """The bot's live instances, when several share it (nothing for a single process)."""
+    if deps.instances is None:
+        return []
+    try:
+        found = await deps.deadlines.within(deps.instances.instances(), 2.0)
+    except Exception as err:  # Redis down: the rest of /stats still helps
+        logger.warning("/stats instance list failed: {}", err or "no answer in time")
+        return ["**Instances**", "unavailable: Redis did not answer"]
+    return ["**Instances**", *(f"- {record.summary()}" for record in found)]
 
 
 @loader.command

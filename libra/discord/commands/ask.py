@@ -60,7 +60,7 @@ async def stream_answer(
     turn = ChatTurn(user_id=interaction.user.id, channel_id=interaction.channel_id,
                     guild_id=interaction.guild_id, text=prompt, private=private)
     try:
-        with deps.limiter.reply_slot(turn.user_id, turn.guild_id):
+        async with deps.limiter.reply_slot(turn.user_id, turn.guild_id):
             await deps.responder.answer(turn, outlet)
     except RateLimited as err:
         language = await deps.responder.channel_language(turn.channel_id)

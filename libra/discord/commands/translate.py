@@ -147,7 +147,7 @@ class Translate(lightbulb.SlashCommand, name="translate",
                                   ephemeral=True)
                 return
             try:
-                with deps.limiter.reply_slot(ctx.user.id, ctx.guild_id):
+                async with deps.limiter.reply_slot(ctx.user.id, ctx.guild_id):
                     result = await translator.translate(
                         self.text, target=self.to, source=self.source, guild_id=ctx.guild_id,
                         channel_id=ctx.channel_id, user_id=ctx.user.id)
@@ -219,7 +219,7 @@ class TranslateMessage(lightbulb.MessageCommand, name="Translate"):
             context = await context_before(ctx, message,
                                            deps.settings.translate.context_messages)
             try:
-                with deps.limiter.reply_slot(ctx.user.id, ctx.guild_id):
+                async with deps.limiter.reply_slot(ctx.user.id, ctx.guild_id):
                     result = await translator.translate(
                         message.content or "", target=target, guild_id=ctx.guild_id,
                         channel_id=message.channel_id, user_id=ctx.user.id, context=context)

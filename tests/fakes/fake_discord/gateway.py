@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.gateway_limits import GatewayLimits
 from tests.fakes.fake_discord.world import CONNECT, VIEW_CHANNEL, FakeVoiceState, GatewayOp, World
 
 VoiceEndpoint = Callable[[int, int, str, str], Awaitable[str]]
@@ -65,8 +66,14 @@ class GatewaySession:
         gateway_url: str,
         token: str,
         voice_endpoint: VoiceEndpoint,
+        limits: GatewayLimits | None = None,
+        peers: list[GatewaySession] | None = None,
     ) -> None:
         self.world = world
+        self.limits = limits or GatewayLimits()
+        self._peers = peers if peers is not None else []
+        self.shard: tuple[int, int] = (0, 1)
+        """``[shard_id, shard_count]`` this connection identified as."""
         self.ws = ws
         self.compression = compression
         self.session_id = f"session-{world.snowflakes.next()}"
@@ -129,9 +136,26 @@ class GatewaySession:
         ):
             await self.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard_id, count = (int(x) for x in data.get("shard") or (0, 1))
+        if not 0 <= shard_id < count:
+            await self.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        verdict = self.limits.admit(shard_id, time.monotonic())
+        if verdict == "too_fast":
+            await self.invalidate_session()
+            return
+        if verdict == "budget":
+            for peer in self._peers:  # over the daily budget: Discord drops every session
+                if peer.identified.is_set() and not peer.ws.closed:
+                    await peer.invalidate_session()
+            await self.invalidate_session()
+            return
+        self.limits.identifies.append((time.monotonic(), shard_id, count))
+        self.shard = (shard_id, count)
         sessions[self.session_id] = self
         self._seq = 0
-        guilds = [g for g in self.world.guilds if g.id not in self.world.left_guilds]
+        guilds = [g for g in self.world.guilds if g.id not in self.world.left_guilds
+                  and GatewayLimits.shard_of(g.id, count) == shard_id]
         await self.dispatch(
             "READY",
             {
@@ -140,7 +164,7 @@ class GatewaySession:
                 "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
                 "session_id": self.session_id,
                 "resume_gateway_url": self._gateway_url,
-                "shard": data.get("shard", [0, 1]),
+                "shard": [shard_id, count],
                 "application": {"id": str(self.world.application_id), "flags": 0},
                 "private_channels": [],
             },

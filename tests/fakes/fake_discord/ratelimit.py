@@ -32,6 +32,11 @@
 * Every 429 has Discord's JSON body (``message``, ``retry_after``, ``global``) and
   headers (``X-RateLimit-Scope``, ``Retry-After`` in whole seconds). Those caused by
   a real budget are counted in :attr:`RateLimitStats.budget_429`.
+* The bot's **global** budget: at most ``global_limit`` requests in any second,
+  whatever the route (interaction callbacks and interaction webhooks are exempt, as
+  Discord documents). One more is a 429 with ``"global": true`` and
+  ``X-RateLimit-Global``/``X-RateLimit-Scope: global``, counted in ``global_429``
+  (and ``budget_429``): several processes of one bot share this budget.
 * Tests can inject 429s or 5xx for the next N requests on a route, or a 429 storm
   on every route for a while.
 """
@@ -66,7 +71,11 @@ class RateLimitStats:
 
     responses_429: int = 0
     budget_429: int = 0
-    """429s caused by a real budget (edits per channel, webhook), not injected ones."""
+    """429s caused by a real budget (edits per channel, webhook, global), not injected ones."""
+    global_429: int = 0
+    """429s for going over the bot's global budget."""
+    global_peak: int = 0
+    """The most requests accepted within any one second (global budget routes)."""
     edits_by_channel: dict[int, list[float]] = field(
         default_factory=lambda: collections.defaultdict(list)
     )
@@ -152,7 +161,10 @@ class RateLimiter:
         channel_webhook_window: float = 60.0,
         reaction_limit: int = 1,
         reaction_window: float = 0.25,
+        global_limit: int = 50,
     ) -> None:
+        self.global_limit = global_limit
+        self._global_sent: collections.deque[float] = collections.deque()
         self.edits = FixedWindows(edit_limit, edit_window)
         self.webhooks = FixedWindows(webhook_limit, webhook_window)
         self.messages = FixedWindows(message_limit, message_window)
@@ -181,6 +193,7 @@ class RateLimiter:
         self, route: str, bucket_key: str, edit_channel: int | None, webhook: str | None = None,
         post_channel: int | None = None, *, webhook_channel: int | None = None,
         reaction_channel: int | None = None,
+        global_budget: bool = False,
     ) -> web.Response | None:
         """A failure response for this request, or None to serve it.
 
@@ -189,8 +202,11 @@ class RateLimiter:
         webhook); ``post_channel`` the channel a new bot message is posted in;
         ``webhook_channel`` the channel a channel webhook's execute posts in;
         ``reaction_channel`` the channel of a message the bot reacts to.
+        ``global_budget``: the request counts against the bot's global budget.
         """
         now = time.monotonic()
+        if global_budget and (refused := self._global(bucket_key, now)) is not None:
+            return refused
         if now < self._storm_until:
             return self._too_many(bucket_key, self._storm_retry_after, scope="shared")
         for failure in self._failures:
@@ -235,6 +251,26 @@ class RateLimiter:
                                           advertised=False)
                 return self._too_many(bucket_key, wait, scope="user", edit_channel=edit_channel)
             self.stats.edits_by_channel[edit_channel].append(now)
+        return None
+
+    def _global(self, bucket_key: str, now: float) -> web.Response | None:
+        """Count one request of the global budget; Discord's global 429 when it is spent."""
+        sent = self._global_sent
+        while sent and now - sent[0] >= 1.0:
+            sent.popleft()
+        if len(sent) >= self.global_limit:
+            self.stats.budget_429 += 1
+            self.stats.global_429 += 1
+            self.stats.responses_429 += 1
+            retry_after = max(0.001, sent[0] + 1.0 - now)
+            body = {"message": "You are being rate limited.",
+                    "retry_after": round(retry_after, 3), "global": True}
+            headers = {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global",
+                       "Retry-After": str(max(1, math.ceil(retry_after)))}
+            return web.Response(status=429, text=json.dumps(body),
+                                content_type="application/json", headers=headers)
+        sent.append(now)
+        self.stats.global_peak = max(self.stats.global_peak, len(sent))
         return None
 
     def headers(

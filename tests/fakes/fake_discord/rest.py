@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.fake_discord import payloads
+from tests.fakes.fake_discord.gateway_limits import GatewayLimits
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.uploads import UPLOADS, uploads_of
 from tests.fakes.fake_discord.world import RestCall, World
@@ -46,6 +47,9 @@ class RestContext:
         """Tell the bot about a change it or a webhook made, as Discord's gateway does."""
         if self.dispatch is not None and self.world.echo_bot_messages:
             await self.dispatch(event, data)
+
+    gateway: GatewayLimits = field(default_factory=GatewayLimits)
+    """Shards, identify buckets and the session-start budget (``/gateway/bot``)."""
 
 
 CONTEXT_KEY = web.AppKey("fake_discord_rest", RestContext)
@@ -161,9 +165,10 @@ async def record_and_limit(request: web.Request, handler: Handler) -> web.Stream
         int(request.match_info["channel"])
     ) is None:
         response = error(404, "Unknown Channel", 10003)
-    elif (failure := ctx.limiter.check(template, template, edit_channel, webhook,
-                                       post_channel, webhook_channel=webhook_channel,
-                                       reaction_channel=reaction_channel)) is not None:
+    elif (failure := ctx.limiter.check(
+            template, template, edit_channel, webhook, post_channel,
+            webhook_channel=webhook_channel, reaction_channel=reaction_channel,
+            global_budget=not path.startswith(NO_AUTH_PREFIXES))) is not None:
         response = failure
     else:
         try:
@@ -205,10 +210,13 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 async def get_gateway_bot(request: web.Request) -> web.Response:
-    """``GET /gateway/bot``: where the shard connects."""
-    limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+    """``GET /gateway/bot``: where the shards connect, how many, and the identify budget."""
+    ctx = ctx_of(request)
+    gateway = ctx.gateway
+    limit = {"total": gateway.session_total, "remaining": max(0, gateway.sessions_left),
+             "reset_after": 14_400_000, "max_concurrency": gateway.max_concurrency}
     return web.json_response(
-        {"url": ctx_of(request).gateway_url, "shards": 1, "session_start_limit": limit}
+        {"url": ctx.gateway_url, "shards": gateway.shards, "session_start_limit": limit}
     )
 
 

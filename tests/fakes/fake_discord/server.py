@@ -11,6 +11,7 @@ from aiohttp import web
 
 from tests.fakes.fake_discord import components, events, payloads
 from tests.fakes.fake_discord.gateway import GatewaySession, VoiceEndpoint
+from tests.fakes.fake_discord.gateway_limits import GatewayLimits
 from tests.fakes.fake_discord.ratelimit import RateLimiter
 from tests.fakes.fake_discord.rest import (
     API_PREFIX,
@@ -49,15 +50,29 @@ class FakeDiscord:
         token_lifetime: float = 15 * 60.0,
         message_limit: int = 5,
         message_window: float = 5.0,
+        shards: int = 1,
+        max_concurrency: int = 1,
+        session_starts: int = 1000,
+        global_limit: int = 50,
+        identify_interval: float = 0.0,
     ) -> None:
         """``interaction_deadline``/``token_lifetime``: Discord's 3 s and 15 min (tests shorten).
 
         ``message_limit`` per ``message_window``: new bot messages per channel (Discord's 5/5 s).
+        ``shards``, ``max_concurrency`` and ``session_starts`` are what ``/gateway/bot``
+        says, ``identify_interval`` Discord's 5 s between identifies of a bucket (0 =
+        not enforced; see ``gateway_limits.py``); ``global_limit`` the REST requests
+        per second.
         """
         self.world = world or build_default_world()
         self.token = make_token(self.world.application_id)
         self.limiter = RateLimiter(edit_limit=edit_limit, edit_window=edit_window,
-                                   message_limit=message_limit, message_window=message_window)
+                                   message_limit=message_limit, message_window=message_window,
+                                   global_limit=global_limit)
+        self.gateway_limits = GatewayLimits(shards=shards, max_concurrency=max_concurrency,
+                                            session_total=session_starts,
+                                            sessions_left=session_starts,
+                                            identify_interval=identify_interval)
         self.voice_endpoint = "127.0.0.1:1"
         """``host:port`` sent in VOICE_SERVER_UPDATE; tests point it at a fake voice server."""
         self.voice_servers: VoiceEndpoint | None = None
@@ -69,7 +84,8 @@ class FakeDiscord:
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._rest = RestContext(world=self.world, limiter=self.limiter, token=self.token,
                                  interaction_deadline=interaction_deadline,
-                                 token_lifetime=token_lifetime, dispatch=self._echo)
+                                 token_lifetime=token_lifetime, dispatch=self._echo,
+                                 gateway=self.gateway_limits)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -118,6 +134,8 @@ class FakeDiscord:
             gateway_url=self._rest.gateway_url,
             token=self.token,
             voice_endpoint=self._voice_endpoint_for,
+            limits=self.gateway_limits,
+            peers=self.connections,
         )
         self.connections.append(session)
         await session.run(self.sessions)
@@ -151,8 +169,19 @@ class FakeDiscord:
         await self.wait_until(lambda: any(s.identified.is_set() for s in self.connections), timeout)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send any dispatch event to the bot."""
-        await self.session.dispatch(event, data)
+        """Send any dispatch event to the bot, on the shard its guild belongs to."""
+        guild_id = data.get("guild_id")
+        await self.session_for(int(guild_id) if guild_id else None).dispatch(event, data)
+
+    def session_for(self, guild_id: int | None) -> GatewaySession:
+        """The live connection of the shard that receives ``guild_id``'s events (DMs: 0)."""
+        live = [s for s in self.connections if s.identified.is_set() and not s.ws.closed]
+        for session in reversed(live):
+            shard_id, count = session.shard
+            wanted = GatewayLimits.shard_of(guild_id, count) if guild_id is not None else 0
+            if shard_id == wanted:
+                return session
+        return self.session
 
     async def user_message(
         self,
@@ -472,6 +501,7 @@ class FakeDiscord:
         broken = []
         if (count := self.limiter.stats.budget_429) > 0:
             broken.append(f"{count} request(s) over a rate-limit budget (429)")
+        broken.extend(self.gateway_limits.violations)
         if late := self.acknowledged_late():
             broken.append(f"{len(late)} interaction(s) acknowledged after "
                           f"{self._rest.interaction_deadline:g} s")

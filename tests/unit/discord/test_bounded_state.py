@@ -42,21 +42,21 @@ def limiter(clock: FakeClock) -> UsageLimiter:
     return UsageLimiter(settings, clock=clock)
 
 
-def send(usage: UsageLimiter, user: int) -> bool:
+async def send(usage: UsageLimiter, user: int) -> bool:
     """One message from ``user``: True when it would be answered."""
     try:
-        with usage.reply_slot(user, None):
+        async with usage.reply_slot(user, None):
             return True
     except UserRateLimited:
         return False
 
 
-def test_fifty_thousand_users_leave_no_buckets_once_refilled() -> None:
+async def test_fifty_thousand_users_leave_no_buckets_once_refilled() -> None:
     clock = FakeClock()
     usage = limiter(clock)
     most = 0
     for user in range(50_000):
-        assert send(usage, user)
+        assert await send(usage, user)
         most = max(most, usage.tracked_users)
         clock.now += 0.001  # 50 s in all: more than one refill time goes by
     # A spent token comes back in 10 s, so about 10,000 users are still refilling at
@@ -64,16 +64,16 @@ def test_fifty_thousand_users_leave_no_buckets_once_refilled() -> None:
     assert most <= 2 * 10_000 + 10
 
     clock.now += 30.0
-    assert send(usage, 50_000)
+    assert await send(usage, 50_000)
     assert usage.tracked_users == 1
 
 
-def test_buckets_held_track_recent_users_not_all_users() -> None:
+async def test_buckets_held_track_recent_users_not_all_users() -> None:
     clock = FakeClock()
     usage = limiter(clock)
     most = 0
     for user in range(50_000):
-        send(usage, user)
+        await send(usage, user)
         most = max(most, usage.tracked_users)
         clock.now += 0.01  # 100 users a second, each refills one token in 10 s
     # About 1,000 users (those of the last 10 s) are still refilling at any time.
@@ -81,20 +81,20 @@ def test_buckets_held_track_recent_users_not_all_users() -> None:
     assert usage.tracked_users <= 2 * 1_000 + 10
 
 
-def test_a_limited_user_stays_limited_right_after_pruning() -> None:
+async def test_a_limited_user_stays_limited_right_after_pruning() -> None:
     clock = FakeClock()
     usage = limiter(clock)
-    assert [send(usage, 7) for _ in range(4)] == [True, True, True, False]
+    assert [await send(usage, 7) for _ in range(4)] == [True, True, True, False]
 
     # Enough newcomers to force several size-triggered sweeps, within 5 s.
     for user in range(1_000_000, 1_000_000 + 20 * MIN_SWEEP_SIZE):
         clock.now += 0.0002
-        send(usage, user)
+        await send(usage, user)
     clock.now = 1000.0 + 5.0
-    assert not send(usage, 7)  # half a token back, not one
+    assert not await send(usage, 7)  # half a token back, not one
     clock.now = 1000.0 + 10.0
-    assert send(usage, 7)  # one whole token back after 10 s, as without pruning
-    assert not send(usage, 7)
+    assert await send(usage, 7)  # one whole token back after 10 s, as without pruning
+    assert not await send(usage, 7)
 
 
 def test_pruning_never_changes_a_rate_limit_decision() -> None:

@@ -60,30 +60,32 @@ def test_admins_have_manage_guild_administrator_or_an_admin_role() -> None:
     assert not is_admin(None, (), ())
 
 
-def test_the_token_bucket_allows_a_burst_then_the_rate() -> None:
+async def test_the_token_bucket_allows_a_burst_then_the_rate() -> None:
     clock = Clock()
     limiter = UsageLimiter(DiscordSettings(user_rate_per_minute=6, user_burst=2), clock=clock)
     for _ in range(2):
-        with limiter.reply_slot(1, None):
+        async with limiter.reply_slot(1, None):
             pass
-    with pytest.raises(UserRateLimited) as refused, limiter.reply_slot(1, None):
-        pass
+    with pytest.raises(UserRateLimited) as refused:
+        async with limiter.reply_slot(1, None):
+            pass
     assert refused.value.seconds == 10
-    with limiter.reply_slot(2, None):
+    async with limiter.reply_slot(2, None):
         pass  # another user has their own bucket
     clock.now = 10.0
-    with limiter.reply_slot(1, None):
+    async with limiter.reply_slot(1, None):
         pass
 
 
-def test_guild_concurrency_is_released_when_a_reply_ends() -> None:
+async def test_guild_concurrency_is_released_when_a_reply_ends() -> None:
     limiter = UsageLimiter(DiscordSettings(guild_concurrency=1, user_burst=10))
-    with limiter.reply_slot(1, 100):
-        with pytest.raises(GuildBusy), limiter.reply_slot(2, 100):
-            pass
-        with limiter.reply_slot(3, 101):
+    async with limiter.reply_slot(1, 100):
+        with pytest.raises(GuildBusy):
+            async with limiter.reply_slot(2, 100):
+                pass
+        async with limiter.reply_slot(3, 101):
             pass  # other guilds are unaffected
-    with limiter.reply_slot(2, 100):
+    async with limiter.reply_slot(2, 100):
         pass
 
 
