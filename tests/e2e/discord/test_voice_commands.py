@@ -108,7 +108,7 @@ async def test_join_status_and_leave(
     assert f"**Voice in <#{lounge.id}>**" in status
     assert "connection: connected" in status and "transport `aead_" in status
     assert "end-to-end encryption (DAVE): v1, epoch" in status
-    assert "privacy code: `" in status and "none yet" not in status
+    assert "privacy code: `" in status and "privacy code: none yet" not in status
     assert "decrypt failures: none" in status and "loss 0.0%" in status
     assert "mode: open; voice: default" in status
 
