@@ -521,7 +521,18 @@ class TranslationRelay:
         Only the edited originals (and lines stored before their translations were kept)
         are translated again; the other lines are shown as stored. An edit whose
         translation fails leaves its line as it was (and marks the original ⚠️).
+        The post is read again first: the job was queued with the post as it was then,
+        and an earlier job may have removed or changed some of its lines since.
         """
+        try:
+            current = await self._store.post_at(post.target_message_id)
+        except LibraError:
+            current = post
+        if current is None:
+            if post.id:
+                return  # deleted meanwhile (its last line went): nothing left to edit
+            current = post  # never recorded: the job's copy is all there is
+        post = current
         remaining = [s for s in post.sources if s.message_id not in deleted]
         try:
             for message_id in deleted:
