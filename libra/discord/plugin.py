@@ -340,6 +340,10 @@ class DiscordPlugin(Plugin):
         if ctx is not None:
             if self._health is not None:
                 self._health.unregister("discord")
+            if self.deps is not None and self.deps.relay is not None:
+                # Translations still queued are posted (for a few seconds at most) while
+                # the gateway, the database and the model are still there.
+                await self.deps.relay.drain()
             # Replies still streaming end now, before the connection they write to.
             await ctx.tasks.close()
         if self.client is not None:

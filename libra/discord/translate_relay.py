@@ -9,8 +9,16 @@ deletion deletes it, also after a restart. A reply is posted pointing at the
 counterpart of the message it replies to on that side.
 
 Never translated: messages of bots (Libra's own included) and of webhooks (Libra's
-translations included), so nothing loops; and messages with nothing to translate
-(emoji, mentions, URLs, chat tokens like "gg").
+translations included), so nothing loops. Messages with nothing to translate (emoji,
+mentions, URLs, chat tokens like "gg", attachments alone) are relayed as written into
+linked channels (their readers would otherwise never see a shared link or picture;
+attachments as their URLs), and left alone in an auto-translated channel.
+
+Limits: each author may have ``USER_RATE``/min relayed (``USER_BURST`` at once) and
+each channel ``CHANNEL_RATE``/min (``CHANNEL_BURST``); what is over is not relayed
+(counted in ``rate_limited``, logged once per author or channel per minute). Each
+target channel's queue is bounded (see the queue module). On stop, the queues get
+``DRAIN_SECONDS`` to finish; what is left is logged.
 
 Pacing: all work for one target channel runs through its queue
 (:mod:`libra.discord.translate_relay_queue`); each webhook execute waits for that
@@ -27,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -35,6 +45,7 @@ from loguru import logger
 
 from libra.bounded import LruDict
 from libra.discord.pacing import EditPacer
+from libra.discord.permissions import TokenBucket
 from libra.discord.translate_relay_queue import (
     DeleteJob,
     EditJob,
@@ -43,13 +54,20 @@ from libra.discord.translate_relay_queue import (
     RelayQueues,
 )
 from libra.discord.translate_relay_render import (
+    beneath_parts,
+    beneath_piece,
     fit,
     jump_url,
     render_beneath,
     render_lines,
     split_posts,
 )
-from libra.discord.translate_relay_webhooks import WEBHOOK_NAME, RelayWebhook, WebhookDirectory
+from libra.discord.translate_relay_webhooks import (
+    WEBHOOK_NAME,
+    RelayWebhook,
+    WebhookDirectory,
+    webhook_username,
+)
 from libra.errors import LibraError
 from libra.language.api import LanguageService
 from libra.tasks import TaskGroup
@@ -76,6 +94,14 @@ REACTION_LIMIT, REACTION_WINDOW = 1, 0.25
 """The bot's reactions per channel that Discord allows (1 per 0.25 s)."""
 FAILED_MARK = "⚠️"
 """The reaction on an original whose translation failed after its retry."""
+USER_RATE, USER_BURST = 30.0, 30
+"""Messages per minute one author may have relayed, and how many at once: a fast
+typist stays well inside; a flood (a spammer, a script) is cut off instead of taking
+every channel's budget."""
+CHANNEL_RATE, CHANNEL_BURST = 90.0, 60
+"""Messages per minute one source channel may have relayed (several spammers at once)."""
+DRAIN_SECONDS = 5.0
+"""On stop, how long the queues get to post what waits."""
 
 
 __all__ = ["TranslationRelay", "jump_url"]
@@ -111,6 +137,12 @@ class TranslationRelay:
         self._groups: dict[int, TranslationGroup] | None = None
         self._loading = asyncio.Lock()
         self._context: LruDict[int, deque[ContextMessage]] = LruDict()
+        self._user_bucket = TokenBucket(USER_RATE, USER_BURST)
+        self._channel_bucket = TokenBucket(CHANNEL_RATE, CHANNEL_BURST)
+        self._told: LruDict[int, float] = LruDict()
+        self.rate_limited = 0
+        """Messages not relayed because their author or channel was over its rate."""
+        self._stopping = False
 
     # -- groups ----------------------------------------------------------------------
 
@@ -136,21 +168,26 @@ class TranslationRelay:
     async def on_create(self, event: hikari.GuildMessageCreateEvent) -> None:
         """Queue a new message's translations into its group's targets."""
         message = event.message
-        if (message.author.is_bot or message.webhook_id is not None
-                or message.type not in RELAYED_TYPES or not message.content):
+        if (self._stopping or message.author.is_bot or message.webhook_id is not None
+                or message.type not in RELAYED_TYPES):
+            return
+        text = relay_text(message.content, message.attachments)
+        if not text:
             return
         group = await self.group_of(message.channel_id)
         if group is None:
             return
-        text = message.content
         channel = message.channel_id
         name = str((event.member.display_name if event.member else None)
                    or message.author.display_name or message.author.username)
         previous = tuple(self._context.get(channel, ()))
         self._remember(channel, name, text)
-        if not self._translator.worth_translating(text):
+        worth = self._translator.worth_translating(text)
+        if not worth and group.kind is GroupKind.AUTO:
+            return  # beneath the message itself: nothing to add
+        if not self._within_rate(int(message.author.id), channel):
             return
-        language = await self._language.message_language(channel, text)
+        language = await self._source_language(group, channel, text)
         avatar = event.member.display_avatar_url if event.member else (
             message.author.display_avatar_url)
         reference = message.message_reference
@@ -165,6 +202,44 @@ class TranslationRelay:
                 avatar_url=str(avatar) if avatar else None, reply_to=reply_to,
                 context=previous, combine=group.kind is GroupKind.LINKED))
 
+    def _within_rate(self, user_id: int, channel_id: int) -> bool:
+        """Spend the author's and the channel's tokens; ``False`` (logged) when over."""
+        for key, bucket, what in ((user_id, self._user_bucket, "author"),
+                                  (channel_id, self._channel_bucket, "channel")):
+            wait = bucket.take(key)
+            if wait <= 0:
+                continue
+            self.rate_limited += 1
+            now = time.monotonic()
+            if self._told.get(key, -math.inf) <= now:
+                self._told[key] = now + 60.0  # one line per flood, not one per message
+                logger.warning("translation relay: {} {} is over its rate; its messages are "
+                               "not relayed for {:.0f} s ({} not relayed so far)", what, key,
+                               wait, self.rate_limited)
+            return False
+        return True
+
+    async def _source_language(self, group: TranslationGroup, channel: int, text: str) -> str:
+        """The message's language, always one written in its channel when unsure.
+
+        ``message_language`` falls back to the channel's *reply* language when detection
+        is unsure — in a channel nobody chats with Libra in that is the global default
+        (``en``), so "今天加班" in a zh-cn/ja/ko channel would be taken for English and
+        listed under its own language. The channel's configured languages are what its
+        members write: an unsure detection picks the detector's best among them, else
+        the first.
+        """
+        language = await self._language.message_language(channel, text)
+        entry = group.channel(channel)
+        if entry is None or not entry.languages:
+            return language
+        detected = self._language.detect(text).language
+        confident = language == detected
+        if confident or (language in entry.languages and group.kind is GroupKind.AUTO
+                         and detected not in entry.languages):
+            return language
+        return detected if detected in entry.languages else entry.languages[0]
+
     async def on_update(self, event: hikari.GuildMessageUpdateEvent) -> None:
         """Re-translate the posts of an edited original (only when its text changed)."""
         message = event.message
@@ -175,16 +250,19 @@ class TranslationRelay:
             return
         if await self.group_of(message.channel_id) is None:
             return
-        text = message.content
+        text = relay_text(message.content, message.attachments)
         message_id = int(message.id)
-        if self.queues.edit_pending(message_id, text):
-            return
+        # Copies still waiting (or being posted) take the new text in their queue; the
+        # posts already made elsewhere are edited — each copy exactly once.
+        pending = self.queues.edit_pending(message_id, text)
         try:
             posts = await self._store.posts_of(message_id)
         except LibraError as err:
             logger.warning("cannot re-translate edited message {}: {}", message_id, err)
             return
         for post in posts:
+            if post.target_channel_id in pending:
+                continue
             old = next((s.text for s in post.sources if s.message_id == message_id), None)
             if old != text:  # an embed unfolding is an update too: nothing to redo
                 self.queues.put(post.target_channel_id,
@@ -204,13 +282,15 @@ class TranslationRelay:
             await self._deleted(int(message_id))
 
     async def _deleted(self, message_id: int) -> None:
-        self.queues.delete_pending(message_id)
+        pending = self.queues.delete_pending(message_id)
         try:
             posts = await self._store.posts_of(message_id)
         except LibraError as err:
             logger.warning("cannot delete the translations of message {}: {}", message_id, err)
             return
         for post in posts:
+            if post.target_channel_id in pending:
+                continue  # its queue removes it once the post is made
             if len(post.sources) == 1:
                 self.queues.put(post.target_channel_id, DeleteJob(post=post))
             else:
@@ -237,7 +317,9 @@ class TranslationRelay:
         failed = False
         for language in languages:
             if language == source:
-                done[language] = text  # the same language: the original as written
+                if kind is GroupKind.LINKED:
+                    done[language] = text  # the same language: the original as written
+                # Beneath the original itself, its own language would repeat it.
                 continue
             try:
                 result = await self._translator.translate(
@@ -326,11 +408,14 @@ class TranslationRelay:
         if kind is GroupKind.AUTO:
             languages = first.languages
             for chunk in split_posts(lines, lambda c: render_beneath(c, languages)):
-                beneath = await self._bot_post(target, render_beneath(chunk, languages),
-                                               reply_to=chunk[0].message_id)
-                posts.append(await self._record(first, chunk, beneath, webhook_id=None,
-                                                author_name=chunk[0].author_name,
-                                                reply_to_id=None, combined=False))
+                # Several posts when the languages outgrow one: none is cut off.
+                for shown, content in beneath_parts(chunk, languages):
+                    beneath = await self._bot_post(target, content,
+                                                   reply_to=chunk[0].message_id)
+                    posts.append(await self._record(first, chunk, beneath, webhook_id=None,
+                                                    author_name=chunk[0].author_name,
+                                                    reply_to_id=None, combined=False,
+                                                    languages=shown))
             return posts
         webhook = await self.webhooks.for_channel(target)
         language = first.languages[0]
@@ -349,8 +434,8 @@ class TranslationRelay:
                 # Several authors: Libra's webhook name and avatar, one named line each.
                 name = WEBHOOK_NAME if combined else chunk[0].author_name
                 avatar = None if combined else avatars.get(chunk[0].author_id)
-                sent = await self._execute(webhook, fit(content), name, avatar)
-                if sent is None:
+                sent, gone = await self._execute(webhook, fit(content), name, avatar)
+                if gone:
                     webhook = None  # gone: this chunk and the rest are posted by the bot
             if sent is not None:
                 assert webhook is not None
@@ -380,13 +465,16 @@ class TranslationRelay:
 
     async def _record(self, first: PostJob, sources: list[PostSource], sent: hikari.Message,
                       *, webhook_id: int | None, author_name: str, reply_to_id: int | None,
-                      combined: bool) -> RelayPost:
-        """Store the mapping of a post made (a database failure costs its edits only)."""
+                      combined: bool, languages: tuple[str, ...] | None = None) -> RelayPost:
+        """Store the mapping of a post made (a database failure costs its edits only).
+
+        ``languages``: those the post shows (a part of a split auto post), else the job's.
+        """
         post = RelayPost(id=0, group_id=first.group_id,
                          source_channel_id=first.source_channel_id,
                          target_channel_id=first.target_channel_id,
                          target_message_id=int(sent.id), webhook_id=webhook_id,
-                         languages=first.languages, sources=tuple(sources),
+                         languages=languages or first.languages, sources=tuple(sources),
                          author_name=author_name, reply_to_id=reply_to_id, combined=combined)
         try:
             post_id = await self._store.add_post(
@@ -402,20 +490,30 @@ class TranslationRelay:
         return dataclasses.replace(post, id=post_id)
 
     async def _execute(self, webhook: RelayWebhook, content: str, name: str,
-                       avatar_url: str | None) -> hikari.Message | None:
-        """Post through the webhook; ``None`` when it is gone (the caller posts as the bot)."""
+                       avatar_url: str | None) -> tuple[hikari.Message | None, bool]:
+        """Post through the webhook: ``(message, False)``, else ``(None, gone)``.
+
+        ``None`` tells the caller to post as the bot, naming the author: the webhook is
+        gone (``gone``: for the rest of the post too), or Discord refused this message
+        through it (a name or avatar it will not take: a 400).
+        """
         await self._channel_webhook_pacer.acquire(webhook.channel_id)
         await self._webhook_pacer.acquire(webhook.id)
         try:
             return await self._rest.execute_webhook(
-                webhook.id, webhook.token, content, username=name[:80] or "?",
+                webhook.id, webhook.token, content, username=webhook_username(name),
                 avatar_url=avatar_url or hikari.UNDEFINED, mentions_everyone=False,
-                user_mentions=False, role_mentions=False)
+                user_mentions=False, role_mentions=False), False
         except (hikari.NotFoundError, hikari.UnauthorizedError):
             logger.info("Libra's webhook in channel {} is gone; posting as the bot",
                         webhook.channel_id)
             self.webhooks.forget(webhook.channel_id)
-            return None
+            return None, True
+        except hikari.BadRequestError as err:
+            logger.info("Discord refused a translation through the webhook in channel {} "
+                        "(author name {!r}): {}; posting it as the bot", webhook.channel_id,
+                        name, err)
+            return None, False
 
     async def _edit(self, post: RelayPost, edited: dict[int, str], deleted: set[int]) -> None:
         """Apply edits and deletions of a post's originals; re-render the whole post.
@@ -423,7 +521,18 @@ class TranslationRelay:
         Only the edited originals (and lines stored before their translations were kept)
         are translated again; the other lines are shown as stored. An edit whose
         translation fails leaves its line as it was (and marks the original ⚠️).
+        The post is read again first: the job was queued with the post as it was then,
+        and an earlier job may have removed or changed some of its lines since.
         """
+        try:
+            current = await self._store.post_at(post.target_message_id)
+        except LibraError:
+            current = post
+        if current is None:
+            if post.id:
+                return  # deleted meanwhile (its last line went): nothing left to edit
+            current = post  # never recorded: the job's copy is all there is
+        post = current
         remaining = [s for s in post.sources if s.message_id not in deleted]
         try:
             for message_id in deleted:
@@ -438,7 +547,7 @@ class TranslationRelay:
         guild_id = group.guild_id if group is not None else 0
         redo = [s for s in remaining if s.message_id in edited or s.translations is None]
         results = await asyncio.gather(*(self._retranslate(
-            s, edited.get(s.message_id, s.text), post, kind=kind, guild_id=guild_id,
+            s, edited.get(s.message_id, s.text), post, group=group, guild_id=guild_id,
             edited=s.message_id in edited) for s in redo))
         fresh = {s.message_id: r for s, r in zip(redo, results, strict=True) if r}
         sources = tuple(dataclasses.replace(
@@ -461,7 +570,8 @@ class TranslationRelay:
                             post.target_message_id)
                 return
         if kind is GroupKind.AUTO:
-            content = render_beneath(sources, post.languages)
+            content = await self._beneath_content(post, render_beneath(sources,
+                                                                       post.languages))
         else:
             content = render_lines(
                 sources, language=post.languages[0],
@@ -469,6 +579,8 @@ class TranslationRelay:
                 channel_id=post.target_channel_id,
                 native_reply=post.reply_to_id if webhook is None else None)
         if not content:
+            if kind is GroupKind.AUTO:
+                await self._delete(post)  # the edit left it nothing to show
             return
         try:
             async with self._edit_pacer.edit(post.target_channel_id, urgent=True):
@@ -484,11 +596,36 @@ class TranslationRelay:
         except hikari.NotFoundError:
             await self._forget(post)
 
+    async def _beneath_content(self, post: RelayPost, content: str) -> str:
+        """This post's piece of ``content`` when a long language block was cut in several.
+
+        The pieces of one block are posts of the same original and languages, in the
+        order they were posted; a piece the edited block no longer needs is ``""``.
+        """
+        if not post.sources:
+            return content
+        try:
+            siblings = [p for p in await self._store.posts_of(post.sources[0].message_id)
+                        if p.target_channel_id == post.target_channel_id
+                        and p.languages == post.languages]
+        except LibraError:
+            siblings = []
+        if len(siblings) <= 1:
+            return content
+        order = sorted(p.target_message_id for p in siblings)
+        index = order.index(post.target_message_id) if post.target_message_id in order else 0
+        return beneath_piece(content, index) or ""
+
     async def _retranslate(self, source: PostSource, text: str, post: RelayPost, *,
-                           kind: GroupKind, guild_id: int, edited: bool) -> dict[str, str]:
+                           group: TranslationGroup | None, guild_id: int,
+                           edited: bool) -> dict[str, str]:
         """One line's translations again (an edit, or a line stored without them)."""
         channel = source.channel_id or post.source_channel_id
-        language = await self._language.message_language(channel, text)
+        kind = group.kind if group is not None else GroupKind.LINKED
+        if group is not None:
+            language = await self._source_language(group, channel, text)
+        else:
+            language = await self._language.message_language(channel, text)
         return await self._translations(
             text, languages=post.languages, source=language, guild_id=guild_id,
             channel_id=channel, user_id=source.author_id, context=(), kind=kind,
@@ -511,9 +648,37 @@ class TranslationRelay:
             logger.debug("translation {} not deleted: {}", post.target_message_id, err)
         await self._forget(post)
 
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Libra is stopping: take no new message, give the queues ``timeout`` to finish.
+
+        What is still undone after that is dropped, and logged (a translation lost at
+        shutdown is never silent).
+        """
+        self._stopping = True
+        if not self.queues.backlog:
+            return
+        left = await self.queues.drain(timeout)
+        if left:
+            logger.warning("translation relay stopped with {} job(s) undone after {:.0f} s; "
+                           "those translations are not posted", left, timeout)
+
     async def _forget(self, post: RelayPost) -> None:
         try:
             await self._store.delete_post(post.id)
         except LibraError as err:
             logger.warning("translation mapping not removed: {}", err)
 
+
+
+def relay_text(content: str | hikari.UndefinedType | None,
+               attachments: Sequence[hikari.Attachment] | hikari.UndefinedType = ()) -> str:
+    """What of a message is relayed: its text, then each attachment's URL on a line.
+
+    A webhook cannot re-upload a file without downloading it; the attachment's URL
+    shows it (Discord embeds images) in every linked channel.
+    """
+    text = content if isinstance(content, str) else ""
+    if isinstance(attachments, hikari.UndefinedType):
+        return text
+    urls = [a.url for a in attachments]
+    return "\n".join(part for part in (text, *urls) if part)

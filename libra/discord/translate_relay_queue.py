@@ -20,11 +20,17 @@ At most ``MAX_COALESCED`` messages and ``MAX_COALESCED_CHARS`` characters of ori
 join one post (the relay splits a post whose translation outgrows Discord's 2000
 characters). Later edits and deletes of a message still waiting are applied to the
 waiting post itself.
+
+**Bounded.** A channel's queue holds at most ``MAX_QUEUED`` jobs: past that the oldest
+waiting post is dropped (counted in ``dropped`` and logged), so a flood cannot grow
+memory without end nor delay everyone else's messages by minutes. Edits and deletes
+are never dropped (they are few, and losing one leaves a wrong post behind).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -41,6 +47,9 @@ MAX_COALESCED = 20
 MAX_COALESCED_CHARS = 1500
 """Characters of originals in one coalesced post at most (a translation may be longer
 than its original, and a post holds 2000)."""
+MAX_QUEUED = 60
+"""Jobs one target channel's queue holds at most (about two minutes of posts at the
+channel's 30 a minute, coalesced): the oldest waiting post goes first."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -130,6 +139,10 @@ class RelayQueues:
         self._delete = delete
         self._on_posted = on_posted
         self._queues: dict[int, _ChannelQueue] = {}
+        self.dropped = 0
+        """Waiting posts dropped because their channel's queue was full (or at stop)."""
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def backlog(self) -> int:
@@ -140,39 +153,74 @@ class RelayQueues:
         """Queue a job for ``channel_id``; its worker starts if it is idle."""
         queue = self._queues.setdefault(channel_id, _ChannelQueue())
         queue.jobs.append(job)
+        if len(queue.jobs) > MAX_QUEUED:
+            self._drop_oldest(channel_id, queue)
+        self._idle.clear()
         if not queue.running:
             queue.running = True
             self._tasks.spawn(self._work(channel_id, queue), name=f"translate-relay:{channel_id}")
 
-    def edit_pending(self, message_id: int, text: str) -> bool:
-        """Apply an edit to an original not yet posted anywhere; ``True`` when it was waiting.
+    def _drop_oldest(self, channel_id: int, queue: _ChannelQueue) -> None:
+        oldest = next((j for j in queue.jobs if isinstance(j, PostJob)), None)
+        if oldest is None:
+            return  # only edits and deletes wait: they are kept (see the module)
+        queue.jobs.remove(oldest)
+        self.dropped += 1
+        logger.warning("translation relay into channel {} is {} jobs behind: message {} "
+                       "dropped ({} dropped so far)", channel_id, MAX_QUEUED,
+                       oldest.source.message_id, self.dropped)
 
-        Returns ``False`` when some post of it is already made (the caller edits those).
+    def edit_pending(self, message_id: int, text: str) -> set[int]:
+        """Apply an edit to the copies of an original not posted yet (waiting or in flight).
+
+        Returns the target channels where such a copy was patched: their post (made or
+        about to be) shows the new text without an edit job. Posts already made in
+        other channels are the caller's to edit.
         """
-        waiting = False
-        for queue in self._queues.values():
+        patched: set[int] = set()
+        for channel_id, queue in self._queues.items():
             for job in queue.jobs:
                 if isinstance(job, PostJob) and job.source.message_id == message_id:
-                    job.source = PostSource(message_id=message_id,
-                                            author_id=job.source.author_id, text=text)
-                    waiting = True
+                    job.source = dataclasses.replace(job.source, text=text)
+                    patched.add(channel_id)
             if any(j.source.message_id == message_id for j in queue.in_flight):
                 queue.edited[message_id] = text
-                waiting = True
-        return waiting
+                patched.add(channel_id)
+        return patched
 
-    def delete_pending(self, message_id: int) -> bool:
-        """Drop an original from every queue; ``True`` when it was waiting or in flight."""
-        found = False
-        for queue in self._queues.values():
+    def delete_pending(self, message_id: int) -> set[int]:
+        """Drop an original from every queue; returns the channels where it was pending.
+
+        Waiting copies are removed; an in-flight one is removed from its post right
+        after that post is made. Posts in other channels are the caller's to delete.
+        """
+        found: set[int] = set()
+        for channel_id, queue in self._queues.items():
             before = len(queue.jobs)
             queue.jobs = deque(j for j in queue.jobs if not (
                 isinstance(j, PostJob) and j.source.message_id == message_id))
-            found = found or len(queue.jobs) != before
+            if len(queue.jobs) != before:
+                found.add(channel_id)
             if any(j.source.message_id == message_id for j in queue.in_flight):
                 queue.deleted.add(message_id)
-                found = True
+                found.add(channel_id)
         return found
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for every queue to empty (Libra is stopping).
+
+        Returns how many jobs were left undone (logged by the caller); they are dropped.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            pass
+        left = self.backlog
+        for queue in self._queues.values():
+            self.dropped += sum(isinstance(j, PostJob) for j in queue.jobs)
+            queue.jobs.clear()
+        return left
 
     async def _work(self, channel_id: int, queue: _ChannelQueue) -> None:
         try:
@@ -190,6 +238,8 @@ class RelayQueues:
             queue.in_flight = []
             if not queue.jobs:
                 self._queues.pop(channel_id, None)
+            if not self._queues:
+                self._idle.set()
 
     async def _run(self, queue: _ChannelQueue, job: Job) -> None:
         if isinstance(job, EditJob):
@@ -203,20 +253,25 @@ class RelayQueues:
         queue.edited, queue.deleted = {}, set()
         try:
             posts = await self._post(batch)
-            received = {j.source.message_id: j.received_at for j in batch}
-            for post in posts:
-                ids = tuple(s.message_id for s in post.sources)
-                if self._on_posted is not None:
-                    self._on_posted(Posted(
-                        target_channel_id=post.target_channel_id, source_message_ids=ids,
-                        received_at=tuple(received.get(i, 0.0) for i in ids),
-                        posted_at=time.monotonic()))
-                edited = {i: t for i, t in queue.edited.items() if i in ids}
-                deleted = {i for i in queue.deleted if i in ids}
-                if edited or deleted:
-                    await self._edit(post, edited, deleted)
         finally:
             queue.in_flight = []
+        # No await since the posts were recorded: from here on an edit or delete of
+        # these originals finds the stored posts (the relay's listeners edit those);
+        # what arrived while they were being made is applied now, once.
+        late_edits, late_deletes = queue.edited, queue.deleted
+        queue.edited, queue.deleted = {}, set()
+        received = {j.source.message_id: j.received_at for j in batch}
+        for post in posts:
+            ids = tuple(s.message_id for s in post.sources)
+            if self._on_posted is not None:
+                self._on_posted(Posted(
+                    target_channel_id=post.target_channel_id, source_message_ids=ids,
+                    received_at=tuple(received.get(i, 0.0) for i in ids),
+                    posted_at=time.monotonic()))
+            edited = {i: t for i, t in late_edits.items() if i in ids}
+            deleted = {i for i in late_deletes if i in ids}
+            if edited or deleted:
+                await self._edit(post, edited, deleted)
 
     @staticmethod
     def _coalesce(queue: _ChannelQueue, first: PostJob) -> list[PostJob]:

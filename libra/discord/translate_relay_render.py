@@ -10,7 +10,9 @@ with its translations per language. Rendered:
   line that replies to something is preceded by a jump link to it (``-# ↪ …``), except
   the one the bot's post replies to natively;
 * **beneath an auto-translated** message, one block per language, led by its code
-  in backticks.
+  in backticks. Blocks that outgrow one message are posted as several (one or more
+  languages each; a language block longer than a message is cut at paragraphs, code
+  blocks closed and reopened), so no language is ever cut off.
 
 Pure functions of the stored lines, so a post is re-rendered the same way after one of
 its originals is edited or deleted, also after a restart.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from libra.discord.render import DISCORD_MESSAGE_LIMIT
+from libra.discord.render import DISCORD_MESSAGE_LIMIT, FENCE, split_message
 from libra.translate.links import PostSource
 
 
@@ -70,8 +72,50 @@ def render_beneath(sources: Sequence[PostSource], languages: Sequence[str]) -> s
         texts = [s.translations[language] for s in sources
                  if s.translations is not None and language in s.translations]
         if texts:
-            blocks.append(f"`{language}` " + "\n".join(texts))
+            body = "\n".join(texts)
+            # A code fence only opens at the start of a line: the label goes above it.
+            blocks.append(f"`{language}`" + ("\n" if body.startswith(FENCE) else " ") + body)
     return "\n".join(blocks)
+
+
+def beneath_parts(sources: Sequence[PostSource],
+                  languages: Sequence[str]) -> list[tuple[tuple[str, ...], str]]:
+    """The posts beneath an auto-translated message: ``(languages shown, content)`` each.
+
+    One post when every language fits; otherwise as many languages per post as fit, in
+    order, and a single language too long for one post is cut into several
+    (:func:`~libra.discord.render.split_message`: code blocks stay intact). Each part
+    is recorded with the languages it shows, so an edit re-renders just those.
+    """
+    whole = render_beneath(sources, languages)
+    if len(whole) <= DISCORD_MESSAGE_LIMIT:
+        return [(tuple(languages), whole)] if whole else []
+    groups: list[list[str]] = []
+    for language in languages:
+        if not render_beneath(sources, [language]):
+            continue  # nothing in this language (its translation failed)
+        if groups and len(render_beneath(sources, [*groups[-1], language])) <= (
+                DISCORD_MESSAGE_LIMIT):
+            groups[-1].append(language)
+        else:
+            groups.append([language])
+    parts: list[tuple[tuple[str, ...], str]] = []
+    for group in groups:
+        content = render_beneath(sources, group)
+        parts.extend((tuple(group), piece) for piece in (
+            [content] if len(content) <= DISCORD_MESSAGE_LIMIT else split_message(content)))
+    return parts
+
+
+def beneath_piece(content: str, index: int) -> str | None:
+    """Piece ``index`` of one part's ``content`` cut like :func:`beneath_parts` cuts it.
+
+    ``None`` when the content now needs fewer pieces (that post is no longer needed).
+    """
+    if len(content) <= DISCORD_MESSAGE_LIMIT:
+        return content if index == 0 else None
+    pieces = split_message(content)
+    return pieces[index] if index < len(pieces) else None
 
 
 def split_posts(sources: Sequence[PostSource],

@@ -10,6 +10,7 @@ never stored) is found again by listing the channel's webhooks.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,30 @@ from libra.bounded import LruDict
 WEBHOOK_NAME = "Libra translations"
 RETRY_REFUSED = 600.0
 """Seconds before asking again in a channel where Discord refused the webhook."""
+USERNAME_MAX = 80
+"""Discord's longest webhook username."""
+FALLBACK_USERNAME = "Someone"
+"""The name of an author whose name has nothing Discord accepts."""
+_FORBIDDEN = re.compile(r"discord|clyde", re.IGNORECASE)
+"""Substrings Discord refuses in a webhook's username (400, code 50035)."""
+_BREAK = "\u200b"
+"""A zero-width space: breaks a forbidden word without changing how it reads."""
+
+
+def webhook_username(name: str) -> str:
+    """``name`` as Discord accepts it for a webhook message (1 to 80 characters).
+
+    Discord refuses the whole message when the username contains "discord" or
+    "clyde" (any case) — an author called "DiscordFan" would lose every relayed
+    message — so those words are broken by a zero-width space after their first
+    letter; "everyone" and "here" alone are refused too. Whitespace is collapsed.
+    """
+    cleaned = " ".join(name.split()).replace("`" * 3, "`\u200b``")
+    cleaned = _FORBIDDEN.sub(lambda m: m.group(0)[0] + _BREAK + m.group(0)[1:], cleaned)
+    if cleaned.lower() in {"everyone", "here"}:
+        cleaned = cleaned[0] + _BREAK + cleaned[1:]
+    cleaned = cleaned[:USERNAME_MAX].strip()
+    return cleaned or FALLBACK_USERNAME
 
 
 @dataclass(frozen=True, slots=True)

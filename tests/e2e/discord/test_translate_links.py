@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.discord.libra_harness import LibraBot, StartLibra
-from tests.fakes.fake_discord import FakeChannel, FakeDiscord, StoredMessage
+from tests.fakes.fake_discord import FakeChannel, FakeDiscord, FakeUser, StoredMessage, events
 from tests.fakes.fake_discord.webhooks import MANAGE_WEBHOOKS
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -92,6 +92,24 @@ def _texts(fake: FakeDiscord, channel: FakeChannel) -> list[str]:
     return [m.content for m in fake.webhook_messages(channel.id)]
 
 
+def _lines(fake: FakeDiscord, channel: FakeChannel) -> list[str]:
+    """Every line posted into the channel (a backlog may share a post)."""
+    return "\n".join(_texts(fake, channel)).split("\n") if _texts(fake, channel) else []
+
+
+async def _attachment_only(fake: FakeDiscord, channel: FakeChannel, author: FakeUser) -> str:
+    """A user shares a picture with no text; returns its URL."""
+    payload = events.message_create(fake.world, author=author, channel=channel, content="")
+    url = f"https://cdn.discordapp.com/attachments/{channel.id}/{payload['id']}/cat.png"
+    payload["attachments"] = [{"id": str(fake.world.snowflakes.next()), "filename": "cat.png",
+                               "size": 1234, "url": url, "proxy_url": url,
+                               "content_type": "image/png"}]
+    fake.world.messages.setdefault(channel.id, []).append(
+        StoredMessage(int(payload["id"]), channel.id, author.id, payload))
+    await fake.dispatch("MESSAGE_CREATE", payload)
+    return url
+
+
 @pytest.fixture(autouse=True)
 def _current_fake(fake_discord: FakeDiscord) -> None:
     _FAKE[:] = [fake_discord]
@@ -143,24 +161,36 @@ async def test_linked_channels_across_three_languages(
     assert f"/{japanese.id}/{ja_hello.id}" in ja_reply.content
     await _recorded(bot, 4)
 
-    # Nothing worth translating is not posted; Libra's own posts never loop.
+    # Nothing to translate is relayed as written (a shared link, "lol", a picture: the
+    # other channels' readers see it too); other bots' and Libra's own posts never loop.
     await fake_discord.user_message("lol", channel=english, author=alice)
     await fake_discord.user_message("https://example.com/x", channel=english, author=alice)
+    picture = await _attachment_only(fake_discord, english, alice)
     await fake_discord.foreign_webhook_message("Build passed", channel=english)
-    await asyncio.sleep(1.0)
-    assert len(_texts(fake_discord, korean)) == 1
-    assert len(_texts(fake_discord, english)) == 1
-    assert len(_texts(fake_discord, japanese)) == 2
+    # A later message, posted after all of them: when it shows, whatever was going to be
+    # relayed before it has been, so the counts below prove that nothing looped.
+    await fake_discord.user_message("I am fine, thank you very much for asking!",
+                                    channel=english, author=alice)
+    fine_ko = "저는 잘 지내요, 물어봐 주셔서 정말 감사합니다!"
+    await _until(lambda: fine_ko in _lines(fake_discord, korean))
+    await _until(lambda: "元気です、聞いてくれて本当にありがとうございます！"
+                 in _lines(fake_discord, japanese))
+    assert _lines(fake_discord, korean)[1:] == ["lol", "https://example.com/x", picture,
+                                                fine_ko]
+    assert "Build passed" not in _lines(fake_discord, korean)
+    assert len(_texts(fake_discord, english)) == 1  # nothing of Libra's came back
+    await _recorded(bot, sum(len(_texts(fake_discord, c)) for c in (english, korean, japanese)))
+    ja_before = len(_texts(fake_discord, japanese))
 
     # Edits and deletes follow after a restart (the mapping is in PostgreSQL).
     await bot.app.stop()
     bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
     await fake_discord.user_edit(hello, "Good morning everyone, how are you all doing today?")
-    await _until(lambda: _texts(fake_discord, korean)
-                 == ["여러분 좋은 아침이에요, 오늘 다들 어떻게 지내고 계세요?"])
+    await _until(lambda: _texts(fake_discord, korean)[0]
+                 == "여러분 좋은 아침이에요, 오늘 다들 어떻게 지내고 계세요?")
     await fake_discord.user_delete(question)
     await _until(lambda: _texts(fake_discord, english) == []
-                 and len(_texts(fake_discord, japanese)) == 1)
+                 and len(_texts(fake_discord, japanese)) == ja_before - 1)
     assert fake_discord.limiter.stats.responses_429 == 0
 
 

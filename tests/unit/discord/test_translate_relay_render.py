@@ -1,11 +1,17 @@
-"""A relayed post's lines: named where the author changes, jump links, split under 2000."""
+"""A relayed post's lines (named, jump links, split under 2000) and its webhook name."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from libra.discord.render import DISCORD_MESSAGE_LIMIT
-from libra.discord.translate_relay_render import render_lines, split_posts
+from libra.discord.render import DISCORD_MESSAGE_LIMIT, balanced_fences
+from libra.discord.translate_relay_render import (
+    beneath_parts,
+    beneath_piece,
+    render_lines,
+    split_posts,
+)
+from libra.discord.translate_relay_webhooks import FALLBACK_USERNAME, webhook_username
 from libra.translate.links import PostSource
 
 
@@ -36,3 +42,30 @@ def test_lines_that_outgrow_one_message_are_split_in_order() -> None:
     posts = split_posts(lines, render)
     assert [s.message_id for post in posts for s in post] == list(range(7))
     assert len(posts) == 3 and all(len(render(p)) <= DISCORD_MESSAGE_LIMIT for p in posts)
+
+
+def test_webhook_names_discord_refuses_are_broken_invisibly() -> None:
+    assert webhook_username("DiscordFan") == "D\u200biscordFan"
+    assert webhook_username("my clyde bot") == "my c\u200blyde bot"
+    assert webhook_username("  a   b ") == "a b"
+    assert webhook_username("   ") == FALLBACK_USERNAME
+    assert webhook_username("here") == "h\u200bere"
+    assert len(webhook_username("x" * 200)) == 80
+
+
+def test_an_auto_post_too_long_is_split_by_language_and_fences_stay_whole() -> None:
+    code = "```py\n" + "\n".join(f"print({n})  # 한국어 설명" for n in range(150)) + "\n```"
+    source = PostSource(message_id=1, author_id=1, text="?", translations={
+        "ko": "가" * 900, "ja": "あ" * 900, "es": code})
+    parts = beneath_parts([source], ["ko", "ja", "es"])
+    assert [shown for shown, _ in parts][:1] == [("ko", "ja")]
+    assert all(len(content) <= DISCORD_MESSAGE_LIMIT for _, content in parts)
+    assert all(shown == ("es",) for shown, _ in parts[1:]) and len(parts) >= 3
+    assert all(balanced_fences(content) for _, content in parts)
+    assert parts[1][1].startswith("`es`\n```py\n")  # the label never breaks the fence
+    # Nothing lost: every line of the code is in one of its parts.
+    shown = "\n".join(content for _, content in parts[1:])
+    assert all(f"print({n})" in shown for n in range(150))
+    # An edit re-cuts the same way; a piece the shorter text no longer needs is None.
+    assert beneath_piece(parts[1][1], 0) == parts[1][1]
+    assert beneath_piece("short", 1) is None
