@@ -1,0 +1,80 @@
+"""The live listener on real models: when turns end, and what happens to their work.
+
+Real parts: Piper speaks the test audio, the configured VAD finds the turns, the
+packaged Whisper tiny.en transcribes them. Models load once per module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from libra.config import Settings
+from libra.voice.engines import LocalSpeechEngines
+from libra.voice.listener import SpeakerListener
+from libra.voice.models.store import ModelStore
+from tests.fakes import noise
+
+QUESTION = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSpeechEngines]:
+    """One engines object for the module: Whisper loads once."""
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}})
+    yield LocalSpeechEngines(settings.voice, ModelStore(tmp_path_factory.mktemp("models")))
+
+
+def trimmed(text: str) -> np.ndarray:
+    """Piper speech without its own leading and trailing silence."""
+    samples = noise.speech16k(text)
+    blocks = samples[: samples.size // 160 * 160].reshape(-1, 160)
+    power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-9)
+    active = np.flatnonzero(power > power.max() - 45)
+    return samples[active[0] * 160 : (active[-1] + 1) * 160]
+
+
+class Talker:
+    """A transport like Discord: 100 ms chunks paced like a microphone while someone
+    talks, a few silent frames after the talk spurt, then nothing (the stream stays open).
+    """
+
+    def __init__(self, *parts: np.ndarray) -> None:
+        self.pcm = noise.to_pcm(np.concatenate(parts))
+        self.last_sent = 0.0
+        self.close = asyncio.Event()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        step, start = 3200, time.perf_counter()
+        for i, offset in enumerate(range(0, len(self.pcm), step)):
+            await asyncio.sleep(max(0.0, start + (i + 1) * 0.1 - time.perf_counter()))
+            self.last_sent = time.perf_counter()
+            yield self.pcm[offset:offset + step]
+        await self.close.wait()  # silence on the wire: no packets at all
+
+
+async def test_a_turn_ends_when_the_transport_goes_quiet(engines: LocalSpeechEngines) -> None:
+    """Discord sends ~100 ms of silence after speech, then nothing: the turn still ends."""
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}}).voice
+    await engines.stt("en")  # loaded, as for every turn after the process's first
+    listener = SpeakerListener(engines, settings, language="en")
+    talker = Talker(noise.silence(0.3), trimmed(QUESTION), noise.silence(0.1))
+    said = aiter(listener.utterances(talker.stream()))
+    try:
+        utterance = await asyncio.wait_for(anext(said), 6)
+        waited = time.perf_counter() - talker.last_sent
+    finally:
+        talker.close.set()
+        await said.aclose()  # type: ignore[attr-defined]
+
+    assert "capital of france" in utterance.text.lower(), utterance.text
+    # The 500 ms endpoint minus the 100 ms of silence sent (and a tick of slack).
+    ended = utterance.clock.turn_end - talker.last_sent
+    assert 0.3 < ended < 0.7, f"the turn ended {ended:.2f} s after the last packet"
+    # ... and the speech ended ~100 ms before that packet, by the wall clock too.
+    assert abs(utterance.clock.speech_end - (talker.last_sent - 0.1)) < 0.1
+    assert waited < 3, f"the transcript came {waited:.2f} s after the last packet"
