@@ -4,8 +4,10 @@ A listener task per speaker (:class:`~libra.voice.listener.SpeakerListener` over
 ``VoiceLink.audio``) puts each transcribed turn on a short queue; one answering task
 takes them in order, answers through the pipeline and plays the answer on the link.
 A failure is reported through ``on_error`` (the Discord side says it in the channel)
-and never stops the other speakers: a speaker whose engine failed is listened to again
-when their audio next starts.
+and never stops the other speakers. A speaker whose turn failed is listened to again
+by the same task after a short back-off: the link announces a speaker only when their
+stream opens, and their stream stays open (claimed) while they are in the channel, so
+nobody else would ever read it again. The same failure repeated is reported once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from libra.voice.utterance import Utterance
 
 if TYPE_CHECKING:
     from libra.voice.pipeline import VoicePipeline, VoiceReply
+
+RETRY_S = 0.5
+"""Back-off before listening again to a speaker whose listener failed (doubles)."""
+MAX_RETRY_S = 30.0
+
 
 ErrorHandler = Callable[[int, LibraError], Awaitable[None]]
 """Told which speaker's turn failed and why."""
@@ -66,19 +73,43 @@ class Conversation:
             await asyncio.gather(*listeners.values(), answering, return_exceptions=True)
 
     async def _listen(self, user_id: int) -> None:
+        """Listen to ``user_id`` until their audio ends, again after each failure."""
+        delay, last = RETRY_S, ""
+        while True:
+            failure, heard = await self._listen_once(user_id)
+            if failure is None:
+                return  # their stream ended: they left, or the link closed
+            said = f"{failure.code}:{failure}"
+            if heard or said != last:
+                await self._report(user_id, failure)
+            if heard:
+                delay = RETRY_S
+            last = said
+            logger.info("voice: listening to {} again in {:.1f} s", user_id, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _listen_once(self, user_id: int) -> tuple[LibraError | None, bool]:
+        """Queue ``user_id``'s turns until their audio ends or a turn fails.
+
+        Returns the failure (``None``: the audio ended) and whether any turn was heard.
+        """
         listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
                                    name=f"voice:{self._link.guild_id}:{user_id}")
+        heard = False
         try:
             async for utterance in listener.utterances(self._pcm(user_id)):
+                heard = True
                 if self._queue.full():  # a short queue: the oldest question goes
                     dropped = self._queue.get_nowait()
                     logger.warning("voice: dropped a queued turn of {}", dropped[0])
                 self._queue.put_nowait((user_id, utterance))
         except LibraError as err:
-            await self._report(user_id, err)
+            return err, heard
         except Exception as err:  # one speaker's failure must not end the conversation
             logger.opt(exception=err).error("voice: listening to {} failed", user_id)
-            await self._report(user_id, SpeechEngineFailed(f"listening failed: {err}"))
+            return SpeechEngineFailed(f"listening failed: {err}"), heard
+        return None, heard
 
     async def _pcm(self, user_id: int) -> AsyncIterator[bytes]:
         async for chunk in self._link.audio(user_id):

@@ -415,8 +415,10 @@ class _TurnState:
         if job.stale or failed:
             if not failed:
                 self._stats.wasted += 1
-            if current and self._paused_at is not None:
-                self._speculate()  # paused again while the stale job ran: try again
+            if job.stale and current and self._paused_at is not None:
+                # Paused again while the stale job ran: try again. (Not after a failure:
+                # a failing engine would be asked again and again, a busy loop.)
+                self._speculate()
             return
         if current:
             # Whisper writes punctuation: a finished question ends the wait sooner.
@@ -493,6 +495,7 @@ class _TurnState:
                 final = stream.task.result()
             except LibraError as err:
                 self._out.put_nowait(err)
+                self._inbox.put_nowait(_WAKE)  # a silent wire must not hold it back
                 continue
             clock.mark("stt_final")
             text = final.text.strip()
