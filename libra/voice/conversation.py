@@ -131,12 +131,22 @@ class Conversation:
                                             channel_id=self._channel_id,
                                             guild_id=self._link.guild_id, voice=self._voice)
         self.current = reply
+        written = False
         try:
             if self._on_reply is not None:
                 await self._on_reply(reply)
             playback = await self._link.play(reply.audio())
-            await reply.wait()
+            try:
+                await reply.wait()
+            finally:
+                written = True  # (its own failure included: nothing left to stop)
             await playback.wait()
+        except BaseException:
+            # Nobody will hear the rest (playback refused, the reporter failed, or this
+            # task was cancelled): stop the LLM and the synthesiser working for nobody.
+            if not written:
+                await reply.cancel()
+            raise
         finally:
             self.current = None
             reply.publish_latency()

@@ -45,6 +45,7 @@ GUILD, CHANNEL, USER = 7, 8, 41
 CHUNK = 48_000 * 4 // 10
 """100 ms of 48 kHz stereo s16le, what the Discord receiver delivers per chunk."""
 QUESTION = "What is the capital of France?"
+LONG_ANSWER = " ".join(f"Sentence number {i} of a long answer about Paris." for i in range(40))
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +137,13 @@ class Played:
 class Link:
     """A :class:`VoiceLink` whose received audio is Libra's :class:`ReceivedAudio`."""
 
-    def __init__(self, *, play_error: BaseException | None = None) -> None:
+    def __init__(self, *, play_error: BaseException | None = None,
+                 play_delay: float = 0.0) -> None:
         self.received = ReceivedAudio(GUILD, capacity=50)
         self.guild_id, self.channel_id, self.is_alive = GUILD, CHANNEL, True
         self.play_error = play_error
+        self.play_delay = play_delay
+        """How long :meth:`play` takes to fail (waiting for media that never comes)."""
         self.played = bytearray()
         self._sequence = 0
 
@@ -151,6 +155,7 @@ class Link:
 
     async def play(self, source: AsyncIterable[bytes], timeout: float = 10.0) -> Played:
         if self.play_error is not None:
+            await asyncio.sleep(self.play_delay)
             raise self.play_error
         return Played(source, self.played)
 
@@ -251,3 +256,30 @@ async def test_a_speaker_whose_turn_failed_is_heard_again(
     [(user_id, err)] = seen.errors
     assert user_id == USER and isinstance(err, SpeechEngineFailed), err
     assert "capital of france" in seen.replies[0].transcript.lower()
+
+
+async def test_a_failed_playback_stops_the_answer(
+        app: LibraApp, fake_ollama: FakeOllama, real_engines: LocalSpeechEngines) -> None:
+    """Nobody can hear it: the LLM stops writing and nothing is synthesised for nobody."""
+    fake_ollama.answer_fn = lambda body: LONG_ANSWER
+    fake_ollama.tokens_per_second = 250  # ~500 tokens: written in ~2 s if nobody stops it
+    engines = PortEngines(real_engines)
+    await real_engines.tts("en")  # loaded, as for every turn after the process's first
+    link = Link(play_error=RuntimeError("the voice connection went away"), play_delay=0.5)
+    seen = Recorder()
+    conversation = Conversation(pipeline_of(app, engines), link,  # type: ignore[arg-type]
+                                on_error=seen.on_error, on_reply=seen.on_reply)
+    task = await running(conversation)
+    try:
+        await link.talk(USER, speech(QUESTION))
+        await seen.until("the playback failure's report", lambda: seen.errors)
+        said = len(engines.said)
+        await asyncio.sleep(3.0)  # the whole answer would have been written by now
+    finally:
+        await stopped(task, link)
+
+    assert [r.path for r in fake_ollama.requests].count("/api/chat") == 1
+    assert fake_ollama.completed == 0, "the whole answer was written for nobody"
+    assert fake_ollama.disconnects == 1, "the LLM was not stopped mid-answer"
+    assert len(engines.said) == said, "sentences were synthesised after the failure"
+    assert len(seen.errors) == 1 and "went away" in str(seen.errors[0][1])
