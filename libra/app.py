@@ -19,6 +19,7 @@ from libra.config import Settings
 from libra.errors import LibraError, PluginError
 from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
+from libra.language.api import LanguageService
 from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.llm.api import LLMBackend
@@ -102,7 +103,7 @@ def build_graph(settings: Settings, mode: Mode, *,
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
-    speech = build_speech(settings, bus, chat_service)
+    speech = build_speech(settings, bus, chat_service, language=language.service)
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
     if mode is Mode.RUN:
@@ -144,8 +145,12 @@ def build_translation(settings: Settings, *, llm: LLMPlugin, language: LanguageP
                               opt_in=records)
 
 
-def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoicePipeline | None:
+def build_speech(settings: Settings, bus: EventBus, chat: ChatService, *,
+                 language: LanguageService | None = None) -> VoicePipeline | None:
     """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
+
+    A live speaker is heard in the channel's reply language (``language``), so each
+    configured language's own model serves it: no multilingual model is needed.
 
     Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
     seconds to load), so start-up time does not depend on the voice models.
@@ -168,8 +173,16 @@ def build_speech(settings: Settings, bus: EventBus, chat: ChatService) -> VoiceP
     # here for transcripts whose engine names no language.
     languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,
                                    zh_default=settings.language.zh_default)
+    listen_language = None
+    if language is not None:
+        service = language
+
+        async def listen_language(channel_id: int, user_id: int) -> str | None:
+            # The channel's reply language: an empty message never moves it.
+            return await service.message_language(channel_id, "")
+
     return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
-                         guess=languages.settle)
+                         guess=languages.settle, listen_language=listen_language)
 
 
 class LibraApp:

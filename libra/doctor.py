@@ -276,6 +276,16 @@ def check_speech(settings: Settings) -> list[ComponentHealth]:
         status = Status.DEGRADED if choice.stt is None or choice.tts is None else Status.OK
         rows.append(ComponentHealth(name=f"voice {choice.language}", status=status,
                                     detail=detail, fix="; ".join(choice.missing) or None))
+    if len(settings.voice.languages) > 1:
+        # A live conversation hears each channel in its reply language (the rows above);
+        # only speech in another language than the channel's needs detection.
+        detecting, fixes = engines.detection()
+        detail = "hears each channel in its reply language with that language's model; "
+        rows.append(ComponentHealth(
+            name="voice conversation", status=Status.OK,
+            detail=detail + (f"detects other languages with {detecting}" if detecting
+                             else "no multilingual model to detect other languages"),
+            fix=None if detecting else "; ".join(fixes) + " (optional)"))
     return rows
 
 

@@ -36,6 +36,9 @@ ErrorHandler = Callable[[int, LibraError], Awaitable[None]]
 """Told which speaker's turn failed and why."""
 ReplyHandler = Callable[["VoiceReply"], Awaitable[None]]
 """Told of each answer as it starts (mirroring, status pages)."""
+ListenLanguage = Callable[[int, int], Awaitable[str | None]]
+"""The language to hear a speaker in: (channel id, user id) → the channel's reply
+language (``None``: detect)."""
 
 
 class Conversation:
@@ -44,8 +47,14 @@ class Conversation:
     def __init__(self, pipeline: VoicePipeline, link: VoiceLink, *,
                  channel_id: int | None = None, voice: str | None = None,
                  queue_size: int = 3, on_error: ErrorHandler | None = None,
-                 on_reply: ReplyHandler | None = None) -> None:
-        """``channel_id`` is where the turns are stored (default the voice channel)."""
+                 on_reply: ReplyHandler | None = None,
+                 listen_language: ListenLanguage | None = None) -> None:
+        """``channel_id`` is where the turns are stored (default the voice channel).
+
+        ``listen_language`` names the language each speaker's next turn is heard in
+        (the channel's reply language); without it the recogniser detects the language,
+        which needs a multilingual model when several languages are configured.
+        """
         self._pipeline = pipeline
         self._link = link
         self._channel_id = channel_id if channel_id is not None else link.channel_id
@@ -53,6 +62,7 @@ class Conversation:
         self._queue: asyncio.Queue[tuple[int, Utterance]] = asyncio.Queue(maxsize=queue_size)
         self._on_error = on_error
         self._on_reply = on_reply
+        self._listen_language = listen_language
         self.current: VoiceReply | None = None
         """The answer being spoken, if any."""
 
@@ -94,8 +104,16 @@ class Conversation:
 
         Returns the failure (``None``: the audio ended) and whether any turn was heard.
         """
+        source = None
+        if self._listen_language is not None:
+            language_of = self._listen_language
+
+            async def source() -> str | None:
+                return await language_of(self._channel_id, user_id)
+
         listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
-                                   name=f"voice:{self._link.guild_id}:{user_id}")
+                                   name=f"voice:{self._link.guild_id}:{user_id}",
+                                   language_source=source, guess=self._pipeline.guess)
         heard = False
         try:
             async for utterance in listener.utterances(self._pcm(user_id)):

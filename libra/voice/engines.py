@@ -79,6 +79,14 @@ class LocalSpeechEngines:
                                     missing=missing))
         return out
 
+    def detection(self) -> tuple[str | None, tuple[str, ...]]:
+        """What recognises speech of an unknown language; loads nothing.
+
+        ``engine:model`` (a multilingual model), or None and the commands that install one.
+        """
+        plan = self._planner.stt(None)
+        return plan.label, plan.missing
+
     async def stt(self, language: str | None, *, engine: str | None = None) -> SpeechToText:
         """The recogniser for ``language`` (``None`` = one that detects the language).
 

@@ -28,6 +28,13 @@ back; it is fed on if speech resumes and dropped if the turn ends, so no engine
 decodes the endpoint wait (for Vosk, which decodes every frame it is given, that is
 ~0.3 s less audio to catch up on when the turn ends).
 
+**Which recogniser.** A listener given a ``language_source`` (the channel's reply
+language, from the chat side) asks it before the first turn and then every
+:data:`LANGUAGE_POLL_S`, and transcribes the next turn with that language's model
+(:func:`recogniser_for`): a channel speaking Korean is heard by the Korean model, not
+by a multilingual guess that may not be installed. A turn keeps the recogniser it
+opened with.
+
 The detector keeps *audio* time; the listener pairs it with the wall clock of the chunk
 being processed, so the latency report's "endpoint wait" is what the speaker waited.
 """
@@ -37,13 +44,13 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from loguru import logger
 
 from libra.config import VoiceSettings
-from libra.errors import LibraError, SpeechEngineFailed
+from libra.errors import LibraError, SpeechEngineFailed, SpeechModelMissing
 from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock
 from libra.voice.turns import (
@@ -74,6 +81,39 @@ _speculating: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDict
 _finishing: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
 """Whole-turn passes in flight per loaded model: someone is waiting for each, so no
 speculative job is queued ahead of them."""
+
+
+LanguageSource = Callable[[], Awaitable[str | None]]
+"""The language a speaker is expected to speak now (the channel's reply language)."""
+
+
+async def recogniser_for(engines: SpeechEngines, language: str | None, *,
+                         engine: str | None = None) -> tuple[SpeechToText, str | None]:
+    """The recogniser for ``language`` and the language hint to give it.
+
+    When no model serves ``language``, a multilingual model that detects the language
+    is the fallback (hint ``None``); a one-language model never stands in for another.
+
+    Raises:
+        SpeechModelMissing: nothing serves ``language`` (the hint names its model).
+        SpeechEngineFailed: the model is there but would not load.
+    """
+    try:
+        return await engines.stt(language, engine=engine), language
+    except SpeechModelMissing as missing:
+        if language is None:
+            raise
+        try:
+            detecting = await engines.stt(None, engine=engine)
+        except SpeechModelMissing:
+            raise missing from None
+        if detecting.languages is not None and len(detecting.languages) < 2:
+            raise missing from None
+        return detecting, None
+
+
+LANGUAGE_POLL_S = 0.5
+"""How often a listener with a ``language_source`` asks it (an in-memory read)."""
 
 
 @dataclass(slots=True)
@@ -158,6 +198,11 @@ class _SttStream:
         self._on_partial = on_partial
         self.task = asyncio.create_task(self._run(), name=name)
 
+    @property
+    def recogniser(self) -> SpeechToText:
+        """The model transcribing this stream."""
+        return self._recogniser
+
     def push(self, pcm: bytes) -> None:
         self._feed.put_nowait(pcm)
 
@@ -195,10 +240,13 @@ class SpeakerListener:
 
     def __init__(self, engines: SpeechEngines, settings: VoiceSettings, *,
                  language: str | None = None, stt: str | None = None, name: str = "voice",
+                 language_source: LanguageSource | None = None,
                  on_speech_started: Callable[[], None] | None = None,
                  guess: LanguageGuess = no_guess, speculate: bool = True) -> None:
         """Listen with the configured engines.
 
+        ``language`` is the spoken language (``None``: detect) unless ``language_source``
+        says it, turn by turn (see the module docstring);
         ``on_speech_started`` is called as each turn opens (barge-in detection);
         ``guess`` names a transcript's language when the engine does not;
         ``speculate=False`` turns off speculative finals (benchmarks compare both).
@@ -206,6 +254,7 @@ class SpeakerListener:
         self._engines = engines
         self._settings = settings
         self._language = language
+        self._language_source = language_source
         self._stt = stt
         self._name = name
         self._on_speech_started = on_speech_started
@@ -219,17 +268,19 @@ class SpeakerListener:
         Raises:
             SpeechModelMissing, SpeechEngineFailed: no engine can transcribe the speaker.
         """
-        recogniser = await self._engines.stt(self._language, engine=self._stt)
-        speculative = self._speculate and recogniser.engine in BATCH_ENGINES
+        recogniser, language = await self._recogniser()
         detector = TurnDetector.from_settings(self._engines.new_vad(), self._settings,
                                               pause_ms=PAUSE_MS)
         inbox: asyncio.Queue[object] = asyncio.Queue()
         out: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
         pump = asyncio.create_task(_pump(pcm, inbox), name=f"{self._name}:audio")
-        state = _TurnState(recogniser, self._language, inbox=inbox, out=out, name=self._name,
+        state = _TurnState(recogniser, language, inbox=inbox, out=out, name=self._name,
                            guess=self._guess,
-                           stats=self.speculation if speculative else None)
+                           stats=self.speculation if self._speculate else None)
         finisher = asyncio.create_task(state.finish_loop(), name=f"{self._name}:final")
+        choosing = (asyncio.create_task(self._follow_language(state),
+                                        name=f"{self._name}:language")
+                    if self._language_source is not None else None)
         quiet = _QuietWire(detector)
         try:
             while True:
@@ -269,7 +320,32 @@ class SpeakerListener:
             pump.cancel()
             await state.discard()
             finisher.cancel()
-            await asyncio.gather(pump, finisher, return_exceptions=True)
+            tasks = [pump, finisher] + ([choosing] if choosing is not None else [])
+            if choosing is not None:
+                choosing.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _recogniser(self) -> tuple[SpeechToText, str | None]:
+        language = self._language
+        if self._language_source is not None:
+            language = await self._language_source()
+        return await recogniser_for(self._engines, language, engine=self._stt)
+
+    async def _follow_language(self, state: _TurnState) -> None:
+        """Pick the next turn's recogniser as the channel's language changes."""
+        failed: str | None = None
+        while True:
+            await asyncio.sleep(LANGUAGE_POLL_S)
+            try:
+                recogniser, language = await self._recogniser()
+            except LibraError as err:  # keep the one that works; try again later
+                if str(err) != failed:
+                    logger.warning("{}: keeping {} ({})", self._name,
+                                   state.recogniser.model, err)
+                failed = str(err)
+                continue
+            failed = None
+            state.use(recogniser, language)
 
     def _handle(self, event: TurnEvent, state: _TurnState, detector: TurnDetector,
                 arrived: float) -> None:
@@ -314,6 +390,7 @@ class _TurnState:
                  stats: SpeculationStats | None = None) -> None:
         """``stats``: speculate (batch engines), counting into it; ``None`` = never."""
         self._recogniser = recogniser
+        self._next: tuple[SpeechToText, str | None] | None = None
         self._guess = guess
         self._language = language
         self._inbox = inbox
@@ -324,7 +401,8 @@ class _TurnState:
         self.language_hint = language
         self.finishing: asyncio.Queue[tuple[_SttStream, TurnClock, int] | None] = asyncio.Queue()
         self._discards: list[asyncio.Task[None]] = []
-        self._stats = stats
+        self._all_stats = stats
+        self._stats = stats if recogniser.engine in BATCH_ENGINES else None
         self._audio = bytearray()
         """The open turn's audio so far (kept only when speculating)."""
         self._speculation: _Speculation | None = None
@@ -340,7 +418,21 @@ class _TurnState:
         """The number of the open (or last) turn."""
         return self._count
 
+    @property
+    def recogniser(self) -> SpeechToText:
+        """The recogniser of the open (or next) turn."""
+        return self._recogniser
+
+    def use(self, recogniser: SpeechToText, language: str | None) -> None:
+        """Transcribe the next turn with ``recogniser`` (the open one keeps its own)."""
+        self._next = (recogniser, language)
+
     def open(self, audio: bytes) -> None:
+        if self._next is not None:
+            (self._recogniser, self._language), self._next = self._next, None
+            self.language_hint = self._language
+            self._stats = (self._all_stats if self._recogniser.engine in BATCH_ENGINES
+                           else None)
         self._count += 1
         turn = self._count
         self._stream = _SttStream(self._recogniser, self._language,
@@ -407,7 +499,8 @@ class _TurnState:
         stream.task.add_done_callback(lambda task: self._speculated(job, task))
 
     def _speculated(self, job: _Speculation, task: asyncio.Task[Transcript]) -> None:
-        _speculating[self._recogniser] = max(0, _speculating.get(self._recogniser, 1) - 1)
+        recogniser = job.stream.recogniser  # (the next turn may use another one)
+        _speculating[recogniser] = max(0, _speculating.get(recogniser, 1) - 1)
         self._jobs.discard(task)
         failed = _failed(task)
         assert self._stats is not None
@@ -458,12 +551,12 @@ class _TurnState:
             job.stale = True
         stream.close()
         if self._stats is not None:
-            _finishing[self._recogniser] = _finishing.get(self._recogniser, 0) + 1
-            stream.task.add_done_callback(self._finished)
+            recogniser = self._recogniser
+            _finishing[recogniser] = _finishing.get(recogniser, 0) + 1
+            stream.task.add_done_callback(
+                lambda _task: _finishing.__setitem__(
+                    recogniser, max(0, _finishing.get(recogniser, 1) - 1)))
         self.finishing.put_nowait((stream, clock, speech_ms))
-
-    def _finished(self, task: asyncio.Task[Transcript]) -> None:
-        _finishing[self._recogniser] = max(0, _finishing.get(self._recogniser, 1) - 1)
 
     def discard_soon(self) -> None:
         self._drop_speculation()
@@ -486,7 +579,7 @@ class _TurnState:
         """Wait for each closed turn's final transcript, in order, and hand it out."""
         while (item := await self.finishing.get()) is not None:
             stream, clock, speech_ms = item
-            clock.stt = f"{self._recogniser.engine}:{self._recogniser.model}"
+            clock.stt = f"{stream.recogniser.engine}:{stream.recogniser.model}"
             await asyncio.wait([stream.task])  # (a cancelled task must not end this loop)
             if stream.task.cancelled():
                 logger.debug("{}: a turn's transcription was cancelled", self._name)

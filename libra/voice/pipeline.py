@@ -37,7 +37,7 @@ from libra.voice.speaker import SpokenAnswer
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
 
 if TYPE_CHECKING:
-    from libra.voice.conversation import ErrorHandler, ReplyHandler
+    from libra.voice.conversation import ErrorHandler, ListenLanguage, ReplyHandler
 
 FEED_MS = 100
 """Audio handed to speech-to-text per chunk (what Vosk is measured with)."""
@@ -132,17 +132,21 @@ class VoicePipeline:
     """Speech in, chat, speech out; see the module docstring."""
 
     def __init__(self, *, engines: SpeechEngines, chat: ChatService, bus: EventBus,
-                 settings: VoiceSettings, guess: LanguageGuess = no_guess) -> None:
+                 settings: VoiceSettings, guess: LanguageGuess = no_guess,
+                 listen_language: ListenLanguage | None = None) -> None:
         """No I/O: models load on the first turn that needs them.
 
         ``guess`` names a transcript's language when the engine does not (Libra's
         detector); the reply language is the chat service's, as for a text message.
+        ``listen_language`` is the language a live speaker is heard in (the channel's
+        reply language, see :class:`~libra.voice.conversation.Conversation`).
         """
         self.engines = engines
         self.settings = settings
         self._chat = chat
         self._bus = bus
-        self._guess = guess
+        self.guess = guess
+        self.listen_language = listen_language
 
     async def reply_to(self, pcm: bytes, *, user_id: int, channel_id: int,
                        guild_id: int | None, language: str | None = None,
@@ -168,7 +172,7 @@ class VoicePipeline:
                                hint="speak closer to the microphone, or check the language "
                                     "(--language) and the engine (--stt)")
         text = final.text.strip()
-        utterance = Utterance(text=text, language=final.language or self._guess(text),
+        utterance = Utterance(text=text, language=final.language or self.guess(text),
                               audio_ms=len(pcm) / 2 / SPEECH_RATE * 1000, clock=clock)
         return await self.answer(utterance, user_id=user_id, channel_id=channel_id,
                                  guild_id=guild_id, voice=voice)
@@ -198,7 +202,7 @@ class VoicePipeline:
         from libra.voice.conversation import Conversation  # noqa: PLC0415 - a cycle
 
         await Conversation(self, link, channel_id=channel_id, voice=voice, on_error=on_error,
-                           on_reply=on_reply).run()
+                           on_reply=on_reply, listen_language=self.listen_language).run()
 
 
 async def transcribe(recogniser: SpeechToText, pcm: AsyncIterable[bytes], *,

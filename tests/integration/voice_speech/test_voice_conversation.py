@@ -283,3 +283,49 @@ async def test_a_failed_playback_stops_the_answer(
     assert fake_ollama.disconnects == 1, "the LLM was not stopped mid-answer"
     assert len(engines.said) == said, "sentences were synthesised after the failure"
     assert len(seen.errors) == 1 and "went away" in str(seen.errors[0][1])
+
+
+async def test_each_channel_language_is_heard_by_its_own_model(
+        pg_url: str, fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    """English and Korean with the packaged models only (no multilingual Whisper).
+
+    The channel's reply language picks the recogniser: Whisper tiny.en while it is
+    English, Vosk's Korean model once it is pinned to Korean.
+    """
+    fake_ollama.answer_fn = lambda body: "OK."
+    settings = Settings.model_validate({
+        "app": {"data_dir": str(tmp_path)},
+        "database": {"url": pg_url},
+        "llm": {"servers": [fake_ollama.url], "warmup": False, "coalesce_ms": 0,
+                "coalesce_chars": 1, "cache_ttl": 0},
+        "voice": {"languages": ["en", "ko"]},
+    })
+    app = LibraApp.of(build_graph(settings, Mode.CHAT))
+    await app.start()
+    pipeline = app.graph.speech
+    assert pipeline is not None
+    link, seen = Link(), Recorder()
+    task = asyncio.create_task(pipeline.converse(link, on_error=seen.on_error,  # type: ignore[arg-type]
+                                                 on_reply=seen.on_reply), name="test-converse")
+    await asyncio.sleep(0.05)
+    try:
+        await link.talk(USER, speech(QUESTION))
+        await seen.until("the English answer", lambda: seen.errors or seen.replies, 30)
+        await app.graph.language.service.pin(CHANNEL, "ko")
+        engines = pipeline.engines
+        assert isinstance(engines, LocalSpeechEngines)
+        await seen.until("the Korean model loaded (the listener follows the channel)",
+                         lambda: "vosk:vosk-model-small-ko-0.22" in engines.loaded(), 20)
+        await link.talk(USER, speech("안녕하세요. 오늘 날씨가 좋네요.", language="ko"))
+        await seen.until("the Korean answer",
+                         lambda: seen.errors or len(seen.replies) == 2, 30)
+    finally:
+        await stopped(task, link)
+        await app.stop()
+
+    assert seen.errors == []
+    english, korean = seen.replies
+    assert english.clock.stt == "whisper:whisper-tiny.en"
+    assert "capital of france" in english.transcript.lower()
+    assert korean.clock.stt == "vosk:vosk-model-small-ko-0.22"
+    assert korean.language == "ko" and korean.transcript  # (espeak's Korean: words vary)

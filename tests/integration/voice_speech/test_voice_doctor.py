@@ -31,3 +31,7 @@ async def test_each_voice_language_names_its_engines_or_the_pull_command(
     assert "listens with nothing, speaks with nothing" in french
     assert ("fix: libra models pull vosk-model-small-fr-0.22; "
             "libra models pull fr_FR-siwis-medium") in out
+    conversation = row(out, "voice conversation")
+    assert conversation.startswith("ok")
+    assert "hears each channel in its reply language" in conversation
+    assert "no multilingual model" in conversation
