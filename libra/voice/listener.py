@@ -50,9 +50,10 @@ from dataclasses import dataclass
 from loguru import logger
 
 from libra.config import VoiceSettings
-from libra.errors import LibraError, SpeechEngineFailed, SpeechModelMissing
-from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript
+from libra.errors import LibraError
+from libra.voice.api import SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock
+from libra.voice.transcription import SttStream, recogniser_for
 from libra.voice.turns import (
     PauseStarted,
     SpeechResumed,
@@ -64,7 +65,7 @@ from libra.voice.turns import (
     UtteranceAudio,
 )
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
-from libra.voice.vad import frame_bytes
+from libra.voice.wire import TICK_MS, QuietWire
 
 BATCH_ENGINES = frozenset({"whisper"})
 """Engines that transcribe only once their input ends (no partials): worth a speculative
@@ -81,35 +82,6 @@ _speculating: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDict
 _finishing: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
 """Whole-turn passes in flight per loaded model: someone is waiting for each, so no
 speculative job is queued ahead of them."""
-
-
-LanguageSource = Callable[[], Awaitable[str | None]]
-"""The language a speaker is expected to speak now (the channel's reply language)."""
-
-
-async def recogniser_for(engines: SpeechEngines, language: str | None, *,
-                         engine: str | None = None) -> tuple[SpeechToText, str | None]:
-    """The recogniser for ``language`` and the language hint to give it.
-
-    When no model serves ``language``, a multilingual model that detects the language
-    is the fallback (hint ``None``); a one-language model never stands in for another.
-
-    Raises:
-        SpeechModelMissing: nothing serves ``language`` (the hint names its model).
-        SpeechEngineFailed: the model is there but would not load.
-    """
-    try:
-        return await engines.stt(language, engine=engine), language
-    except SpeechModelMissing as missing:
-        if language is None:
-            raise
-        try:
-            detecting = await engines.stt(None, engine=engine)
-        except SpeechModelMissing:
-            raise missing from None
-        if detecting.languages is not None and len(detecting.languages) < 2:
-            raise missing from None
-        return detecting, None
 
 
 LANGUAGE_POLL_S = 0.5
@@ -136,103 +108,12 @@ class _Partial:
     """The turn it belongs to: a late partial of a finished turn must not end the next."""
 
 
+LanguageSource = Callable[[], Awaitable[str | None]]
+"""The language a speaker is expected to speak now (the channel's reply language)."""
+
 _AUDIO_END = object()
 _WAKE = object()
 _TICK = object()
-
-TICK_MS = 30
-"""How often an open turn checks whether the transport went quiet."""
-JITTER_MS = 60
-"""Lateness of a chunk still taken for jitter, not for a silent wire."""
-MAX_CHUNK_WAIT_MS = 250
-"""The longest gap between chunks a live transport has (it may send bigger chunks at
-once, e.g. a file: those do not make the listener wait longer for the next one)."""
-
-
-class _QuietWire:
-    """Pairs the detector's audio time with the wall clock, and fills silent wires.
-
-    A transport may send nothing at all while nobody talks (Discord sends ~5 silent
-    frames after a talk spurt, then no packets): counting only the audio received, the
-    endpoint silence would never be reached and a turn would end only at
-    ``max_utterance_s``. Once a chunk is later than its own length plus jitter, the
-    wall time since the audio received ended is pushed to the detector as silence, so
-    the turn ends ``endpoint_silence_ms`` after the last audio, as on a wire that sends
-    silence. Audio time stays the wall time of the audio's end.
-    """
-
-    def __init__(self, detector: TurnDetector) -> None:
-        self._detector = detector
-        self._frame_bytes = frame_bytes(detector.vad.frame_ms)
-        self.audio_end = time.perf_counter()
-        """Wall time the audio pushed so far (received or filled in) ends at."""
-        self._arrived = self.audio_end
-        self._chunk_s = 0.0
-
-    def heard(self, pcm: bytes) -> list[TurnEvent]:
-        """A chunk arrived: it ends now."""
-        self._arrived = self.audio_end = time.perf_counter()
-        self._chunk_s = min(len(pcm) / 2 / SPEECH_RATE, MAX_CHUNK_WAIT_MS / 1000)
-        return self._detector.push(pcm)
-
-    def fill(self) -> list[TurnEvent]:
-        """No chunk for a while: push the silence the wire did not send."""
-        now = time.perf_counter()
-        if now - self._arrived < self._chunk_s + JITTER_MS / 1000:
-            return []  # the next chunk may still be on its way
-        frames = int((now - self.audio_end) * SPEECH_RATE * 2 // self._frame_bytes)
-        if frames <= 0:
-            return []
-        self.audio_end += frames * self._frame_bytes / 2 / SPEECH_RATE
-        return self._detector.push(bytes(frames * self._frame_bytes))
-
-
-class _SttStream:
-    """One turn's speech-to-text stream: audio pushed in, partials reported, one final."""
-
-    def __init__(self, recogniser: SpeechToText, language: str | None,
-                 on_partial: Callable[[str], None] | None, name: str) -> None:
-        self._feed: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._recogniser = recogniser
-        self._language = language
-        self._on_partial = on_partial
-        self.task = asyncio.create_task(self._run(), name=name)
-
-    @property
-    def recogniser(self) -> SpeechToText:
-        """The model transcribing this stream."""
-        return self._recogniser
-
-    def push(self, pcm: bytes) -> None:
-        self._feed.put_nowait(pcm)
-
-    def close(self) -> None:
-        self._feed.put_nowait(None)
-
-    async def abort(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-    async def _pcm(self) -> AsyncIterator[bytes]:
-        while (pcm := await self._feed.get()) is not None:
-            yield pcm
-
-    async def _run(self) -> Transcript:
-        final: Transcript | None = None
-        try:
-            async for result in self._recogniser.stream(self._pcm(), language=self._language):
-                if result.final:
-                    final = result
-                elif result.text and self._on_partial is not None:
-                    self._on_partial(result.text)
-        except LibraError:
-            raise
-        except Exception as err:  # a foreign engine's error, wrapped at the boundary
-            raise SpeechEngineFailed(f"{self._recogniser.engine} failed: {err}",
-                                     hint="see the log for the engine's error") from err
-        if final is None:
-            raise SpeechEngineFailed(f"{self._recogniser.engine} gave no final transcript")
-        return final
 
 
 class SpeakerListener:
@@ -281,7 +162,7 @@ class SpeakerListener:
         choosing = (asyncio.create_task(self._follow_language(state),
                                         name=f"{self._name}:language")
                     if self._language_source is not None else None)
-        quiet = _QuietWire(detector)
+        quiet = QuietWire(detector)
         try:
             while True:
                 try:
@@ -373,7 +254,7 @@ class SpeakerListener:
 class _Speculation:
     """One speculative final: the turn's audio up to a pause, being transcribed."""
 
-    stream: _SttStream
+    stream: SttStream
     turn: int
     speech_end_ms: int
     stale: bool = False
@@ -396,10 +277,10 @@ class _TurnState:
         self._inbox = inbox
         self._out = out
         self._name = name
-        self._stream: _SttStream | None = None
+        self._stream: SttStream | None = None
         self._count = 0
         self.language_hint = language
-        self.finishing: asyncio.Queue[tuple[_SttStream, TurnClock, int] | None] = asyncio.Queue()
+        self.finishing: asyncio.Queue[tuple[SttStream, TurnClock, int] | None] = asyncio.Queue()
         self._discards: list[asyncio.Task[None]] = []
         self._all_stats = stats
         self._stats = stats if recogniser.engine in BATCH_ENGINES else None
@@ -435,7 +316,7 @@ class _TurnState:
                            else None)
         self._count += 1
         turn = self._count
-        self._stream = _SttStream(self._recogniser, self._language,
+        self._stream = SttStream(self._recogniser, self._language,
                                   lambda text: self._inbox.put_nowait(_Partial(text, turn)),
                                   name=f"{self._name}:stt-{turn}")
         self._stream.push(audio)
@@ -488,7 +369,7 @@ class _TurnState:
             self._stats.refused += 1
             return
         _speculating[self._recogniser] = busy + 1
-        stream = _SttStream(self._recogniser, self._language, None,
+        stream = SttStream(self._recogniser, self._language, None,
                             name=f"{self._name}:stt-{self._count}-speculative")
         stream.push(bytes(self._audio))
         stream.close()

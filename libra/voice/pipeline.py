@@ -21,7 +21,7 @@ Each returns or drives a :class:`VoiceReply`: the transcript, the spoken answer 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -29,11 +29,12 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn
 from libra.config import VoiceSettings
-from libra.errors import AudioInvalid, LibraError, SpeechEngineFailed
+from libra.errors import AudioInvalid, LibraError
 from libra.events import MessageSource
-from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript, VoiceLink
+from libra.voice.api import SPEECH_RATE, SpeechEngines, VoiceLink
 from libra.voice.latency import TurnClock, breakdown
 from libra.voice.speaker import SpokenAnswer
+from libra.voice.transcription import transcribe
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
 
 if TYPE_CHECKING:
@@ -203,28 +204,6 @@ class VoicePipeline:
 
         await Conversation(self, link, channel_id=channel_id, voice=voice, on_error=on_error,
                            on_reply=on_reply, listen_language=self.listen_language).run()
-
-
-async def transcribe(recogniser: SpeechToText, pcm: AsyncIterable[bytes], *,
-                     language: str | None) -> Transcript:
-    """The final transcript of ``pcm`` (partials are skipped).
-
-    Raises:
-        SpeechEngineFailed: the engine failed (its own error is the cause).
-    """
-    final: Transcript | None = None
-    try:
-        async for result in recogniser.stream(pcm, language=language):
-            if result.final:
-                final = result
-    except LibraError:
-        raise
-    except Exception as err:  # a foreign engine's error, wrapped at the boundary
-        raise SpeechEngineFailed(f"{recogniser.engine} failed: {err}",
-                                 hint="see the log for the engine's error") from err
-    if final is None:
-        raise SpeechEngineFailed(f"{recogniser.engine} gave no final transcript")
-    return final
 
 
 async def _pieces(pcm: bytes) -> AsyncIterator[bytes]:
