@@ -113,7 +113,8 @@ class Conversation:
 
         listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
                                    name=f"voice:{self._link.guild_id}:{user_id}",
-                                   language_source=source, guess=self._pipeline.guess)
+                                   language_source=source, guess=self._pipeline.guess,
+                                   load=self._pipeline.load)
         heard = False
         try:
             async for utterance in listener.utterances(self._pcm(user_id)):

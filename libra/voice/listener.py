@@ -17,8 +17,9 @@ silence *and* the transcription. Instead, when the speaker has paused for
 *speculative final*). If the turn then ends with no new speech (only trailing silence,
 which does not change Whisper's words) that result is the final and the whole-turn
 pass never runs; if speech resumes it is thrown away, and the next pause tries again.
-A speaker has one such job at a time, and a model one across all speakers, none while
-a whole-turn pass is waiting (Whisper runs one transcription at a time on both cores:
+A speaker has one such job at a time, and a model one across all speakers sharing a
+:class:`~libra.voice.transcription.ModelLoad` (a pipeline's), none while a whole-turn
+pass is waiting (Whisper runs one transcription at a time on both cores:
 a queued guess would only delay someone's real final). Its text also feeds
 :meth:`TurnDetector.hint`, so a finished question (Whisper writes the "?") ends the
 turn sooner, as Vosk partials do.
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -53,7 +53,7 @@ from libra.config import VoiceSettings
 from libra.errors import LibraError
 from libra.voice.api import SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock
-from libra.voice.transcription import SttStream, recogniser_for
+from libra.voice.transcription import ModelLoad, SttStream, recogniser_for
 from libra.voice.turns import (
     PauseStarted,
     SpeechResumed,
@@ -76,11 +76,10 @@ PAUSE_MS = 150
 gaps between words do not start a Whisper pass each (~1 s of both cores), short
 enough to leave most of the 500 ms endpoint wait for the transcription."""
 SPECULATIVE_JOBS_PER_MODEL = 1
-
-_speculating: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
-"""Speculative jobs in flight per loaded model (all speakers of this process)."""
-_finishing: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
-"""Whole-turn passes in flight per loaded model: someone is waiting for each, so no
+SPECULATING = "speculating"
+""":class:`ModelLoad` kind: speculative jobs of a model (all speakers sharing it)."""
+FINISHING = "finishing"
+""":class:`ModelLoad` kind: whole-turn passes; someone waits for each, so no
 speculative job is queued ahead of them."""
 
 
@@ -123,14 +122,17 @@ class SpeakerListener:
                  language: str | None = None, stt: str | None = None, name: str = "voice",
                  language_source: LanguageSource | None = None,
                  on_speech_started: Callable[[], None] | None = None,
-                 guess: LanguageGuess = no_guess, speculate: bool = True) -> None:
+                 guess: LanguageGuess = no_guess, speculate: bool = True,
+                 load: ModelLoad | None = None) -> None:
         """Listen with the configured engines.
 
         ``language`` is the spoken language (``None``: detect) unless ``language_source``
         says it, turn by turn (see the module docstring);
         ``on_speech_started`` is called as each turn opens (barge-in detection);
         ``guess`` names a transcript's language when the engine does not;
-        ``speculate=False`` turns off speculative finals (benchmarks compare both).
+        ``speculate=False`` turns off speculative finals (benchmarks compare both);
+        ``load`` is shared by the listeners of one pipeline (one model's speculation
+        waits for every speaker's whole-turn passes), default this listener's own.
         """
         self._engines = engines
         self._settings = settings
@@ -141,6 +143,7 @@ class SpeakerListener:
         self._on_speech_started = on_speech_started
         self._guess = guess
         self._speculate = speculate
+        self.load = load or ModelLoad()
         self.speculation = SpeculationStats()
 
     async def utterances(self, pcm: AsyncIterable[bytes]) -> AsyncIterator[Utterance]:
@@ -156,7 +159,7 @@ class SpeakerListener:
         out: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
         pump = asyncio.create_task(_pump(pcm, inbox), name=f"{self._name}:audio")
         state = _TurnState(recogniser, language, inbox=inbox, out=out, name=self._name,
-                           guess=self._guess,
+                           guess=self._guess, load=self.load,
                            stats=self.speculation if self._speculate else None)
         finisher = asyncio.create_task(state.finish_loop(), name=f"{self._name}:final")
         choosing = (asyncio.create_task(self._follow_language(state),
@@ -199,7 +202,7 @@ class SpeakerListener:
                 yield done
         finally:
             pump.cancel()
-            await state.discard()
+            await state.abort()
             finisher.cancel()
             tasks = [pump, finisher] + ([choosing] if choosing is not None else [])
             if choosing is not None:
@@ -267,10 +270,11 @@ class _TurnState:
     def __init__(self, recogniser: SpeechToText, language: str | None, *,
                  inbox: asyncio.Queue[object],
                  out: asyncio.Queue[Utterance | BaseException | None],
-                 name: str, guess: LanguageGuess,
+                 name: str, guess: LanguageGuess, load: ModelLoad,
                  stats: SpeculationStats | None = None) -> None:
         """``stats``: speculate (batch engines), counting into it; ``None`` = never."""
         self._recogniser = recogniser
+        self._load = load
         self._next: tuple[SpeechToText, str | None] | None = None
         self._guess = guess
         self._language = language
@@ -281,6 +285,8 @@ class _TurnState:
         self._count = 0
         self.language_hint = language
         self.finishing: asyncio.Queue[tuple[SttStream, TurnClock, int] | None] = asyncio.Queue()
+        self._ended: set[asyncio.Task[Transcript]] = set()
+        """Final transcriptions of ended turns not handed out yet."""
         self._discards: list[asyncio.Task[None]] = []
         self._all_stats = stats
         self._stats = stats if recogniser.engine in BATCH_ENGINES else None
@@ -364,11 +370,11 @@ class _TurnState:
 
     def _speculate(self) -> None:
         assert self._stats is not None and self._paused_at is not None
-        busy = _speculating.get(self._recogniser, 0)
-        if busy >= SPECULATIVE_JOBS_PER_MODEL or _finishing.get(self._recogniser, 0):
+        load = self._load
+        if (load.busy(self._recogniser, SPECULATING) >= SPECULATIVE_JOBS_PER_MODEL
+                or load.busy(self._recogniser, FINISHING)):
             self._stats.refused += 1
             return
-        _speculating[self._recogniser] = busy + 1
         stream = SttStream(self._recogniser, self._language, None,
                             name=f"{self._name}:stt-{self._count}-speculative")
         stream.push(bytes(self._audio))
@@ -377,11 +383,10 @@ class _TurnState:
         self._speculation = job
         self._stats.started += 1
         self._jobs.add(stream.task)
+        load.add(self._recogniser, SPECULATING, stream.task)
         stream.task.add_done_callback(lambda task: self._speculated(job, task))
 
     def _speculated(self, job: _Speculation, task: asyncio.Task[Transcript]) -> None:
-        recogniser = job.stream.recogniser  # (the next turn may use another one)
-        _speculating[recogniser] = max(0, _speculating.get(recogniser, 1) - 1)
         self._jobs.discard(task)
         failed = _failed(task)
         assert self._stats is not None
@@ -426,17 +431,17 @@ class _TurnState:
             self._jobs.discard(job.stream.task)  # the turn's final now: never cancel it
             self._discards.append(asyncio.create_task(stream.abort(),
                                                       name=f"{self._name}:unneeded"))
-            self.finishing.put_nowait((job.stream, clock, speech_ms))
+            self._finish(job.stream, clock, speech_ms)
             return
         if job is not None:
             job.stale = True
         stream.close()
-        if self._stats is not None:
-            recogniser = self._recogniser
-            _finishing[recogniser] = _finishing.get(recogniser, 0) + 1
-            stream.task.add_done_callback(
-                lambda _task: _finishing.__setitem__(
-                    recogniser, max(0, _finishing.get(recogniser, 1) - 1)))
+        self._load.add(self._recogniser, FINISHING, stream.task)
+        self._finish(stream, clock, speech_ms)
+
+    def _finish(self, stream: SttStream, clock: TurnClock, speech_ms: int) -> None:
+        self._ended.add(stream.task)
+        stream.task.add_done_callback(self._ended.discard)
         self.finishing.put_nowait((stream, clock, speech_ms))
 
     def discard_soon(self) -> None:
@@ -449,12 +454,19 @@ class _TurnState:
                                                       name=f"{self._name}:discard"))
 
     async def discard(self) -> None:
-        """Drop the open turn and every speculative job still running (listener ends)."""
+        """Drop the open turn and every speculative job still running (audio ended)."""
         self.discard_soon()
         jobs = [task for task in self._jobs if not task.done()]
         for task in jobs:
             task.cancel()  # stale ones too: nobody will read them now
         await asyncio.gather(*self._discards, *jobs, return_exceptions=True)
+
+    async def abort(self) -> None:
+        """:meth:`discard`, and the transcriptions of ended turns too (nobody listens)."""
+        ended = [task for task in self._ended if not task.done()]
+        for task in ended:
+            task.cancel()
+        await asyncio.gather(self.discard(), *ended, return_exceptions=True)
 
     async def finish_loop(self) -> None:
         """Wait for each closed turn's final transcript, in order, and hand it out."""

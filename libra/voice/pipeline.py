@@ -34,7 +34,7 @@ from libra.events import MessageSource
 from libra.voice.api import SPEECH_RATE, SpeechEngines, VoiceLink
 from libra.voice.latency import TurnClock, breakdown
 from libra.voice.speaker import SpokenAnswer
-from libra.voice.transcription import transcribe
+from libra.voice.transcription import ModelLoad, transcribe
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ class VoicePipeline:
         self._bus = bus
         self.guess = guess
         self.listen_language = listen_language
+        self.load = ModelLoad()
+        """What each loaded model is busy with, for every live listener of this pipeline."""
 
     async def reply_to(self, pcm: bytes, *, user_id: int, channel_id: int,
                        guild_id: int | None, language: str | None = None,

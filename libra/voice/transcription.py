@@ -3,12 +3,14 @@
 :func:`recogniser_for` picks the model for a language; :func:`transcribe` runs one
 stream of it to its final transcript, wrapping a foreign engine's error once, here;
 :class:`SttStream` is a stream the listener pushes a turn's audio into while the
-person talks (partials reported as they come).
+person talks (partials reported as they come); :class:`ModelLoad` counts what each
+loaded model is busy with, across the speakers of a pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from libra.errors import LibraError, SpeechEngineFailed, SpeechModelMissing
@@ -101,3 +103,26 @@ class SttStream:
     async def _pcm(self) -> AsyncIterator[bytes]:
         while (pcm := await self._feed.get()) is not None:
             yield pcm
+
+
+class ModelLoad:
+    """The transcriptions in flight per loaded model, for every speaker sharing it.
+
+    Counted from the tasks themselves (a finished or cancelled task no longer counts),
+    so no failure or cancellation can leave a model looking busy for good.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: weakref.WeakKeyDictionary[
+            SpeechToText, dict[str, set[asyncio.Task[Transcript]]]] = weakref.WeakKeyDictionary()
+
+    def add(self, model: SpeechToText, kind: str, task: asyncio.Task[Transcript]) -> None:
+        """Count ``task`` as ``kind`` work of ``model`` until it is done."""
+        tasks = self._tasks.setdefault(model, {}).setdefault(kind, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def busy(self, model: SpeechToText, kind: str) -> int:
+        """How many ``kind`` tasks of ``model`` are running."""
+        return sum(not task.done() for task in self._tasks.get(model, {}).get(kind, ()))
+

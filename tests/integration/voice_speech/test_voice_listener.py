@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 
 import numpy as np
 import pytest
 
 from libra.config import Settings
+from libra.voice.api import SpeechToText, Transcript, VoiceActivityDetector
 from libra.voice.engines import LocalSpeechEngines
-from libra.voice.listener import SpeakerListener
+from libra.voice.listener import FINISHING, SPECULATING, SpeakerListener
 from libra.voice.models.store import ModelStore
 from tests.fakes import noise
 
@@ -47,6 +48,7 @@ class Talker:
         self.pcm = noise.to_pcm(np.concatenate(parts))
         self.last_sent = 0.0
         self.close = asyncio.Event()
+        self.sent = asyncio.Event()
 
     async def stream(self) -> AsyncIterator[bytes]:
         step, start = 3200, time.perf_counter()
@@ -54,6 +56,7 @@ class Talker:
             await asyncio.sleep(max(0.0, start + (i + 1) * 0.1 - time.perf_counter()))
             self.last_sent = time.perf_counter()
             yield self.pcm[offset:offset + step]
+        self.sent.set()
         await self.close.wait()  # silence on the wire: no packets at all
 
 
@@ -78,3 +81,66 @@ async def test_a_turn_ends_when_the_transport_goes_quiet(engines: LocalSpeechEng
     # ... and the speech ended ~100 ms before that packet, by the wall clock too.
     assert abs(utterance.clock.speech_end - (talker.last_sent - 0.1)) < 0.1
     assert waited < 3, f"the transcript came {waited:.2f} s after the last packet"
+
+
+class SlowWhisper:
+    """:class:`SpeechEngines` whose recogniser is the packaged Whisper on a busy machine
+    (each result 1.5 s late), noting which transcriptions ran to their end."""
+
+    def __init__(self, engines: LocalSpeechEngines, recogniser: SpeechToText) -> None:
+        self._engines = engines
+        self._recogniser = recogniser
+        self.engine, self.model = recogniser.engine, recogniser.model
+        self.languages = recogniser.languages
+        self.fed = 0
+        """Streams whose audio ended (a turn's final or a pause's job under way)."""
+        self.finished = 0
+
+    def new_vad(self) -> VoiceActivityDetector:
+        return self._engines.new_vad()
+
+    async def stt(self, language: str | None, *, engine: str | None = None) -> SlowWhisper:
+        return self
+
+    async def stream(self, pcm: AsyncIterable[bytes], *,
+                     language: str | None = None) -> AsyncIterator[Transcript]:
+        async def counted() -> AsyncIterator[bytes]:
+            async for chunk in pcm:
+                yield chunk
+            self.fed += 1
+
+        async for result in self._recogniser.stream(counted(), language=language):
+            await asyncio.sleep(1.5)
+            yield result
+        self.finished += 1
+
+
+async def test_closing_the_listener_stops_the_transcriptions_of_ended_turns(
+        engines: LocalSpeechEngines) -> None:
+    """A speaker who leaves right after a turn ended leaves no transcription running."""
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}}).voice
+    slow = SlowWhisper(engines, await engines.stt("en"))
+    listener = SpeakerListener(slow, settings, language="en")  # type: ignore[arg-type]
+    talker = Talker(noise.silence(0.3), trimmed(QUESTION), noise.silence(0.8))
+    heard: list[str] = []
+
+    async def listen() -> None:
+        async for utterance in listener.utterances(talker.stream()):
+            heard.append(utterance.text)
+
+    listening = asyncio.create_task(listen(), name="test-listen")
+    try:
+        # The turn ends 500 ms into the 800 ms of silence; its final is 1.5 s away.
+        await asyncio.wait_for(talker.sent.wait(), 10)
+    finally:
+        listening.cancel()  # the speaker left: the listener is cancelled
+        await asyncio.gather(listening, return_exceptions=True)
+        talker.close.set()
+    assert slow.fed, "no transcription started"
+    closed = slow.finished
+    await asyncio.sleep(2.5)  # longer than one slow result
+
+    assert heard == []
+    assert slow.finished == closed == 0, "a transcription ran on for nobody"
+    # ... and the model is not left looking busy (which would stop speculating for good).
+    assert listener.load.busy(slow, FINISHING) == listener.load.busy(slow, SPECULATING) == 0  # type: ignore[arg-type]
