@@ -105,6 +105,8 @@ class _Partial:
     text: str
     turn: int
     """The turn it belongs to: a late partial of a finished turn must not end the next."""
+    job: _Speculation | None = None
+    """The speculative job it came from: stale once speech resumed (its words are old)."""
 
 
 LanguageSource = Callable[[], Awaitable[str | None]]
@@ -181,8 +183,8 @@ class SpeakerListener:
                 elif item is _TICK:
                     events = quiet.fill()
                 elif isinstance(item, _Partial):
-                    events = (detector.hint(item.text, state.language_hint)
-                              if item.turn == state.turn else [])
+                    current = item.turn == state.turn and not (item.job and item.job.stale)
+                    events = detector.hint(item.text, state.language_hint) if current else []
                 else:
                     assert isinstance(item, bytes)
                     events = quiet.heard(item)
@@ -401,7 +403,7 @@ class _TurnState:
             return
         if current:
             # Whisper writes punctuation: a finished question ends the wait sooner.
-            self._inbox.put_nowait(_Partial(task.result().text, job.turn))
+            self._inbox.put_nowait(_Partial(task.result().text, job.turn, job))
 
     def _drop_speculation(self) -> None:
         job, self._speculation = self._speculation, None
