@@ -249,14 +249,15 @@ def check_voice(settings: Settings) -> list[ComponentHealth]:
     missing = [m for m in ("davey", "opuslib_next", "numpy")
                if importlib.util.find_spec(m) is None]
     if missing:
-        return [ComponentHealth(
-            name="voice",
-            status=Status.DEGRADED,
-            detail=f"missing {', '.join(missing)}",
-            fix="pip install 'libra[voice]'",
-        )]
-    rows = [ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")]
-    return rows + check_speech(settings)
+        row = ComponentHealth(name="voice", status=Status.DEGRADED,
+                              detail=f"missing {', '.join(missing)}",
+                              fix="pip install 'libra[voice]'")
+        if "numpy" in missing:
+            return [row]  # the speech pipeline needs it too: its rows would only repeat it
+    else:
+        row = ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")
+    # Missing DAVE/Opus is one fix; the speech engines' rows are their own, shown anyway.
+    return [row, *check_speech(settings)]
 
 
 def check_speech(settings: Settings) -> list[ComponentHealth]:
