@@ -243,6 +243,14 @@ class LibraApp:
         self._started = False
         self.bus.publish(AppStopping(reason=reason))
         await self.manager.stop_all()
+        speech = self.graph.speech if self.graph is not None else None
+        if speech is not None:
+            # Not a plugin (it starts nothing; models load on use), but its loaded
+            # models own threads: released once the plugins that used it stopped.
+            try:
+                speech.close()
+            except Exception as err:  # the bus must still close
+                logger.opt(exception=err).error("closing the voice pipeline failed")
         await self.bus.close(timeout=self.settings.app.shutdown_timeout)
 
     async def _on_critical_failure(self, event: CriticalFailure) -> None:

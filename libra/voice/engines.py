@@ -130,6 +130,23 @@ class LocalSpeechEngines:
         """``engine:model`` of every model loaded so far (status pages, benchmarks)."""
         return list(self._labels)
 
+    def close(self) -> None:
+        """Release every loaded model's threads (idempotent; app shutdown).
+
+        Streams still running fail with ``SpeechEngineFailed``; a later request loads
+        the model again.
+        """
+        models, self._loaded = list(self._loaded.values()), {}
+        self._served.clear()
+        self._labels.clear()
+        for model in models:
+            close = getattr(model, "close", None)  # Vosk and Whisper own executors
+            if callable(close):
+                try:
+                    close()
+                except Exception as err:  # keep going: the others must close too
+                    logger.opt(exception=err).warning("voice: closing a model failed")
+
     async def _shared(self, key: str, label: str, load: Callable[[], Awaitable[T]]) -> T:
         # One lock per model: the second caller waits for the first one's load
         # instead of loading a second copy (hundreds of MB for Vosk).

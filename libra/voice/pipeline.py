@@ -151,6 +151,12 @@ class VoicePipeline:
         self.load = ModelLoad()
         """What each loaded model is busy with, for every live listener of this pipeline."""
 
+    def close(self) -> None:
+        """Release the loaded speech models (app shutdown; idempotent)."""
+        close = getattr(self.engines, "close", None)  # not part of the engines port
+        if callable(close):
+            close()
+
     async def reply_to(self, pcm: bytes, *, user_id: int, channel_id: int,
                        guild_id: int | None, language: str | None = None,
                        stt: str | None = None, voice: str | None = None) -> VoiceReply:

@@ -329,3 +329,24 @@ async def test_each_channel_language_is_heard_by_its_own_model(
     assert "capital of france" in english.transcript.lower()
     assert korean.clock.stt == "vosk:vosk-model-small-ko-0.22"
     assert korean.language == "ko" and korean.transcript  # (espeak's Korean: words vary)
+
+
+async def test_stopping_the_app_closes_the_loaded_speech_models(app: LibraApp) -> None:
+    """Shutdown releases the models' threads: nothing transcribes for a stopped app."""
+    pipeline = app.graph.speech
+    assert pipeline is not None
+    engines = pipeline.engines
+    assert isinstance(engines, LocalSpeechEngines)
+    recogniser = await engines.stt("en")
+    assert engines.loaded() == ["whisper:whisper-tiny.en"]
+
+    await app.stop()
+
+    assert engines.loaded() == []
+
+    async def one_second() -> AsyncIterator[bytes]:
+        yield bytes(32_000)
+
+    with pytest.raises(SpeechEngineFailed):
+        async for _ in recogniser.stream(one_second(), language="en"):
+            pass
