@@ -155,11 +155,22 @@ class Conversation:
             if self._on_reply is not None:
                 await self._on_reply(reply)
             playback = await self._link.play(reply.audio())
+            writing = asyncio.create_task(reply.wait(), name="voice:answer-wait")
+            played = asyncio.create_task(playback.wait(), name="voice:playback-wait")
             try:
-                await reply.wait()
+                await asyncio.wait({writing, played}, return_when=asyncio.FIRST_COMPLETED)
+                if not writing.done():
+                    # Playback ended first (stopped): speech is made only a little ahead
+                    # of playback, so the answer would wait for a reader forever.
+                    await reply.cancel()
+                await asyncio.wait({writing})
+                written = True
+                await played
             finally:
-                written = True  # (its own failure included: nothing left to stop)
-            await playback.wait()
+                for task in (writing, played):
+                    task.cancel()
+                await asyncio.gather(writing, played, return_exceptions=True)
+            writing.result()  # the answer's own failure (LLM, speech engine)
         except BaseException:
             # Nobody will hear the rest (playback refused, the reporter failed, or this
             # task was cancelled): stop the LLM and the synthesiser working for nobody.

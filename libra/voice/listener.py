@@ -83,6 +83,11 @@ FINISHING = "finishing"
 speculative job is queued ahead of them."""
 
 
+AUDIO_BACKLOG = 20
+"""Audio chunks read ahead of the turn detector at most (2 s of Discord's 100 ms
+chunks). A listener that falls behind (a busy machine, a caller not taking its turns)
+then stops reading, and the link drops the oldest audio, as its buffer is bounded;
+the listener never queues a whole conversation's audio in memory."""
 LANGUAGE_POLL_S = 0.5
 """How often a listener with a ``language_source`` asks it (an in-memory read)."""
 
@@ -159,7 +164,8 @@ class SpeakerListener:
                                               pause_ms=PAUSE_MS)
         inbox: asyncio.Queue[object] = asyncio.Queue()
         out: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(pcm, inbox), name=f"{self._name}:audio")
+        backlog = asyncio.Semaphore(AUDIO_BACKLOG)
+        pump = asyncio.create_task(_pump(pcm, inbox, backlog), name=f"{self._name}:audio")
         state = _TurnState(recogniser, language, inbox=inbox, out=out, name=self._name,
                            guess=self._guess, load=self.load,
                            stats=self.speculation if self._speculate else None)
@@ -187,6 +193,7 @@ class SpeakerListener:
                     events = detector.hint(item.text, state.language_hint) if current else []
                 else:
                     assert isinstance(item, bytes)
+                    backlog.release()
                     events = quiet.heard(item)
                 for event in events:
                     self._handle(event, state, detector, quiet.audio_end)
@@ -502,9 +509,12 @@ def _failed(task: asyncio.Task[Transcript]) -> bool:
     return task.done() and (task.cancelled() or task.exception() is not None)
 
 
-async def _pump(pcm: AsyncIterable[bytes], inbox: asyncio.Queue[object]) -> None:
+async def _pump(pcm: AsyncIterable[bytes], inbox: asyncio.Queue[object],
+                backlog: asyncio.Semaphore) -> None:
+    """Read ``pcm`` into ``inbox``, at most ``backlog`` chunks ahead of the listener."""
     try:
         async for chunk in pcm:
+            await backlog.acquire()
             inbox.put_nowait(chunk)
     finally:
         inbox.put_nowait(_AUDIO_END)

@@ -35,9 +35,11 @@ from libra.voice.api import (
 )
 from libra.voice.conversation import Conversation
 from libra.voice.engines import LocalSpeechEngines
+from libra.voice.latency import TurnClock
 from libra.voice.models.store import ModelStore
 from libra.voice.pipeline import VoicePipeline, VoiceReply
 from libra.voice.streams import ReceivedAudio
+from libra.voice.utterance import Utterance
 from tests.fakes.audio_fixtures import speech
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -350,3 +352,32 @@ async def test_stopping_the_app_closes_the_loaded_speech_models(app: LibraApp) -
     with pytest.raises(SpeechEngineFailed):
         async for _ in recogniser.stream(one_second(), language="en"):
             pass
+
+
+MEDIUM_ANSWER = " ".join(f"Point number {i}." for i in range(8))
+
+
+async def test_speech_is_made_only_a_little_ahead_of_playback(
+        app: LibraApp, fake_ollama: FakeOllama, real_engines: LocalSpeechEngines) -> None:
+    """An answer nobody is playing yet is written, but not all synthesised in advance."""
+    fake_ollama.answer_fn = lambda body: MEDIUM_ANSWER
+    engines = PortEngines(real_engines)
+    await real_engines.tts("en")
+    utterance = Utterance(text=QUESTION, language="en", audio_ms=2000.0,
+                          clock=TurnClock.now())
+    reply = await pipeline_of(app, engines).answer(utterance, user_id=USER,
+                                                   channel_id=CHANNEL, guild_id=GUILD)
+    try:
+        # The fake writes at once; time to synthesise every sentence, were it allowed.
+        await asyncio.sleep(3.0)
+        written, ahead = fake_ollama.completed, len(engines.said)
+        pieces = [pcm async for pcm in reply.audio()]
+        text = await reply.wait()
+    finally:
+        await reply.cancel()
+
+    assert written == 1
+    assert ahead <= 3, f"{ahead} of 8 sentences synthesised before any was played"
+    assert text == MEDIUM_ANSWER and len(engines.said) == 8
+    assert len(b"".join(pieces)) > 48_000 * 4 * 4  # all of it (~1 s each), when played
+

@@ -16,7 +16,7 @@ import pytest
 from libra.config import Settings
 from libra.voice.api import SpeechToText, Transcript, VoiceActivityDetector
 from libra.voice.engines import LocalSpeechEngines
-from libra.voice.listener import FINISHING, SPECULATING, SpeakerListener
+from libra.voice.listener import AUDIO_BACKLOG, FINISHING, SPECULATING, SpeakerListener
 from libra.voice.models.store import ModelStore
 from tests.fakes import noise
 
@@ -144,3 +144,34 @@ async def test_closing_the_listener_stops_the_transcriptions_of_ended_turns(
     assert slow.finished == closed == 0, "a transcription ran on for nobody"
     # ... and the model is not left looking busy (which would stop speculating for good).
     assert listener.load.busy(slow, FINISHING) == listener.load.busy(slow, SPECULATING) == 0  # type: ignore[arg-type]
+
+
+async def test_a_listener_that_falls_behind_holds_the_audio_back(
+        engines: LocalSpeechEngines) -> None:
+    """While nobody takes the listener's turns, it stops reading audio (the link then
+    drops its oldest chunks) instead of queueing all of it in memory."""
+    settings = Settings.model_validate({"voice": {"languages": ["en"]}}).voice
+    await engines.stt("en")
+    listener = SpeakerListener(engines, settings, language="en")
+    pcm = noise.to_pcm(np.concatenate([noise.silence(0.3), trimmed(QUESTION),
+                                       noise.silence(60)]))
+    sent = 0
+
+    async def fast() -> AsyncIterator[bytes]:  # ten times real time
+        nonlocal sent
+        for offset in range(0, len(pcm), 3200):
+            await asyncio.sleep(0.01)
+            sent += 1
+            yield pcm[offset:offset + 3200]
+
+    said = aiter(listener.utterances(fast()))
+    try:
+        first = await asyncio.wait_for(anext(said), 20)
+        at_first = sent
+        await asyncio.sleep(1.0)  # the caller is busy: nobody asks for the next turn
+        behind = sent - at_first
+    finally:
+        await said.aclose()  # type: ignore[attr-defined]
+
+    assert "capital of france" in first.text.lower()
+    assert behind <= AUDIO_BACKLOG + 2, f"{behind} chunks read while nobody listened"
