@@ -15,8 +15,12 @@ from libra.voice.vad import frame_bytes
 
 TICK_MS = 30
 """How often an open turn checks whether the transport went quiet."""
-JITTER_MS = 60
-"""Lateness of a chunk still taken for jitter, not for a silent wire."""
+JITTER_MS = 200
+"""Lateness of a chunk still taken for jitter (or a busy event loop), not for a silent
+wire. Silence pushed too early cannot be taken back (a late chunk lands after it, and
+a mid-sentence pause grows), while waiting longer costs nothing as long as it is
+shorter than the endpoint wait left: the whole gap is pushed at once, so the turn
+still ends ``endpoint_silence_ms`` after the last audio."""
 MAX_CHUNK_WAIT_MS = 250
 """The longest gap between chunks a live transport has (it may send bigger chunks at
 once, e.g. a file: those do not make the listener wait longer for the next one)."""
