@@ -21,6 +21,7 @@ from libra.errors import LibraError, PluginError
 from libra.events import AppReady, AppStopping, CriticalFailure
 from libra.health import HealthRegistry
 from libra.heartbeat import HeartbeatPlugin
+from libra.language.api import LanguageService
 from libra.language.plugin import LanguagePlugin
 from libra.language.service import ChannelLanguageService
 from libra.llm.api import LLMBackend
@@ -137,7 +138,8 @@ def build_graph(settings: Settings, mode: Mode, *,
     )
     chat = ChatPlugin(chat_service, needs=(language, llm))
     translation = build_translation(settings, llm=llm, language=language, stores=stores)
-    speech = build_speech(settings, bus, chat_service, engines=speech_engines)
+    speech = build_speech(settings, bus, chat_service, engines=speech_engines,
+                          language=language.service)
     voice_turns = LatencyBoard(bus, metrics=metrics) if settings.voice.enabled else None
     voice: VoiceDiagnosticsSource | None = None
     discord: DiscordPlugin | None = None
@@ -212,8 +214,12 @@ def voice_conversations(speech: VoicePipeline | None,
 
 
 def build_speech(settings: Settings, bus: EventBus, chat: ChatService, *,
-                 engines: SpeechEngines | None = None) -> VoicePipeline | None:
+                 engines: SpeechEngines | None = None,
+                 language: LanguageService | None = None) -> VoicePipeline | None:
     """The voice pipeline over ``chat``, or None when voice is off or cannot run here.
+
+    A live speaker is heard in the channel's reply language (``language``), so each
+    configured language's own model serves it: no multilingual model is needed.
 
     Cheap: nothing is loaded until a turn needs it (a Vosk model is hundreds of MB and
     seconds to load), so start-up time does not depend on the voice models.
@@ -238,8 +244,16 @@ def build_speech(settings: Settings, bus: EventBus, chat: ChatService, *,
     # here for transcripts whose engine names no language.
     languages = TranscriptLanguage(settings.voice.languages, default=settings.language.default,
                                    zh_default=settings.language.zh_default)
+    listen_language = None
+    if language is not None:
+        service = language
+
+        async def listen_language(channel_id: int, user_id: int) -> str | None:
+            # The channel's reply language: an empty message never moves it.
+            return await service.message_language(channel_id, "")
+
     return VoicePipeline(engines=engines, chat=chat, bus=bus, settings=settings.voice,
-                         guess=languages.settle)
+                         guess=languages.settle, listen_language=listen_language)
 
 
 def _cluster(settings: Settings, bus: EventBus, mode: Mode) -> Cluster | None:
@@ -325,6 +339,14 @@ class LibraApp:
         self._started = False
         self.bus.publish(AppStopping(reason=reason))
         await self.manager.stop_all()
+        speech = self.graph.speech if self.graph is not None else None
+        if speech is not None:
+            # Not a plugin (it starts nothing; models load on use), but its loaded
+            # models own threads: released once the plugins that used it stopped.
+            try:
+                speech.close()
+            except Exception as err:  # the bus must still close
+                logger.opt(exception=err).error("closing the voice pipeline failed")
         await self.bus.close(timeout=self.settings.app.shutdown_timeout)
 
     async def _on_critical_failure(self, event: CriticalFailure) -> None:

@@ -249,14 +249,15 @@ def check_voice(settings: Settings) -> list[ComponentHealth]:
     missing = [m for m in ("davey", "opuslib_next", "numpy")
                if importlib.util.find_spec(m) is None]
     if missing:
-        return [ComponentHealth(
-            name="voice",
-            status=Status.DEGRADED,
-            detail=f"missing {', '.join(missing)}",
-            fix="pip install 'libra[voice]'",
-        )]
-    rows = [ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")]
-    return rows + check_speech(settings)
+        row = ComponentHealth(name="voice", status=Status.DEGRADED,
+                              detail=f"missing {', '.join(missing)}",
+                              fix="pip install 'libra[voice]'")
+        if "numpy" in missing:
+            return [row]  # the speech pipeline needs it too: its rows would only repeat it
+    else:
+        row = ComponentHealth(name="voice", status=Status.OK, detail="DAVE and Opus available")
+    # Missing DAVE/Opus is one fix; the speech engines' rows are their own, shown anyway.
+    return [row, *check_speech(settings)]
 
 
 def check_speech(settings: Settings) -> list[ComponentHealth]:
@@ -276,6 +277,16 @@ def check_speech(settings: Settings) -> list[ComponentHealth]:
         status = Status.DEGRADED if choice.stt is None or choice.tts is None else Status.OK
         rows.append(ComponentHealth(name=f"voice {choice.language}", status=status,
                                     detail=detail, fix="; ".join(choice.missing) or None))
+    if len(settings.voice.languages) > 1:
+        # A live conversation hears each channel in its reply language (the rows above);
+        # only speech in another language than the channel's needs detection.
+        detecting, fixes = engines.detection()
+        detail = "hears each channel in its reply language with that language's model; "
+        rows.append(ComponentHealth(
+            name="voice conversation", status=Status.OK,
+            detail=detail + (f"detects other languages with {detecting}" if detecting
+                             else "no multilingual model to detect other languages"),
+            fix=None if detecting else "; ".join(fixes) + " (optional)"))
     return rows
 
 

@@ -208,7 +208,8 @@ class DiscordVoiceConversations:
             self._pipeline, session.link, channel_id=session.channel_id,
             voice=session.preferences.voice, mode=session.preferences.mode,
             on_error=on_error, on_reply=on_reply, on_answered=on_answered,
-            on_heard=on_heard, admit=lambda user_id: self._admit(session, user_id))
+            on_heard=on_heard, admit=lambda user_id: self._admit(session, user_id),
+            listen_language=self._pipeline.listen_language)
         running = _Running(info=session, conversation=conversation)
         holder.append(running)
         self._running[guild_id] = running

@@ -4,8 +4,10 @@ A listener task per speaker (:class:`~libra.voice.listener.SpeakerListener` over
 ``VoiceLink.audio``) puts each transcribed turn on a short queue; one answering task
 takes them in order, answers through the pipeline and plays the answer on the link.
 A failure is reported through ``on_error`` (the Discord side says it in the channel)
-and never stops the other speakers: a speaker whose engine failed is listened to again
-when their audio next starts.
+and never stops the other speakers. A speaker whose turn failed is listened to again
+by the same task after a short back-off: the link announces a speaker only when their
+stream opens, and their stream stays open (claimed) while they are in the channel, so
+nobody else would ever read it again. The same failure repeated is reported once.
 
 What is answered follows the guild's :class:`~libra.storage.api.VoiceMode`: ``open``
 answers every turn, ``wake-word`` only turns that start with one of Libra's names
@@ -44,6 +46,11 @@ from libra.voice.wake import WakeWords
 if TYPE_CHECKING:
     from libra.voice.pipeline import VoicePipeline, VoiceReply
 
+RETRY_S = 0.5
+"""Back-off before listening again to a speaker whose listener failed (doubles)."""
+MAX_RETRY_S = 30.0
+
+
 ErrorHandler = Callable[[int, LibraError], Awaitable[None]]
 """Told which speaker's turn failed and why."""
 ReplyHandler = Callable[["VoiceReply"], Awaitable[None]]
@@ -73,6 +80,9 @@ class BargeIn:
     """``perf_counter`` when the speaker's voice activity opened a turn."""
     stop_ms: float
     """From detection until the playback was told to stop (its queued audio dropped)."""
+ListenLanguage = Callable[[int, int], Awaitable[str | None]]
+"""The language to hear a speaker in: (channel id, user id) → the channel's reply
+language (``None``: detect)."""
 
 
 class Conversation:
@@ -84,8 +94,14 @@ class Conversation:
                  on_reply: ReplyHandler | None = None,
                  on_answered: AnsweredHandler | None = None,
                  on_heard: HeardHandler | None = None, admit: Admit | None = None,
-                 mode: VoiceMode = VoiceMode.OPEN, wake: WakeWords | None = None) -> None:
-        """``channel_id`` is where the turns are stored (default the voice channel)."""
+                 mode: VoiceMode = VoiceMode.OPEN, wake: WakeWords | None = None,
+                 listen_language: ListenLanguage | None = None) -> None:
+        """``channel_id`` is where the turns are stored (default the voice channel).
+
+        ``listen_language`` names the language each speaker's next turn is heard in
+        (the channel's reply language); without it the recogniser detects the language,
+        which needs a multilingual model when several languages are configured.
+        """
         self._pipeline = pipeline
         self._link = link
         self.channel_id = channel_id if channel_id is not None else link.channel_id
@@ -100,6 +116,7 @@ class Conversation:
         self._on_answered = on_answered
         self._on_heard = on_heard
         self._admit = admit
+        self._listen_language = listen_language
         self.current: VoiceReply | None = None
         """The answer being spoken, if any."""
         self._asker: int | None = None
@@ -131,17 +148,50 @@ class Conversation:
     # --- listening --------------------------------------------------------------------
 
     async def _listen(self, user_id: int) -> None:
+        """Listen to ``user_id`` until their audio ends, again after each failure."""
+        delay, last = RETRY_S, ""
+        while True:
+            failure, heard = await self._listen_once(user_id)
+            if failure is None:
+                return  # their stream ended: they left, or the link closed
+            said = f"{failure.code}:{failure}"
+            if heard or said != last:
+                await self._report(user_id, failure)
+            if heard:
+                delay = RETRY_S
+            last = said
+            logger.info("voice: listening to {} again in {:.1f} s", user_id, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _listen_once(self, user_id: int) -> tuple[LibraError | None, bool]:
+        """Queue ``user_id``'s turns until their audio ends or a turn fails.
+
+        Returns the failure (``None``: the audio ended) and whether any turn was heard.
+        """
+        source = None
+        if self._listen_language is not None:
+            language_of = self._listen_language
+
+            async def source() -> str | None:
+                return await language_of(self.channel_id, user_id)
+
         listener = SpeakerListener(self._pipeline.engines, self._pipeline.settings,
                                    name=f"voice:{self._link.guild_id}:{user_id}",
-                                   on_speech_started=lambda: self._speech_started(user_id))
+                                   on_speech_started=lambda: self._speech_started(user_id),
+                                   language_source=source, guess=self._pipeline.guess,
+                                   load=self._pipeline.load)
+        heard = False
         try:
             async for utterance in listener.utterances(self._pcm(user_id)):
+                heard = True
                 await self._heard(user_id, utterance)
         except LibraError as err:
-            await self._report(user_id, err)
+            return err, heard
         except Exception as err:  # one speaker's failure must not end the conversation
             logger.opt(exception=err).error("voice: listening to {} failed", user_id)
-            await self._report(user_id, SpeechEngineFailed(f"listening failed: {err}"))
+            return SpeechEngineFailed(f"listening failed: {err}"), heard
+        return None, heard
 
     async def _pcm(self, user_id: int) -> AsyncIterator[bytes]:
         """The speaker's audio as 16 kHz mono, the silence between talk spurts filled in.
@@ -265,14 +315,29 @@ class Conversation:
 
     async def _until_done_or_interrupted(self, reply: VoiceReply, playback: Playback) -> bool:
         """Wait for the answer to be said in full; ``True`` if someone barged in first."""
+        cut_short = False
+
         async def said() -> None:
+            nonlocal cut_short
+            # The first frame is marked before wait() publishes the latency.
+            if (sent := await playback.first_frame()) is not None:
+                reply.clock.first_packet(sent)
+            writing = asyncio.ensure_future(reply.wait())
+            played = asyncio.ensure_future(playback.wait())
             try:
-                # The first frame is marked before wait() publishes the latency.
-                if (sent := await playback.first_frame()) is not None:
-                    reply.clock.first_packet(sent)
-                await reply.wait()
+                await asyncio.wait({writing, played}, return_when=asyncio.FIRST_COMPLETED)
+                if not writing.done():
+                    # Playback ended first (stopped, link lost): speech is made only a
+                    # little ahead of playback, so the answer would wait for a reader
+                    # forever; what was not said is cut, like a barge-in.
+                    cut_short = True
+                    await reply.cancel()
+                await asyncio.wait({writing})
+                await played
             finally:
-                await playback.wait()
+                for task in (writing, played):
+                    task.cancel()
+                await asyncio.gather(writing, played, return_exceptions=True)
 
         whole = asyncio.ensure_future(said())
         barge = asyncio.ensure_future(self._interrupt.wait())
@@ -283,7 +348,7 @@ class Conversation:
             if not whole.done():
                 whole.cancel()
             await asyncio.gather(whole, barge, return_exceptions=True)
-        return self._interrupt.is_set()
+        return self._interrupt.is_set() or cut_short
 
     async def _report(self, user_id: int, err: LibraError) -> None:
         logger.warning("voice: {} ({})", err, err.code)

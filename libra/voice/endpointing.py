@@ -159,6 +159,7 @@ CUES: Final[dict[str, LanguageCues]] = {
 still counts, it is universal)."""
 
 _FINISHING_PUNCTUATION: Final = ("?", ".", "!", "。", "？", "！", "؟", "।")
+_FULL_STOPS: Final = (".", "。")
 _OPEN_PUNCTUATION: Final = (",", "、", "，", ";", ":", "-", "–", "—", "...", "…")
 _TRAILING_QUOTES: Final = "\"'”’»)]"
 _FINAL_B: Final = 17
@@ -174,14 +175,18 @@ def completeness(partial_text: str, language: str | None) -> Completeness:
     # Ellipses and commas before full stops: "so..." trails off, it does not end.
     if text.endswith(_OPEN_PUNCTUATION):
         return Completeness.UNFINISHED
-    if text.endswith(_FINISHING_PUNCTUATION):
-        return Completeness.FINISHED
     cues = CUES.get((language or "").lower().split("-")[0])
-    if cues is None:
-        return Completeness.UNKNOWN
     words = [_WORD_EDGE.sub("", w).lower() for w in text.split()]
     words = [w for w in words if w]
-    if not words:
+    if text.endswith(_FINISHING_PUNCTUATION):
+        # Whisper writes a full stop where the audio was cut: "I went to the." is
+        # mid-sentence. A question or exclamation may end on such a word ("What are
+        # you looking for?"), so only a full stop gives way to it.
+        if (cues is not None and words and words[-1] in cues.open_words
+                and text.endswith(_FULL_STOPS)):
+            return Completeness.UNFINISHED
+        return Completeness.FINISHED
+    if cues is None or not words:
         return Completeness.UNKNOWN
     last = words[-1]
     if last in cues.open_words:

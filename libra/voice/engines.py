@@ -79,6 +79,14 @@ class LocalSpeechEngines:
                                     missing=missing))
         return out
 
+    def detection(self) -> tuple[str | None, tuple[str, ...]]:
+        """What recognises speech of an unknown language; loads nothing.
+
+        ``engine:model`` (a multilingual model), or None and the commands that install one.
+        """
+        plan = self._planner.stt(None)
+        return plan.label, plan.missing
+
     async def stt(self, language: str | None, *, engine: str | None = None) -> SpeechToText:
         """The recogniser for ``language`` (``None`` = one that detects the language).
 
@@ -121,6 +129,23 @@ class LocalSpeechEngines:
     def loaded(self) -> list[str]:
         """``engine:model`` of every model loaded so far (status pages, benchmarks)."""
         return list(self._labels)
+
+    def close(self) -> None:
+        """Release every loaded model's threads (idempotent; app shutdown).
+
+        Streams still running fail with ``SpeechEngineFailed``; a later request loads
+        the model again.
+        """
+        models, self._loaded = list(self._loaded.values()), {}
+        self._served.clear()
+        self._labels.clear()
+        for model in models:
+            close = getattr(model, "close", None)  # Vosk and Whisper own executors
+            if callable(close):
+                try:
+                    close()
+                except Exception as err:  # keep going: the others must close too
+                    logger.opt(exception=err).warning("voice: closing a model failed")
 
     async def _shared(self, key: str, label: str, load: Callable[[], Awaitable[T]]) -> T:
         # One lock per model: the second caller waits for the first one's load

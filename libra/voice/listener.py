@@ -17,8 +17,9 @@ silence *and* the transcription. Instead, when the speaker has paused for
 *speculative final*). If the turn then ends with no new speech (only trailing silence,
 which does not change Whisper's words) that result is the final and the whole-turn
 pass never runs; if speech resumes it is thrown away, and the next pause tries again.
-A speaker has one such job at a time, and a model one across all speakers, none while
-a whole-turn pass is waiting (Whisper runs one transcription at a time on both cores:
+A speaker has one such job at a time, and a model one across all speakers sharing a
+:class:`~libra.voice.transcription.ModelLoad` (a pipeline's), none while a whole-turn
+pass is waiting (Whisper runs one transcription at a time on both cores:
 a queued guess would only delay someone's real final). Its text also feeds
 :meth:`TurnDetector.hint`, so a finished question (Whisper writes the "?") ends the
 turn sooner, as Vosk partials do.
@@ -28,6 +29,13 @@ back; it is fed on if speech resumes and dropped if the turn ends, so no engine
 decodes the endpoint wait (for Vosk, which decodes every frame it is given, that is
 ~0.3 s less audio to catch up on when the turn ends).
 
+**Which recogniser.** A listener given a ``language_source`` (the channel's reply
+language, from the chat side) asks it before the first turn and then every
+:data:`LANGUAGE_POLL_S`, and transcribes the next turn with that language's model
+(:func:`recogniser_for`): a channel speaking Korean is heard by the Korean model, not
+by a multilingual guess that may not be installed. A turn keeps the recogniser it
+opened with.
+
 The detector keeps *audio* time; the listener pairs it with the wall clock of the chunk
 being processed, so the latency report's "endpoint wait" is what the speaker waited.
 """
@@ -36,16 +44,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from loguru import logger
 
 from libra.config import VoiceSettings
-from libra.errors import LibraError, SpeechEngineFailed
+from libra.errors import LibraError
 from libra.voice.api import SpeechEngines, SpeechToText, Transcript
 from libra.voice.latency import TurnClock
+from libra.voice.transcription import ModelLoad, SttStream, recogniser_for
 from libra.voice.turns import (
     PauseStarted,
     SpeechResumed,
@@ -57,6 +65,7 @@ from libra.voice.turns import (
     UtteranceAudio,
 )
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
+from libra.voice.wire import TICK_MS, QuietWire
 
 BATCH_ENGINES = frozenset({"whisper"})
 """Engines that transcribe only once their input ends (no partials): worth a speculative
@@ -67,12 +76,20 @@ PAUSE_MS = 150
 gaps between words do not start a Whisper pass each (~1 s of both cores), short
 enough to leave most of the 500 ms endpoint wait for the transcription."""
 SPECULATIVE_JOBS_PER_MODEL = 1
-
-_speculating: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
-"""Speculative jobs in flight per loaded model (all speakers of this process)."""
-_finishing: weakref.WeakKeyDictionary[SpeechToText, int] = weakref.WeakKeyDictionary()
-"""Whole-turn passes in flight per loaded model: someone is waiting for each, so no
+SPECULATING = "speculating"
+""":class:`ModelLoad` kind: speculative jobs of a model (all speakers sharing it)."""
+FINISHING = "finishing"
+""":class:`ModelLoad` kind: whole-turn passes; someone waits for each, so no
 speculative job is queued ahead of them."""
+
+
+AUDIO_BACKLOG = 20
+"""Audio chunks read ahead of the turn detector at most (2 s of Discord's 100 ms
+chunks). A listener that falls behind (a busy machine, a caller not taking its turns)
+then stops reading, and the link drops the oldest audio, as its buffer is bounded;
+the listener never queues a whole conversation's audio in memory."""
+LANGUAGE_POLL_S = 0.5
+"""How often a listener with a ``language_source`` asks it (an in-memory read)."""
 
 
 @dataclass(slots=True)
@@ -93,53 +110,16 @@ class _Partial:
     text: str
     turn: int
     """The turn it belongs to: a late partial of a finished turn must not end the next."""
+    job: _Speculation | None = None
+    """The speculative job it came from: stale once speech resumed (its words are old)."""
 
+
+LanguageSource = Callable[[], Awaitable[str | None]]
+"""The language a speaker is expected to speak now (the channel's reply language)."""
 
 _AUDIO_END = object()
 _WAKE = object()
-
-
-class _SttStream:
-    """One turn's speech-to-text stream: audio pushed in, partials reported, one final."""
-
-    def __init__(self, recogniser: SpeechToText, language: str | None,
-                 on_partial: Callable[[str], None] | None, name: str) -> None:
-        self._feed: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._recogniser = recogniser
-        self._language = language
-        self._on_partial = on_partial
-        self.task = asyncio.create_task(self._run(), name=name)
-
-    def push(self, pcm: bytes) -> None:
-        self._feed.put_nowait(pcm)
-
-    def close(self) -> None:
-        self._feed.put_nowait(None)
-
-    async def abort(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-    async def _pcm(self) -> AsyncIterator[bytes]:
-        while (pcm := await self._feed.get()) is not None:
-            yield pcm
-
-    async def _run(self) -> Transcript:
-        final: Transcript | None = None
-        try:
-            async for result in self._recogniser.stream(self._pcm(), language=self._language):
-                if result.final:
-                    final = result
-                elif result.text and self._on_partial is not None:
-                    self._on_partial(result.text)
-        except LibraError:
-            raise
-        except Exception as err:  # a foreign engine's error, wrapped at the boundary
-            raise SpeechEngineFailed(f"{self._recogniser.engine} failed: {err}",
-                                     hint="see the log for the engine's error") from err
-        if final is None:
-            raise SpeechEngineFailed(f"{self._recogniser.engine} gave no final transcript")
-        return final
+_TICK = object()
 
 
 class SpeakerListener:
@@ -147,22 +127,30 @@ class SpeakerListener:
 
     def __init__(self, engines: SpeechEngines, settings: VoiceSettings, *,
                  language: str | None = None, stt: str | None = None, name: str = "voice",
+                 language_source: LanguageSource | None = None,
                  on_speech_started: Callable[[], None] | None = None,
-                 guess: LanguageGuess = no_guess, speculate: bool = True) -> None:
+                 guess: LanguageGuess = no_guess, speculate: bool = True,
+                 load: ModelLoad | None = None) -> None:
         """Listen with the configured engines.
 
+        ``language`` is the spoken language (``None``: detect) unless ``language_source``
+        says it, turn by turn (see the module docstring);
         ``on_speech_started`` is called as each turn opens (barge-in detection);
         ``guess`` names a transcript's language when the engine does not;
-        ``speculate=False`` turns off speculative finals (benchmarks compare both).
+        ``speculate=False`` turns off speculative finals (benchmarks compare both);
+        ``load`` is shared by the listeners of one pipeline (one model's speculation
+        waits for every speaker's whole-turn passes), default this listener's own.
         """
         self._engines = engines
         self._settings = settings
         self._language = language
+        self._language_source = language_source
         self._stt = stt
         self._name = name
         self._on_speech_started = on_speech_started
         self._guess = guess
         self._speculate = speculate
+        self.load = load or ModelLoad()
         self.speculation = SpeculationStats()
 
     async def utterances(self, pcm: AsyncIterable[bytes]) -> AsyncIterator[Utterance]:
@@ -171,34 +159,44 @@ class SpeakerListener:
         Raises:
             SpeechModelMissing, SpeechEngineFailed: no engine can transcribe the speaker.
         """
-        recogniser = await self._engines.stt(self._language, engine=self._stt)
-        speculative = self._speculate and recogniser.engine in BATCH_ENGINES
+        recogniser, language = await self._recogniser()
         detector = TurnDetector.from_settings(self._engines.new_vad(), self._settings,
                                               pause_ms=PAUSE_MS)
         inbox: asyncio.Queue[object] = asyncio.Queue()
         out: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(pcm, inbox), name=f"{self._name}:audio")
-        state = _TurnState(recogniser, self._language, inbox=inbox, out=out, name=self._name,
-                           guess=self._guess,
-                           stats=self.speculation if speculative else None)
+        backlog = asyncio.Semaphore(AUDIO_BACKLOG)
+        pump = asyncio.create_task(_pump(pcm, inbox, backlog), name=f"{self._name}:audio")
+        state = _TurnState(recogniser, language, inbox=inbox, out=out, name=self._name,
+                           guess=self._guess, load=self.load,
+                           stats=self.speculation if self._speculate else None)
         finisher = asyncio.create_task(state.finish_loop(), name=f"{self._name}:final")
-        arrived = time.perf_counter()
+        choosing = (asyncio.create_task(self._follow_language(state),
+                                        name=f"{self._name}:language")
+                    if self._language_source is not None else None)
+        quiet = QuietWire(detector)
         try:
             while True:
-                item = await inbox.get()
+                try:
+                    # While a turn is open, a silent wire must still count as silence.
+                    item = await asyncio.wait_for(inbox.get(),
+                                                  TICK_MS / 1000 if detector.in_turn else None)
+                except TimeoutError:
+                    item = _TICK
                 if item is _AUDIO_END:
                     break
                 if item is _WAKE:
                     events = []
+                elif item is _TICK:
+                    events = quiet.fill()
                 elif isinstance(item, _Partial):
-                    events = (detector.hint(item.text, state.language_hint)
-                              if item.turn == state.turn else [])
+                    current = item.turn == state.turn and not (item.job and item.job.stale)
+                    events = detector.hint(item.text, state.language_hint) if current else []
                 else:
                     assert isinstance(item, bytes)
-                    arrived = time.perf_counter()
-                    events = detector.push(item)
+                    backlog.release()
+                    events = quiet.heard(item)
                 for event in events:
-                    self._handle(event, state, detector, arrived)
+                    self._handle(event, state, detector, quiet.audio_end)
                 while not out.empty():
                     done = out.get_nowait()
                     if isinstance(done, BaseException):
@@ -213,9 +211,34 @@ class SpeakerListener:
                 yield done
         finally:
             pump.cancel()
-            await state.discard()
+            await state.abort()
             finisher.cancel()
-            await asyncio.gather(pump, finisher, return_exceptions=True)
+            tasks = [pump, finisher] + ([choosing] if choosing is not None else [])
+            if choosing is not None:
+                choosing.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _recogniser(self) -> tuple[SpeechToText, str | None]:
+        language = self._language
+        if self._language_source is not None:
+            language = await self._language_source()
+        return await recogniser_for(self._engines, language, engine=self._stt)
+
+    async def _follow_language(self, state: _TurnState) -> None:
+        """Pick the next turn's recogniser as the channel's language changes."""
+        failed: str | None = None
+        while True:
+            await asyncio.sleep(LANGUAGE_POLL_S)
+            try:
+                recogniser, language = await self._recogniser()
+            except LibraError as err:  # keep the one that works; try again later
+                if str(err) != failed:
+                    logger.warning("{}: keeping {} ({})", self._name,
+                                   state.recogniser.model, err)
+                failed = str(err)
+                continue
+            failed = None
+            state.use(recogniser, language)
 
     def _handle(self, event: TurnEvent, state: _TurnState, detector: TurnDetector,
                 arrived: float) -> None:
@@ -243,7 +266,7 @@ class SpeakerListener:
 class _Speculation:
     """One speculative final: the turn's audio up to a pause, being transcribed."""
 
-    stream: _SttStream
+    stream: SttStream
     turn: int
     speech_end_ms: int
     stale: bool = False
@@ -256,21 +279,26 @@ class _TurnState:
     def __init__(self, recogniser: SpeechToText, language: str | None, *,
                  inbox: asyncio.Queue[object],
                  out: asyncio.Queue[Utterance | BaseException | None],
-                 name: str, guess: LanguageGuess,
+                 name: str, guess: LanguageGuess, load: ModelLoad,
                  stats: SpeculationStats | None = None) -> None:
         """``stats``: speculate (batch engines), counting into it; ``None`` = never."""
         self._recogniser = recogniser
+        self._load = load
+        self._next: tuple[SpeechToText, str | None] | None = None
         self._guess = guess
         self._language = language
         self._inbox = inbox
         self._out = out
         self._name = name
-        self._stream: _SttStream | None = None
+        self._stream: SttStream | None = None
         self._count = 0
         self.language_hint = language
-        self.finishing: asyncio.Queue[tuple[_SttStream, TurnClock, int] | None] = asyncio.Queue()
+        self.finishing: asyncio.Queue[tuple[SttStream, TurnClock, int] | None] = asyncio.Queue()
+        self._ended: set[asyncio.Task[Transcript]] = set()
+        """Final transcriptions of ended turns not handed out yet."""
         self._discards: list[asyncio.Task[None]] = []
-        self._stats = stats
+        self._all_stats = stats
+        self._stats = stats if recogniser.engine in BATCH_ENGINES else None
         self._audio = bytearray()
         """The open turn's audio so far (kept only when speculating)."""
         self._speculation: _Speculation | None = None
@@ -286,10 +314,24 @@ class _TurnState:
         """The number of the open (or last) turn."""
         return self._count
 
+    @property
+    def recogniser(self) -> SpeechToText:
+        """The recogniser of the open (or next) turn."""
+        return self._recogniser
+
+    def use(self, recogniser: SpeechToText, language: str | None) -> None:
+        """Transcribe the next turn with ``recogniser`` (the open one keeps its own)."""
+        self._next = (recogniser, language)
+
     def open(self, audio: bytes) -> None:
+        if self._next is not None:
+            (self._recogniser, self._language), self._next = self._next, None
+            self.language_hint = self._language
+            self._stats = (self._all_stats if self._recogniser.engine in BATCH_ENGINES
+                           else None)
         self._count += 1
         turn = self._count
-        self._stream = _SttStream(self._recogniser, self._language,
+        self._stream = SttStream(self._recogniser, self._language,
                                   lambda text: self._inbox.put_nowait(_Partial(text, turn)),
                                   name=f"{self._name}:stt-{turn}")
         self._stream.push(audio)
@@ -337,12 +379,12 @@ class _TurnState:
 
     def _speculate(self) -> None:
         assert self._stats is not None and self._paused_at is not None
-        busy = _speculating.get(self._recogniser, 0)
-        if busy >= SPECULATIVE_JOBS_PER_MODEL or _finishing.get(self._recogniser, 0):
+        load = self._load
+        if (load.busy(self._recogniser, SPECULATING) >= SPECULATIVE_JOBS_PER_MODEL
+                or load.busy(self._recogniser, FINISHING)):
             self._stats.refused += 1
             return
-        _speculating[self._recogniser] = busy + 1
-        stream = _SttStream(self._recogniser, self._language, None,
+        stream = SttStream(self._recogniser, self._language, None,
                             name=f"{self._name}:stt-{self._count}-speculative")
         stream.push(bytes(self._audio))
         stream.close()
@@ -350,10 +392,10 @@ class _TurnState:
         self._speculation = job
         self._stats.started += 1
         self._jobs.add(stream.task)
+        load.add(self._recogniser, SPECULATING, stream.task)
         stream.task.add_done_callback(lambda task: self._speculated(job, task))
 
     def _speculated(self, job: _Speculation, task: asyncio.Task[Transcript]) -> None:
-        _speculating[self._recogniser] = max(0, _speculating.get(self._recogniser, 1) - 1)
         self._jobs.discard(task)
         failed = _failed(task)
         assert self._stats is not None
@@ -361,12 +403,14 @@ class _TurnState:
         if job.stale or failed:
             if not failed:
                 self._stats.wasted += 1
-            if current and self._paused_at is not None:
-                self._speculate()  # paused again while the stale job ran: try again
+            if job.stale and current and self._paused_at is not None:
+                # Paused again while the stale job ran: try again. (Not after a failure:
+                # a failing engine would be asked again and again, a busy loop.)
+                self._speculate()
             return
         if current:
             # Whisper writes punctuation: a finished question ends the wait sooner.
-            self._inbox.put_nowait(_Partial(task.result().text, job.turn))
+            self._inbox.put_nowait(_Partial(task.result().text, job.turn, job))
 
     def _drop_speculation(self) -> None:
         job, self._speculation = self._speculation, None
@@ -396,18 +440,18 @@ class _TurnState:
             self._jobs.discard(job.stream.task)  # the turn's final now: never cancel it
             self._discards.append(asyncio.create_task(stream.abort(),
                                                       name=f"{self._name}:unneeded"))
-            self.finishing.put_nowait((job.stream, clock, speech_ms))
+            self._finish(job.stream, clock, speech_ms)
             return
         if job is not None:
             job.stale = True
         stream.close()
-        if self._stats is not None:
-            _finishing[self._recogniser] = _finishing.get(self._recogniser, 0) + 1
-            stream.task.add_done_callback(self._finished)
-        self.finishing.put_nowait((stream, clock, speech_ms))
+        self._load.add(self._recogniser, FINISHING, stream.task)
+        self._finish(stream, clock, speech_ms)
 
-    def _finished(self, task: asyncio.Task[Transcript]) -> None:
-        _finishing[self._recogniser] = max(0, _finishing.get(self._recogniser, 1) - 1)
+    def _finish(self, stream: SttStream, clock: TurnClock, speech_ms: int) -> None:
+        self._ended.add(stream.task)
+        stream.task.add_done_callback(self._ended.discard)
+        self.finishing.put_nowait((stream, clock, speech_ms))
 
     def discard_soon(self) -> None:
         self._drop_speculation()
@@ -419,18 +463,25 @@ class _TurnState:
                                                       name=f"{self._name}:discard"))
 
     async def discard(self) -> None:
-        """Drop the open turn and every speculative job still running (listener ends)."""
+        """Drop the open turn and every speculative job still running (audio ended)."""
         self.discard_soon()
         jobs = [task for task in self._jobs if not task.done()]
         for task in jobs:
             task.cancel()  # stale ones too: nobody will read them now
         await asyncio.gather(*self._discards, *jobs, return_exceptions=True)
 
+    async def abort(self) -> None:
+        """:meth:`discard`, and the transcriptions of ended turns too (nobody listens)."""
+        ended = [task for task in self._ended if not task.done()]
+        for task in ended:
+            task.cancel()
+        await asyncio.gather(self.discard(), *ended, return_exceptions=True)
+
     async def finish_loop(self) -> None:
         """Wait for each closed turn's final transcript, in order, and hand it out."""
         while (item := await self.finishing.get()) is not None:
             stream, clock, speech_ms = item
-            clock.stt = f"{self._recogniser.engine}:{self._recogniser.model}"
+            clock.stt = f"{stream.recogniser.engine}:{stream.recogniser.model}"
             await asyncio.wait([stream.task])  # (a cancelled task must not end this loop)
             if stream.task.cancelled():
                 logger.debug("{}: a turn's transcription was cancelled", self._name)
@@ -439,6 +490,7 @@ class _TurnState:
                 final = stream.task.result()
             except LibraError as err:
                 self._out.put_nowait(err)
+                self._inbox.put_nowait(_WAKE)  # a silent wire must not hold it back
                 continue
             clock.mark("stt_final")
             text = final.text.strip()
@@ -457,9 +509,12 @@ def _failed(task: asyncio.Task[Transcript]) -> bool:
     return task.done() and (task.cancelled() or task.exception() is not None)
 
 
-async def _pump(pcm: AsyncIterable[bytes], inbox: asyncio.Queue[object]) -> None:
+async def _pump(pcm: AsyncIterable[bytes], inbox: asyncio.Queue[object],
+                backlog: asyncio.Semaphore) -> None:
+    """Read ``pcm`` into ``inbox``, at most ``backlog`` chunks ahead of the listener."""
     try:
         async for chunk in pcm:
+            await backlog.acquire()
             inbox.put_nowait(chunk)
     finally:
         inbox.put_nowait(_AUDIO_END)

@@ -21,7 +21,7 @@ Each returns or drives a :class:`VoiceReply`: the transcript, the spoken answer 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -29,15 +29,16 @@ from loguru import logger
 from libra.bus import EventBus
 from libra.chat.api import ChatService, ChatTurn
 from libra.config import VoiceSettings
-from libra.errors import AudioInvalid, LibraError, SpeechEngineFailed
+from libra.errors import AudioInvalid, LibraError
 from libra.events import MessageSource
-from libra.voice.api import SPEECH_RATE, SpeechEngines, SpeechToText, Transcript, VoiceLink
+from libra.voice.api import SPEECH_RATE, SpeechEngines, VoiceLink
 from libra.voice.latency import TurnClock, breakdown
 from libra.voice.speaker import SpokenAnswer
+from libra.voice.transcription import ModelLoad, transcribe
 from libra.voice.utterance import LanguageGuess, Utterance, no_guess
 
 if TYPE_CHECKING:
-    from libra.voice.conversation import ErrorHandler, ReplyHandler
+    from libra.voice.conversation import ErrorHandler, ListenLanguage, ReplyHandler
 
 FEED_MS = 100
 """Audio handed to speech-to-text per chunk (what Vosk is measured with)."""
@@ -140,17 +141,29 @@ class VoicePipeline:
     """Speech in, chat, speech out; see the module docstring."""
 
     def __init__(self, *, engines: SpeechEngines, chat: ChatService, bus: EventBus,
-                 settings: VoiceSettings, guess: LanguageGuess = no_guess) -> None:
+                 settings: VoiceSettings, guess: LanguageGuess = no_guess,
+                 listen_language: ListenLanguage | None = None) -> None:
         """No I/O: models load on the first turn that needs them.
 
         ``guess`` names a transcript's language when the engine does not (Libra's
         detector); the reply language is the chat service's, as for a text message.
+        ``listen_language`` is the language a live speaker is heard in (the channel's
+        reply language, see :class:`~libra.voice.conversation.Conversation`).
         """
         self.engines = engines
         self.settings = settings
         self._chat = chat
         self._bus = bus
-        self._guess = guess
+        self.guess = guess
+        self.listen_language = listen_language
+        self.load = ModelLoad()
+        """What each loaded model is busy with, for every live listener of this pipeline."""
+
+    def close(self) -> None:
+        """Release the loaded speech models (app shutdown; idempotent)."""
+        close = getattr(self.engines, "close", None)  # not part of the engines port
+        if callable(close):
+            close()
 
     async def reply_to(self, pcm: bytes, *, user_id: int, channel_id: int,
                        guild_id: int | None, language: str | None = None,
@@ -176,7 +189,7 @@ class VoicePipeline:
                                hint="speak closer to the microphone, or check the language "
                                     "(--language) and the engine (--stt)")
         text = final.text.strip()
-        utterance = Utterance(text=text, language=final.language or self._guess(text),
+        utterance = Utterance(text=text, language=final.language or self.guess(text),
                               audio_ms=len(pcm) / 2 / SPEECH_RATE * 1000, clock=clock)
         return await self.answer(utterance, user_id=user_id, channel_id=channel_id,
                                  guild_id=guild_id, voice=voice)
@@ -214,29 +227,7 @@ class VoicePipeline:
         from libra.voice.conversation import Conversation  # noqa: PLC0415 - a cycle
 
         await Conversation(self, link, channel_id=channel_id, voice=voice, on_error=on_error,
-                           on_reply=on_reply).run()
-
-
-async def transcribe(recogniser: SpeechToText, pcm: AsyncIterable[bytes], *,
-                     language: str | None) -> Transcript:
-    """The final transcript of ``pcm`` (partials are skipped).
-
-    Raises:
-        SpeechEngineFailed: the engine failed (its own error is the cause).
-    """
-    final: Transcript | None = None
-    try:
-        async for result in recogniser.stream(pcm, language=language):
-            if result.final:
-                final = result
-    except LibraError:
-        raise
-    except Exception as err:  # a foreign engine's error, wrapped at the boundary
-        raise SpeechEngineFailed(f"{recogniser.engine} failed: {err}",
-                                 hint="see the log for the engine's error") from err
-    if final is None:
-        raise SpeechEngineFailed(f"{recogniser.engine} gave no final transcript")
-    return final
+                           on_reply=on_reply, listen_language=self.listen_language).run()
 
 
 async def _pieces(pcm: bytes) -> AsyncIterator[bytes]:

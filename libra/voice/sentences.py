@@ -13,7 +13,8 @@ look-ahead that settles it:
   line that starts one, at a blank line, or after a colon; otherwise it is a soft wrap.
 * A fenced code block (```` ``` ```` or ``~~~``) is never cut: it is one unit from its
   opening to its closing fence, so :func:`libra.voice.speakable.speakable` can turn it
-  into "a code block". Inline code spans are not cut either.
+  into "a code block". Inline code spans are not cut either, unless a line break or
+  ``soft_limit`` of text shows the backtick was stray: then its text is judged as prose.
 * A sentence that runs long is cut at a clause mark (``,;:`` or ``，、；：``) once it
   passes ``soft_limit``, and at the last space (or anywhere, for text without spaces)
   at ``hard_limit``. East Asian characters weigh more (each is about a syllable).
@@ -103,6 +104,8 @@ class SentenceSplitter:
         """Whether the fence's own line is still being skipped."""
         self._inline = 0
         """Length of the backtick run that opened the inline code span we are in."""
+        self._inline_from = (0, 0)
+        """Where that span's text starts, and ``_weight`` there (to judge it again)."""
         self._overlong = False
         self._emitted = 0
         """Weighted length of the units emitted so far."""
@@ -138,6 +141,7 @@ class SentenceSplitter:
         self._fence = None
         self._fence_opening = False
         self._inline = 0
+        self._inline_from = (0, 0)
         self._overlong = False
         self._emitted = 0
 
@@ -176,14 +180,21 @@ class SentenceSplitter:
                 if not final:
                     return None
                 run = len(buf) - i
+            after = self._advance(i, i + run)
             if not self._inline:
                 self._inline = run
+                self._inline_from = (after, self._weight)
             elif self._inline == run:
                 self._inline = 0
-            return False, self._advance(i, i + run)
+            return False, after
         if self._inline:
-            if char == "\n":
-                self._inline = 0  # a stray backtick must not swallow the answer
+            if char == "\n" or self._weight - self._inline_from[1] >= self._soft:
+                # A stray backtick must not swallow the answer (speech would wait for
+                # the LLM to finish): real inline code neither spans lines nor runs
+                # this long. Judge the text after the backtick again, as prose.
+                self._inline = 0
+                start, self._weight = self._inline_from
+                return False, start
             return False, self._advance(i, i + 1)
         end = self._judge(i, final)
         if end is None:

@@ -107,6 +107,8 @@ _EMPHASIS = (
     re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"),
     re.compile(r"\|\|(.+?)\|\|"),  # Discord spoiler
 )
+_TIMES = re.compile(r"(?<=\d)\*(?=\d)")
+"""An asterisk between digits ("2*3"); a spaced one ("5 * 3") is never emphasis."""
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")
 _ENDS_CLAUSE = re.compile(r"[.!?…:;,。！？、，：；]['\"”’)」』）]*$")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
@@ -142,6 +144,9 @@ def speakable(text: str, language: str) -> str:
     text = _EMOJI.sub("", text)
     text = _HTML_TAG.sub(" ", text)
     text = _prose(text, stop, lambda s: _PLACEHOLDER.sub(lambda m: spoken[int(m.group(1))], s))
+    # "2*3*4" is a product, not emphasis around "3" (which left "234"); espeak-ng (and
+    # so Piper) says "×" as "times".
+    text = _TIMES.sub(" × ", text)
     for pattern in _EMPHASIS:
         text = pattern.sub(r"\1", text)
     text = re.sub(r"(?<=[^\W_])_+(?=[^\W_])", " ", text)  # snake_case read as words

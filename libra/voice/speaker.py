@@ -4,7 +4,8 @@ Two tasks and a queue between each stage: the *writer* reads the chat reply's de
 and cuts them into sentences (:class:`~libra.voice.sentences.SentenceSplitter`) as soon
 as each ends; the *synthesiser* turns each sentence into what is said aloud
 (:func:`~libra.voice.speakable.speakable`) and then into speech, so the first sentence
-is heard while the LLM is still writing the second. :meth:`SpokenAnswer.audio` hands the
+is heard while the LLM is still writing the second, and stays at most
+:data:`SENTENCES_AHEAD` sentences ahead of playback. :meth:`SpokenAnswer.audio` hands the
 speech out as 48 kHz stereo PCM (Discord's format) in short pieces, and records which
 sentences were handed out: after a barge-in, :attr:`SpokenAnswer.spoken_text` is what
 the listener actually heard.
@@ -31,6 +32,11 @@ from libra.voice.speakable import speakable
 PIECE_MS = 200
 """Length of each PCM piece handed to the transport: short enough that what was
 handed out is close to what was heard when playback is interrupted."""
+SENTENCES_AHEAD = 2
+"""Sentences synthesised ahead of the one being handed out. Enough that the next is
+ready when one ends (a sentence takes Piper a fraction of its speaking time); more
+would only cost memory (a 2-minute answer is ~23 MB at 48 kHz stereo) and CPU spent
+on speech a barge-in throws away."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class SpokenAnswer:
         self._spoken = 0
         """How many of them were handed out in full."""
         self._started = -1
+        self._ahead = asyncio.Semaphore(SENTENCES_AHEAD + 1)
+        """Sentences synthesised and not yet handed out in full (the one playing too)."""
         self.error: LibraError | None = None
         self._writer = asyncio.create_task(self._write(), name=f"{name}:write")
         self._synth = asyncio.create_task(self._synthesise(), name=f"{name}:speak")
@@ -92,6 +100,7 @@ class SpokenAnswer:
                 return
             if isinstance(item, _SentenceEnd):
                 self._spoken = item.sentence + 1
+                self._ahead.release()  # handed out: the synthesiser may make another
                 continue
             self._clock.mark("first_pull")
             self._started = max(self._started, item.sentence)
@@ -99,6 +108,9 @@ class SpokenAnswer:
 
     async def wait(self) -> str:
         """Wait until the answer is written and synthesised; return its text.
+
+        Read :meth:`audio` meanwhile (or before): speech is made only
+        :data:`SENTENCES_AHEAD` sentences ahead of it.
 
         Raises:
             LibraError: the LLM or a speech engine failed.
@@ -160,6 +172,8 @@ class SpokenAnswer:
             self._clock.tts = f"{voice.engine}:{voice.voice}"
             piece_bytes = frame_bytes(ms=PIECE_MS)
             while (sentence := await self._sentences.get()) is not None:
+                # Back-pressure: wait while enough speech is ready and unplayed.
+                await self._ahead.acquire()
                 index = len(self._written)
                 self._written.append(sentence)
                 said = speakable(sentence, voice.language)

@@ -318,6 +318,10 @@ class TurnDetector:
         if probability >= self._stop_threshold:
             self._resume_run += 1
             if self._silence_ms == 0 or self._resume_run >= self._resume_frames:
+                if self._silence_ms > 0:
+                    # Speech resumed after a silence: a wait judged from the words up
+                    # to it does not hold for the words that follow.
+                    self._wait_ms = self._base_wait_ms
                 self._silence_ms = 0
                 self._speech_end_ms = self._clock_ms
                 if self._paused:

@@ -17,12 +17,8 @@ from typing import Any
 
 from libra.errors import SpeechEngineFailed
 from libra.voice.api import SpeechAudio
+from libra.voice.models.catalogue import repair_hint
 from libra.voice.sentences import split_sentences
-
-
-def _hint(voice: str) -> str:
-    return (f"run `libra models verify {voice}` to check the files, "
-            f"or `libra models pull {voice}` to fetch them again")
 
 
 class PiperSpeaker:
@@ -110,21 +106,21 @@ class PiperSpeaker:
             except Exception as err:  # onnxruntime and phonemizer errors are untyped
                 raise SpeechEngineFailed(
                     f"Piper voice {self._voice} failed to speak {sentence[:40]!r}: {err}",
-                    hint=_hint(self._voice)) from err
+                    hint=repair_hint(self._voice)) from err
 
 
 def _load_model(onnx: Path, config: Path, voice: str) -> Any:
     for path in (onnx, config):
         if not path.is_file():
             raise SpeechEngineFailed(f"Piper voice {voice}: {path} is missing",
-                                     hint=_hint(voice))
+                                     hint=repair_hint(voice))
     try:
         settings = json.loads(config.read_text(encoding="utf-8"))
         int(settings["audio"]["sample_rate"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise SpeechEngineFailed(
             f"Piper voice {voice}: {config} is not a Piper voice config ({err})",
-            hint=_hint(voice)) from err
+            hint=repair_hint(voice)) from err
     try:  # piper-tts is an optional extra: import it only when a voice is loaded
         from piper import PiperVoice  # noqa: PLC0415
     except ImportError as err:
@@ -134,7 +130,7 @@ def _load_model(onnx: Path, config: Path, voice: str) -> Any:
         return PiperVoice.load(onnx, config_path=config)
     except Exception as err:  # onnxruntime raises its own untyped errors for bad models
         raise SpeechEngineFailed(f"Piper voice {voice}: cannot load {onnx.name} ({err})",
-                                 hint=_hint(voice)) from err
+                                 hint=repair_hint(voice)) from err
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from libra.errors import SpeechEngineFailed
 from libra.voice.api import SPEECH_RATE, Transcript
+from libra.voice.models.catalogue import repair_hint
 
 FEED_MS = 100
 """Audio gathered before each hop to the worker thread: a producer of 20 ms frames
@@ -47,23 +48,18 @@ def _import_vosk() -> Any:
     return vosk
 
 
-def _model_hint(model: str) -> str:
-    return (f"check it with `libra models verify {model}`, "
-            f"reinstall with `libra models pull {model}`")
-
-
 def _open_model(vosk: Any, model_dir: Path, model: str) -> Any:
     """Blocking: check the folder, then let Kaldi read it (in a worker thread)."""
     if not (model_dir / "am").is_dir() and not (model_dir / "final.mdl").is_file():
         # Vosk would only say "Failed to create a model"; say which folder and why.
         what = "is missing" if not model_dir.exists() else "holds no Vosk model"
         raise SpeechEngineFailed(f"Vosk model {model}: {model_dir} {what}",
-                                 hint=_model_hint(model))
+                                 hint=repair_hint(model))
     try:
         return vosk.Model(str(model_dir))
     except Exception as err:  # Kaldi reports every failure as a bare Exception
         raise SpeechEngineFailed(f"Vosk could not load {model} from {model_dir}: {err}",
-                                 hint=_model_hint(model)) from err
+                                 hint=repair_hint(model)) from err
 
 
 class VoskRecognizer:

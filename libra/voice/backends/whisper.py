@@ -26,6 +26,7 @@ from libra.errors import SpeechEngineFailed
 from libra.voice.api import Transcript
 from libra.voice.audio import s16_to_float
 from libra.voice.backends.language import TranscriptLanguage, best_allowed, engine_code
+from libra.voice.models.catalogue import repair_hint
 
 CPU_THREADS = 2
 """CTranslate2 threads for one transcription: both cores of the box Libra is sized for."""
@@ -42,11 +43,6 @@ class _Heard:
     probability: float | None
 
 
-def _model_hint(model: str) -> str:
-    return (f"check it with `libra models verify {model}`, "
-            f"reinstall with `libra models pull {model}`")
-
-
 def _open_model(model_dir: Path, model: str, cpu_threads: int) -> Any:
     """Blocking: check the folder, then load it with CTranslate2 (in a worker thread)."""
     try:
@@ -61,13 +57,13 @@ def _open_model(model_dir: Path, model: str, cpu_threads: int) -> Any:
         # *name* and would try the hub (refused offline, with a confusing error).
         what = "is missing" if not model_dir.exists() else f"lacks {', '.join(missing)}"
         raise SpeechEngineFailed(f"Whisper model {model}: {model_dir} {what}",
-                                 hint=_model_hint(model))
+                                 hint=repair_hint(model))
     try:
         return WhisperModel(str(model_dir), device="cpu", compute_type="int8",
                             cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
     except Exception as err:  # CTranslate2 raises RuntimeError/ValueError/OSError
         raise SpeechEngineFailed(f"Whisper could not load {model} from {model_dir}: {err}",
-                                 hint=_model_hint(model)) from err
+                                 hint=repair_hint(model)) from err
 
 
 class WhisperRecognizer:

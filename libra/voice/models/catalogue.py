@@ -155,3 +155,10 @@ def _check(spec: ModelSpec) -> None:
             raise ValueError(f"model {spec.name!r}: {file.name} needs its size in bytes")
         if file.sha256 is not None and not _SHA256.match(file.sha256):
             raise ValueError(f"model {spec.name!r}: {file.name} sha256 is not 64 hex digits")
+
+
+def repair_hint(model: str) -> str:
+    """What to run when an installed model's files will not load (every backend's hint)."""
+    return (f"check it with `libra models verify {model}`, "
+            f"reinstall with `libra models pull {model}`")
+
