@@ -126,7 +126,8 @@ async def test_a_spoken_question_is_answered_aloud_mirrored_and_stored(
         lambda: bool(getattr(fake_discord.original_response(token), "content", "")))
     status = fake_discord.original_response(token).content  # type: ignore[union-attr]
     assert "speech engines: whisper:whisper-tiny.en, piper:en_US-joe-medium" in status
-    assert "last turn: end of speech → first audio" in status
+    # The latency board's lines: the last turn's breakdown and Libra's own share.
+    assert "Last turn: endpoint" in status and "(Libra " in status
 
 
 async def test_barge_in_stops_the_answer_and_keeps_only_what_was_said(
