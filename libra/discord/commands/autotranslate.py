@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from typing import TYPE_CHECKING
 
 import hikari
 import lightbulb
@@ -21,8 +22,12 @@ from libra.discord.commands.common import admin_admitted, language_of, respond_e
 from libra.discord.commands.deferral import defer_if_slow
 from libra.discord.deps import DiscordDeps
 from libra.errors import LibraError, UnknownLanguage
+from libra.translate.api import TranslationFeature
 from libra.translate.links import GroupKind, TranslationGroup
 from libra.translate.messages import translate_message
+
+if TYPE_CHECKING:
+    from libra.discord.translate_relay import TranslationRelay
 
 loader = lightbulb.Loader()
 group = lightbulb.Group("autotranslate", "Linked and auto-translated channels (admins)")
@@ -43,6 +48,26 @@ def describe(group: TranslationGroup, language: str = "en") -> str:
 async def _say(ctx: lightbulb.Context, deps: DiscordDeps, key: str) -> None:
     """Answer privately with the message ``key`` in the channel's language."""
     await ctx.respond(translate_message(key, await language_of(ctx, deps)), ephemeral=True)
+
+
+async def _admin_relay(ctx: lightbulb.Context, deps: DiscordDeps) -> TranslationRelay | None:
+    """The relay for an admin caller; answers (and returns ``None``) otherwise."""
+    if not await admin_admitted(ctx, deps):
+        return None
+    if deps.relay is None:
+        await _say(ctx, deps, "links_not_set_up")
+    return deps.relay
+
+
+async def _admin_linking(ctx: lightbulb.Context, deps: DiscordDeps
+                         ) -> tuple[TranslationRelay, TranslationFeature, int] | None:
+    """Relay, translation and guild for an admin linking channels; answers when not set up."""
+    if not await admin_admitted(ctx, deps):
+        return None
+    if deps.relay is None or deps.translation is None or ctx.guild_id is None:
+        await _say(ctx, deps, "links_not_set_up")
+        return None
+    return deps.relay, deps.translation, int(ctx.guild_id)
 
 
 async def _webhook_note(deps: DiscordDeps, group: TranslationGroup, language: str) -> str:
@@ -74,28 +99,26 @@ class Link(lightbulb.SlashCommand, name="link",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Link ``channel`` into this channel's group."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await admin_admitted(ctx, deps):
+            if (ready := await _admin_linking(ctx, deps)) is None:
                 return
-            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
-                await _say(ctx, deps, "links_not_set_up")
-                return
+            relay, translation, guild_id = ready
             other = int(self.channel.id)
             if other == ctx.channel_id:
                 await _say(ctx, deps, "link_pick_other")
                 return
             try:
-                language = deps.translation.translator.parse_language(self.language)
-                here = (deps.translation.translator.parse_language(self.here) if self.here
+                language = translation.translator.parse_language(self.language)
+                here = (translation.translator.parse_language(self.here) if self.here
                         else (await deps.language.current(ctx.channel_id)).language)
-                linked = await deps.relay.store.link(
-                    ctx.guild_id, other, language, to=ctx.channel_id, to_language=here,
+                linked = await relay.store.link(
+                    guild_id, other, language, to=ctx.channel_id, to_language=here,
                     by=int(ctx.user.id))
                 for entry in linked.channels:
                     await _pin(deps, entry.channel_id, entry.languages[0])
             except LibraError as err:
                 await respond_error(ctx, deps, err)
                 return
-            deps.relay.invalidate()
+            relay.invalidate()
             said = await language_of(ctx, deps)
             await ctx.respond(describe(linked, said) + await _webhook_note(deps, linked, said),
                               ephemeral=True)
@@ -119,40 +142,35 @@ class On(lightbulb.SlashCommand, name="on",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Make this channel auto-translated."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await admin_admitted(ctx, deps):
+            if (ready := await _admin_linking(ctx, deps)) is None:
                 return
-            if deps.relay is None or deps.translation is None or ctx.guild_id is None:
-                await _say(ctx, deps, "links_not_set_up")
-                return
+            relay, translation, guild_id = ready
             try:
                 names = [n for n in re.split(r"[\s,]+", self.languages) if n]
-                parse = deps.translation.translator.parse_language
+                parse = translation.translator.parse_language
                 codes = list(dict.fromkeys(parse(n) for n in names))
                 if len(codes) < 2:
                     await _say(ctx, deps, "auto_needs_two")
                     return
-                made = await deps.relay.store.set_auto(ctx.guild_id, ctx.channel_id, codes,
+                made = await relay.store.set_auto(guild_id, ctx.channel_id, codes,
                                                        by=int(ctx.user.id))
             except LibraError as err:
                 await respond_error(ctx, deps, err)
                 return
-            deps.relay.invalidate()
+            relay.invalidate()
             await ctx.respond(describe(made, await language_of(ctx, deps)), ephemeral=True)
 
 
 async def _unlink(ctx: lightbulb.Context, deps: DiscordDeps) -> None:
     async with defer_if_slow(ctx, ephemeral=True):
-        if not await admin_admitted(ctx, deps):
-            return
-        if deps.relay is None:
-            await _say(ctx, deps, "links_not_set_up")
+        if (relay := await _admin_relay(ctx, deps)) is None:
             return
         try:
-            before = await deps.relay.store.unlink(ctx.channel_id)
+            before = await relay.store.unlink(ctx.channel_id)
         except LibraError as err:
             await respond_error(ctx, deps, err)
             return
-        deps.relay.invalidate()
+        relay.invalidate()
         await _say(ctx, deps, "links_none" if before is None else "links_removed")
 
 
@@ -189,13 +207,10 @@ class Show(lightbulb.SlashCommand, name="show",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Describe this channel's group."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await admin_admitted(ctx, deps):
+            if (relay := await _admin_relay(ctx, deps)) is None:
                 return
-            if deps.relay is None:
-                await _say(ctx, deps, "links_not_set_up")
-                return
-            deps.relay.invalidate()
-            current = await deps.relay.group_of(ctx.channel_id)
+            relay.invalidate()
+            current = await relay.group_of(ctx.channel_id)
             if current is None:
                 await _say(ctx, deps, "links_none")
                 return

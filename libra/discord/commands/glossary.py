@@ -17,7 +17,7 @@ from libra.discord.commands.translations import feature_of
 from libra.discord.deps import DiscordDeps
 from libra.errors import LanguageUnknown
 from libra.language.names import english_name
-from libra.translate.api import GlossaryEntry
+from libra.translate.api import GlossaryEntry, TranslationFeature
 from libra.translate.messages import translate_message
 
 loader = lightbulb.Loader()
@@ -31,6 +31,31 @@ async def _in_guild(ctx: lightbulb.Context, deps: DiscordDeps) -> bool:
     await ctx.respond(translate_message("glossary_only_guild", await language_of(ctx, deps)),
                       ephemeral=True)
     return False
+
+
+
+async def _admin_feature(ctx: lightbulb.Context, deps: DiscordDeps
+                         ) -> tuple[TranslationFeature, int] | None:
+    """Translation parts and guild for a server admin; answers (``None``) anyone else."""
+    if not await _in_guild(ctx, deps) or not await admin_admitted(ctx, deps):
+        return None
+    feature = await feature_of(ctx, deps)
+    if feature is None or ctx.guild_id is None:
+        return None
+    return feature, int(ctx.guild_id)
+
+
+async def _language_code(ctx: lightbulb.Context, deps: DiscordDeps,
+                         feature: TranslationFeature, name: str | None
+                         ) -> tuple[bool, str | None]:
+    """``(ok, code)`` of an optional language option; ``ok`` is false once a bad one is answered."""
+    if not name:
+        return True, None
+    try:
+        return True, feature.translator.parse_language(name)
+    except LanguageUnknown as err:
+        await answer_failure(ctx, deps, err)
+        return False, None
 
 
 def entry_line(entry: GlossaryEntry) -> str:
@@ -57,19 +82,13 @@ class Add(lightbulb.SlashCommand, name="add", description="Add a term (admins)")
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Add or replace the entry."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await _in_guild(ctx, deps) or not await admin_admitted(ctx, deps):
+            if (admin := await _admin_feature(ctx, deps)) is None:
                 return
-            feature = await feature_of(ctx, deps)
-            if feature is None or ctx.guild_id is None:
+            feature, guild_id = admin
+            ok, code = await _language_code(ctx, deps, feature,
+                                            self.language if self.translation else None)
+            if not ok:
                 return
-            code = None
-            if self.language and self.translation:
-                try:
-                    code = feature.translator.parse_language(self.language)
-                except LanguageUnknown as err:
-                    await answer_failure(ctx, deps, err)
-                    return
-            guild_id = ctx.guild_id
             entry = GlossaryEntry(term=self.term, rendering=self.translation, language=code,
                                   created_by=ctx.user.id)
             saved = await run_for(ctx, deps, lambda: feature.glossary.add(guild_id, entry))
@@ -98,19 +117,12 @@ class Remove(lightbulb.SlashCommand, name="remove", description="Remove a term (
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Remove the term's entries."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await _in_guild(ctx, deps) or not await admin_admitted(ctx, deps):
+            if (admin := await _admin_feature(ctx, deps)) is None:
                 return
-            feature = await feature_of(ctx, deps)
-            if feature is None or ctx.guild_id is None:
+            feature, guild_id = admin
+            ok, code = await _language_code(ctx, deps, feature, self.language)
+            if not ok:
                 return
-            code = None
-            if self.language:
-                try:
-                    code = feature.translator.parse_language(self.language)
-                except LanguageUnknown as err:
-                    await answer_failure(ctx, deps, err)
-                    return
-            guild_id = ctx.guild_id
             count = await run_for(ctx, deps,
                                   lambda: feature.glossary.remove(guild_id, self.term, code))
             if count is None:

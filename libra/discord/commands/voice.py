@@ -37,6 +37,17 @@ async def _sessions(ctx: lightbulb.Context, deps: DiscordDeps) -> VoiceSessions 
     return None
 
 
+
+async def _voice_here(ctx: lightbulb.Context, deps: DiscordDeps, *, admin: bool = False
+                      ) -> tuple[VoiceSessions, int, str] | None:
+    """Sessions, guild and reply language for an admitted (or admin) caller; else answered."""
+    allowed = await (admin_admitted if admin else admitted)(ctx, deps)
+    if not allowed or (sessions := await _sessions(ctx, deps)) is None:
+        return None
+    assert ctx.guild_id is not None
+    return sessions, int(ctx.guild_id), await language_of(ctx, deps)
+
+
 @voice.register
 class Join(lightbulb.SlashCommand, name="join",
            description="Join a voice channel (default: the one you are in) and listen"):
@@ -51,19 +62,18 @@ class Join(lightbulb.SlashCommand, name="join",
         """Join the caller's (or the named) voice channel and say so in its text chat."""
         # Connecting takes a moment: deferred publicly, as the announcement is public.
         async with defer_if_slow(ctx, ephemeral=False):
-            if not await admitted(ctx, deps) or (sessions := await _sessions(ctx, deps)) is None:
+            if (here := await _voice_here(ctx, deps)) is None:
                 return
-            assert ctx.guild_id is not None
-            language = await language_of(ctx, deps)
+            sessions, guild_id, language = here
             channel_id = (int(self.channel.id) if self.channel is not None
-                          else sessions.voice_channel_of(int(ctx.guild_id), int(ctx.user.id)))
+                          else sessions.voice_channel_of(guild_id, int(ctx.user.id)))
             mention = f"<#{channel_id}>"
             try:
                 if channel_id is None:
                     raise VoiceChannelRequired("the caller is in no voice channel",
                                                hint="join one or name it")
                 outcome = await sessions.join(
-                    int(ctx.guild_id), channel_id, text_channel_id=int(ctx.channel_id),
+                    guild_id, channel_id, text_channel_id=int(ctx.channel_id),
                     # Run from the voice channel's own chat, this answer is the notice.
                     announce=int(ctx.channel_id) != channel_id)
             except VoiceError as err:
@@ -85,11 +95,10 @@ class Leave(lightbulb.SlashCommand, name="leave", description="Leave the voice c
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Leave this server's voice channel and forget it (no rejoin after a restart)."""
         async with defer_if_slow(ctx, ephemeral=False):
-            if not await admitted(ctx, deps) or (sessions := await _sessions(ctx, deps)) is None:
+            if (here := await _voice_here(ctx, deps)) is None:
                 return
-            assert ctx.guild_id is not None
-            language = await language_of(ctx, deps)
-            left = await sessions.leave(int(ctx.guild_id))
+            sessions, guild_id, language = here
+            left = await sessions.leave(guild_id)
             if left is None:
                 await ctx.respond(user_message("voice_not_joined", language), ephemeral=True)
                 return
@@ -106,18 +115,17 @@ class Status(lightbulb.SlashCommand, name="status",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Show the connection, DAVE state, per-speaker packets, loss and decrypt failures."""
         async with defer_if_slow(ctx, ephemeral=True):
-            if not await admitted(ctx, deps) or (sessions := await _sessions(ctx, deps)) is None:
+            if (here := await _voice_here(ctx, deps)) is None:
                 return
-            assert ctx.guild_id is not None
-            language = await language_of(ctx, deps)
-            session = sessions.get(int(ctx.guild_id))
+            sessions, guild_id, language = here
+            session = sessions.get(guild_id)
             if session is None:
                 await ctx.respond(user_message("voice_not_joined", language), ephemeral=True)
                 return
-            preferences = await sessions.preferences(int(ctx.guild_id))
+            preferences = await sessions.preferences(guild_id)
             extra: list[str] = []
             if sessions.conversations is not None:
-                extra = sessions.conversations.status_lines(int(ctx.guild_id), language)
+                extra = sessions.conversations.status_lines(guild_id, language)
             await ctx.respond(status_text(session, preferences, extra), ephemeral=True)
 
 
@@ -135,16 +143,13 @@ class Mode(lightbulb.SlashCommand, name="mode",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Store the guild's voice mode."""
         async with defer_if_slow(ctx, ephemeral=False):
-            if not await admin_admitted(ctx, deps):
+            if (here := await _voice_here(ctx, deps, admin=True)) is None:
                 return
-            if (sessions := await _sessions(ctx, deps)) is None:
-                return
-            assert ctx.guild_id is not None
-            language = await language_of(ctx, deps)
+            sessions, guild_id, language = here
             mode = VoiceMode(self.mode)  # Discord only sends one of the choices
-            current = await sessions.preferences(int(ctx.guild_id))
+            current = await sessions.preferences(guild_id)
             saved = await sessions.set_preferences(
-                int(ctx.guild_id), VoicePreferences(mode=mode, voice=current.voice))
+                guild_id, VoicePreferences(mode=mode, voice=current.voice))
             text = user_message("voice_mode_set", language, mode=mode.value,
                                 meaning=user_message(f"voice_mode_{mode.value}", language))
             await ctx.respond(_with_saved_note(text, saved, language))
@@ -162,12 +167,9 @@ class Voice(lightbulb.SlashCommand, name="voice",
                      deps: DiscordDeps = lightbulb.di.INJECTED) -> None:
         """Store the guild's voice (checked against the installed ones when known)."""
         async with defer_if_slow(ctx, ephemeral=False):
-            if not await admin_admitted(ctx, deps):
+            if (here := await _voice_here(ctx, deps, admin=True)) is None:
                 return
-            if (sessions := await _sessions(ctx, deps)) is None:
-                return
-            assert ctx.guild_id is not None
-            language = await language_of(ctx, deps)
+            sessions, guild_id, language = here
             name = self.name_.strip()
             known = (sessions.conversations.known_voices()
                      if sessions.conversations is not None else None)
@@ -176,9 +178,9 @@ class Voice(lightbulb.SlashCommand, name="voice",
                                                choices=", ".join(sorted(known)) or "-"),
                                   ephemeral=True)
                 return
-            current = await sessions.preferences(int(ctx.guild_id))
+            current = await sessions.preferences(guild_id)
             saved = await sessions.set_preferences(
-                int(ctx.guild_id), VoicePreferences(mode=current.mode, voice=name))
+                guild_id, VoicePreferences(mode=current.mode, voice=name))
             text = user_message("voice_voice_set", language, voice=name)
             await ctx.respond(_with_saved_note(text, saved, language))
 

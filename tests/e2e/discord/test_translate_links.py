@@ -8,13 +8,17 @@ lands in each channel can be checked word for word.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.e2e.discord.libra_harness import LibraBot, StartLibra
+from tests.e2e.discord.translate_links_setup import (
+    language_channels,
+    start_translating,
+    translating_from,
+)
 from tests.fakes.fake_discord import FakeChannel, FakeDiscord, FakeUser, StoredMessage, events
 from tests.fakes.fake_discord.webhooks import MANAGE_WEBHOOKS
 from tests.fakes.fake_ollama import FakeOllama
@@ -44,22 +48,7 @@ for n in range(12):
     }
 
 
-def phrase_book(body: dict[str, Any]) -> str:
-    """The fake model's translation: each line looked up for the language the prompt names."""
-    system = next(m["content"] for m in body["messages"] if m["role"] == "system")
-    target = re.search(r"into (\w+)\.", system)
-    text = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    language = target.group(1) if target else "English"
-    return "\n".join(PHRASES.get(line, {}).get(language, line) for line in text.split("\n"))
-
-
-def _channels(fake: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChannel]:
-    guild = fake.world.guilds[0]
-    english = fake.text_channel
-    korean = FakeChannel(id=fake.world.snowflakes.next(), name="korean", guild_id=guild.id)
-    japanese = FakeChannel(id=fake.world.snowflakes.next(), name="japanese", guild_id=guild.id)
-    guild.channels += [korean, japanese]
-    return english, korean, japanese
+phrase_book = translating_from(PHRASES)
 
 
 _FAKE: list[FakeDiscord] = []
@@ -117,14 +106,7 @@ def _current_fake(fake_discord: FakeDiscord) -> None:
 
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChannel]:
-    return _channels(fake_discord)
-
-
-async def _start(start_libra: StartLibra, fake: FakeDiscord, ollama: FakeOllama,
-                 pg_url: str) -> LibraBot:
-    ollama.answer_fn = phrase_book
-    moderator = next(r for r in fake.world.guilds[0].roles if r.name == "moderator")
-    return await start_libra(fake, ollama, pg_url, admin_role_ids=[moderator.id])
+    return language_channels(fake_discord, webhooks=False)
 
 
 async def test_linked_channels_across_three_languages(
@@ -132,7 +114,7 @@ async def test_linked_channels_across_three_languages(
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, japanese = world
     fake_discord.world.grant_bot(fake_discord.world.guilds[0].id, MANAGE_WEBHOOKS)
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, korean, japanese)
     alice = fake_discord.user("alice")
 
@@ -184,7 +166,7 @@ async def test_linked_channels_across_three_languages(
 
     # Edits and deletes follow after a restart (the mapping is in PostgreSQL).
     await bot.app.stop()
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await fake_discord.user_edit(hello, "Good morning everyone, how are you all doing today?")
     await _until(lambda: _texts(fake_discord, korean)[0]
                  == "여러분 좋은 아침이에요, 오늘 다들 어떻게 지내고 계세요?")
@@ -198,7 +180,7 @@ async def test_without_manage_webhooks_the_bot_posts_naming_the_author(
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, _ = world
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     token = await fake_discord.slash_subcommand(
         "autotranslate", "link", {"channel": korean, "language": "ko", "here": "en"},
         channel=english, user=fake_discord.user("alice"))
@@ -216,7 +198,7 @@ async def test_auto_translated_channel_posts_beneath_skipping_its_language(
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra) -> None:
     channel = fake_discord.text_channel
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     token = await fake_discord.slash_subcommand("autotranslate", "on",
                                                 {"languages": "en ko ja"}, channel=channel,
                                                 user=fake_discord.user("alice"))
@@ -237,7 +219,7 @@ async def test_a_burst_is_coalesced_without_429s(
     english, korean, japanese = world
     fake_discord.world.grant_bot(fake_discord.world.guilds[0].id, MANAGE_WEBHOOKS)
     fake_ollama.tokens_per_second = 30
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, korean, japanese)
     sent: list[StoredMessage] = []
     for n in range(12):
@@ -260,7 +242,7 @@ async def test_a_failed_translation_marks_the_original_instead_of_a_wrong_post(
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, japanese = world
     fake_discord.world.grant_bot(fake_discord.world.guilds[0].id, MANAGE_WEBHOOKS)
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, korean, japanese)
 
     def wrong_language(body: dict[str, Any]) -> str:  # German whatever was asked for

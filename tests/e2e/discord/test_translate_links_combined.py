@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from libra.discord.translate_relay_webhooks import WEBHOOK_NAME
-from tests.e2e.discord.libra_harness import LibraBot, StartLibra
+from tests.e2e.discord.libra_harness import StartLibra
+from tests.e2e.discord.translate_links_setup import (
+    language_channels,
+    start_translating,
+    translating_from,
+)
 from tests.fakes.fake_discord import FakeChannel, FakeDiscord, StoredMessage
-from tests.fakes.fake_discord.webhooks import MANAGE_WEBHOOKS
 from tests.fakes.fake_ollama import FakeOllama
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -48,13 +51,7 @@ def english(n: int) -> str:
     return f"Message number {n} about the plan for the raid tonight"
 
 
-def phrase_book(body: dict[str, Any]) -> str:
-    """The fake model: each line looked up for the language its prompt names."""
-    system = next(m["content"] for m in body["messages"] if m["role"] == "system")
-    target = re.search(r"into (\w+)\.", system)
-    text = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    language = target.group(1) if target else "English"
-    return "\n".join(PHRASES.get(line, {}).get(language, line) for line in text.split("\n"))
+phrase_book = translating_from(PHRASES)
 
 
 NAMED = re.compile(r"^\*\*([^*]+)\*\*: ")
@@ -72,21 +69,7 @@ def lines_of(posts: list[StoredMessage]) -> list[tuple[str | None, str]]:
 
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChannel]:
-    guild = fake_discord.world.guilds[0]
-    korean = FakeChannel(id=fake_discord.world.snowflakes.next(), name="korean",
-                         guild_id=guild.id)
-    japanese = FakeChannel(id=fake_discord.world.snowflakes.next(), name="japanese",
-                           guild_id=guild.id)
-    guild.channels += [korean, japanese]
-    fake_discord.world.grant_bot(guild.id, MANAGE_WEBHOOKS)
-    return fake_discord.text_channel, korean, japanese
-
-
-async def _start(start_libra: StartLibra, fake: FakeDiscord, ollama: FakeOllama,
-                 pg_url: str) -> LibraBot:
-    ollama.answer_fn = phrase_book
-    moderator = next(r for r in fake.world.guilds[0].roles if r.name == "moderator")
-    return await start_libra(fake, ollama, pg_url, admin_role_ids=[moderator.id])
+    return language_channels(fake_discord, webhooks=True)
 
 
 async def _link(fake: FakeDiscord, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
@@ -108,7 +91,7 @@ async def test_a_burst_of_alternating_authors_arrives_complete_in_order_and_comb
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english_channel, korean, japanese = world
     fake_ollama.tokens_per_second = 30
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, world)
     # Linking pinned each channel's language: the Korean channel is answered in Korean.
     token = await fake_discord.slash_subcommand("autotranslate", "show", {}, channel=korean,
@@ -157,7 +140,7 @@ async def test_one_line_of_a_combined_post_is_edited_and_deleted_after_a_restart
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english_channel, korean, _ = world
     fake_ollama.tokens_per_second = 8  # slow: the next three wait behind the first
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, world)
     alice, owner = fake_discord.user("alice"), fake_discord.user("owner")
     sent = []
@@ -182,7 +165,7 @@ async def test_one_line_of_a_combined_post_is_edited_and_deleted_after_a_restart
             await asyncio.sleep(0.05)
     await bot.app.stop()
     fake_ollama.tokens_per_second = 0
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await fake_discord.user_edit(sent[2], "Actually the raid starts one hour later than we planned")
     fixed = "사실 레이드는 계획보다 한 시간 늦게 시작해요"
     await _until(fake_discord, lambda: (m := combined()) is not None and fixed in m.content)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from libra.discord.render import DISCORD_MESSAGE_LIMIT
 from libra.discord.translate_relay import USER_BURST, TranslationRelay
 from tests.e2e.discord.libra_harness import LibraBot, StartLibra
+from tests.e2e.discord.translate_links_setup import (
+    language_channels,
+    start_translating,
+    translating_from,
+)
 from tests.fakes.fake_discord import FakeChannel, FakeDiscord, FakeUser, StoredMessage
-from tests.fakes.fake_discord.webhooks import MANAGE_WEBHOOKS
 from tests.fakes.fake_discord.world import FakeMember
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -57,32 +60,12 @@ def story(n: int) -> str:
     return f"Message number {n} of the long story I am telling you"
 
 
-def phrase_book(body: dict[str, Any]) -> str:
-    """The fake model: each line looked up for the language its prompt names."""
-    system = next(m["content"] for m in body["messages"] if m["role"] == "system")
-    target = re.search(r"into (\w+)\.", system)
-    text = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    language = target.group(1) if target else "English"
-    return "\n".join(PHRASES.get(line, {}).get(language, line) for line in text.split("\n"))
+phrase_book = translating_from(PHRASES)
 
 
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> tuple[FakeChannel, FakeChannel, FakeChannel]:
-    guild = fake_discord.world.guilds[0]
-    korean = FakeChannel(id=fake_discord.world.snowflakes.next(), name="korean",
-                         guild_id=guild.id)
-    japanese = FakeChannel(id=fake_discord.world.snowflakes.next(), name="japanese",
-                           guild_id=guild.id)
-    guild.channels += [korean, japanese]
-    fake_discord.world.grant_bot(guild.id, MANAGE_WEBHOOKS)
-    return fake_discord.text_channel, korean, japanese
-
-
-async def _start(start_libra: StartLibra, fake: FakeDiscord, ollama: FakeOllama,
-                 pg_url: str) -> LibraBot:
-    ollama.answer_fn = phrase_book
-    moderator = next(r for r in fake.world.guilds[0].roles if r.name == "moderator")
-    return await start_libra(fake, ollama, pg_url, admin_role_ids=[moderator.id])
+    return language_channels(fake_discord, webhooks=True)
 
 
 async def _link(fake: FakeDiscord, english: FakeChannel, *others: tuple[FakeChannel, str]) -> None:
@@ -124,7 +107,7 @@ async def test_an_edit_reaches_the_channels_already_posted_while_another_is_behi
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, japanese = world
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, (korean, "ko"), (japanese, "ja"))
     # The model streams 4 words a second: the Japanese line (one "word") is posted at
     # once, the Korean one (seven words) takes about two seconds.
@@ -158,7 +141,7 @@ async def test_authors_named_like_discord_or_clyde_are_relayed_under_their_name(
         fake_discord.world.users[user.id] = user
         guild.members.append(FakeMember(user=user))
         users.append(user)
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, (korean, "ko"))
     await fake_discord.user_message(HELLO, channel=english, author=users[0])
     await _until(fake_discord, lambda: len(_posts(fake_discord, korean)) == 1)
@@ -176,7 +159,7 @@ async def test_an_auto_translated_post_too_long_for_one_message_loses_no_languag
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra) -> None:
     channel = fake_discord.text_channel
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _auto(fake_discord, channel, "en ko ja es fr")
     lines = range(25)
     said = await fake_discord.user_message("\n".join(story(n) for n in lines), channel=channel)
@@ -215,7 +198,7 @@ async def test_short_cjk_messages_take_one_of_the_auto_channels_languages(
         start_libra: StartLibra) -> None:
     # Nobody chats with Libra here: the channel's reply language is the default, en.
     channel = fake_discord.text_channel
-    await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _auto(fake_discord, channel, "zh-cn ja ko")
     overtime = await fake_discord.user_message("今天加班", channel=channel)
     await _until(fake_discord, lambda: bool(_beneath(fake_discord, channel, overtime)))
@@ -234,7 +217,7 @@ async def test_an_edit_into_one_of_the_posts_languages_does_not_repeat_the_origi
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra) -> None:
     channel = fake_discord.text_channel
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _auto(fake_discord, channel, "en ko ja")
     said = await fake_discord.user_message(GAMES_KO, channel=channel)
     await _until(fake_discord, lambda: bool(_beneath(fake_discord, channel, said)))
@@ -254,7 +237,7 @@ async def test_a_flood_is_cut_off_and_does_not_delay_anyone_else(
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, _ = world
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, (korean, "ko"))
     spammer, alice = fake_discord.world.owner, fake_discord.user("alice")
     relay = _relay(bot)
@@ -283,7 +266,7 @@ async def test_translations_queued_at_stop_are_still_posted(
         fake_discord: FakeDiscord, fake_ollama: FakeOllama, pg_url: str,
         start_libra: StartLibra, world: tuple[FakeChannel, FakeChannel, FakeChannel]) -> None:
     english, korean, _ = world
-    bot = await _start(start_libra, fake_discord, fake_ollama, pg_url)
+    bot = await start_translating(start_libra, fake_discord, fake_ollama, pg_url, phrase_book)
     await _link(fake_discord, english, (korean, "ko"))
     fake_ollama.tokens_per_second = 6  # about a second and a half for the Korean line
     await fake_discord.user_message(HELLO, channel=english)

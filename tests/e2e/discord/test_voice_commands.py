@@ -14,38 +14,10 @@ import pytest
 from libra.chat.messages import user_message
 from tests.e2e.discord.libra_harness import LibraBot, StartLibra
 from tests.e2e.voice.conftest import wait_until
+from tests.e2e.voice.voice_call import VoiceServers
 from tests.fakes.fake_discord import FakeDiscord, FakeMember, FakeUser
 from tests.fakes.fake_discord.world import CONNECT, SPEAK, ChannelType, FakeChannel, FakeOverwrite
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
-
-
-class VoiceServers:
-    """A fake voice server per voice channel, handed to the bot in VOICE_SERVER_UPDATE."""
-
-    def __init__(self, fake: FakeDiscord) -> None:
-        self.fake = fake
-        self.by_channel: dict[int, FakeVoiceServer] = {}
-        fake.voice_servers = self.endpoint
-
-    async def endpoint(self, guild_id: int, channel_id: int, session_id: str, token: str) -> str:
-        identity = CallIdentity(guild_id=guild_id, channel_id=channel_id,
-                                user_id=self.fake.world.bot_user.id, session_id=session_id,
-                                token=token)
-        server = self.by_channel.get(channel_id)
-        if server is None:
-            server = self.by_channel[channel_id] = FakeVoiceServer(identity, heartbeat_ms=1000)
-            await server.start()
-        server.identity = identity  # a restarted bot has a new gateway session
-        return server.endpoint
-
-    def connected(self, channel: FakeChannel) -> bool:
-        server = self.by_channel.get(channel.id)
-        return server is not None and server.bot_session is not None
-
-    async def close(self) -> None:
-        for server in self.by_channel.values():
-            await server.stop()
 
 
 @pytest.fixture

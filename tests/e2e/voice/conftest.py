@@ -2,13 +2,15 @@
 
 The client is created through hikari's interface (``VoiceConnection.initialize`` and
 ``notify``) exactly as ``bot.voice.connect_to`` would, pointed at the fake server's
-endpoint in the shape hikari hands it (``"wss://" + raw endpoint``).
+endpoint in the shape hikari hands it (``"wss://" + raw endpoint``). The whole-Libra
+call tests share ``engines`` (loaded once per module) and ``servers`` (over their
+``fake_discord``) from here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,9 @@ from libra.discord.voice.connection import LibraVoiceConnection
 from libra.events import Event, VoiceEvent
 from libra.voice.api import AudioChunk, VoiceLink
 from libra.voice.audio import FRAME_BYTES
+from libra.voice.engines import LocalSpeechEngines
+from tests.e2e.voice.voice_call import VoiceServers, shared_engines
+from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
 
 GUILD_ID = 4242
@@ -135,6 +140,20 @@ async def harness() -> AsyncIterator[Harness]:
     for listener in h.listeners:  # they end when their connection closes
         await asyncio.wait_for(listener, 5)
     await bus.close()
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSpeechEngines]:
+    """One engines object for the module: Whisper and Piper load once."""
+    yield shared_engines(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+async def servers(fake_discord: FakeDiscord) -> AsyncIterator[VoiceServers]:
+    """A fake voice server per voice channel of the test's ``fake_discord``."""
+    servers = VoiceServers(fake_discord)
+    yield servers
+    await servers.close()
 
 
 @pytest.fixture

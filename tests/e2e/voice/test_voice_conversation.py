@@ -10,7 +10,7 @@ Whisper finds the answer's words in it. Engines load once for the module.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from tests.e2e.voice.voice_call import (
     Call,
     VoiceServers,
     recognised,
-    shared_engines,
+    running,
     start_libra,
     wait_until,
 )
@@ -37,28 +37,11 @@ LONG_ANSWER = ("The capital of France is Paris. Paris has been the capital for a
                "The city is also famous for its food, its cafes and its long summer evenings.")
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSpeechEngines]:
-    """One engines object for the module: Whisper and Piper load once."""
-    yield shared_engines(tmp_path_factory.mktemp("models"))
-
-
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
-    await fake.start()
-    try:
+    async with running(fake):
         yield fake
-    finally:
-        await fake.stop()
-    assert not fake.broken_limits(), fake.broken_limits()
-
-
-@pytest.fixture
-async def servers(fake_discord: FakeDiscord) -> AsyncIterator[VoiceServers]:
-    servers = VoiceServers(fake_discord)
-    yield servers
-    await servers.close()
 
 
 @pytest.fixture

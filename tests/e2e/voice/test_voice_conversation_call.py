@@ -6,7 +6,7 @@ server with DAVE peers speaking Piper English, Whisper tiny.en, fake Ollama).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from tests.e2e.voice.voice_call import (
     Call,
     VoiceServers,
     recognised,
-    shared_engines,
+    running,
     start_libra,
     wait_until,
 )
@@ -35,12 +35,6 @@ ANSWERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSpeechEngines]:
-    """One engines object for the module: Whisper and Piper load once."""
-    yield shared_engines(tmp_path_factory.mktemp("models"))
-
-
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
@@ -48,19 +42,8 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     bob = FakeUser(id=world.snowflakes.next(), username="bob")
     world.users[bob.id] = bob
     world.guilds[0].members.append(FakeMember(user=bob))
-    await fake.start()
-    try:
+    async with running(fake):
         yield fake
-    finally:
-        await fake.stop()
-    assert not fake.broken_limits(), fake.broken_limits()
-
-
-@pytest.fixture
-async def servers(fake_discord: FakeDiscord) -> AsyncIterator[VoiceServers]:
-    servers = VoiceServers(fake_discord)
-    yield servers
-    await servers.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ handed in, so Whisper and Piper load once per module rather than once per app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from libra.voice.pipeline import transcribe
 from tests.e2e.discord.libra_harness import LibraBot, libra_settings
 from tests.fakes.audio_fixtures import pcm_to_mono, speech
 from tests.fakes.fake_discord import FakeDiscord, FakeUser
+from tests.fakes.fake_discord.world import FakeChannel
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_voice import CallIdentity, FakeVoiceServer
 from tests.fakes.fake_voice.peer import FakePeer
@@ -55,12 +57,28 @@ class VoiceServers:
         if server is None:
             server = self.by_channel[channel_id] = FakeVoiceServer(identity, heartbeat_ms=1000)
             await server.start()
-        server.identity = identity
+        server.identity = identity  # a restarted bot has a new gateway session
         return server.endpoint
+
+    def connected(self, channel: FakeChannel) -> bool:
+        """Whether the bot is in ``channel``'s call."""
+        server = self.by_channel.get(channel.id)
+        return server is not None and server.bot_session is not None
 
     async def close(self) -> None:
         for server in self.by_channel.values():
             await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(fake: FakeDiscord) -> AsyncIterator[FakeDiscord]:
+    """``fake`` started for the test, then stopped; a broken rate limit fails the test."""
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+    assert not fake.broken_limits(), fake.broken_limits()
 
 
 async def start_libra(fake: FakeDiscord, ollama: FakeOllama, pg_url: str | None, data_dir: Path,

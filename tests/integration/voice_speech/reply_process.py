@@ -71,6 +71,11 @@ def silent_wav(path: Path, *, seconds: float, rate: int = 48_000, channels: int 
 
 QUESTION = "What is the capital of France?"
 
+ANSWER = "The capital of France is Paris. It is a lovely city."
+"""Two sentences, eleven words: Piper's synthesis is random and Whisper tiny mishears a
+word now and then ("France is" as "Francis", "Paris" as "Harris"), so the check allows
+two misses; a silent, garbled or cut-off answer still fails it."""
+
 
 def spoken_question(folder: Path, *, rate: int, channels: int) -> Path:
     """Piper asking :data:`QUESTION`, converted by sox (not Libra) to ``rate`` and ``channels``."""

@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakes.fake_ollama import FakeOllama
 from tests.integration.voice_speech.reply_process import (
+    ANSWER,
     QUESTION,
     asked,
     heard,
@@ -26,21 +27,16 @@ from tests.integration.voice_speech.reply_process import (
     words_heard,
 )
 
-ANSWER = "The capital of France is Paris. It is a lovely city."
-"""Two sentences, eleven words: Piper's synthesis is random and Whisper tiny mishears a
-word now and then ("France is" as "Francis", "Paris" as "Harris"), so the check allows
-two misses; a silent, garbled or cut-off answer still fails it."""
+
+@pytest.fixture(scope="module")
+def whisper() -> Any:
+    return whisper_model()
 
 
 @pytest.fixture(scope="module")
 def question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The question as a CD-quality recorder writes it: 44.1 kHz stereo."""
     return spoken_question(tmp_path_factory.mktemp("q"), rate=44_100, channels=2)
-
-
-@pytest.fixture(scope="module")
-def whisper() -> Any:
-    return whisper_model()
 
 
 async def test_a_cd_quality_stereo_question_is_answered_aloud(

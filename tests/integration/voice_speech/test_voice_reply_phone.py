@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakes.fake_ollama import FakeOllama
 from tests.integration.voice_speech.reply_process import (
+    ANSWER,
     QUESTION,
     asked,
     heard,
@@ -26,20 +27,15 @@ from tests.integration.voice_speech.reply_process import (
     words_heard,
 )
 
-ANSWER = "The capital of France is Paris. It is a lovely city."
-"""Two sentences, eleven words: Piper's synthesis is random and Whisper tiny mishears a
-word now and then ("France is" as "Francis", "Paris" as "Harris"), so the check allows
-two misses; a silent, garbled or cut-off answer still fails it."""
+
+@pytest.fixture(scope="module")
+def whisper() -> Any:
+    return whisper_model()
 
 
 @pytest.fixture(scope="module")
 def question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return spoken_question(tmp_path_factory.mktemp("q"), rate=8_000, channels=1)
-
-
-@pytest.fixture(scope="module")
-def whisper() -> Any:
-    return whisper_model()
 
 
 async def test_a_phone_quality_question_answered_to_stdout_with_a_json_report(
