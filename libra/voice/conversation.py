@@ -37,7 +37,7 @@ from loguru import logger
 
 from libra.errors import LibraError, SpeechEngineFailed
 from libra.storage.api import VoiceMode
-from libra.voice.api import SPEECH_RATE, AudioChunk, Playback, VoiceLink
+from libra.voice.api import Playback, VoiceLink
 from libra.voice.audio import stereo48k_to_mono16k
 from libra.voice.listener import SpeakerListener
 from libra.voice.utterance import Utterance
@@ -61,14 +61,6 @@ HeardHandler = Callable[[int, Utterance], Awaitable[None]]
 """Told of a transcribed turn that is not answered (``/voice mode off``)."""
 Admit = Callable[[int], bool]
 """Whether a member's audio may be transcribed at all."""
-JITTER_S = 0.06
-"""How late a chunk may be before the silence it leaves is filled in."""
-PAD_SILENCE_S = 3.0
-"""Silence filled in after a talk spurt: longer than any endpoint wait."""
-PAD_STEP_S = 0.02
-"""Silence is handed on every 20 ms once a gap has begun."""
-FRAME_SAMPLES = SPEECH_RATE // 50
-"""Silence is filled in whole 20 ms frames (16 kHz)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,47 +186,13 @@ class Conversation:
         return None, heard
 
     async def _pcm(self, user_id: int) -> AsyncIterator[bytes]:
-        """The speaker's audio as 16 kHz mono, the silence between talk spurts filled in.
+        """The speaker's audio as 16 kHz mono.
 
-        Discord sends nothing while someone is silent, so the transport's stream simply
-        pauses; turn taking needs to *hear* the silence to end a turn. When no chunk
-        has come for a chunk's length (plus jitter), the wall-clock time since the last
-        audio is handed on as silence, for up to :data:`PAD_SILENCE_S` (enough to end
-        any turn), so audio time keeps pace with real time.
+        The gaps Discord leaves between talk spurts are filled in by the listener
+        (:mod:`libra.voice.wire`), which serves every transport.
         """
-        chunks = aiter(self._link.audio(user_id))
-        wait = self._pipeline.settings.receive_chunk_ms / 1000 + JITTER_S
-        pending: asyncio.Future[AudioChunk] | None = None
-        last = time.perf_counter()
-        padded = 0.0
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(chunks))
-                # Once a gap is certain, its silence is handed on a frame at a time:
-                # the endpoint wait then ends within 20 ms of its due time.
-                timeout = (None if padded >= PAD_SILENCE_S
-                           else PAD_STEP_S if padded else wait)
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                now = time.perf_counter()
-                if not done:
-                    samples = int((now - last) * SPEECH_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
-                    if samples:
-                        yield bytes(2 * samples)
-                        last += samples / SPEECH_RATE
-                        padded += samples / SPEECH_RATE
-                    continue
-                future, pending = pending, None
-                try:
-                    chunk = future.result()
-                except StopAsyncIteration:
-                    return
-                last, padded = now, 0.0
-                yield stereo48k_to_mono16k(chunk.pcm)
-        finally:
-            if pending is not None:
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+        async for chunk in self._link.audio(user_id):
+            yield stereo48k_to_mono16k(chunk.pcm)
 
     async def _heard(self, user_id: int, utterance: Utterance) -> None:
         mode = self.mode
